@@ -1,0 +1,89 @@
+/**
+ * Every error transformer-kit raises on purpose is a TransformerKitError with a stable `code`, so callers
+ * can branch on the kind of fault and users read a message that names the problem and, where there is one,
+ * the fix.
+ */
+export type ErrorCode =
+  | 'SHAPE'
+  | 'ID_OUT_OF_RANGE'
+  | 'SEQUENCE_TOO_LONG'
+  | 'INVALID_ARGUMENT'
+  | 'UNKNOWN_BACKEND'
+  | 'BACKEND_UNAVAILABLE'
+  | 'CHECKPOINT'
+  | 'CHECKPOINT_MISMATCH'
+  | 'NON_FINITE_LOSS';
+
+export class TransformerKitError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A tensor or array has the wrong rank or shape for the operation. */
+export class ShapeError extends TransformerKitError {
+  constructor(message: string) {
+    super('SHAPE', message);
+  }
+}
+
+/** A token id (or label, or token type id) is not an integer in [0, limit). */
+export class IdOutOfRangeError extends TransformerKitError {
+  constructor(message: string) {
+    super('ID_OUT_OF_RANGE', message);
+  }
+}
+
+/** A sequence is longer than the model's position table / block size. */
+export class SequenceTooLongError extends TransformerKitError {
+  constructor(message: string) {
+    super('SEQUENCE_TOO_LONG', message);
+  }
+}
+
+/** An argument is outside its valid range (temperature <= 0, top-p outside (0,1], ...). */
+export class InvalidArgumentError extends TransformerKitError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/** A backend name that transformer-kit does not know. */
+export class UnknownBackendError extends TransformerKitError {
+  constructor(message: string) {
+    super('UNKNOWN_BACKEND', message);
+  }
+}
+
+/** A backend that was asked for explicitly but cannot run here; the message names the reason and fix. */
+export class BackendUnavailableError extends TransformerKitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BACKEND_UNAVAILABLE', message, options);
+  }
+}
+
+/** A checkpoint file is corrupt or malformed (safetensors header, byte ranges, dtype, config.json). */
+export class CheckpointError extends TransformerKitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CHECKPOINT', message, options);
+  }
+}
+
+/** A well-formed checkpoint that does not fit the model (missing/unexpected names, wrong shapes). */
+export class CheckpointMismatchError extends TransformerKitError {
+  constructor(message: string) {
+    super('CHECKPOINT_MISMATCH', message);
+  }
+}
+
+/** Training produced a NaN/Inf loss; `step` says where. */
+export class NonFiniteLossError extends TransformerKitError {
+  readonly step: number;
+  constructor(step: number, loss: number) {
+    super('NON_FINITE_LOSS', `loss is ${loss} at step ${step}: lower the learning rate or check the inputs`);
+    this.step = step;
+  }
+}

@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs';
+import { Module } from './module.js';
+import { embedding, layerNorm, linear } from './ops.js';
+import type { Rng } from './random.js';
+
+/**
+ * The parameterised building blocks. Weights keep TF.js's natural layout, Linear as (in, out), so the
+ * forward pass is a plain matmul; checkpoint loaders state any transposition from HF layouts.
+ */
+
+export interface LinearOptions {
+  bias?: boolean;
+  /** Std of the normal init (GPT-2 / BERT use 0.02). */
+  std?: number;
+  rng?: Rng;
+}
+
+export class Linear extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | undefined;
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    { bias = true, std = 0.02, rng }: LinearOptions = {},
+  ) {
+    super();
+    this.weight = this.param('weight', tf.randomNormal([inFeatures, outFeatures], 0, std, 'float32', rng?.nextSeed()));
+    this.bias = bias ? this.param('bias', tf.zeros([outFeatures])) : undefined;
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+export class Embedding extends Module {
+  readonly weight: tf.Variable;
+  constructor(
+    readonly numEmbeddings: number,
+    readonly dim: number,
+    { std = 0.02, rng }: { std?: number; rng?: Rng } = {},
+  ) {
+    super();
+    this.weight = this.param('weight', tf.randomNormal([numEmbeddings, dim], 0, std, 'float32', rng?.nextSeed()));
+  }
+  forward(ids: tf.Tensor): tf.Tensor {
+    return embedding(this.weight, ids);
+  }
+}
+
+export class LayerNorm extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
+    super();
+    this.weight = this.param('weight', tf.ones([dim]));
+    this.bias = this.param('bias', tf.zeros([dim]));
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}

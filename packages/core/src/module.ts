@@ -1,0 +1,143 @@
+import * as tf from '@tensorflow/tfjs';
+import { CheckpointMismatchError } from './errors.js';
+
+/** Tensors by dotted parameter name, e.g. `h.0.attn.c_attn.weight`. */
+export type StateDict = Record<string, tf.Tensor>;
+
+export interface LoadStateDictOptions {
+  /** Refuse missing and unexpected names (default true). Shapes are always checked. */
+  strict?: boolean;
+}
+
+/**
+ * A PyTorch-like module: parameters and child modules registered by name form a tree whose dotted paths are
+ * the state-dict keys. Subclasses register in their constructor and implement whatever forward they need;
+ * callers run forward passes inside `tf.tidy` (or an optimizer's `minimize`), so modules never dispose
+ * intermediates themselves.
+ */
+export abstract class Module {
+  /** Train mode turns dropout on. Set it for the whole tree with `train()` / `eval()`. */
+  training = true;
+  readonly #params = new Map<string, tf.Variable>();
+  readonly #children = new Map<string, Module>();
+
+  /** Registers `init` as a trainable parameter; the module owns it from now on. */
+  protected param(name: string, init: tf.Tensor, trainable = true): tf.Variable {
+    this.#checkName(name);
+    const v = tf.variable(init, trainable);
+    init.dispose();
+    this.#params.set(name, v);
+    return v;
+  }
+
+  /** Registers a child module under `name`. */
+  protected module<M extends Module>(name: string, child: M): M {
+    this.#checkName(name);
+    this.#children.set(name, child);
+    return child;
+  }
+
+  /** Registers children as `name.0`, `name.1`, ... (PyTorch's ModuleList naming). */
+  protected moduleList<M extends Module>(name: string, children: M[]): M[] {
+    this.#checkName(name);
+    const list = new ModuleList(children);
+    this.#children.set(name, list);
+    return children;
+  }
+
+  #checkName(name: string): void {
+    if (!name || name.includes('.')) throw new Error(`invalid module/parameter name '${name}'`);
+    if (this.#params.has(name) || this.#children.has(name)) throw new Error(`'${name}' is already registered`);
+  }
+
+  /** All parameters in registration order, with dotted names. */
+  namedParameters(prefix = ''): Array<[string, tf.Variable]> {
+    const out: Array<[string, tf.Variable]> = [];
+    for (const [name, v] of this.#params) out.push([prefix + name, v]);
+    for (const [name, child] of this.#children) out.push(...child.namedParameters(`${prefix}${name}.`));
+    return out;
+  }
+
+  parameters(): tf.Variable[] {
+    return this.namedParameters().map(([, v]) => v);
+  }
+
+  /** Trainable parameters only, as the map `tf.Optimizer.applyGradients` and `variableGrads` use. */
+  trainableParameters(): tf.Variable[] {
+    return this.parameters().filter((v) => v.trainable);
+  }
+
+  numParameters(): number {
+    return this.parameters().reduce((n, v) => n + v.size, 0);
+  }
+
+  /** Named child modules, recursively, depth first. */
+  namedModules(prefix = ''): Array<[string, Module]> {
+    const out: Array<[string, Module]> = [];
+    for (const [name, child] of this.#children) {
+      out.push([prefix + name, child], ...child.namedModules(`${prefix}${name}.`));
+    }
+    return out;
+  }
+
+  /** The live parameters by dotted name (not copies: do not dispose them). */
+  stateDict(): StateDict {
+    return Object.fromEntries(this.namedParameters());
+  }
+
+  /**
+   * Copies values into the parameters. Names and shapes must match exactly (with `strict`, also the set
+   * of names); the error lists the first differences so a wrong checkpoint is easy to diagnose. Nothing is
+   * assigned unless everything matches. The caller keeps ownership of `state`.
+   */
+  loadStateDict(state: StateDict, options: LoadStateDictOptions = {}): void {
+    const strict = options.strict ?? true;
+    const own = new Map(this.namedParameters());
+    const problems: string[] = [];
+    const missing = [...own.keys()].filter((k) => !(k in state));
+    const unexpected = Object.keys(state).filter((k) => !own.has(k));
+    if (strict && missing.length) problems.push(`missing: ${listFirst(missing)}`);
+    if (strict && unexpected.length) problems.push(`unexpected: ${listFirst(unexpected)}`);
+    const shapeDiffs: string[] = [];
+    for (const [name, v] of own) {
+      const t = state[name];
+      if (t && !tf.util.arraysEqual(t.shape, v.shape)) {
+        shapeDiffs.push(`${name}: checkpoint [${t.shape}] vs model [${v.shape}]`);
+      }
+    }
+    if (shapeDiffs.length) problems.push(`shape mismatch: ${listFirst(shapeDiffs)}`);
+    if (problems.length) throw new CheckpointMismatchError(`state dict does not fit the model; ${problems.join('; ')}`);
+    for (const [name, v] of own) {
+      const t = state[name];
+      if (t) v.assign(t.dtype === v.dtype ? t : tf.tidy(() => t.cast(v.dtype)));
+    }
+  }
+
+  /** Sets train mode (dropout on) for this module and all children. */
+  train(mode = true): this {
+    this.training = mode;
+    for (const child of this.#children.values()) child.train(mode);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Frees every parameter in the tree. */
+  dispose(): void {
+    for (const v of this.parameters()) v.dispose();
+  }
+}
+
+class ModuleList<M extends Module> extends Module {
+  constructor(children: M[]) {
+    super();
+    children.forEach((c, i) => this.module(String(i), c));
+  }
+}
+
+function listFirst(items: string[], n = 5): string {
+  const head = items.slice(0, n).join(', ');
+  return items.length > n ? `${head} (+${items.length - n} more)` : head;
+}
