@@ -4,3 +4,7 @@ export * from './ops.js';
 export * from './layers.js';
 export * from './random.js';
 export * from './backend.js';
+export * from './optim.js';
+export * from './schedule.js';
+export * from './clip.js';
+export * from './train.js';

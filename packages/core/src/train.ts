@@ -1,0 +1,146 @@
+import * as tf from '@tensorflow/tfjs';
+import { globalNorm } from './clip.js';
+import { InvalidArgumentError, NonFiniteLossError } from './errors.js';
+import type { Module } from './module.js';
+import { AdamW, type AdamWOptions } from './optim.js';
+import { warmupCosine } from './schedule.js';
+
+export interface TrainerOptions extends Omit<AdamWOptions, 'lr'> {
+  /** Peak learning rate. */
+  lr: number;
+  /** Linear warmup steps (default 0). */
+  warmupSteps?: number;
+  /** Cosine decay to `minLr` ends here; without it the rate stays at `lr` after warmup. */
+  totalSteps?: number;
+  minLr?: number;
+  /** Clip the global gradient norm to this (default: no clipping; the norm is still reported). */
+  clipNorm?: number;
+  /** Micro-batches per optimizer step; gradients and losses are averaged over them (default 1). */
+  accumulationSteps?: number;
+}
+
+export interface StepResult {
+  /** 1-based number of the optimizer step just taken. */
+  step: number;
+  /** Mean loss over the micro-batches. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Learning rate used for this step. */
+  lr: number;
+}
+
+/**
+ * The training step every model shares: loss and gradients of the model's trainable parameters, averaged
+ * over micro-batches, clipped by global norm, then one AdamW step at the scheduled rate. A NaN/Inf loss
+ * (or gradient norm) raises NonFiniteLossError naming the step and leaves the parameters untouched.
+ * Every tensor it makes is freed, so numTensors stays flat across steps.
+ *
+ *   const trainer = new Trainer(model, { lr: 3e-4, weightDecay: 0.1, warmupSteps: 10, totalSteps: 200, clipNorm: 1 });
+ *   const { loss } = await trainer.step(() => model.loss(x, y));
+ */
+export class Trainer {
+  readonly optimizer: AdamW;
+  readonly schedule: (step: number) => number;
+  readonly clipNorm: number | undefined;
+  readonly accumulationSteps: number;
+  readonly #vars: tf.Variable[];
+
+  constructor(
+    readonly model: Module,
+    options: TrainerOptions,
+  ) {
+    const { lr, warmupSteps, totalSteps, minLr, clipNorm, accumulationSteps = 1, ...adam } = options;
+    if (clipNorm !== undefined && !(clipNorm > 0)) {
+      throw new InvalidArgumentError(`Trainer: clipNorm must be > 0, got ${clipNorm}`);
+    }
+    if (!Number.isInteger(accumulationSteps) || accumulationSteps < 1) {
+      throw new InvalidArgumentError(
+        `Trainer: accumulationSteps must be an integer >= 1, got ${accumulationSteps}`,
+      );
+    }
+    this.schedule = warmupCosine({ lr, warmupSteps, totalSteps, minLr });
+    this.optimizer = new AdamW(model, { ...adam, lr });
+    this.clipNorm = clipNorm;
+    this.accumulationSteps = accumulationSteps;
+    this.#vars = this.optimizer.variables;
+  }
+
+  /** Optimizer steps taken so far. */
+  get stepCount(): number {
+    return this.optimizer.stepCount;
+  }
+
+  /**
+   * One optimizer step. `lossFn(i)` builds the scalar loss of micro-batch i (0 ≤ i < accumulationSteps);
+   * it runs inside tf.variableGrads, so its intermediates are freed automatically.
+   */
+  async step(lossFn: (microBatch: number) => tf.Scalar): Promise<StepResult> {
+    const step = this.stepCount + 1;
+    const lr = this.schedule(this.stepCount);
+    const n = this.accumulationSteps;
+    let grads: tf.NamedTensorMap = {};
+    let lossSum: tf.Scalar | undefined;
+    try {
+      for (let i = 0; i < n; i++) {
+        const { value, grads: g } = tf.variableGrads(() => lossFn(i), this.#vars);
+        const prev = grads;
+        const prevLoss = lossSum;
+        grads = i === 0 ? g : addInto(prev, g);
+        lossSum = prevLoss ? (tf.add(prevLoss, value) as tf.Scalar) : value;
+        if (i > 0) tf.dispose([prev, g, prevLoss, value] as tf.TensorContainer);
+      }
+      if (n > 1) {
+        const sums = grads;
+        grads = tf.tidy(() => mapValues(sums, (g) => g.div(n)));
+        tf.dispose(sums);
+      }
+      const lossT = n > 1 ? tf.tidy(() => lossSum!.div(n)) : lossSum!;
+      const normT = globalNorm(Object.values(grads));
+      const [lossArr, normArr] = await Promise.all([lossT.data(), normT.data()]);
+      if (n > 1) lossT.dispose();
+      normT.dispose();
+      const loss = lossArr[0]!;
+      const gradNorm = normArr[0]!;
+      if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);
+      if (!Number.isFinite(gradNorm)) {
+        const err = new NonFiniteLossError(step, loss);
+        err.message = `gradient norm is ${gradNorm} at step ${step} (loss ${loss}): lower the learning rate or check the inputs`;
+        throw err;
+      }
+      // torch.nn.utils.clip_grad_norm_; the scale is known on the host already, so no extra reduction.
+      const scale = this.clipNorm === undefined ? 1 : Math.min(1, this.clipNorm / (gradNorm + 1e-6));
+      if (scale < 1) {
+        const unclipped = grads;
+        grads = tf.tidy(() => mapValues(unclipped, (g) => g.mul(scale)));
+        tf.dispose(unclipped);
+      }
+      this.optimizer.step(grads, lr);
+      return { step, loss, gradNorm, lr };
+    } finally {
+      tf.dispose(grads);
+      lossSum?.dispose();
+    }
+  }
+
+  /** Frees the optimizer state (the model keeps its parameters). */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
+
+function addInto(a: tf.NamedTensorMap, b: tf.NamedTensorMap): tf.NamedTensorMap {
+  const out: tf.NamedTensorMap = {};
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = a[k];
+    const y = b[k];
+    out[k] = x && y ? tf.add(x, y) : (x ?? y)!.clone();
+  }
+  return out;
+}
+
+function mapValues(m: tf.NamedTensorMap, f: (t: tf.Tensor) => tf.Tensor): tf.NamedTensorMap {
+  const out: tf.NamedTensorMap = {};
+  for (const [k, t] of Object.entries(m)) out[k] = f(t);
+  return out;
+}
