@@ -1,1 +1,20 @@
-export {};
+export {
+  type AttentionBias,
+  type Mask,
+  BLOCKED,
+  attentionBias,
+  causalMask,
+  combineMasks,
+  disposeMask,
+  isAttentionBias,
+  paddingMask,
+} from './mask.js';
+export {
+  type AttentionOptions,
+  type AttentionResult,
+  KVCache,
+  type LayerKV,
+  MultiHeadAttention,
+  type MultiHeadAttentionConfig,
+} from './attention.js';
+export { type BlockOptions, type BlockResult, Mlp, TransformerBlock, type TransformerBlockConfig } from './block.js';

@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError, ShapeError } from '@transformer-kit/core';
+
+/*
+ * One mask convention for every model: 1 / true = "this query may attend to this key".
+ *  - A boolean or integer mask is a keep-mask (nonzero = attend).
+ *  - A float mask is an additive bias (0 = attend, large negative = blocked), as HF passes them.
+ * Either may have any shape that broadcasts to (B, H, T, S): (T, S) causal, (B, 1, 1, S) padding,
+ * (B, 1, T, S) or (B, H, T, S) custom. A (B, S) padding mask must go through `paddingMask` first, because
+ * (B, S) would broadcast as (T, S).
+ *
+ * Build the mask once per forward pass, turn it into an `AttentionBias` once with `attentionBias`, and
+ * pass that to every layer.
+ */
+
+/** A keep-mask (bool/int, nonzero = attend) or an additive float bias. */
+export type Mask = tf.Tensor;
+
+/** A mask prepared for the attention kernels; shared by all layers of one forward pass. */
+export interface AttentionBias {
+  /** Additive bias (0 or BLOCKED), broadcastable to (B, H, T, S). */
+  readonly bias: tf.Tensor;
+  /** 1 where a query row has at least one key to attend to, else 0; broadcastable to (B, H, T, 1). */
+  readonly rowHasKeys: tf.Tensor;
+}
+
+/** The bias given to blocked positions: finite, so a fully blocked row cannot produce NaN. */
+export const BLOCKED = -1e9;
+
+/**
+ * Causal keep-mask (T, S): query i (at absolute position i + offset) may attend to keys 0..i + offset.
+ * The default offset S - T places the T queries at the end of the S keys, as with a KV cache.
+ */
+export function causalMask(T: number, S = T, offset = S - T): tf.Tensor2D {
+  for (const [name, v] of [['T', T], ['S', S], ['offset', offset]] as const) {
+    if (!Number.isInteger(v)) throw new InvalidArgumentError(`causalMask: ${name} must be an integer, got ${v}`);
+  }
+  if (T < 1 || S < 1) throw new InvalidArgumentError(`causalMask: T and S must be >= 1, got T=${T}, S=${S}`);
+  return tf.tidy(() => {
+    const q = tf.range(offset, offset + T, 1, 'int32').reshape([T, 1]);
+    const k = tf.range(0, S, 1, 'int32').reshape([1, S]);
+    return tf.lessEqual(k, q) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Padding keep-mask from a tokenizer-style attention mask (B, S) of 1 (token) / 0 (padding), returned as
+ * (B, 1, 1, S) so it broadcasts over heads and queries.
+ */
+export function paddingMask(attentionMask: tf.Tensor | number[][]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const m = attentionMask instanceof tf.Tensor ? attentionMask : tf.tensor2d(attentionMask, undefined, 'int32');
+    if (m.rank !== 2) throw new ShapeError(`paddingMask: expected an attention mask of shape (B, S), got [${m.shape}]`);
+    const [b, s] = m.shape as [number, number];
+    return tf.notEqual(m, 0).reshape([b, 1, 1, s]) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Combines masks (all must hold for a position to be attended). Keep-masks combine with logical AND;
+ * if any mask is an additive bias, the result is an additive bias (sum). `undefined` entries are skipped.
+ */
+export function combineMasks(...masks: Array<Mask | undefined>): Mask | undefined {
+  const given = masks.filter((m): m is Mask => m !== undefined);
+  if (given.length <= 1) return given[0];
+  for (let i = 1; i < given.length; i++) checkBroadcast(given[0]!.shape, given[i]!.shape, 'combineMasks');
+  return tf.tidy(() => {
+    if (given.every((m) => !isAdditive(m))) {
+      return given.slice(1).reduce<tf.Tensor>((acc, m) => tf.logicalAnd(acc, toBool(m)), toBool(given[0]!));
+    }
+    return given.slice(1).reduce<tf.Tensor>((acc, m) => acc.add(toBias(m)), toBias(given[0]!));
+  });
+}
+
+/**
+ * Converts a mask into the additive bias every layer adds to its scores, plus the per-row indicator that
+ * zeroes rows with nothing to attend to. Call once per forward pass and share the result.
+ */
+export function attentionBias(mask: Mask | AttentionBias): AttentionBias {
+  if (isAttentionBias(mask)) return mask;
+  if (mask.rank > 4) throw new ShapeError(`attention mask must have rank <= 4 (broadcast to (B,H,T,S)), got [${mask.shape}]`);
+  return tf.tidy(() => {
+    const bias = toBias(mask);
+    const rowHasKeys = bias.max(-1, true).greater(BLOCKED / 2).cast('float32');
+    return { bias, rowHasKeys };
+  });
+}
+
+export function isAttentionBias(m: unknown): m is AttentionBias {
+  return typeof m === 'object' && m !== null && !(m instanceof tf.Tensor) && 'bias' in m && 'rowHasKeys' in m;
+}
+
+/** Frees the tensors of an `AttentionBias` (or a mask) built outside a tidy. */
+export function disposeMask(m: Mask | AttentionBias | undefined): void {
+  if (!m) return;
+  if (isAttentionBias(m)) tf.dispose([m.bias, m.rowHasKeys]);
+  else m.dispose();
+}
+
+function isAdditive(m: tf.Tensor): boolean {
+  return m.dtype === 'float32';
+}
+
+function toBool(m: tf.Tensor): tf.Tensor {
+  return m.dtype === 'bool' ? m : tf.notEqual(m, 0);
+}
+
+function toBias(m: tf.Tensor): tf.Tensor {
+  // Additive masks may use -inf or finfo.min; clamp so a fully blocked row stays finite.
+  if (isAdditive(m)) return m.maximum(BLOCKED);
+  return tf.where(toBool(m), tf.scalar(0), tf.scalar(BLOCKED));
+}
+
+/** Throws a ShapeError unless `b` broadcasts against `a` (numpy rules, aligned at the right). */
+export function checkBroadcast(a: readonly number[], b: readonly number[], what: string): void {
+  const n = Math.max(a.length, b.length);
+  for (let i = 1; i <= n; i++) {
+    const x = a[a.length - i] ?? 1;
+    const y = b[b.length - i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) {
+      throw new ShapeError(`${what}: shape [${b}] does not broadcast to [${a}]`);
+    }
+  }
+}
