@@ -1,5 +1,2 @@
-import { defineConfig } from 'vitest/config';
-
-export default defineConfig({
-  test: { include: ['test/**/*.test.ts'], pool: 'forks', testTimeout: 120_000, hookTimeout: 120_000 },
-});
+// Shared preset: normal vs WebGPU suite (TK_WEBGPU_SUITE=1), forks, timeouts. See /vitest.shared.ts.
+export { default } from '../../vitest.shared';

@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs';
+import { BackendUnavailableError } from '../errors.js';
+
+/** Where the .wasm binaries are served from: a URL prefix ending in '/', or one URL per file. */
+export type WasmPaths = string | Partial<Record<WasmFile, string>>;
+export type WasmFile =
+  | 'tfjs-backend-wasm.wasm'
+  | 'tfjs-backend-wasm-simd.wasm'
+  | 'tfjs-backend-wasm-threaded-simd.wasm';
+
+export interface WasmInfo {
+  simd: boolean;
+  threads: boolean;
+  threadsCount: number;
+}
+
+/**
+ * Makes 'wasm' the tf backend. In Node the binaries load from the package's own dist. A bundled page must
+ * say where they are served (`wasmPaths`, e.g. Vite `?url` imports). SIMD is used whenever the engine
+ * validates it; threads need SharedArrayBuffer (a cross-origin isolated page; TF.js never threads in Node).
+ */
+export async function initWasm(wasmPaths?: WasmPaths, threads = true): Promise<WasmInfo> {
+  // Literal specifier: bundlers give it its own chunk, loaded only when wasm is chosen.
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  if (!threads) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  if (wasmPaths !== undefined && tf.findBackend('wasm') === null) {
+    wasm.setWasmPaths(wasmPaths as Parameters<typeof wasm.setWasmPaths>[0]);
+  }
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend('wasm');
+  } catch (err) {
+    ok = false;
+    void err;
+  }
+  if (!ok) {
+    throw new BackendUnavailableError(
+      "wasm: the WebAssembly backend failed to start (usually its .wasm files were not found): in a bundled page pass initBackend(choice, { wasmPaths }) pointing at the files in @tensorflow/tfjs-backend-wasm/dist, or choose 'cpu'",
+    );
+  }
+  await tf.ready();
+  const [simd, threadsOk] = await Promise.all([
+    tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+    tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+  ]);
+  const threadsCount = wasm.getThreadsCount();
+  return { simd: Boolean(simd), threads: Boolean(threadsOk) && threadsCount > 1, threadsCount };
+}
