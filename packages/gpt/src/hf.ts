@@ -1,0 +1,150 @@
+import * as tf from '@tensorflow/tfjs';
+import { CheckpointError, type StateDict } from '@transformer-kit/core';
+import { GPT, type GPTConfig, gptConfig } from './model.js';
+
+/*
+ * HuggingFace GPT-2 <-> transformer-kit names and layouts.
+ *  - HF's Conv1D stores weights [in, out], the same as our Linear: no transposes.
+ *  - c_attn fuses query|key|value along `out`: split in three on load, concatenated on save.
+ *  - attn.bias / attn.masked_bias are causal-mask buffers, not parameters: ignored.
+ *  - lm_head.weight is the tied wte: ignored on load when tied, not written on save (as save_pretrained).
+ *  - the `transformer.` prefix (GPT2LMHeadModel) is optional.
+ */
+
+/** Our config from an HF GPT-2 config.json object. */
+export function configFromHF(hf: Record<string, unknown>, overrides: Partial<GPTConfig> = {}): GPTConfig {
+  if (hf.model_type !== undefined && hf.model_type !== 'gpt2') {
+    throw new CheckpointError(`config.json is for model_type '${String(hf.model_type)}', expected 'gpt2'`);
+  }
+  const num = (key: string, fallback?: number): number => {
+    const v = hf[key] ?? fallback;
+    if (typeof v !== 'number') throw new CheckpointError(`config.json: '${key}' is missing or not a number`);
+    return v;
+  };
+  const act = hf.activation_function ?? 'gelu_new';
+  if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh' && act !== 'gelu') {
+    throw new CheckpointError(`config.json: unsupported activation_function '${String(act)}'`);
+  }
+  return gptConfig(
+    {
+      vocabSize: num('vocab_size'),
+      blockSize: num('n_positions', hf.n_ctx as number | undefined),
+      numLayers: num('n_layer'),
+      numHeads: num('n_head'),
+      dim: num('n_embd'),
+      layerNormEps: num('layer_norm_epsilon', 1e-5),
+      activation: act === 'gelu' ? 'gelu' : 'gelu_tanh',
+      tieWeights: hf.tie_word_embeddings !== false,
+      bias: true,
+      dropout: 0,
+    },
+    overrides,
+  );
+}
+
+/** An HF config.json object for our config. */
+export function configToHF(c: GPTConfig): Record<string, unknown> {
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: c.vocabSize,
+    n_positions: c.blockSize,
+    n_ctx: c.blockSize,
+    n_embd: c.dim,
+    n_layer: c.numLayers,
+    n_head: c.numHeads,
+    n_inner: null,
+    layer_norm_epsilon: c.layerNormEps,
+    activation_function: c.activation === 'gelu' ? 'gelu' : 'gelu_new',
+    tie_word_embeddings: c.tieWeights,
+    resid_pdrop: c.dropout,
+    embd_pdrop: c.dropout,
+    attn_pdrop: c.dropout,
+  };
+}
+
+const RENAMES: Array<[RegExp, string]> = [
+  [/^h\.(\d+)\.ln_1\./, 'h.$1.attnNorm.'],
+  [/^h\.(\d+)\.ln_2\./, 'h.$1.mlpNorm.'],
+  [/^h\.(\d+)\.attn\.c_proj\./, 'h.$1.attn.output.'],
+  [/^h\.(\d+)\.mlp\.c_fc\./, 'h.$1.mlp.fc.'],
+  [/^h\.(\d+)\.mlp\.c_proj\./, 'h.$1.mlp.proj.'],
+  [/^ln_f\./, 'lnF.'],
+];
+
+/**
+ * HF GPT-2 tensors → our state dict (new tensors; the caller keeps ownership of `hf`). Unknown names pass
+ * through unchanged so `loadStateDict` reports them as unexpected.
+ */
+export function stateDictFromHF(hf: StateDict, config: GPTConfig): StateDict {
+  const out: StateDict = {};
+  for (const [rawName, t] of Object.entries(hf)) {
+    const name = rawName.startsWith('transformer.') ? rawName.slice('transformer.'.length) : rawName;
+    if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) continue;
+    if (name === 'lm_head.weight') {
+      // (vocab, dim) in HF; ours is (dim, vocab) when untied.
+      if (!config.tieWeights) out['lmHead.weight'] = tf.transpose(t);
+      continue;
+    }
+    const fused = /^h\.(\d+)\.attn\.c_attn\.(weight|bias)$/.exec(name);
+    if (fused) {
+      const [, layer, kind] = fused;
+      const axis = t.rank - 1;
+      if (t.shape[axis] !== 3 * config.dim) {
+        throw new CheckpointError(`${rawName}: expected last dim 3 × ${config.dim}, got [${t.shape}]`);
+      }
+      const [q, k, v] = tf.split(t, 3, axis);
+      out[`h.${layer}.attn.query.${kind}`] = q!;
+      out[`h.${layer}.attn.key.${kind}`] = k!;
+      out[`h.${layer}.attn.value.${kind}`] = v!;
+      continue;
+    }
+    const renamed = RENAMES.reduce((n, [re, to]) => n.replace(re, to), name);
+    out[renamed] = t.clone();
+  }
+  return out;
+}
+
+/** Our parameters → HF GPT2LMHeadModel names and layouts (new tensors the caller must dispose). */
+export function stateDictToHF(model: GPT, { prefix = 'transformer.' }: { prefix?: string } = {}): StateDict {
+  const sd = model.stateDict();
+  const out: StateDict = {};
+  out[`${prefix}wte.weight`] = sd['wte.weight']!.clone();
+  out[`${prefix}wpe.weight`] = sd['wpe.weight']!.clone();
+  for (let i = 0; i < model.config.numLayers; i++) {
+    const p = `h.${i}.`;
+    const get = (n: string) => sd[p + n]!;
+    out[`${prefix}${p}ln_1.weight`] = get('attnNorm.weight').clone();
+    out[`${prefix}${p}ln_1.bias`] = get('attnNorm.bias').clone();
+    for (const kind of ['weight', 'bias'] as const) {
+      if (!sd[`${p}attn.query.${kind}`]) continue;
+      const parts = ['query', 'key', 'value'].map((n) => get(`attn.${n}.${kind}`));
+      out[`${prefix}${p}attn.c_attn.${kind}`] = tf.concat(parts, kind === 'weight' ? 1 : 0);
+      out[`${prefix}${p}attn.c_proj.${kind}`] = get(`attn.output.${kind}`).clone();
+      out[`${prefix}${p}mlp.c_fc.${kind}`] = get(`mlp.fc.${kind}`).clone();
+      out[`${prefix}${p}mlp.c_proj.${kind}`] = get(`mlp.proj.${kind}`).clone();
+    }
+    out[`${prefix}${p}ln_2.weight`] = get('mlpNorm.weight').clone();
+    out[`${prefix}${p}ln_2.bias`] = get('mlpNorm.bias').clone();
+  }
+  out[`${prefix}ln_f.weight`] = sd['lnF.weight']!.clone();
+  out[`${prefix}ln_f.bias`] = sd['lnF.bias']!.clone();
+  if (!model.config.tieWeights) out['lm_head.weight'] = tf.transpose(sd['lmHead.weight']!);
+  return out;
+}
+
+/** Builds a GPT from an HF config object and tensors (names checked; mismatches list their first differences). */
+export function gptFromHF(config: Record<string, unknown>, tensors: StateDict, overrides: Partial<GPTConfig> = {}): GPT {
+  const c = configFromHF(config, overrides);
+  const model = new GPT(c);
+  const sd = stateDictFromHF(tensors, c);
+  try {
+    model.loadStateDict(sd);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  } finally {
+    tf.dispose(Object.values(sd));
+  }
+  return model;
+}

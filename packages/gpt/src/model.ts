@@ -1,0 +1,291 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  type AttentionBias,
+  KVCache,
+  TransformerBlock,
+  attentionBias,
+  causalMask,
+  combineMasks,
+  paddingMask,
+} from '@transformer-kit/attention';
+import {
+  Embedding,
+  InvalidArgumentError,
+  LayerNorm,
+  Module,
+  Rng,
+  SequenceTooLongError,
+  ShapeError,
+  crossEntropy,
+  dropout,
+} from '@transformer-kit/core';
+import { LMHead, checkIds } from '@transformer-kit/heads';
+import { type SamplingOptions, checkSampling, pickToken } from './sample.js';
+
+/*
+ * GPT (GPT-2 architecture), in the spirit of nanoGPT's model.py: token + learned position embeddings,
+ * pre-LN blocks with a causal mask, a final LayerNorm and an LM head tied to the token embedding.
+ * Parameter names: wte, wpe, h.{i}.(attnNorm|attn.(query|key|value|output)|mlpNorm|mlp.(fc|proj)), lnF.
+ */
+
+export interface GPTConfig {
+  vocabSize: number;
+  /** Longest sequence the position table covers. */
+  blockSize: number;
+  numLayers: number;
+  numHeads: number;
+  /** Embedding size (n_embd). */
+  dim: number;
+  /** Dropout on embeddings, attention probabilities and residual branches (training only). */
+  dropout: number;
+  /** Biases in Linear layers (LayerNorms always have them, as in GPT-2). */
+  bias: boolean;
+  /** LM head shares the token embedding matrix. */
+  tieWeights: boolean;
+  layerNormEps: number;
+  /** GPT-2 uses 'gelu_tanh' (HF `gelu_new`). */
+  activation: 'gelu' | 'gelu_tanh';
+}
+
+const GPT2_BASE = { vocabSize: 50257, blockSize: 1024, dropout: 0, bias: true, tieWeights: true, layerNormEps: 1e-5, activation: 'gelu_tanh' } as const;
+
+export const GPT_PRESETS = {
+  gpt2: { ...GPT2_BASE, numLayers: 12, numHeads: 12, dim: 768 },
+  'gpt2-medium': { ...GPT2_BASE, numLayers: 24, numHeads: 16, dim: 1024 },
+  'gpt2-large': { ...GPT2_BASE, numLayers: 36, numHeads: 20, dim: 1280 },
+  'gpt2-xl': { ...GPT2_BASE, numLayers: 48, numHeads: 25, dim: 1600 },
+  /** The benchmark's reference config: a char-level model (vocab 65 = tiny Shakespeare's characters). */
+  reference: { ...GPT2_BASE, vocabSize: 65, blockSize: 64, numLayers: 4, numHeads: 4, dim: 128 },
+  /** For tests: a few thousand parameters. */
+  tiny: { ...GPT2_BASE, vocabSize: 64, blockSize: 32, numLayers: 2, numHeads: 2, dim: 16 },
+} satisfies Record<string, GPTConfig>;
+
+export type GPTPreset = keyof typeof GPT_PRESETS;
+
+/** A full config from a preset name and/or overrides, validated. */
+export function gptConfig(base: GPTPreset | Partial<GPTConfig> = 'tiny', overrides: Partial<GPTConfig> = {}): GPTConfig {
+  const start = typeof base === 'string' ? GPT_PRESETS[base] : { ...GPT_PRESETS.tiny, ...base };
+  if (!start) throw new InvalidArgumentError(`unknown GPT preset '${base}'; valid: ${Object.keys(GPT_PRESETS).join(', ')}`);
+  const c: GPTConfig = { ...start, ...overrides };
+  for (const k of ['vocabSize', 'blockSize', 'numLayers', 'numHeads', 'dim'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) throw new InvalidArgumentError(`GPT config: ${k} must be a positive integer, got ${c[k]}`);
+  }
+  if (c.dim % c.numHeads !== 0) throw new InvalidArgumentError(`GPT config: dim ${c.dim} is not divisible by numHeads ${c.numHeads}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new InvalidArgumentError(`GPT config: dropout must be in [0, 1), got ${c.dropout}`);
+  return c;
+}
+
+/** Token ids as a (B, T) tensor or nested arrays; a flat array is one sequence. */
+export type Ids = tf.Tensor | number[] | number[][];
+
+export interface ForwardOptions {
+  /** (B, past + T) of 1 (token) / 0 (padding), e.g. a right-padded batch. */
+  attentionMask?: tf.Tensor | number[][];
+  /** Keys/values of earlier positions; the new ones are appended. Positions continue from cache.length. */
+  cache?: KVCache;
+  /** Collect the input of every block and the final normed hidden state (HF's output_hidden_states). */
+  returnHiddenStates?: boolean;
+  /** Collect every layer's attention probabilities (B, H, T, S). */
+  returnAttention?: boolean;
+}
+
+export interface GPTOutput {
+  logits: tf.Tensor3D;
+  /** After the final LayerNorm: (B, T, dim). */
+  hidden: tf.Tensor3D;
+  hiddenStates?: tf.Tensor3D[];
+  attentions?: tf.Tensor4D[];
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Stop after emitting any of these ids (it is included in the output). */
+  stopIds?: number[];
+  /** Seed of the sampler (default 0): same seed, same tokens. */
+  seed?: number;
+  /** Reuse keys/values of earlier positions (default true). */
+  useCache?: boolean;
+  /** Slide a window of the last blockSize tokens instead of throwing past the block size. */
+  cropToBlockSize?: boolean;
+  /** Called with each new token (generate only). */
+  onToken?: (id: number, index: number) => void;
+}
+
+export class GPT extends Module {
+  readonly config: GPTConfig;
+  readonly wte: Embedding;
+  readonly wpe: Embedding;
+  readonly h: TransformerBlock[];
+  readonly lnF: LayerNorm;
+  readonly lmHead: LMHead;
+
+  constructor(config: GPTPreset | Partial<GPTConfig> = 'tiny', { seed = 0 }: { seed?: number } = {}) {
+    super();
+    const c = (this.config = gptConfig(config));
+    const rng = new Rng(seed);
+    this.wte = this.module('wte', new Embedding(c.vocabSize, c.dim, { rng }));
+    this.wpe = this.module('wpe', new Embedding(c.blockSize, c.dim, { rng }));
+    // GPT-2 scales the init of residual-facing projections by 1/sqrt(2·layers) so the residual stream stays O(1).
+    const residualStd = 0.02 / Math.sqrt(2 * c.numLayers);
+    const block = () =>
+      new TransformerBlock({
+        dim: c.dim,
+        numHeads: c.numHeads,
+        mlpDim: 4 * c.dim,
+        norm: 'pre',
+        activation: c.activation,
+        dropout: c.dropout,
+        layerNormEps: c.layerNormEps,
+        bias: c.bias,
+        residualStd,
+        rng,
+      });
+    this.h = this.moduleList('h', Array.from({ length: c.numLayers }, block));
+    this.lnF = this.module('lnF', new LayerNorm(c.dim, c.layerNormEps));
+    this.lmHead = this.module('lmHead', c.tieWeights ? new LMHead(c.dim, { tiedEmbedding: this.wte.weight }) : new LMHead(c.dim, { vocabSize: c.vocabSize, rng }));
+  }
+
+  /** ids (B, T) → logits (B, T, vocab). */
+  forward(ids: Ids, options: ForwardOptions = {}): tf.Tensor3D {
+    return this.run(ids, options).logits;
+  }
+
+  /** Logits plus hidden states / attention maps on request. Call inside tf.tidy. */
+  run(ids: Ids, options: ForwardOptions = {}): GPTOutput {
+    const { cache, returnHiddenStates = false, returnAttention = false } = options;
+    const x = this.checkIds(ids);
+    const [b, t] = x.shape as [number, number];
+    const past = cache?.length ?? 0;
+    if (past + t > this.config.blockSize) {
+      throw new SequenceTooLongError(`sequence of ${past + t} tokens (${past} cached + ${t} new) exceeds the block size ${this.config.blockSize}`);
+    }
+    const bias = this.buildMask(b, t, past, options.attentionMask);
+    const pos = tf.range(past, past + t, 1, 'int32');
+    let hsum = this.wte.forward(x).add(this.wpe.forward(pos));
+    hsum = dropout(hsum, this.config.dropout, this.training);
+    const hiddenStates: tf.Tensor3D[] = [];
+    const attentions: tf.Tensor4D[] = [];
+    this.h.forEach((block, i) => {
+      if (returnHiddenStates) hiddenStates.push(hsum as tf.Tensor3D);
+      const r = block.forward(hsum, { mask: bias, cache: cache?.layers[i], returnAttention });
+      hsum = r.output;
+      if (r.attention) attentions.push(r.attention as tf.Tensor4D);
+    });
+    const hidden = this.lnF.forward(hsum) as tf.Tensor3D;
+    if (returnHiddenStates) hiddenStates.push(hidden);
+    const logits = this.lmHead.forward(hidden) as tf.Tensor3D;
+    return {
+      logits,
+      hidden,
+      ...(returnHiddenStates ? { hiddenStates } : {}),
+      ...(returnAttention ? { attentions } : {}),
+    };
+  }
+
+  /** Mean next-token cross-entropy; targets equal to `ignoreIndex` (default -100) are skipped. */
+  loss(ids: Ids, targets: Ids, { ignoreIndex = -100, attentionMask }: { ignoreIndex?: number; attentionMask?: tf.Tensor | number[][] } = {}): tf.Scalar {
+    const logits = this.forward(ids, { attentionMask });
+    const y = toTensor(targets);
+    if (!tf.util.arraysEqual(y.shape, logits.shape.slice(0, 2))) {
+      throw new ShapeError(`targets must have the shape of ids [${logits.shape.slice(0, 2)}], got [${y.shape}]`);
+    }
+    return crossEntropy(logits, y, ignoreIndex);
+  }
+
+  /** One KV cache with a slot per layer, for `forward(..., { cache })` and generation. */
+  newCache(): KVCache {
+    return new KVCache(this.config.numLayers);
+  }
+
+  /** Generates up to `maxNewTokens` tokens after `prompt` and returns them (the stop id included). */
+  async generate(prompt: number[], options: GenerateOptions): Promise<number[]> {
+    const out: number[] = [];
+    for await (const id of this.stream(prompt, options)) {
+      out.push(id);
+      options.onToken?.(id, out.length - 1);
+    }
+    return out;
+  }
+
+  /**
+   * Yields new tokens one at a time. With the KV cache (default) each step feeds only the newest token;
+   * without it each step re-runs the whole sequence. Past the block size it throws unless
+   * `cropToBlockSize`, which keeps the last blockSize tokens (and rebuilds the cache, since positions shift).
+   */
+  async *stream(prompt: number[], options: GenerateOptions): AsyncGenerator<number> {
+    const { maxNewTokens, stopIds = [], seed = 0, useCache = true, cropToBlockSize = false } = options;
+    const { blockSize, vocabSize } = this.config;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
+    if (!Array.isArray(prompt) || prompt.length === 0) throw new ShapeError('prompt must be a non-empty array of token ids');
+    checkSampling(options);
+    tf.tidy(() => this.checkIds([prompt]));
+    if (!cropToBlockSize && prompt.length + maxNewTokens - 1 > blockSize) {
+      throw new SequenceTooLongError(
+        `prompt (${prompt.length}) + maxNewTokens (${maxNewTokens}) needs ${prompt.length + maxNewTokens - 1} positions, block size is ${blockSize}; pass cropToBlockSize: true to slide the window`,
+      );
+    }
+    const rng = new Rng(seed);
+    const tokens = [...prompt];
+    let cache = useCache ? this.newCache() : undefined;
+    let pending = tokens.slice();
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      for (let i = 0; i < maxNewTokens; i++) {
+        let input = cache ? pending : tokens;
+        if ((cache?.length ?? 0) + input.length > blockSize) {
+          input = tokens.slice(-blockSize);
+          if (cache) {
+            cache.dispose();
+            cache = this.newCache();
+          }
+        }
+        const row = tf.tidy(() => this.forward([input], { cache }).slice([0, input.length - 1, 0], [1, 1, vocabSize]).reshape([vocabSize]));
+        const logits = await row.data();
+        row.dispose();
+        const next = pickToken(logits, options, rng);
+        tokens.push(next);
+        pending = [next];
+        yield next;
+        if (stopIds.includes(next)) return;
+      }
+    } finally {
+      cache?.dispose();
+      this.train(wasTraining);
+    }
+  }
+
+  /** The causal mask, combined with padding if given, as one bias shared by every layer. */
+  private buildMask(b: number, t: number, past: number, attentionMask?: tf.Tensor | number[][]): AttentionBias | undefined {
+    const s = past + t;
+    let pad: tf.Tensor | undefined;
+    if (attentionMask !== undefined) {
+      const m = toTensor(attentionMask);
+      if (m.rank !== 2 || m.shape[0] !== b || m.shape[1] !== s) {
+        throw new ShapeError(`attentionMask must be (batch=${b}, past+T=${s}), got [${m.shape}]`);
+      }
+      pad = paddingMask(m);
+    }
+    // A single new query may attend to every cached key: no causal mask needed.
+    const causal = t > 1 ? causalMask(t, s) : undefined;
+    const mask = combineMasks(causal, pad);
+    return mask ? attentionBias(mask) : undefined;
+  }
+
+  private checkIds(ids: Ids): tf.Tensor2D {
+    const x = toTensor(ids);
+    if (x.rank !== 2) throw new ShapeError(`ids must be (batch, seqLen), got shape [${x.shape}]`);
+    if (x.shape[1] === 0) throw new ShapeError('ids must contain at least one token per sequence');
+    checkIds(x, this.config.vocabSize, 'token id');
+    return (x.dtype === 'int32' ? x : x.cast('int32')) as tf.Tensor2D;
+  }
+}
+
+function toTensor(ids: Ids | tf.Tensor): tf.Tensor {
+  if (ids instanceof tf.Tensor) return ids;
+  const nested = Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]];
+  const width = nested[0]?.length ?? 0;
+  if (nested.some((r) => r.length !== width)) throw new ShapeError('all sequences in a batch must have the same length (pad them and pass attentionMask)');
+  // float32 keeps non-integers visible to the id check instead of silently truncating them.
+  return tf.tensor2d(nested, [nested.length, width], nested.flat().every(Number.isInteger) ? 'int32' : 'float32');
+}
