@@ -26,7 +26,7 @@ def make_weights(c):
     """HF GPT2LMHeadModel state dict (prefix `transformer.`), larger-than-usual init so logits are spread."""
     d, n = c["n_embd"], c["n_positions"]
     g = lambda *s, std=0.15: torch.randn(*s) * std
-    sd = {"transformer.wte.weight": g(c["vocab_size"], d, std=0.3), "transformer.wpe.weight": g(n, d, std=0.1)}
+    sd = {"transformer.wte.weight": g(c["vocab_size"], d, std=0.3), "transformer.wpe.weight": g(n, d, std=0.5)}
     for i in range(c["n_layer"]):
         p = f"transformer.h.{i}."
         sd[p + "ln_1.weight"] = 1 + g(d, std=0.1)
