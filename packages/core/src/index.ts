@@ -8,3 +8,5 @@ export * from './optim.js';
 export * from './schedule.js';
 export * from './clip.js';
 export * from './train.js';
+export * from './safetensors.js';
+export * from './checkpoint.js';

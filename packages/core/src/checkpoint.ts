@@ -1,0 +1,314 @@
+import * as tf from '@tensorflow/tfjs';
+import { CheckpointError } from './errors.js';
+import {
+  type ReadSafetensorsOptions,
+  readSafetensors,
+  type TensorSource,
+  writeSafetensors,
+} from './safetensors.js';
+
+/*
+ * A checkpoint is a Hugging Face model folder: config.json + model.safetensors (or shards listed in
+ * model.safetensors.index.json), plus whatever else rides along (tokenizer files). It can come from a
+ * folder in Node, from files the browser's file picker handed over, or from a base URL. Name and layout
+ * mapping (transposes, prefixes) belongs to each model; this file only moves bytes and validates them.
+ */
+
+export const CONFIG_FILE = 'config.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
+
+type Bytes = ArrayBuffer | ArrayBufferView;
+/** A file's content as the browser or Node has it. */
+export type FileData = Bytes | Blob;
+/**
+ * Where a checkpoint lives: a folder path (Node), a base URL (fetched), or files by name, e.g. a
+ * `Map`/record of name → bytes/Blob, or the `FileList` / `File[]` from `<input type="file" multiple>`.
+ */
+export type CheckpointSource =
+  | string
+  | URL
+  | Map<string, FileData>
+  | Record<string, FileData>
+  | Iterable<File>;
+
+export type HFConfig = Record<string, unknown>;
+
+/** Parses a config.json; anything but a JSON object is a CheckpointError. */
+export function parseConfig(text: string | Bytes, source = CONFIG_FILE): HFConfig {
+  const str = typeof text === 'string' ? text : new TextDecoder().decode(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(str);
+  } catch (e) {
+    throw new CheckpointError(`${source}: not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CheckpointError(
+      `${source}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : value}`,
+    );
+  }
+  return value as HFConfig;
+}
+
+/** config.json text as transformers writes it: 2-space indent, trailing newline. */
+export function stringifyConfig(config: HFConfig): string {
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+export interface LoadedCheckpoint {
+  config: HFConfig;
+  /** float32 (or int32 for integer buffers) tensors by checkpoint name; the caller disposes them. */
+  tensors: Record<string, tf.Tensor>;
+  /** The safetensors `__metadata__` (merged over shards). */
+  metadata: Record<string, string>;
+}
+
+/** Reads config.json and the weights (single file or shards). Missing files are a CheckpointError. */
+export async function loadCheckpoint(
+  source: CheckpointSource,
+  options: Pick<ReadSafetensorsOptions, 'filter'> = {},
+): Promise<LoadedCheckpoint> {
+  const files = openSource(source);
+  const config = parseConfig(await need(files, CONFIG_FILE), `${files.where}/${CONFIG_FILE}`);
+  const single = await files.read(WEIGHTS_FILE);
+  let shards: string[] = [WEIGHTS_FILE];
+  if (!single) {
+    const index = await files.read(WEIGHTS_INDEX_FILE);
+    if (!index) throw await missing(files, `${WEIGHTS_FILE} (or ${WEIGHTS_INDEX_FILE})`);
+    const weightMap = parseConfig(index, `${files.where}/${WEIGHTS_INDEX_FILE}`).weight_map;
+    if (typeof weightMap !== 'object' || weightMap === null) {
+      throw new CheckpointError(`${files.where}/${WEIGHTS_INDEX_FILE}: no weight_map object`);
+    }
+    shards = [...new Set(Object.values(weightMap as Record<string, string>))];
+  }
+  const tensors: Record<string, tf.Tensor> = {};
+  const metadata: Record<string, string> = {};
+  try {
+    for (const shard of shards) {
+      const bytes = shard === WEIGHTS_FILE && single ? single : await need(files, shard);
+      const { tensors: part, meta } = decodeShard(bytes, `${files.where}/${shard}`, options);
+      Object.assign(metadata, meta);
+      for (const [name, t] of Object.entries(part)) {
+        if (name in tensors) {
+          disposeAll(part);
+          throw new CheckpointError(
+            `${files.where}/${shard}: tensor '${name}' also appears in an earlier shard`,
+          );
+        }
+        tensors[name] = t;
+      }
+    }
+  } catch (e) {
+    disposeAll(tensors);
+    throw e;
+  }
+  return { config, tensors, metadata };
+}
+
+function decodeShard(bytes: Uint8Array, source: string, options: Pick<ReadSafetensorsOptions, 'filter'>) {
+  const file = readSafetensors(bytes, { ...options, source });
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const [name, t] of file.tensors) {
+    tensors[name] = tf.tensor(t.data, t.shape, t.data instanceof Float32Array ? 'float32' : 'int32');
+  }
+  return { tensors, meta: file.metadata };
+}
+
+function disposeAll(ts: Record<string, tf.Tensor>): void {
+  for (const t of Object.values(ts)) t.dispose();
+}
+
+/** One file of a checkpoint (e.g. vocab.json, merges.txt next to the weights). Missing is a CheckpointError. */
+export async function readCheckpointFile(source: CheckpointSource, name: string): Promise<Uint8Array> {
+  return need(openSource(source), name);
+}
+
+export interface SaveCheckpointOptions {
+  config: HFConfig;
+  /** Tensors by checkpoint name, e.g. a model's stateDict() after its HF name mapping. */
+  tensors: Record<string, TensorSource>;
+  /** safetensors `__metadata__`; transformers writes {format: 'pt'}. */
+  metadata?: Record<string, string>;
+  /** More files for the folder, by plain file name (tokenizer files, training state). */
+  extraFiles?: Record<string, string | Uint8Array>;
+}
+
+/**
+ * Writes a checkpoint folder in Node: every file goes to a temp file in the same folder, is fsynced, and
+ * only then renamed over the old one, so a save that dies midway leaves the previous checkpoint intact.
+ */
+export async function saveCheckpoint(dir: string, checkpoint: SaveCheckpointOptions): Promise<void> {
+  const fs = await nodeFs();
+  const files: Array<[string, Uint8Array]> = [
+    [WEIGHTS_FILE, await writeSafetensors(checkpoint.tensors, checkpoint.metadata ?? { format: 'pt' })],
+    [CONFIG_FILE, new TextEncoder().encode(stringifyConfig(checkpoint.config))],
+  ];
+  for (const [name, data] of Object.entries(checkpoint.extraFiles ?? {})) {
+    if (!name || /[\\/]/.test(name) || name === '.' || name === '..') {
+      throw new CheckpointError(`saveCheckpoint: extra file name '${name}' must be a plain file name`);
+    }
+    files.push([name, typeof data === 'string' ? new TextEncoder().encode(data) : data]);
+  }
+  const base = dir.replace(/[\\/]+$/, '') || '/';
+  const tag = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const temps = files.map(([name]) => `${base}/.${name}.tmp-${tag}`);
+  let renamed = 0;
+  try {
+    await fs.mkdir(base, { recursive: true });
+    for (let i = 0; i < files.length; i++) {
+      const handle = await fs.open(temps[i]!, 'w');
+      try {
+        await handle.writeFile(files[i]![1]);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    // Weights first: a crash between renames leaves new weights with the old config, never half a file.
+    for (let i = 0; i < files.length; i++, renamed++) await fs.rename(temps[i]!, `${base}/${files[i]![0]}`);
+    await syncDir(fs, base);
+  } catch (e) {
+    await Promise.all(temps.map((t) => fs.rm(t, { force: true }).catch(() => {})));
+    const state =
+      renamed === 0
+        ? 'the previous checkpoint is untouched'
+        : `${renamed} of ${files.length} files were replaced`;
+    throw new CheckpointError(`saving checkpoint to ${base} failed: ${(e as Error).message}; ${state}`, {
+      cause: e,
+    });
+  }
+}
+
+type NodeFs = typeof import('node:fs/promises');
+
+// A computed specifier, so bundlers (Vite, webpack, esbuild) leave it alone: the browser build never pulls fs.
+function nodeFs(): Promise<NodeFs> {
+  const name = 'node:fs/promises';
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ name) as Promise<NodeFs>;
+}
+
+async function syncDir(fs: NodeFs, dir: string): Promise<void> {
+  // Makes the renames durable; some platforms (Windows) cannot open a directory, which is fine to skip.
+  const handle = await fs.open(dir, 'r').catch(() => undefined);
+  if (!handle) return;
+  await handle.sync().catch(() => {});
+  await handle.close();
+}
+
+interface Files {
+  /** For messages: the folder, URL or 'selected files'. */
+  where: string;
+  /** The file's bytes, or undefined when it does not exist. */
+  read(name: string): Promise<Uint8Array | undefined>;
+  /** Names that do exist, when the source can list them (for messages). */
+  list(): Promise<string[] | undefined>;
+}
+
+async function need(files: Files, name: string): Promise<Uint8Array> {
+  const bytes = await files.read(name);
+  if (!bytes) throw await missing(files, name);
+  return bytes;
+}
+
+async function missing(files: Files, name: string): Promise<CheckpointError> {
+  const found = await files.list();
+  const listing =
+    found === undefined
+      ? ''
+      : found.length
+        ? ` (found: ${found.sort().join(', ')})`
+        : ' (it is empty or does not exist)';
+  return new CheckpointError(`checkpoint ${files.where} has no ${name}${listing}`);
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
+function openSource(source: CheckpointSource): Files {
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = typeof source === 'string' ? parseUrl(source) : source;
+    if (url?.protocol === 'file:') return folder(decodeURIComponent(url.pathname));
+    if (url) return remote(url.href);
+    if (isNode) return folder(source as string);
+    return remote(new URL(source as string, globalThis.location?.href).href);
+  }
+  return inMemory(source);
+}
+
+function parseUrl(s: string): URL | undefined {
+  // Only strings with a scheme are URLs; 'C:\\models' is a Windows path, not scheme 'c:'.
+  if (!/^[a-z][a-z0-9+.-]+:/i.test(s)) return undefined;
+  try {
+    return new URL(s);
+  } catch {
+    return undefined;
+  }
+}
+
+function folder(dir: string): Files {
+  const base = dir.replace(/[\\/]+$/, '') || '/';
+  return {
+    where: base,
+    async read(name) {
+      const fs = await nodeFs();
+      try {
+        const buf = await fs.readFile(`${base}/${name}`);
+        return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new CheckpointError(`cannot read ${base}/${name}: ${(e as Error).message}`, { cause: e });
+      }
+    },
+    async list() {
+      const fs = await nodeFs();
+      return fs.readdir(base).catch(() => []);
+    },
+  };
+}
+
+function remote(baseUrl: string): Files {
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  return {
+    where: base.slice(0, -1),
+    async read(name) {
+      const url = base + name;
+      let res: Response;
+      try {
+        res = await fetch(url);
+      } catch (e) {
+        throw new CheckpointError(`fetching ${url} failed: ${(e as Error).message}`, { cause: e });
+      }
+      if (res.status === 404) return undefined;
+      if (!res.ok) throw new CheckpointError(`fetching ${url} failed: HTTP ${res.status} ${res.statusText}`);
+      return new Uint8Array(await res.arrayBuffer());
+    },
+    async list() {
+      return undefined;
+    },
+  };
+}
+
+function inMemory(source: Exclude<CheckpointSource, string | URL>): Files {
+  const byName = new Map<string, FileData>();
+  // File pickers give paths like 'gpt2/config.json' (webkitRelativePath); match on the last segment.
+  const add = (key: string, data: FileData) => byName.set(key.split(/[\\/]/).pop()!, data);
+  if (source instanceof Map) for (const [k, v] of source) add(k, v);
+  else if (Symbol.iterator in source) for (const f of source as Iterable<File>) add(f.name, f);
+  else for (const [k, v] of Object.entries(source)) add(k, v);
+  return {
+    where: 'from the given files',
+    async read(name) {
+      const data = byName.get(name);
+      if (data === undefined) return undefined;
+      if (data instanceof Uint8Array) return data;
+      if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      if (data instanceof ArrayBuffer) return new Uint8Array(data);
+      if (typeof Blob !== 'undefined' && data instanceof Blob)
+        return new Uint8Array(await data.arrayBuffer());
+      throw new CheckpointError(`file '${name}' is not an ArrayBuffer, typed array, Blob or File`);
+    },
+    async list() {
+      return [...byName.keys()];
+    },
+  };
+}
