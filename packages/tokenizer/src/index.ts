@@ -1,1 +1,29 @@
-export {};
+export { BPE, type Merge } from './bpe.js';
+export { CharModel } from './char.js';
+export {
+  bertTemplate,
+  type Encoding,
+  type PaddingOptions,
+  type Template,
+  type TemplatePiece,
+  type TruncationOptions,
+  type TruncationStrategy,
+} from './encoding.js';
+export { TokenizerError, type TokenizerErrorCode } from './errors.js';
+export { BertNormalizer, type BertNormalizerConfig } from './normalizer.js';
+export { GPT2_PATTERN, type PreTokenizerKind } from './pretokenizers.js';
+export type { AddedToken, AddedTokenInput } from './special-tokens.js';
+export {
+  type BpeTokenizerOptions,
+  type DecodeOptions,
+  type DecoderKind,
+  type EncodeInput,
+  type EncodeOptions,
+  type OffsetUnit,
+  Tokenizer,
+  type TokenizerConfig,
+  type WordPieceTokenizerOptions,
+} from './tokenizer.js';
+export { BYTE_TO_CHAR } from './unicode.js';
+export { type Model, Vocab } from './vocab.js';
+export { WordPiece, type WordPieceConfig } from './wordpiece.js';

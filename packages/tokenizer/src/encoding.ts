@@ -1,0 +1,182 @@
+/**
+ * What encode returns, and the steps after the model: truncation, the special-token template
+ * ([CLS] A [SEP] B [SEP]) and padding — with HF's exact rules for each.
+ */
+import { TokenizerError } from './errors.js';
+
+export interface Encoding {
+  ids: number[];
+  tokens: string[];
+  /** Segment (token type) ids: 0 for the first sequence, 1 for the pair, as the template says. */
+  typeIds: number[];
+  /** 1 for real tokens, 0 for padding. */
+  attentionMask: number[];
+  /** 1 for tokens the template or padding added ([CLS], [SEP], [PAD]); 0 for tokens from the text. */
+  specialTokensMask: number[];
+  /** [start, end) of each token in its own input string; [0, 0] for added and padding tokens. */
+  offsets: [number, number][];
+  /** 0 or 1 for tokens from the first or second input; null for added and padding tokens. */
+  sequenceIds: (number | null)[];
+}
+
+export type TemplatePiece = { special: string; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
+
+/** Where special tokens go around one sequence and around a pair. */
+export interface Template {
+  single: TemplatePiece[];
+  pair: TemplatePiece[];
+}
+
+/** BERT's template: [CLS] A [SEP] for one sequence, [CLS] A [SEP] B [SEP] (B and its [SEP] typed 1) for a pair. */
+export function bertTemplate(cls = '[CLS]', sep = '[SEP]'): Template {
+  return {
+    single: [{ special: cls, typeId: 0 }, { sequence: 'A', typeId: 0 }, { special: sep, typeId: 0 }],
+    pair: [
+      { special: cls, typeId: 0 },
+      { sequence: 'A', typeId: 0 },
+      { special: sep, typeId: 0 },
+      { sequence: 'B', typeId: 1 },
+      { special: sep, typeId: 1 },
+    ],
+  };
+}
+
+export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
+
+export interface TruncationOptions {
+  /** Maximum length of the whole encoding, special tokens included. */
+  maxLength: number;
+  strategy?: TruncationStrategy;
+  /** Which end to cut tokens from. */
+  direction?: 'right' | 'left';
+}
+
+export interface PaddingOptions {
+  /** Pad to this fixed length; omitted: pad to the longest encoding of the batch. */
+  length?: number;
+  direction?: 'right' | 'left';
+  /** The padding token (default "[PAD]"); must be in the vocabulary unless padId is given. */
+  padToken?: string;
+  padId?: number;
+  padTypeId?: number;
+  padToMultipleOf?: number;
+}
+
+/** One sequence's tokens before the template: ids, tokens and [start, end) offsets. */
+export interface Seq {
+  ids: number[];
+  tokens: string[];
+  offsets: [number, number][];
+}
+
+function cut(seq: Seq, length: number, direction: 'right' | 'left'): void {
+  if (seq.ids.length <= length) return;
+  const from = direction === 'right' ? 0 : seq.ids.length - length;
+  seq.ids = seq.ids.slice(from, from + length);
+  seq.tokens = seq.tokens.slice(from, from + length);
+  seq.offsets = seq.offsets.slice(from, from + length);
+}
+
+/** HF's truncate_encodings, given the budget left after the template's special tokens. */
+export function truncate(a: Seq, b: Seq | null, maxLength: number, opts: TruncationOptions): void {
+  const strategy = opts.strategy ?? 'longest_first';
+  const direction = opts.direction ?? 'right';
+  const total = a.ids.length + (b ? b.ids.length : 0);
+  if (total <= maxLength) return;
+  const toRemove = total - maxLength;
+  if (strategy === 'longest_first') {
+    if (!b) return cut(a, maxLength, direction);
+    let n1 = a.ids.length;
+    let n2 = b.ids.length;
+    const swap = n1 > n2;
+    if (swap) [n1, n2] = [n2, n1];
+    n2 = n1 > maxLength ? n1 : Math.max(n1, maxLength - n1);
+    if (n1 + n2 > maxLength) {
+      n1 = Math.floor(maxLength / 2);
+      n2 = n1 + (maxLength % 2);
+    }
+    if (swap) [n1, n2] = [n2, n1];
+    cut(a, n1, direction);
+    cut(b, n2, direction);
+    return;
+  }
+  const target = strategy === 'only_first' ? a : b;
+  if (!target) {
+    throw new TokenizerError('INVALID_INPUT', `truncation strategy "only_second" needs a second sequence`);
+  }
+  if (target.ids.length <= toRemove) {
+    throw new TokenizerError(
+      'MAX_LENGTH_TOO_SMALL',
+      `truncation to maxLength ${opts.maxLength} with "${strategy}" would remove ${toRemove} tokens from a sequence of ${target.ids.length}`,
+    );
+  }
+  cut(target, target.ids.length - toRemove, direction);
+}
+
+export function countSpecial(t: Template | null, pair: boolean): number {
+  if (!t) return 0;
+  return (pair ? t.pair : t.single).filter((p) => 'special' in p).length;
+}
+
+/** Lays out A (and B) with the template's special tokens, type ids and masks. */
+export function applyTemplate(
+  t: Template | null,
+  a: Seq,
+  b: Seq | null,
+  specialId: (token: string) => number,
+): Encoding {
+  const e: Encoding = { ids: [], tokens: [], typeIds: [], attentionMask: [], specialTokensMask: [], offsets: [], sequenceIds: [] };
+  const pieces: TemplatePiece[] = t
+    ? b
+      ? t.pair
+      : t.single
+    : b
+      ? [
+          { sequence: 'A', typeId: 0 },
+          { sequence: 'B', typeId: 1 },
+        ]
+      : [{ sequence: 'A', typeId: 0 }];
+  for (const p of pieces) {
+    if ('special' in p) {
+      e.ids.push(specialId(p.special));
+      e.tokens.push(p.special);
+      e.typeIds.push(p.typeId);
+      e.attentionMask.push(1);
+      e.specialTokensMask.push(1);
+      e.offsets.push([0, 0]);
+      e.sequenceIds.push(null);
+    } else {
+      const s = p.sequence === 'A' ? a : b;
+      if (!s) continue;
+      const seqId = p.sequence === 'A' ? 0 : 1;
+      for (let i = 0; i < s.ids.length; i++) {
+        e.ids.push(s.ids[i]!);
+        e.tokens.push(s.tokens[i]!);
+        e.typeIds.push(p.typeId);
+        e.attentionMask.push(1);
+        e.specialTokensMask.push(0);
+        e.offsets.push(s.offsets[i]!);
+        e.sequenceIds.push(seqId);
+      }
+    }
+  }
+  return e;
+}
+
+/** HF's Encoding::pad: adds tokens up to `length` (never truncates). */
+export function pad(e: Encoding, length: number, padId: number, padToken: string, padTypeId: number, left: boolean): void {
+  const n = length - e.ids.length;
+  if (n <= 0) return;
+  const fill = <T>(arr: T[], v: () => T) => {
+    const extra = Array.from({ length: n }, v);
+    if (left) arr.unshift(...extra);
+    else arr.push(...extra);
+  };
+  fill(e.ids, () => padId);
+  fill(e.tokens, () => padToken);
+  fill(e.typeIds, () => padTypeId);
+  fill(e.attentionMask, () => 0);
+  fill(e.specialTokensMask, () => 1);
+  fill(e.offsets, () => [0, 0] as [number, number]);
+  fill(e.sequenceIds, () => null);
+}

@@ -1,0 +1,35 @@
+/**
+ * Every error this package raises on purpose is a TokenizerError with a stable `code`, so callers can
+ * branch on the kind of fault. (The tokenizer stands alone: it does not depend on @transformer-kit/core.)
+ */
+export type TokenizerErrorCode =
+  | 'INVALID_INPUT' // non-string text, bad option values, unknown ids
+  | 'MALFORMED_FILE' // vocab / merges / tokenizer.json that cannot be parsed
+  | 'DUPLICATE_TOKEN' // the same token twice in a vocabulary
+  | 'MISSING_SPECIAL_TOKEN' // a template or model needs a token the vocabulary lacks
+  | 'MAX_LENGTH_TOO_SMALL' // truncation cannot fit even the special tokens
+  | 'UNSUPPORTED'; // a tokenizer.json part this package does not implement
+
+export class TokenizerError extends Error {
+  readonly code: TokenizerErrorCode;
+  constructor(code: TokenizerErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'TokenizerError';
+  }
+}
+
+/** A file could not be parsed; the message names the file and, where there is one, the 1-based line. */
+export function malformed(file: string, line: number | null, what: string): TokenizerError {
+  return new TokenizerError('MALFORMED_FILE', `${file}${line === null ? '' : `:${line}`}: ${what}`);
+}
+
+export function invalidInput(message: string): TokenizerError {
+  return new TokenizerError('INVALID_INPUT', message);
+}
+
+export function assertText(text: unknown, what = 'text'): asserts text is string {
+  if (typeof text !== 'string') {
+    throw invalidInput(`${what} must be a string, got ${text === null ? 'null' : typeof text}`);
+  }
+}
