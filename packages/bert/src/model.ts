@@ -1,0 +1,184 @@
+import * as tf from '@tensorflow/tfjs';
+import { attentionBias, paddingMask, TransformerBlock } from '@transformer-kit/attention';
+import {
+  dropout,
+  Embedding,
+  embedding,
+  IdOutOfRangeError,
+  InvalidArgumentError,
+  LayerNorm,
+  Linear,
+  Module,
+  Rng,
+  SequenceTooLongError,
+  ShapeError,
+} from '@transformer-kit/core';
+
+/*
+ * BERT (Devlin et al. 2018), as HuggingFace's BertModel: word + position + token-type embeddings, LayerNorm,
+ * then post-LN transformer blocks (exact GELU) that attend in both directions, masked only by padding.
+ * The pooler (dense + tanh on [CLS]) is optional: task heads may bring their own.
+ */
+
+export interface BertConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  /** MLP width (4 × hidden in every released BERT). */
+  intermediateSize: number;
+  /** Length of the learned position table: the longest sequence the model accepts. */
+  maxPositions: number;
+  /** Number of segments (sentence A / B). */
+  typeVocabSize: number;
+  hiddenDropout: number;
+  attentionDropout: number;
+  layerNormEps: number;
+  padTokenId: number;
+}
+
+const base = { vocabSize: 30522, maxPositions: 512, typeVocabSize: 2, hiddenDropout: 0.1, attentionDropout: 0.1, layerNormEps: 1e-12, padTokenId: 0 };
+
+/** Google's released sizes (bert-base-uncased and the "BERT miniatures" of Turc et al. 2019). */
+export const BERT_PRESETS = {
+  tiny: { ...base, hiddenSize: 128, numLayers: 2, numHeads: 2, intermediateSize: 512 },
+  mini: { ...base, hiddenSize: 256, numLayers: 4, numHeads: 4, intermediateSize: 1024 },
+  small: { ...base, hiddenSize: 512, numLayers: 4, numHeads: 8, intermediateSize: 2048 },
+  base: { ...base, hiddenSize: 768, numLayers: 12, numHeads: 12, intermediateSize: 3072 },
+} as const satisfies Record<string, BertConfig>;
+
+export type BertPreset = keyof typeof BERT_PRESETS;
+
+/** A full config from a preset name (default 'tiny') and overrides, checked. */
+export function bertConfig(preset: BertPreset = 'tiny', overrides: Partial<BertConfig> = {}): BertConfig {
+  if (!(preset in BERT_PRESETS)) throw new InvalidArgumentError(`unknown BERT preset '${preset}'; valid: ${Object.keys(BERT_PRESETS).join(', ')}`);
+  return checkConfig({ ...BERT_PRESETS[preset], ...overrides });
+}
+
+export function checkConfig(c: BertConfig): BertConfig {
+  for (const k of ['vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'intermediateSize', 'maxPositions', 'typeVocabSize'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) throw new InvalidArgumentError(`BertConfig.${k} must be a positive integer, got ${c[k]}`);
+  }
+  if (c.hiddenSize % c.numHeads !== 0) throw new InvalidArgumentError(`hiddenSize ${c.hiddenSize} is not divisible by numHeads ${c.numHeads}`);
+  for (const k of ['hiddenDropout', 'attentionDropout'] as const) {
+    if (!(c[k] >= 0 && c[k] < 1)) throw new InvalidArgumentError(`BertConfig.${k} must be in [0, 1), got ${c[k]}`);
+  }
+  return c;
+}
+
+/** What the tokenizer gives: ids (B,T), segment ids (B,T, default 0), attention mask (B,T, 1 = token, default all 1). */
+export interface BertInputs {
+  inputIds: tf.Tensor | number[][];
+  tokenTypeIds?: tf.Tensor | number[][];
+  attentionMask?: tf.Tensor | number[][];
+}
+
+export interface BertOutput {
+  /** Last layer's hidden states (B, T, D). */
+  sequenceOutput: tf.Tensor;
+  /** tanh(dense([CLS])) (B, D), when the model has a pooler. */
+  pooledOutput?: tf.Tensor;
+}
+
+const asInt = (x: tf.Tensor | number[][]) => (x instanceof tf.Tensor ? x : tf.tensor2d(x, undefined, 'int32'));
+
+/** Throws IdOutOfRangeError unless every id is in [0, limit). Reads the ids (small int tensors) back. */
+function checkRange(ids: tf.Tensor, limit: number, what: string, fix: string): void {
+  const data = ids.dataSync();
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!(v >= 0 && v < limit)) throw new IdOutOfRangeError(`${what} ${v} at flat index ${i} is outside [0, ${limit}): ${fix}`);
+  }
+}
+
+/** Checks the inputs against the config; returns int tensors (made inside the caller's tidy) and the mask. */
+export function prepareInputs(config: BertConfig, inputs: BertInputs): { ids: tf.Tensor2D; types: tf.Tensor2D; mask: tf.Tensor2D } {
+  const ids = asInt(inputs.inputIds);
+  if (ids.rank !== 2) throw new ShapeError(`inputIds must be (batch, seq), got shape [${ids.shape}]`);
+  const [b, t] = ids.shape as [number, number];
+  if (t > config.maxPositions) {
+    throw new SequenceTooLongError(`sequence length ${t} exceeds the position table (maxPositions ${config.maxPositions}): truncate the input`);
+  }
+  const same = (x: tf.Tensor, name: string) => {
+    if (!tf.util.arraysEqual(x.shape, [b, t])) throw new ShapeError(`${name} shape [${x.shape}] does not match inputIds [${b},${t}]`);
+    return x as tf.Tensor2D;
+  };
+  const types = inputs.tokenTypeIds ? same(asInt(inputs.tokenTypeIds), 'tokenTypeIds') : tf.zeros<tf.Rank.R2>([b, t], 'int32');
+  const mask = inputs.attentionMask ? same(asInt(inputs.attentionMask), 'attentionMask') : tf.ones<tf.Rank.R2>([b, t], 'int32');
+  checkRange(ids, config.vocabSize, 'token id', `the vocabulary has ${config.vocabSize} entries`);
+  if (inputs.tokenTypeIds) checkRange(types, config.typeVocabSize, 'token type id', `typeVocabSize is ${config.typeVocabSize}`);
+  return { ids: ids as tf.Tensor2D, types, mask };
+}
+
+/** word + position + token type → LayerNorm → dropout. Params: word.*, position.*, tokenType.*, norm.*. */
+export class BertEmbeddings extends Module {
+  readonly word: Embedding;
+  readonly position: Embedding;
+  readonly tokenType: Embedding;
+  readonly norm: LayerNorm;
+  constructor(
+    readonly config: BertConfig,
+    rng: Rng,
+  ) {
+    super();
+    this.word = this.module('word', new Embedding(config.vocabSize, config.hiddenSize, { rng }));
+    this.position = this.module('position', new Embedding(config.maxPositions, config.hiddenSize, { rng }));
+    this.tokenType = this.module('tokenType', new Embedding(config.typeVocabSize, config.hiddenSize, { rng }));
+    this.norm = this.module('norm', new LayerNorm(config.hiddenSize, config.layerNormEps));
+  }
+  forward(ids: tf.Tensor2D, types: tf.Tensor2D): tf.Tensor {
+    const [, t] = ids.shape;
+    const d = this.config.hiddenSize;
+    // Positions 0..T-1 are a slice of the table (its gradient is a pad: no gather needed).
+    const pos = this.position.weight.slice([0, 0], [t, d]);
+    const x = this.word.forward(ids).add(pos).add(embedding(this.tokenType.weight, types));
+    return dropout(this.norm.forward(x), this.config.hiddenDropout, this.training);
+  }
+}
+
+/** The encoder: embeddings → post-LN blocks → (optional) pooler. Params: embeddings.*, layers.i.*, pooler.*. */
+export class BertModel extends Module {
+  readonly config: BertConfig;
+  readonly embeddings: BertEmbeddings;
+  readonly layers: TransformerBlock[];
+  readonly pooler: Linear | undefined;
+  constructor(config: BertConfig, { pooler = true, seed = 0 }: { pooler?: boolean; seed?: number } = {}) {
+    super();
+    this.config = checkConfig({ ...config });
+    const rng = new Rng(seed);
+    const c = this.config;
+    this.embeddings = this.module('embeddings', new BertEmbeddings(c, rng));
+    this.layers = this.moduleList(
+      'layers',
+      Array.from(
+        { length: c.numLayers },
+        () =>
+          new TransformerBlock({
+            dim: c.hiddenSize,
+            numHeads: c.numHeads,
+            mlpDim: c.intermediateSize,
+            norm: 'post',
+            activation: 'gelu',
+            dropout: c.hiddenDropout,
+            attentionDropout: c.attentionDropout,
+            layerNormEps: c.layerNormEps,
+            rng,
+          }),
+      ),
+    );
+    this.pooler = pooler ? this.module('pooler', new Linear(c.hiddenSize, c.hiddenSize, { rng })) : undefined;
+  }
+
+  /** Call inside tf.tidy (or a training step): the outputs are ordinary tensors. */
+  forward(inputs: BertInputs): BertOutput {
+    const { ids, types, mask } = prepareInputs(this.config, inputs);
+    // The padding mask becomes one additive bias, shared by every layer.
+    const bias = attentionBias(paddingMask(mask));
+    let h = this.embeddings.forward(ids, types);
+    for (const layer of this.layers) h = layer.forward(h, { mask: bias }).output;
+    if (!this.pooler) return { sequenceOutput: h };
+    const [b, , d] = h.shape as [number, number, number];
+    const cls = h.slice([0, 0, 0], [b, 1, d]).reshape([b, d]);
+    return { sequenceOutput: h, pooledOutput: tf.tanh(this.pooler.forward(cls)) };
+  }
+}
