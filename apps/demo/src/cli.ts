@@ -1,1 +1,162 @@
-console.log('demo: coming soon');
+/**
+ * `pnpm demo`: trains a small BERT sentiment classifier and a small GPT on this machine, then uses them.
+ * Bad input (an unknown flag, a missing checkpoint, empty text) is one line on stderr and a non-zero exit.
+ */
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BACKEND_CHOICES, BACKEND_ENV_VAR, type BackendChoice, TransformerKitError, initBackend } from '@transformer-kit/core';
+import { describeBackend } from './describe.js';
+import { runGenerate, runSample } from './generate-cli.js';
+import { type Output, UsageError } from './io.js';
+import { runClassify, runSentiment } from './sentiment-cli.js';
+
+const USAGE = `transformer-kit demo: train and use small transformers on this machine, offline.
+
+Usage: pnpm demo [command] [options]
+
+Commands:
+  all                 sentiment, then generate (default)
+  sentiment           fine-tune a small BERT on 3,000 labelled sentences: [CLS] head vs mean-pool baseline
+  generate            train a small character-level GPT on Moby Dick and stream a sample
+  classify <text>     classify a sentence with the saved sentiment checkpoint
+  sample [prompt]     continue a prompt with the saved GPT checkpoint
+
+Options:
+  --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
+  --steps <n>             training steps per model (default: sentiment 400, generate 600)
+  --checkpoint-dir <dir>  where checkpoints are written and read (default: ./checkpoints)
+  --tokens <n>            characters to generate (default: 400)
+  --seed <n>              seed for data split, initialisation and sampling (default: 0)
+  --fast                  tiny models and a few steps: a smoke test that takes seconds
+  -h, --help              this text`;
+
+const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample'] as const;
+type Command = (typeof COMMANDS)[number];
+
+export interface DemoOptions {
+  command: Command;
+  positionals: string[];
+  backend: BackendChoice | undefined;
+  steps: number | undefined;
+  checkpointDir: string;
+  tokens: number;
+  seed: number;
+  fast: boolean;
+}
+
+function intOption(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${value}'`);
+  return n;
+}
+
+/** Parses argv (without node and the script) into options; throws UsageError with a one-line message. */
+export function parseOptions(argv: string[]): DemoOptions | 'help' {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    // node's messages are long and multi-line; keep the first sentence and point at --help.
+    const first = String((e as Error).message).split(/\.\s|\n/)[0];
+    throw new UsageError(`${first} (see --help)`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  const [first, ...rest] = positionals;
+  const command = (first ?? 'all') as Command;
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${first}'; valid: ${COMMANDS.join(', ')} (see --help)`);
+  const backend = values.backend as BackendChoice | undefined;
+  if (backend !== undefined && !BACKEND_CHOICES.includes(backend)) {
+    throw new UsageError(`unknown backend '${backend}'; valid: ${BACKEND_CHOICES.join(', ')}`);
+  }
+  if ((command === 'all' || command === 'sentiment' || command === 'generate') && rest.length > 0) {
+    throw new UsageError(`'${command}' takes no arguments, got '${rest.join(' ')}' (see --help)`);
+  }
+  return {
+    command,
+    positionals: rest,
+    backend,
+    steps: intOption('steps', values.steps, 1),
+    checkpointDir: resolve(values['checkpoint-dir'] ?? 'checkpoints'),
+    tokens: intOption('tokens', values.tokens, 1) ?? 400,
+    seed: intOption('seed', values.seed, 0) ?? 0,
+    fast: values.fast ?? false,
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      backend: { type: 'string' },
+      steps: { type: 'string' },
+      'checkpoint-dir': { type: 'string' },
+      tokens: { type: 'string' },
+      seed: { type: 'string' },
+      fast: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+const stdio: Output = {
+  log: (line) => process.stdout.write(`${line}\n`),
+  write: (chunk) => process.stdout.write(chunk),
+  progress: true,
+};
+
+/** The whole CLI; returns the exit code. Errors are reported here as one line, never a stack trace. */
+export async function main(argv: string[], out: Output = stdio, err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+  try {
+    const opts = parseOptions(argv);
+    if (opts === 'help') {
+      out.log(USAGE);
+      return 0;
+    }
+    // Validate cheap inputs before paying for backend start-up.
+    if (opts.command === 'classify' && opts.positionals.join(' ').trim() === '') {
+      throw new UsageError('classify needs a non-empty sentence, e.g. pnpm demo classify "attention is not too shabby"');
+    }
+    const info = await initBackend(opts.backend);
+    out.log(`backend: ${describeBackend(info)}`);
+    switch (opts.command) {
+      case 'all':
+        await runSentiment(opts, out);
+        await runGenerate(opts, out);
+        break;
+      case 'sentiment':
+        await runSentiment(opts, out);
+        break;
+      case 'generate':
+        await runGenerate(opts, out);
+        break;
+      case 'classify':
+        await runClassify(opts, out);
+        break;
+      case 'sample':
+        await runSample(opts, out);
+        break;
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof TransformerKitError) {
+      err(`error: ${oneLine(e.message)}`);
+      return 2;
+    }
+    err(`error: ${oneLine(e instanceof Error ? e.message : String(e))}`);
+    if (process.env.DEBUG) console.error(e);
+    return 1;
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+const isEntry = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,348 @@
+/**
+ * The page: pick a backend, train a BERT sentiment classifier and a char-level GPT live (loss curves,
+ * stop/resume), classify a sentence with its attention heatmaps, stream generated text, and run a
+ * HuggingFace checkpoint picked from disk. Every failure is shown in the page.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type BackendChoice, type BackendInfo, initBackend } from '@transformer-kit/core';
+import { type Attention, type Classification, SentimentExperiment, sentimentSizes } from '../src/sentiment.js';
+import { GptExperiment, gptSizes } from '../src/generate.js';
+import { type LoadedCheckpoint, loadHfCheckpoint } from '../src/hf.js';
+import { loadMobyDick, loadSentences } from './data.js';
+import { drawMatrix, drawRow } from './heatmap.js';
+import { LossPlot, canvasHasInk } from './plot.js';
+import { wasmPaths } from './wasm.js';
+import { describeBackend } from '../src/describe.js';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el as T;
+};
+const params = new URLSearchParams(location.search);
+const fast = params.has('fast');
+const seed = Number(params.get('seed') ?? 0);
+
+// ---- errors: always visible, never a blank page -------------------------------------------------------
+function showError(e: unknown): void {
+  const msg = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+  console.error(e);
+  const box = document.createElement('div');
+  box.className = 'error';
+  box.textContent = msg;
+  const close = document.createElement('button');
+  close.textContent = '×';
+  close.title = 'dismiss';
+  close.onclick = () => box.remove();
+  box.append(close);
+  $('errors').append(box);
+  state.errors.push(msg);
+}
+window.addEventListener('error', (ev) => showError(ev.error ?? ev.message));
+window.addEventListener('unhandledrejection', (ev) => showError(ev.reason));
+/** Runs an async UI action; its failure becomes a message in the page. */
+function guarded<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => void {
+  return (...args) => {
+    fn(...args).catch(showError);
+  };
+}
+
+// ---- state (also read by the browser test through window.demo) --------------------------------------
+const state = {
+  backend: '' as string,
+  backendInfo: null as unknown,
+  errors: [] as string[],
+  sentiment: { losses: [] as number[], accuracy: null as number | null, running: false },
+  gpt: { losses: [] as number[], running: false, generated: '' },
+  classified: null as Classification | null,
+  checkpoint: null as string | null,
+};
+let sentiment: SentimentExperiment | null = null;
+let gpt: GptExperiment | null = null;
+let loaded: LoadedCheckpoint | null = null;
+const sPlot = new LossPlot($<HTMLCanvasElement>('s-plot'), '#4f7cff');
+const gPlot = new LossPlot($<HTMLCanvasElement>('g-plot'), '#e8710a');
+
+// ---- backend ------------------------------------------------------------------------------------------
+async function useBackend(choice: BackendChoice): Promise<void> {
+  stopAll();
+  disposeModels();
+  $('backend-info').textContent = `starting ${choice}…`;
+  const info = await initBackend(choice, { wasmPaths });
+  state.backend = tf.getBackend();
+  state.backendInfo = info;
+  $('backend-info').textContent = describeBackend(info);
+}
+
+function disposeModels(): void {
+  sentiment?.dispose();
+  gpt?.dispose();
+  loaded?.dispose();
+  sentiment = gpt = loaded = null;
+  state.sentiment.losses = [];
+  state.gpt.losses = [];
+  state.sentiment.accuracy = null;
+  sPlot.clear();
+  gPlot.clear();
+  for (const id of ['s-step', 'g-step']) $(id).textContent = '0';
+  for (const id of ['s-loss', 's-tps', 's-acc', 'g-loss', 'g-tps']) $(id).textContent = '–';
+  for (const id of ['s-status', 'g-status']) $(id).textContent = '';
+  resetHfUi();
+}
+
+// ---- a training loop with stop/resume, shared by both models ------------------------------------------
+interface Loop {
+  running: boolean;
+}
+const loops: Loop[] = [];
+function stopAll(): void {
+  for (const l of loops) l.running = false;
+}
+
+async function trainLoop(
+  prefix: 's' | 'g',
+  exp: { step(): Promise<{ loss: number; tokens: number }>; readonly steps: number; readonly totalSteps: number },
+  plot: LossPlot,
+  losses: number[],
+  flag: { running: boolean },
+  every?: (step: number) => Promise<void>,
+): Promise<void> {
+  const loop: Loop = { running: true };
+  loops.push(loop);
+  flag.running = true;
+  $(`${prefix}-train`).setAttribute('disabled', '');
+  $(`${prefix}-stop`).removeAttribute('disabled');
+  $(`${prefix}-status`).textContent = 'training…';
+  const t0 = performance.now();
+  let tokens = 0;
+  try {
+    while (loop.running && exp.steps < exp.totalSteps) {
+      const r = await exp.step();
+      tokens += r.tokens;
+      losses.push(r.loss);
+      plot.push(exp.steps, r.loss);
+      $(`${prefix}-step`).textContent = `${exp.steps} / ${exp.totalSteps}`;
+      $(`${prefix}-loss`).textContent = r.loss.toFixed(3);
+      $(`${prefix}-tps`).textContent = Math.round(tokens / ((performance.now() - t0) / 1000)).toLocaleString('en-US');
+      if (every) await every(exp.steps);
+      // Let the page paint between steps.
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    $(`${prefix}-status`).textContent = exp.steps >= exp.totalSteps ? 'done' : 'stopped: press Train to resume';
+  } finally {
+    loop.running = false;
+    flag.running = false;
+    loops.splice(loops.indexOf(loop), 1);
+    $(`${prefix}-train`).removeAttribute('disabled');
+    $(`${prefix}-stop`).setAttribute('disabled', '');
+    $(`${prefix}-train`).textContent = exp.steps >= exp.totalSteps ? 'Train more' : 'Resume';
+  }
+}
+
+// ---- 1. sentiment -------------------------------------------------------------------------------------
+async function trainSentiment(): Promise<void> {
+  if (!sentiment) {
+    $('s-status').textContent = 'training a WordPiece vocabulary…';
+    await tick();
+    sentiment = await SentimentExperiment.create(loadSentences(), { ...sentimentSizes(fast), seed, head: 'cls' });
+  } else if (sentiment.steps >= sentiment.totalSteps) {
+    sentiment.extend(sentiment.totalSteps);
+  }
+  const exp = sentiment;
+  const evalEvery = fast ? 10 : 50;
+  await trainLoop('s', exp, sPlot, state.sentiment.losses, state.sentiment, async (step) => {
+    if (step % evalEvery === 0 || step === exp.totalSteps) await evaluate(exp);
+  });
+  await evaluate(exp);
+}
+
+async function evaluate(exp: SentimentExperiment): Promise<void> {
+  const acc = await exp.accuracy(exp.test);
+  state.sentiment.accuracy = acc;
+  $('s-acc').textContent = `${(acc * 100).toFixed(1)}%`;
+}
+
+// ---- 2. classify + heatmaps ---------------------------------------------------------------------------
+let lastAttention: Attention | null = null;
+
+async function classify(): Promise<void> {
+  const text = $<HTMLInputElement>('c-text').value;
+  const which = $<HTMLSelectElement>('c-model').value;
+  const model = which === 'loaded' ? loaded?.classifier : sentiment;
+  if (!model) throw new Error(which === 'loaded' ? 'load a BERT checkpoint first (section 4)' : 'train the sentiment model first (press Train in section 1)');
+  const r = await model.classify(text);
+  state.classified = r;
+  const top = r.probs.indexOf(Math.max(...r.probs));
+  const label = r.labels[top] ?? String(top);
+  const positive = /pos/i.test(label) || label === '1';
+  $('c-result').className = 'result';
+  $('c-result').innerHTML = '';
+  const tag = document.createElement('span');
+  tag.className = `label ${positive ? 'pos' : 'neg'}`;
+  tag.textContent = label;
+  const p = document.createElement('span');
+  p.textContent = `  ${(r.probs[top]! * 100).toFixed(1)}% · ${r.tokens.length} tokens: ${r.tokens.join(' ')}`;
+  const bar = document.createElement('div');
+  bar.className = 'bar';
+  bar.innerHTML = `<span style="width:${(r.probs[top]! * 100).toFixed(1)}%;background:${positive ? 'var(--good)' : 'var(--bad)'}"></span>`;
+  $('c-result').append(tag, p, bar);
+  lastAttention = r.attention;
+  fillLayerHead(r.attention);
+  drawHeat();
+}
+
+function fillLayerHead(a: Attention): void {
+  const fill = (sel: HTMLSelectElement, n: number, prefix: string) => {
+    const keep = Math.min(Number(sel.value) || 0, n - 1);
+    sel.innerHTML = '';
+    for (let i = 0; i < n; i++) sel.add(new Option(`${prefix} ${i}`, String(i)));
+    sel.value = String(keep);
+  };
+  fill($<HTMLSelectElement>('h-layer'), a.layers.length, 'layer');
+  fill($<HTMLSelectElement>('h-head'), a.numHeads, 'head');
+}
+
+function drawHeat(): void {
+  const a = lastAttention;
+  if (!a) return;
+  const layer = Number($<HTMLSelectElement>('h-layer').value);
+  const head = Number($<HTMLSelectElement>('h-head').value);
+  const t = a.tokens.length;
+  const m = a.layers[layer]!.subarray(head * t * t, (head + 1) * t * t);
+  drawRow($<HTMLCanvasElement>('h-cls'), a.tokens, m.subarray(0, t));
+  drawMatrix($<HTMLCanvasElement>('h-full'), a.tokens, m);
+}
+
+// ---- 3. GPT -------------------------------------------------------------------------------------------
+async function trainGpt(): Promise<void> {
+  if (!gpt) {
+    $('g-status').textContent = 'preparing Moby Dick…';
+    await tick();
+    gpt = await GptExperiment.create(loadMobyDick(), { ...gptSizes(fast), seed });
+  } else if (gpt.steps >= gpt.totalSteps) {
+    gpt.extend(gpt.totalSteps);
+  }
+  await trainLoop('g', gpt, gPlot, state.gpt.losses, state.gpt);
+}
+
+async function generate(): Promise<void> {
+  const model = gpt;
+  if (!model) throw new Error('train the GPT first (press Train in section 3)');
+  const prompt = $<HTMLInputElement>('g-prompt').value;
+  const n = Number($<HTMLInputElement>('g-n').value);
+  const temperature = Number($<HTMLInputElement>('g-temp').value);
+  await streamInto($('g-out'), prompt, (onText) => model.generate(prompt, { maxNewTokens: n, temperature, onText }));
+}
+
+async function streamInto(out: HTMLElement, prompt: string, run: (onText: (s: string) => void) => Promise<string>): Promise<void> {
+  out.innerHTML = '';
+  const p = document.createElement('span');
+  p.className = 'prompt';
+  p.textContent = prompt;
+  const gen = document.createTextNode('');
+  out.append(p, gen);
+  state.gpt.generated = '';
+  await run((piece) => {
+    gen.data += piece;
+    state.gpt.generated += piece;
+  });
+}
+
+// ---- 4. HuggingFace checkpoint ------------------------------------------------------------------------
+function resetHfUi(): void {
+  $('hf-info').textContent = 'No checkpoint loaded.';
+  $('hf-info').className = 'result muted';
+  $('hf-form').hidden = true;
+  $('hf-out').hidden = true;
+  const opt = $<HTMLSelectElement>('c-model').querySelector('option[value=loaded]');
+  opt?.remove();
+}
+
+async function loadCheckpoint(list: FileList): Promise<void> {
+  loaded?.dispose();
+  loaded = null;
+  resetHfUi();
+  const files = new Map<string, ArrayBuffer>();
+  for (const f of Array.from(list)) files.set(f.name, await f.arrayBuffer());
+  $('hf-info').textContent = `reading ${files.size} files…`;
+  loaded = await loadHfCheckpoint(files);
+  state.checkpoint = loaded.description;
+  $('hf-info').className = 'result';
+  $('hf-info').textContent = loaded.description;
+  $('hf-form').hidden = false;
+  $<HTMLInputElement>('hf-text').value = loaded.placeholder;
+  if (loaded.classifier) {
+    $<HTMLSelectElement>('c-model').add(new Option('loaded checkpoint', 'loaded'));
+  }
+}
+
+async function runCheckpoint(): Promise<void> {
+  const ck = loaded;
+  if (!ck) throw new Error('no checkpoint loaded');
+  const text = $<HTMLInputElement>('hf-text').value;
+  const out = $('hf-out');
+  out.hidden = false;
+  await streamInto(out, ck.streams ? text : '', (onText) => ck.run(text, onText));
+}
+
+// ---- wiring -------------------------------------------------------------------------------------------
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+$('s-train').onclick = guarded(trainSentiment);
+$('s-stop').onclick = () => stopAll();
+$('s-reset').onclick = () => {
+  stopAll();
+  sentiment?.dispose();
+  sentiment = null;
+  state.sentiment.losses = [];
+  sPlot.clear();
+  $('s-train').textContent = 'Train';
+};
+$('g-train').onclick = guarded(trainGpt);
+$('g-stop').onclick = () => stopAll();
+$('g-reset').onclick = () => {
+  stopAll();
+  gpt?.dispose();
+  gpt = null;
+  state.gpt.losses = [];
+  gPlot.clear();
+  $('g-train').textContent = 'Train';
+};
+$('c-form').onsubmit = (ev) => {
+  ev.preventDefault();
+  guarded(classify)();
+};
+$('h-layer').onchange = drawHeat;
+$('h-head').onchange = drawHeat;
+$('g-form').onsubmit = (ev) => {
+  ev.preventDefault();
+  guarded(generate)();
+};
+$<HTMLInputElement>('hf-files').onchange = guarded(async () => {
+  const files = $<HTMLInputElement>('hf-files').files;
+  if (files && files.length) await loadCheckpoint(files);
+});
+$('hf-form').onsubmit = (ev) => {
+  ev.preventDefault();
+  guarded(runCheckpoint)();
+};
+const backendSelect = $<HTMLSelectElement>('backend');
+backendSelect.onchange = guarded(() => useBackend(backendSelect.value as BackendChoice));
+$('tf-version').textContent = tf.version.tfjs;
+
+// For the browser test and for poking around in the console.
+Object.assign(window, {
+  demo: {
+    state,
+    useBackend,
+    ready: null as Promise<void> | null,
+    inked: (id: string) => canvasHasInk($<HTMLCanvasElement>(id)),
+  },
+});
+
+const initial = (params.get('backend') ?? 'auto') as BackendChoice;
+backendSelect.value = initial;
+(window as unknown as { demo: { ready: Promise<void> } }).demo.ready = useBackend(initial).catch((e) => {
+  showError(e);
+  $('backend-info').textContent = `could not start ${initial}: pick another backend`;
+});
