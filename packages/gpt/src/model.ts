@@ -218,7 +218,9 @@ export class GPT extends Module {
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
     if (!Array.isArray(prompt) || prompt.length === 0) throw new ShapeError('prompt must be a non-empty array of token ids');
     checkSampling(options);
-    tf.tidy(() => this.checkIds([prompt]));
+    tf.tidy(() => {
+      this.checkIds([prompt]);
+    });
     if (!cropToBlockSize && prompt.length + maxNewTokens - 1 > blockSize) {
       throw new SequenceTooLongError(
         `prompt (${prompt.length}) + maxNewTokens (${maxNewTokens}) needs ${prompt.length + maxNewTokens - 1} positions, block size is ${blockSize}; pass cropToBlockSize: true to slide the window`,
