@@ -187,6 +187,8 @@ async function classify(): Promise<void> {
   bar.innerHTML = `<span style="width:${(r.probs[top]! * 100).toFixed(1)}%;background:${positive ? 'var(--good)' : 'var(--bad)'}"></span>`;
   $('c-result').append(tag, p, bar);
   lastAttention = r.attention;
+  for (const id of ['h-heat', 'h-controls']) $(id).hidden = false;
+  $('h-empty').hidden = true;
   fillLayerHead(r.attention);
   drawHeat();
 }
