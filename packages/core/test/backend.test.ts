@@ -182,7 +182,7 @@ describe('initBackend', () => {
   it('webgpu with no adapter: typed error naming the Vulkan packages', async () => {
     const err = await initBackend('webgpu', { loadModule: fakeDawn(null) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendUnavailableError);
-    expect((err as Error).message).toMatch(/found no adapter.*libvulkan1 and mesa-vulkan-drivers/);
+    expect((err as Error).message).toMatch(/found no adapter.*libvulkan1 \+ mesa-vulkan-drivers/);
   });
 
   it('probeWebGPU classifies adapters as software or hardware', async () => {

@@ -90,7 +90,7 @@ function describe(adapter: GPUAdapterLike): { info: AdapterInfo; software: boole
 }
 
 const NO_ADAPTER_FIX =
-  'in Node on Linux install a Vulkan driver (Debian/Ubuntu: libvulkan1 and mesa-vulkan-drivers; on Debian bookworm from bookworm-backports, as .ci/system-deps.sh does), or GPU drivers';
+  'install GPU drivers, or for a software adapter in Node on Linux libvulkan1 + mesa-vulkan-drivers (Debian 12: from bookworm-backports)';
 
 /** Looks for a WebGPU adapter without creating a device. Never throws. */
 export async function probeWebGPU(load: ModuleLoader): Promise<WebGPUProbe> {
