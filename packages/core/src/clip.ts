@@ -1,9 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from './errors.js';
 
-/** √(Σ‖g‖²) over all gradients, as one scalar (no host sync). */
+/**
+ * √(Σ‖g‖²) over all gradients, as one scalar (no host sync). Summed pairwise rather than with one tf.addN:
+ * on WebGPU an N-input AddN is one shader with N storage buffers, over the default per-stage limit of 8
+ * (Chromium rejects the pipeline and the norm comes back wrong).
+ */
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.addN(grads.map((g) => g.square().sum())).sqrt()) as tf.Scalar;
+  return tf.tidy(() => grads.reduce<tf.Tensor>((acc, g) => acc.add(g.square().sum()), tf.scalar(0)).sqrt()) as tf.Scalar;
 }
 
 /**
