@@ -6,7 +6,8 @@
 //   3. import them from an .mjs script and from a .ts file type-checked by tsc (NodeNext resolution, so
 //      the exports maps and .d.ts files are what a user gets); run both: a tiny forward pass on cpu for the
 //      model packages (and on wasm, which must find its .wasm files in the installed package), an import
-//      for the rest.
+//      for the rest;
+//   4. install the tokenizer tarball alone, without TF.js, and import it (it must not need TF.js).
 // Needs the packages built (dist/). Exits non-zero on any failure. Keeps the temp dir with --keep.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,6 +77,24 @@ try {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app);
   log('smoke.ts type-checks against the installed .d.ts files');
   process.stdout.write(run(process.execPath, ['out/smoke.js'], app));
+
+  // The tokenizer stands alone: installed by itself, without TF.js, it must still import.
+  const tokenizer = files.find((f) => /transformer-kit-tokenizer-[^/]*\.tgz$/.test(f));
+  if (tokenizer) {
+    const solo = join(work, 'tokenizer-alone');
+    mkdirSync(solo);
+    writeFileSync(
+      join(solo, 'package.json'),
+      JSON.stringify({ name: 'solo', private: true, type: 'module' }),
+    );
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', tokenizer], solo);
+    const probe = `import * as t from '@transformer-kit/tokenizer';
+import { existsSync } from 'node:fs';
+if (existsSync('node_modules/@tensorflow')) throw new Error('the tokenizer pulled in TF.js');
+console.log('tokenizer alone: imported without TF.js (' + Object.keys(t).length + ' exports)');`;
+    writeFileSync(join(solo, 'probe.mjs'), probe);
+    process.stdout.write(run(process.execPath, ['probe.mjs'], solo));
+  }
   ok = true;
 } catch (err) {
   console.error(`install-alone FAILED: ${err.message.split('\n')[0]}`);

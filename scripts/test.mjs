@@ -4,6 +4,7 @@
 //   node scripts/test.mjs                              normal suites (cpu/wasm), then the WebGPU suite if an
 //                                                      adapter exists (else: "no WebGPU adapter (...): N skipped")
 //   node scripts/test.mjs --webgpu-only --require-webgpu   only the WebGPU suite; no adapter is a failure
+//   node scripts/test.mjs core gpt                     only these packages (directory names)
 //   --no-install-alone                                 skip scripts/install-alone.mjs (pack + npm install into a
 //                                                      blank project, ~20 s with a warm npm cache)
 //
@@ -16,7 +17,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = new Set(process.argv.slice(2));
+const args = new Set(process.argv.slice(2).filter((a) => a.startsWith('--')));
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const webgpuOnly = args.has('--webgpu-only');
 const requireWebgpu = args.has('--require-webgpu');
 const installAlone = !args.has('--no-install-alone');
@@ -34,7 +36,10 @@ function packages() {
     const i = order.indexOf(d.split('/').pop());
     return i < 0 ? order.length : i;
   };
-  return dirs.filter((d) => existsSync(join(d, 'vitest.config.ts'))).sort((a, b) => rank(a) - rank(b));
+  return dirs
+    .filter((d) => existsSync(join(d, 'vitest.config.ts')))
+    .filter((d) => only.length === 0 || only.includes(d.split('/').pop()))
+    .sort((a, b) => rank(a) - rank(b));
 }
 
 function testFiles(dir, webgpu) {
@@ -139,7 +144,7 @@ function runInstallAlone() {
 const all = packages();
 if (!webgpuOnly) {
   for (const dir of all) if (testFiles(dir, false).length > 0) await runVitest(dir, false);
-  if (installAlone) runInstallAlone();
+  if (installAlone && only.length === 0) runInstallAlone();
 }
 
 const webgpuDirs = all.filter((d) => testFiles(d, true).length > 0);
