@@ -112,36 +112,47 @@ export async function initBackend(
     return info;
   };
 
-  switch (requested) {
-    case 'cpu':
-      return useCpu('asked for cpu');
-    case 'wasm':
-      return useWasm('asked for wasm');
-    case 'webgpu': {
-      const p = await probeWebGPU({ loadModule: load });
-      if (!p.available) throw new BackendUnavailableError(`webgpu: ${p.reason}; or choose 'wasm'`);
-      return useWebGPU(p, `asked for webgpu: ${p.reason}`);
-    }
-    case 'node':
-    case 'node-gpu': {
-      const { onGpu } = await initNode(requested, load);
-      let device: 'gpu' | 'cpu' = requested === 'node-gpu' && onGpu ? 'gpu' : 'cpu';
-      if (requested === 'node-gpu' && !onGpu) {
-        warn(
-          `node-gpu: ${NODE_PACKAGES['node-gpu'].name} loaded but TensorFlow found no usable GPU and runs on the CPU (usually a CUDA/cuDNN version mismatch; it needs ${NODE_PACKAGES['node-gpu'].needs})`,
-        );
+  const previous = tf.getBackend();
+  try {
+    return await choose();
+  } catch (err) {
+    // A failed tf.setBackend leaves TF.js pointing at the backend that failed; put the previous one back.
+    if (previous && tf.findBackend(previous)) await tf.setBackend(previous);
+    throw err;
+  }
+
+  async function choose(): Promise<BackendInfo> {
+    switch (requested) {
+      case 'cpu':
+        return useCpu('asked for cpu');
+      case 'wasm':
+        return useWasm('asked for wasm');
+      case 'webgpu': {
+        const p = await probeWebGPU({ loadModule: load });
+        if (!p.available) throw new BackendUnavailableError(`webgpu: ${p.reason}; or choose 'wasm'`);
+        return useWebGPU(p, `asked for webgpu: ${p.reason}`);
       }
-      if (requested === 'node' && onGpu) device = 'gpu';
-      return {
-        ...base,
-        backend: requested,
-        tfBackend: 'tensorflow',
-        device,
-        reason: `asked for ${requested}`,
-      };
+      case 'node':
+      case 'node-gpu': {
+        const { onGpu } = await initNode(requested, load);
+        let device: 'gpu' | 'cpu' = requested === 'node-gpu' && onGpu ? 'gpu' : 'cpu';
+        if (requested === 'node-gpu' && !onGpu) {
+          warn(
+            `node-gpu: ${NODE_PACKAGES['node-gpu'].name} loaded but TensorFlow found no usable GPU and runs on the CPU (usually a CUDA/cuDNN version mismatch; it needs ${NODE_PACKAGES['node-gpu'].needs})`,
+          );
+        }
+        if (requested === 'node' && onGpu) device = 'gpu';
+        return {
+          ...base,
+          backend: requested,
+          tfBackend: 'tensorflow',
+          device,
+          reason: `asked for ${requested}`,
+        };
+      }
+      case 'auto':
+        return auto();
     }
-    case 'auto':
-      return auto();
   }
 
   async function auto(): Promise<BackendInfo> {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendUnavailableError } from '../errors.js';
 
 /** Where the .wasm binaries are served from: a URL prefix ending in '/', or one URL per file. */
-export type WasmPaths = string | Partial<Record<WasmFile, string>>;
+export type WasmPaths = string | Record<WasmFile, string>;
 export type WasmFile =
   | 'tfjs-backend-wasm.wasm'
   | 'tfjs-backend-wasm-simd.wasm'
@@ -23,15 +23,18 @@ export async function initWasm(wasmPaths?: WasmPaths, threads = true): Promise<W
   // Literal specifier: bundlers give it its own chunk, loaded only when wasm is chosen.
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!threads) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  if (wasmPaths !== undefined && tf.findBackend('wasm') === null) {
-    wasm.setWasmPaths(wasmPaths as Parameters<typeof wasm.setWasmPaths>[0]);
+  if (wasmPaths !== undefined) {
+    // Takes effect at the first start (later calls change nothing); throws only after a failed start,
+    // which setBackend below reports. (Not tf.findBackend: it would start wasm before the paths are set.)
+    try {
+      wasm.setWasmPaths(wasmPaths as Parameters<typeof wasm.setWasmPaths>[0]);
+    } catch {}
   }
   let ok: boolean;
   try {
     ok = await tf.setBackend('wasm');
-  } catch (err) {
+  } catch {
     ok = false;
-    void err;
   }
   if (!ok) {
     throw new BackendUnavailableError(
