@@ -13,3 +13,4 @@ export {
   type LoadOptions,
   saveBert,
 } from './checkpoint.js';
+export { type EncodedBatch, encodeTexts, type Evaluation, type Example, evaluate, type FineTuneOptions, fineTune, type SequenceClassifier } from './finetune.js';
