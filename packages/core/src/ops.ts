@@ -32,10 +32,24 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
   const lastDim = x.shape[x.rank - 1];
   if (lastDim !== inDim) throw new ShapeError(`linear: input last dim ${lastDim} != weight in-features ${inDim}`);
   const lead = x.shape.slice(0, -1);
-  let y: tf.Tensor = matMul(x.reshape([-1, inDim]) as tf.Tensor2D, weight as tf.Tensor2D);
-  if (bias) y = y.add(bias);
+  const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
+  const y = bias ? linearWithGrad(x2, weight as tf.Tensor2D, bias as tf.Tensor1D) : matMul(x2, weight as tf.Tensor2D);
   return y.reshape([...lead, weight.shape[1]!]);
 }
+
+// One fused kernel (product + bias) forward; plain 2-D products backward.
+const linearWithGrad = tf.customGrad((...args) => {
+  const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D,
+    gradFunc: (dy, [sx, sw]) => [
+      tf.matMul(dy as tf.Tensor2D, tf.transpose(sw as tf.Tensor2D)),
+      tf.matMul(tf.transpose(sx as tf.Tensor2D), dy as tf.Tensor2D),
+      (dy as tf.Tensor2D).sum(0),
+    ],
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
 /**
  * Batched product for attention: a (..., T, K) @ b (..., K, S), optionally with b given as (..., S, K)
@@ -66,20 +80,77 @@ const embeddingWithGrad = tf.customGrad((...args) => {
 
 /** LayerNorm over the last axis. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).mul(variance.add(eps).rsqrt()).mul(gamma).add(beta);
+  return layerNormWithGrad(eps)(x, gamma, beta);
+}
+
+// The analytic backward (about half the kernels of autodiff through moments), one closure per eps.
+const layerNormByEps = new Map<number, (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor>();
+function layerNormWithGrad(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor {
+  let fn = layerNormByEps.get(eps);
+  if (!fn) {
+    fn = tf.customGrad((...args) => {
+      const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const centered = x.sub(x.mean(-1, true));
+      const rstd = centered.square().mean(-1, true).add(eps).rsqrt();
+      const xhat = centered.mul(rstd);
+      save([xhat, rstd, gamma]);
+      return {
+        value: xhat.mul(gamma).add(beta),
+        gradFunc: (dy, [sxhat, srstd, sgamma]) => {
+          const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
+          const g = dy.mul(sgamma!);
+          // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂))
+          const dx = g.sub(g.mean(-1, true)).sub(sxhat!.mul(g.mul(sxhat!).mean(-1, true))).mul(srstd!);
+          return [dx, dy.mul(sxhat!).sum(lead), dy.sum(lead)];
+        },
+      };
+    }) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+    layerNormByEps.set(eps, fn);
+  }
+  return fn;
 }
 
 /** GELU, exact (erf) form: BERT's `gelu`. */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return x.mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5);
+  return geluWithGrad(x);
 }
+
+// Hand-written gradients: autodiff of these formulas costs 2-3x the kernels (and pow's gradient takes logs).
+const geluWithGrad = tf.customGrad((...args) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const cdf = tf.erf(x.mul(Math.SQRT1_2)).add(1).mul(0.5);
+  save([x, cdf]);
+  return {
+    value: x.mul(cdf),
+    // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+    gradFunc: (dy, [sx, scdf]) => dy.mul(scdf!.add(sx!.mul(tf.exp(sx!.square().mul(-0.5)).mul(1 / Math.sqrt(2 * Math.PI))))),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
 
 /** GELU, tanh approximation: GPT-2's `gelu_new`. */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-  return x.mul(tf.tanh(inner).add(1)).mul(0.5);
+  return geluTanhWithGrad(x);
 }
+
+const geluTanhWithGrad = tf.customGrad((...args) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  // tanh(c·(x + a·x³)) written as tanh(x·(c + c·a·x²)): no pow.
+  const t = tf.tanh(x.mul(x.square().mul(GELU_C * GELU_A).add(GELU_C)));
+  save([x, t]);
+  const half = x.mul(0.5);
+  return {
+    value: half.add(half.mul(t)),
+    // y' = ½(1 + t) + ½x·(1 − t²)·c·(1 + 3a·x²)
+    gradFunc: (dy, [sx, st]) => {
+      const sech2 = tf.sub(1, st!.square());
+      const poly = sx!.square().mul(3 * GELU_A * GELU_C).add(GELU_C);
+      return dy.mul(st!.add(1).add(sx!.mul(sech2).mul(poly)).mul(0.5));
+    },
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /** Inverted dropout; identity when not training or rate is 0. */
 export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: number): tf.Tensor {

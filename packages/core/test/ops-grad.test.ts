@@ -1,0 +1,63 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { batchMatMul, gelu, geluTanh, initBackend, layerNorm, linear } from '../src/index.js';
+
+// The fast ops have hand-written gradients; check each against autodiff of the textbook formula.
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0]!);
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`hand-written gradients on ${backend}`, () => {
+    beforeAll(async () => {
+      await initBackend(backend);
+    });
+
+    it('gelu and geluTanh', () => {
+      const x = tf.linspace(-4, 4, 41);
+      const refErf = (v: tf.Tensor) => v.mul(tf.erf(v.mul(Math.SQRT1_2)).add(1)).mul(0.5);
+      const refTanh = (v: tf.Tensor) => v.mul(tf.tanh(v.add(v.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1)).mul(0.5);
+      for (const [fast, ref] of [[gelu, refErf], [geluTanh, refTanh]] as const) {
+        expect(maxDiff(fast(x), ref(x))).toBeLessThan(1e-6);
+        expect(maxDiff(tf.grad((v) => fast(v).square().sum())(x), tf.grad((v) => ref(v).square().sum())(x))).toBeLessThan(1e-5);
+      }
+    });
+
+    it('layerNorm (input, gain and bias gradients)', () => {
+      const x = tf.randomNormal([2, 3, 8], 1, 2, 'float32', 1);
+      const g = tf.randomNormal([8], 1, 0.3, 'float32', 2);
+      const b = tf.randomNormal([8], 0, 0.3, 'float32', 3);
+      const w = tf.randomNormal([2, 3, 8], 0, 1, 'float32', 4);
+      const ref = (v: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+        const { mean, variance } = tf.moments(v, -1, true);
+        return v.sub(mean).div(variance.add(1e-5).sqrt()).mul(gg).add(bb);
+      };
+      expect(maxDiff(layerNorm(x, g, b), ref(x, g, b))).toBeLessThan(1e-5);
+      const fastG = tf.grads((v, gg, bb) => layerNorm(v, gg, bb).mul(w).sum())([x, g, b]);
+      const refG = tf.grads((v, gg, bb) => ref(v, gg, bb).mul(w).sum())([x, g, b]);
+      fastG.forEach((t, i) => expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4));
+    });
+
+    it('linear with bias', () => {
+      const x = tf.randomNormal([2, 5, 6], 0, 1, 'float32', 5);
+      const w = tf.randomNormal([6, 4], 0, 1, 'float32', 6);
+      const b = tf.randomNormal([4], 0, 1, 'float32', 7);
+      const ref = (v: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.matMul(v.reshape([10, 6]), ww).add(bb).reshape([2, 5, 4]);
+      expect(maxDiff(linear(x, w, b), ref(x, w, b))).toBeLessThan(1e-5);
+      const fastG = tf.grads((v, ww, bb) => linear(v, ww, bb).square().sum())([x, w, b]);
+      const refG = tf.grads((v, ww, bb) => ref(v, ww, bb).square().sum())([x, w, b]);
+      fastG.forEach((t, i) => expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4));
+    });
+
+    it('batchMatMul, plain and with transposeB', () => {
+      const a = tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', 8);
+      const b = tf.randomNormal([2, 3, 5, 6], 0, 1, 'float32', 9);
+      const c = tf.randomNormal([2, 3, 6, 5], 0, 1, 'float32', 10);
+      expect(maxDiff(batchMatMul(a, b), tf.matMul(a, b))).toBeLessThan(1e-5);
+      expect(maxDiff(batchMatMul(a, c, true), tf.matMul(a, c, false, true))).toBeLessThan(1e-5);
+      const fastG = tf.grads((x, y) => batchMatMul(x, y, true).square().sum())([a, c]);
+      const refG = tf.grads((x, y) => tf.matMul(x, y, false, true).square().sum())([a, c]);
+      fastG.forEach((t, i) => expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4));
+    });
+  });
+}
