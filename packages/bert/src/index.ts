@@ -1,4 +1,4 @@
-export { BERT_PRESETS, BertEmbeddings, BertModel, bertConfig, checkConfig, prepareInputs, type BertConfig, type BertInputs, type BertOutput, type BertPreset } from './model.js';
+export { asInt2d, BERT_PRESETS, BertEmbeddings, BertModel, bertConfig, checkConfig, prepareInputs, type BertConfig, type BertInputs, type BertOutput, type BertPreset } from './model.js';
 export { MaskedLMMaskGenerator, type MaskedBatch, type MaskGeneratorOptions, type MaskInputs } from './masking.js';
 export { BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, type ClassifierOptions } from './tasks.js';
 export {

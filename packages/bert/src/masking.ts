@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, Rng, ShapeError } from '@transformer-kit/core';
+import { asInt2d } from './model.js';
 
 /*
  * BERT's masked-LM corruption, made fresh for every batch with tensor ops (no per-token host loop), like
@@ -41,7 +42,6 @@ export interface MaskedBatch {
   positionLabels: tf.Tensor2D;
 }
 
-const asInt = (x: tf.Tensor | number[][]) => (x instanceof tf.Tensor ? x.cast('int32') : tf.tensor2d(x, undefined, 'int32'));
 
 export class MaskedLMMaskGenerator {
   readonly vocabSize: number;
@@ -80,7 +80,7 @@ export class MaskedLMMaskGenerator {
   generate(batch: MaskInputs): MaskedBatch {
     const seeds = [0, 1, 2, 3].map(() => this.#rng.nextSeed());
     return tf.tidy(() => {
-      const ids = asInt(batch.inputIds);
+      const ids = asInt2d(batch.inputIds, 'inputIds');
       if (ids.rank !== 2) throw new ShapeError(`inputIds must be (batch, seq), got shape [${ids.shape}]`);
       const [b, t] = ids.shape as [number, number];
       const fits = (x: tf.Tensor, name: string) => {
@@ -88,8 +88,8 @@ export class MaskedLMMaskGenerator {
         return x;
       };
       let candidate: tf.Tensor = tf.onesLike(ids).cast('bool');
-      if (batch.attentionMask) candidate = candidate.logicalAnd(fits(asInt(batch.attentionMask), 'attentionMask').notEqual(0));
-      if (batch.specialTokensMask) candidate = candidate.logicalAnd(fits(asInt(batch.specialTokensMask), 'specialTokensMask').equal(0));
+      if (batch.attentionMask) candidate = candidate.logicalAnd(fits(asInt2d(batch.attentionMask, 'attentionMask'), 'attentionMask').notEqual(0));
+      if (batch.specialTokensMask) candidate = candidate.logicalAnd(fits(asInt2d(batch.specialTokensMask, 'specialTokensMask'), 'specialTokensMask').equal(0));
       for (const id of this.unselectableIds) candidate = candidate.logicalAnd(ids.notEqual(id));
 
       // Rank candidates by a random key; take the top k of each row.

@@ -80,7 +80,14 @@ export interface BertOutput {
   pooledOutput?: tf.Tensor;
 }
 
-const asInt = (x: tf.Tensor | number[][]) => (x instanceof tf.Tensor ? x : tf.tensor2d(x, undefined, 'int32'));
+/** Nested arrays or a tensor → an int tensor; a flat or ragged array is a ShapeError (not TF.js's generic one). */
+export function asInt2d(x: tf.Tensor | number[][], name: string): tf.Tensor {
+  if (x instanceof tf.Tensor) return x.dtype === 'int32' ? x : x.cast('int32');
+  if (!Array.isArray(x) || !x.every(Array.isArray) || x.some((r) => r.length !== x[0]!.length)) {
+    throw new ShapeError(`${name} must be (batch, seq): an array of equal-length rows of ids`);
+  }
+  return tf.tensor2d(x, [x.length, x[0]?.length ?? 0], 'int32');
+}
 
 /** Throws IdOutOfRangeError unless every id is in [0, limit). Reads the ids (small int tensors) back. */
 function checkRange(ids: tf.Tensor, limit: number, what: string, fix: string): void {
@@ -93,7 +100,7 @@ function checkRange(ids: tf.Tensor, limit: number, what: string, fix: string): v
 
 /** Checks the inputs against the config; returns int tensors (made inside the caller's tidy) and the mask. */
 export function prepareInputs(config: BertConfig, inputs: BertInputs): { ids: tf.Tensor2D; types: tf.Tensor2D; mask: tf.Tensor2D } {
-  const ids = asInt(inputs.inputIds);
+  const ids = asInt2d(inputs.inputIds, 'inputIds');
   if (ids.rank !== 2) throw new ShapeError(`inputIds must be (batch, seq), got shape [${ids.shape}]`);
   const [b, t] = ids.shape as [number, number];
   if (t > config.maxPositions) {
@@ -103,8 +110,8 @@ export function prepareInputs(config: BertConfig, inputs: BertInputs): { ids: tf
     if (!tf.util.arraysEqual(x.shape, [b, t])) throw new ShapeError(`${name} shape [${x.shape}] does not match inputIds [${b},${t}]`);
     return x as tf.Tensor2D;
   };
-  const types = inputs.tokenTypeIds ? same(asInt(inputs.tokenTypeIds), 'tokenTypeIds') : tf.zeros<tf.Rank.R2>([b, t], 'int32');
-  const mask = inputs.attentionMask ? same(asInt(inputs.attentionMask), 'attentionMask') : tf.ones<tf.Rank.R2>([b, t], 'int32');
+  const types = inputs.tokenTypeIds ? same(asInt2d(inputs.tokenTypeIds, 'tokenTypeIds'), 'tokenTypeIds') : tf.zeros<tf.Rank.R2>([b, t], 'int32');
+  const mask = inputs.attentionMask ? same(asInt2d(inputs.attentionMask, 'attentionMask'), 'attentionMask') : tf.ones<tf.Rank.R2>([b, t], 'int32');
   checkRange(ids, config.vocabSize, 'token id', `the vocabulary has ${config.vocabSize} entries`);
   if (inputs.tokenTypeIds) checkRange(types, config.typeVocabSize, 'token type id', `typeVocabSize is ${config.typeVocabSize}`);
   return { ids: ids as tf.Tensor2D, types, mask };
