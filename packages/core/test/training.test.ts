@@ -100,7 +100,7 @@ describe.each(['cpu', 'wasm'] as const)('training utilities on %s', (backend) =>
     expect(opt.decayedNames).toEqual(['fc.weight']);
     ref.grads.forEach((g: { w: number[]; b: number[] }, i: number) => {
       const grads = { [w.name]: tf.tensor2d(g.w, [3, 4]), [b.name]: tf.tensor1d(g.b) };
-      opt.step(grads, ref.lrs[i]);
+      opt.step(grads, { lr: ref.lrs[i] });
       tf.dispose(grads);
       close(w.dataSync(), ref.after[i].w, 2e-6);
       close(b.dataSync(), ref.after[i].b, 2e-6);
@@ -229,15 +229,78 @@ describe.each(['cpu', 'wasm'] as const)('training utilities on %s', (backend) =>
     tf.dispose([x, y, ...halves.flat()]);
   });
 
-  it('Trainer.dispose frees the optimizer state', () => {
+  it('Trainer.dispose frees the optimizer state', async () => {
     const model = new Tiny();
+    const x = ids();
+    const y = next();
     const before = tf.memory().numTensors;
     const trainer = new Trainer(model, { lr: 1e-3 });
-    expect(tf.memory().numTensors).toBe(before + 2 * model.parameters().length);
+    await trainer.step(() => model.loss(x, y));
     trainer.dispose();
     expect(tf.memory().numTensors).toBe(before);
     expect(() => new Trainer(model, { lr: 1e-3, clipNorm: -1 })).toThrow(/clipNorm/);
     expect(() => new Trainer(model, { lr: 1e-3, accumulationSteps: 0 })).toThrow(/accumulationSteps/);
     model.dispose();
+    tf.dispose([x, y]);
+  });
+});
+
+// GPU backends take AdamW's tensor-op path. To test it here, register the cpu kernels under a backend
+// name AdamW does not treat as host memory.
+describe('AdamW tensor-op path (as on GPU backends)', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+    const cpu = tf.findBackend('cpu')!;
+    const Ctor = cpu.constructor as new () => tf.KernelBackend;
+    tf.registerBackend('tk-device', () => new Ctor());
+    for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: 'tk-device' });
+  });
+
+  it('matches torch, also when the backend changes between steps (moments move along)', async () => {
+    await tf.setBackend('cpu');
+    const w = tf.variable(tf.tensor2d(ref.w0, [3, 4]));
+    const b = tf.variable(tf.tensor1d(ref.b0));
+    const opt = new AdamW(
+      [
+        ['fc.weight', w],
+        ['fc.bias', b],
+      ],
+      { beta1: ref.betas[0], beta2: ref.betas[1], eps: ref.eps, weightDecay: ref.weightDecay },
+    );
+    for (const [i, backend] of ['tk-device', 'cpu', 'tk-device'].entries()) {
+      await tf.setBackend(backend);
+      const g = ref.grads[i];
+      const grads = { [w.name]: tf.tensor2d(g.w, [3, 4]), [b.name]: tf.tensor1d(g.b) };
+      opt.step(grads, { lr: ref.lrs[i] });
+      tf.dispose(grads);
+      close(w.dataSync(), ref.after[i].w, 2e-6);
+      close(b.dataSync(), ref.after[i].b, 2e-6);
+    }
+    opt.dispose();
+    tf.dispose([w, b]);
+    await tf.setBackend('cpu');
+  });
+
+  it('Trainer keeps numTensors flat and frees the moment variables on dispose', async () => {
+    await tf.setBackend('tk-device');
+    const model = new Tiny();
+    const x = ids();
+    const y = next();
+    const start = tf.memory().numTensors;
+    const trainer = new Trainer(model, { lr: 1e-2, clipNorm: 1, accumulationSteps: 2 });
+    const first = await trainer.step(() => model.loss(x, y));
+    const after1 = tf.memory().numTensors;
+    expect(after1).toBe(start + 2 * model.parameters().length); // m and v per parameter
+    let last = first;
+    for (let i = 0; i < 20; i++) {
+      last = await trainer.step(() => model.loss(x, y));
+      expect(tf.memory().numTensors).toBe(after1);
+    }
+    expect(last.loss).toBeLessThan(first.loss);
+    trainer.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    model.dispose();
+    tf.dispose([x, y]);
+    await tf.setBackend('cpu');
   });
 });
