@@ -3,7 +3,15 @@
  * original character it came from, so token offsets point into the caller's string.
  * Each step works per character, as HF does (NFD is applied to each character on its own).
  */
-import { isChineseChar, isControl, isNonspacingMark, isWhitespace } from './unicode.js';
+import {
+  compareCombiningClass,
+  hasCombiningClass,
+  isAssigned9,
+  isChineseChar,
+  isControl,
+  isNonspacingMark,
+  isWhitespace,
+} from './unicode.js';
 
 export interface BertNormalizerConfig {
   cleanText: boolean;
@@ -33,7 +41,11 @@ export function originalRange(n: Normalized, s: number, e: number): [number, num
 
 export class BertNormalizer {
   readonly config: BertNormalizerConfig;
-  private readonly cache = new Map<number, string>();
+  private readonly strip: boolean;
+  /** cp → clean_text + chinese chars + (NFD when stripping): what one character becomes before reordering. */
+  private readonly early = new Map<number, string>();
+  /** cp → strip accents + lowercase of one (decomposed) character. */
+  private readonly late = new Map<number, string>();
   private readonly ascii: string[] = [];
 
   constructor(config: Partial<BertNormalizerConfig> = {}) {
@@ -43,55 +55,53 @@ export class BertNormalizer {
       stripAccents: config.stripAccents ?? null,
       lowercase: config.lowercase ?? true,
     };
-    for (let c = 0; c < 128; c++) this.ascii.push(this.transform(c));
+    this.strip = this.config.stripAccents ?? this.config.lowercase;
+    for (let c = 0; c < 128; c++) {
+      const e = this.earlyOf(c);
+      this.ascii.push(e === '' ? '' : this.lateOf(e.codePointAt(0)!));
+    }
   }
 
-  /** What one character becomes: '' (removed), itself, or several characters. */
-  private transform(cp: number): string {
-    const { cleanText, handleChineseChars, lowercase } = this.config;
-    const strip = this.config.stripAccents ?? lowercase;
-    if (cleanText) {
-      if (cp === 0 || cp === 0xfffd || isControl(cp)) return '';
-      if (isWhitespace(cp)) return ' ';
+  private earlyOf(cp: number): string {
+    let s = this.early.get(cp);
+    if (s !== undefined) return s;
+    const { cleanText, handleChineseChars } = this.config;
+    if (cleanText && (cp === 0 || cp === 0xfffd || isControl(cp))) s = '';
+    else if (cleanText && isWhitespace(cp)) s = ' ';
+    else {
+      s = String.fromCodePoint(cp);
+      if (handleChineseChars && isChineseChar(cp)) s = ` ${s} `;
+      if (this.strip && isAssigned9(cp)) s = s.normalize('NFD');
     }
-    let s = String.fromCodePoint(cp);
-    if (handleChineseChars && isChineseChar(cp)) s = ` ${s} `;
-    if (strip) {
-      let kept = '';
-      for (const ch of s.normalize('NFD')) if (!isNonspacingMark(ch.codePointAt(0)!)) kept += ch;
-      s = kept;
-    }
+    if (this.early.size > 50_000) this.early.clear();
+    this.early.set(cp, s);
+    return s;
+  }
+
+  private lateOf(cp: number): string {
+    let s = this.late.get(cp);
+    if (s !== undefined) return s;
+    s = this.strip && isNonspacingMark(cp) ? '' : String.fromCodePoint(cp);
     // Per character, like Rust's char::to_lowercase (no final-sigma context rule).
-    if (lowercase) {
-      let low = '';
-      for (const ch of s) low += ch.toLowerCase();
-      s = low;
-    }
+    if (this.config.lowercase) s = s.toLowerCase();
+    if (this.late.size > 50_000) this.late.clear();
+    this.late.set(cp, s);
     return s;
   }
 
-  private map(cp: number): string {
-    if (cp < 128) return this.ascii[cp]!;
-    let s = this.cache.get(cp);
-    if (s === undefined) {
-      s = this.transform(cp);
-      if (this.cache.size > 50_000) this.cache.clear();
-      this.cache.set(cp, s);
-    }
-    return s;
-  }
-
-  /** Normalizes text[start, end) of the original string. */
+  /**
+   * Normalizes text[start, end) of the original string. HF applies NFD to the whole string, so combining
+   * marks are canonically reordered across characters while each output position keeps the alignment of
+   * the position it landed in; runs of non-ASCII characters are handled that way, ASCII takes a fast path.
+   */
   normalize(text: string, start: number, end: number): Normalized {
-    const cap = (end - start) * 2 + 16;
-    let oStart = new Int32Array(cap);
-    let oEnd = new Int32Array(cap);
-    const parts: string[] = [];
-    let run = start; // start of a run of unchanged characters not yet copied
+    let oStart = new Int32Array((end - start) * 2 + 16);
+    let oEnd = new Int32Array(oStart.length);
     let n = 0;
-    const grow = (need: number) => {
-      if (n + need <= oStart.length) return;
-      const size = Math.max(oStart.length * 2, n + need);
+    const parts: string[] = [];
+    const ensure = (extra: number) => {
+      if (n + extra <= oStart.length) return;
+      const size = Math.max(oStart.length * 2, n + extra);
       const a = new Int32Array(size);
       a.set(oStart);
       oStart = a;
@@ -99,29 +109,98 @@ export class BertNormalizer {
       b.set(oEnd);
       oEnd = b;
     };
+    const emit = (s: string, os: number, oe: number) => {
+      ensure(s.length);
+      for (let k = 0; k < s.length; k++) {
+        oStart[n] = os;
+        oEnd[n++] = oe;
+      }
+    };
+    // A pending run of non-ASCII characters: their early forms and, per code point, the source range.
+    let run = '';
+    const runStart: number[] = [];
+    const runEnd: number[] = [];
+    const flush = () => {
+      if (!run) return;
+      let chars: string[] | string = run;
+      if (this.strip) chars = canonicalOrder([...run]);
+      let k = 0;
+      for (const ch of chars) {
+        const out = this.lateOf(ch.codePointAt(0)!);
+        if (out) {
+          parts.push(out);
+          emit(out, runStart[k]!, runEnd[k]!);
+        }
+        k++;
+      }
+      run = '';
+      runStart.length = 0;
+      runEnd.length = 0;
+    };
+    let same = start; // start of a run of ASCII characters that normalize to themselves, not yet copied
+    const copySame = (to: number) => {
+      if (same >= to) return;
+      parts.push(text.slice(same, to));
+      ensure(to - same);
+      for (let k = same; k < to; k++) {
+        oStart[n] = k;
+        oEnd[n++] = k + 1;
+      }
+      same = to;
+    };
     for (let i = start; i < end; ) {
+      const c = text.charCodeAt(i);
+      if (c < 128) {
+        const out = this.ascii[c]!;
+        if (out.length === 1 && out.charCodeAt(0) === c && !run) {
+          i++;
+          continue;
+        }
+        copySame(i);
+        flush();
+        if (out) {
+          parts.push(out);
+          emit(out, i, i + 1);
+        }
+        i++;
+        same = i;
+        continue;
+      }
+      copySame(i);
       const cp = text.codePointAt(i)!;
       const w = cp > 0xffff ? 2 : 1;
-      const out = this.map(cp);
-      if (out.length === w && (w === 1 ? out.charCodeAt(0) === cp : out === text.slice(i, i + 2))) {
-        grow(w);
-        for (let k = 0; k < w; k++) {
-          oStart[n] = i;
-          oEnd[n++] = i + w;
-        }
-      } else {
-        if (run < i) parts.push(text.slice(run, i));
-        if (out.length) parts.push(out);
-        grow(out.length);
-        for (let k = 0; k < out.length; k++) {
-          oStart[n] = i;
-          oEnd[n++] = i + w;
-        }
-        run = i + w;
+      const e = this.earlyOf(cp);
+      for (const ch of e) {
+        run += ch;
+        runStart.push(i);
+        runEnd.push(i + w);
       }
       i += w;
+      same = i;
     }
-    if (run < end) parts.push(text.slice(run, end));
+    flush();
+    copySame(end);
     return { text: parts.join(''), origStart: oStart, origEnd: oEnd, base: start };
   }
+}
+
+/**
+ * NFD's canonical ordering, as HF's Unicode 9.0 tables see it: each maximal run of characters with a
+ * combining class > 0 is stably sorted by class. Only characters move; alignment slots stay in place.
+ */
+function canonicalOrder(chars: string[]): string[] {
+  for (let i = 0; i < chars.length; ) {
+    if (!hasCombiningClass(chars[i]!.codePointAt(0)!)) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < chars.length && hasCombiningClass(chars[j]!.codePointAt(0)!)) j++;
+    if (j - i > 1) {
+      const seg = chars.slice(i, j).sort(compareCombiningClass); // Array.prototype.sort is stable
+      for (let k = i; k < j; k++) chars[k] = seg[k - i]!;
+    }
+    i = j;
+  }
+  return chars;
 }

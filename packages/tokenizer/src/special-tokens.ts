@@ -16,7 +16,8 @@ export interface AddedToken {
   rstrip: boolean;
 }
 
-export type AddedTokenInput = string | (Partial<AddedToken> & { content: string });
+/** A string, or the token's settings; `id` pins its id (as tokenizer.json does), otherwise it is looked up or appended. */
+export type AddedTokenInput = string | (Partial<AddedToken> & { content: string; id?: number });
 
 export function addedToken(t: AddedTokenInput, special: boolean): AddedToken {
   const o = typeof t === 'string' ? { content: t } : t;

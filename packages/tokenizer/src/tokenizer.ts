@@ -194,7 +194,13 @@ export class Tokenizer {
     for (const input of tokens) {
       const t = addedToken(input, special);
       if (this.addedByContent.has(t.content)) continue;
-      const id = this.model.vocab.tokenToId.get(t.content) ?? this.vocabSize;
+      const pinned = typeof input === 'string' ? undefined : input.id;
+      const id = pinned ?? this.model.vocab.tokenToId.get(t.content) ?? this.vocabSize;
+      if (!Number.isInteger(id) || id < 0) throw invalidInput(`added token ${JSON.stringify(t.content)}: bad id ${id}`);
+      const clash = this.addedById.get(id) ?? (this.model.vocab.idToToken[id] !== t.content ? this.model.vocab.idToToken[id] : undefined);
+      if (clash !== undefined) {
+        throw new TokenizerError('DUPLICATE_TOKEN', `added token ${JSON.stringify(t.content)}: id ${id} already belongs to ${JSON.stringify(typeof clash === 'string' ? clash : clash.content)}`);
+      }
       this.added.push(t);
       this.addedIds.push(id);
       this.addedById.set(id, t);

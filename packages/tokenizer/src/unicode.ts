@@ -3,6 +3,7 @@
  * GPT-2: the byte↔unicode table and a UTF-8 codec that also round-trips lone surrogates (WTF-8), so
  * decode(encode(s)) === s for every JS string.
  */
+import { ASSIGNED_9, MARK_NONSPACING, OTHER, PUNCTUATION } from './unicode8.js';
 
 /** Rust's char::is_whitespace (the Unicode White_Space property). JS's \s differs (it has U+FEFF, lacks U+0085). */
 export function isWhitespace(cp: number): boolean {
@@ -23,27 +24,80 @@ export function isWhitespace(cp: number): boolean {
 /** The whitespace class spelled out for regexes (onig's \s = White_Space). */
 export const WS_CLASS = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 
-const otherRe = /^[\p{Cc}\p{Cf}\p{Co}\p{Cn}]$/u;
-const punctRe = /^\p{P}$/u;
-const markRe = /^\p{Mn}$/u;
-
-/** HF BertNormalizer's is_control: Unicode "Other" (Cc, Cf, Co, Cn) except \t \n \r. */
-export function isControl(cp: number): boolean {
-  if (cp === 0x09 || cp === 0x0a || cp === 0x0d) return false;
-  if (cp < 0x80) return cp < 0x20 || cp === 0x7f;
-  return otherRe.test(String.fromCodePoint(cp));
+/** Decodes a unicode8.ts table into a flat sorted [start0, end0, start1, end1, ...] array. */
+function decodeRanges(table: string): Uint32Array {
+  const parts = table.split(',');
+  const out = new Uint32Array(parts.length * 2);
+  parts.forEach((p, i) => {
+    const [a, b] = p.split('-');
+    out[2 * i] = Number.parseInt(a!, 36);
+    out[2 * i + 1] = Number.parseInt(b ?? a!, 36);
+  });
+  return out;
 }
 
-/** HF BertPreTokenizer's is_bert_punc: ASCII punctuation/symbols, or Unicode P*. */
+function inRanges(r: Uint32Array, cp: number): boolean {
+  let lo = 0;
+  let hi = r.length / 2 - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (cp < r[2 * mid]!) hi = mid - 1;
+    else if (cp > r[2 * mid + 1]!) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+const OTHER_R = decodeRanges(OTHER);
+const MARK_R = decodeRanges(MARK_NONSPACING);
+const PUNCT_R = decodeRanges(PUNCTUATION);
+const ASSIGNED9_R = decodeRanges(ASSIGNED_9);
+
+/** Whether Unicode 9.0 (HF's NFD tables) assigned this code point. */
+export function isAssigned9(cp: number): boolean {
+  return inRanges(ASSIGNED9_R, cp);
+}
+
+const cccCache = new Map<number, boolean>();
+/**
+ * Canonical combining class > 0 in Unicode 9.0. Classes never change once assigned, so the engine's NFD
+ * answers for 9.0's characters: c reorders around U+0334 (class 1) or U+0301 (class 230) iff its class > 0.
+ */
+export function hasCombiningClass(cp: number): boolean {
+  if (cp < 0x300) return false;
+  let v = cccCache.get(cp);
+  if (v === undefined) {
+    const c = String.fromCodePoint(cp);
+    v = isAssigned9(cp) && (`${c}\u0334`.normalize('NFD') !== `${c}\u0334` || `\u0301${c}`.normalize('NFD') !== `\u0301${c}`);
+    cccCache.set(cp, v);
+  }
+  return v;
+}
+
+/** Orders two class > 0 characters by canonical combining class, using the engine's NFD as the oracle. */
+export function compareCombiningClass(a: string, b: string): number {
+  if (`${a}${b}`.normalize('NFD') !== a + b) return 1;
+  if (`${b}${a}`.normalize('NFD') !== b + a) return -1;
+  return 0;
+}
+
+/** HF BertNormalizer's is_control: Cc, Cf, Co in Unicode 8.0 (unassigned code points are kept), except \t \n \r. */
+export function isControl(cp: number): boolean {
+  if (cp === 0x09 || cp === 0x0a || cp === 0x0d) return false;
+  return inRanges(OTHER_R, cp);
+}
+
+/** HF BertPreTokenizer's is_bert_punc: ASCII punctuation/symbols, or P* in Unicode 8.0. */
 export function isPunctuation(cp: number): boolean {
   if (cp < 0x80) {
     return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
   }
-  return punctRe.test(String.fromCodePoint(cp));
+  return inRanges(PUNCT_R, cp);
 }
 
+/** Mn in Unicode 8.0: what HF's strip_accents removes after NFD. */
 export function isNonspacingMark(cp: number): boolean {
-  return cp >= 0x300 && markRe.test(String.fromCodePoint(cp));
+  return inRanges(MARK_R, cp);
 }
 
 /** BERT's "CJK Unified Ideographs" blocks: each such character becomes its own word. */
