@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointError, type StateDict } from '@transformer-kit/core';
+import { type CheckpointSource, CheckpointError, type StateDict, loadCheckpoint, saveCheckpoint } from '@transformer-kit/core';
 import { GPT, type GPTConfig, gptConfig } from './model.js';
 
 /*
@@ -147,4 +147,27 @@ export function gptFromHF(config: Record<string, unknown>, tensors: StateDict, o
     tf.dispose(Object.values(sd));
   }
   return model;
+}
+
+/**
+ * Loads an HF GPT-2 folder (config.json + model.safetensors, with or without the `transformer.` prefix)
+ * from a path, URL or files. A checkpoint that does not fit names its first differences.
+ */
+export async function loadGPT2(source: CheckpointSource, overrides: Partial<GPTConfig> = {}): Promise<GPT> {
+  const { config, tensors } = await loadCheckpoint(source);
+  try {
+    return gptFromHF(config, tensors, overrides);
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+}
+
+/** Saves as an HF GPT2LMHeadModel folder (same names and shapes; lm_head omitted when tied). Atomic per file. */
+export async function saveGPT2(model: GPT, dir: string, { prefix = 'transformer.' }: { prefix?: string } = {}): Promise<void> {
+  const tensors = stateDictToHF(model, { prefix });
+  try {
+    await saveCheckpoint(dir, { config: configToHF(model.config), tensors });
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
 }

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@transformer-kit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GPT, gptFromHF } from '../src/index.js';
-import { FIXTURE, maxAbsDiff, readSafetensors } from './helpers.js';
+import { type GPT, loadGPT2 } from '../src/index.js';
+import { FIXTURE, maxAbsDiff } from './helpers.js';
 
 // Expected values come from scripts/make_fixtures.py (plain PyTorch GPT-2, HF names, gelu_new).
 interface Expected {
@@ -20,9 +20,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     let model: GPT;
     beforeAll(async () => {
       await initBackend(backend);
-      const tensors = readSafetensors(join(FIXTURE, 'model.safetensors'));
-      model = gptFromHF(JSON.parse(readFileSync(join(FIXTURE, 'config.json'), 'utf8')), tensors);
-      tf.dispose(Object.values(tensors));
+      model = await loadGPT2(FIXTURE);
       model.eval();
     });
     afterAll(() => model.dispose());
