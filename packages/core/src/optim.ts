@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { InvalidArgumentError } from './errors.js';
+import { CheckpointMismatchError, InvalidArgumentError } from './errors.js';
 import type { Module } from './module.js';
 
 /** Which parameters get weight decay. The usual rule: matrices yes; biases, norm gains (rank < 2) no. */
@@ -163,6 +163,70 @@ export class AdamW {
     });
   }
 
+  /**
+   * The state needed to resume: the step count and torch-named moments (`<param>.exp_avg`,
+   * `<param>.exp_avg_sq`) as host copies. Save it with `writeSafetensors(state.tensors, {step: String(state.step)})`.
+   */
+  exportState(): OptimizerState {
+    const tensors: OptimizerState['tensors'] = {};
+    for (const s of this.#slots.values()) {
+      for (const [which, suffix] of [
+        ['m', 'exp_avg'],
+        ['v', 'exp_avg_sq'],
+      ] as const) {
+        const cur = s[which];
+        const data =
+          cur instanceof Float32Array
+            ? cur.slice()
+            : cur
+              ? Float32Array.from(cur.dataSync())
+              : new Float32Array(s.param.size);
+        tensors[`${s.name}.${suffix}`] = { shape: [...s.param.shape], data };
+      }
+    }
+    return { step: this.stepCount, tensors };
+  }
+
+  /** Restores `exportState()` output (names and shapes must match); nothing changes unless all fit. */
+  importState(state: {
+    step: number;
+    tensors: Record<string, { shape: number[]; data: ArrayLike<number> }>;
+  }): void {
+    if (!Number.isInteger(state.step) || state.step < 0) {
+      throw new InvalidArgumentError(`AdamW.importState: step must be an integer >= 0, got ${state.step}`);
+    }
+    const problems: string[] = [];
+    const wanted = new Set<string>();
+    for (const s of this.#slots.values()) {
+      for (const suffix of ['exp_avg', 'exp_avg_sq']) {
+        const key = `${s.name}.${suffix}`;
+        wanted.add(key);
+        const t = state.tensors[key];
+        if (!t) problems.push(`missing ${key}`);
+        else if (!tf.util.arraysEqual(t.shape, s.param.shape))
+          problems.push(`${key}: [${t.shape}] vs parameter [${s.param.shape}]`);
+      }
+    }
+    for (const key of Object.keys(state.tensors)) if (!wanted.has(key)) problems.push(`unexpected ${key}`);
+    if (problems.length) {
+      const more = problems.length > 5 ? ` (+${problems.length - 5} more)` : '';
+      throw new CheckpointMismatchError(
+        `optimizer state does not fit: ${problems.slice(0, 5).join(', ')}${more}`,
+      );
+    }
+    for (const s of this.#slots.values()) {
+      for (const [which, suffix] of [
+        ['m', 'exp_avg'],
+        ['v', 'exp_avg_sq'],
+      ] as const) {
+        const cur = s[which];
+        if (cur instanceof tf.Variable) cur.dispose();
+        s[which] = Float32Array.from(state.tensors[`${s.name}.${suffix}`]!.data);
+      }
+    }
+    this.stepCount = state.step;
+  }
+
   /** Frees the moment buffers (not the parameters, which the model owns). */
   dispose(): void {
     for (const s of this.#slots.values()) {
@@ -171,6 +235,11 @@ export class AdamW {
     }
     this.#slots.clear();
   }
+}
+
+export interface OptimizerState {
+  step: number;
+  tensors: Record<string, { shape: number[]; data: Float32Array }>;
 }
 
 interface Constants {

@@ -14,8 +14,10 @@ import {
   Module,
   NonFiniteLossError,
   Rng,
+  readSafetensors,
   Trainer,
   warmupCosine,
+  writeSafetensors,
 } from '../src/index.js';
 
 // torch.optim.AdamW / clip_grad_norm_ numbers from fixtures/gen_training.py.
@@ -227,6 +229,45 @@ describe.each(['cpu', 'wasm'] as const)('training utilities on %s', (backend) =>
     a.dispose();
     b.dispose();
     tf.dispose([x, y, ...halves.flat()]);
+  });
+
+  it('AdamW state exported after 3 steps, saved as safetensors and imported, resumes exactly', async () => {
+    const x = ids();
+    const y = next();
+    const lossOf = (m: Tiny) => () => m.loss(x, y);
+    const straight = new Tiny();
+    const ts = new Trainer(straight, { lr: 1e-2, warmupSteps: 2, totalSteps: 6 });
+    for (let i = 0; i < 5; i++) await ts.step(lossOf(straight));
+
+    const first = new Tiny();
+    const t1 = new Trainer(first, { lr: 1e-2, warmupSteps: 2, totalSteps: 6 });
+    for (let i = 0; i < 3; i++) await t1.step(lossOf(first));
+    const state = t1.optimizer.exportState();
+    expect(Object.keys(state.tensors).slice(0, 2)).toEqual(['wte.weight.exp_avg', 'wte.weight.exp_avg_sq']);
+    const bytes = await writeSafetensors(state.tensors, { step: String(state.step) });
+    const file = readSafetensors(bytes);
+
+    const resumed = new Tiny();
+    resumed.loadStateDict(first.stateDict());
+    const t2 = new Trainer(resumed, { lr: 1e-2, warmupSteps: 2, totalSteps: 6 });
+    t2.optimizer.importState({ step: Number(file.metadata.step), tensors: Object.fromEntries(file.tensors) });
+    const r4 = await t2.step(lossOf(resumed));
+    expect(r4.step).toBe(4);
+    await t2.step(lossOf(resumed));
+    for (const [name, p] of straight.namedParameters()) {
+      expect(Array.from(resumed.stateDict()[name]!.dataSync()), name).toEqual(Array.from(p.dataSync()));
+    }
+    const wrong = { ...state.tensors, extra: state.tensors['ln.bias.exp_avg']! };
+    delete (wrong as Record<string, unknown>)['head.bias.exp_avg'];
+    expect(() => t2.optimizer.importState({ step: 1, tensors: wrong })).toThrow(
+      /optimizer state does not fit: missing head.bias.exp_avg, unexpected extra/,
+    );
+    expect(() => t2.optimizer.importState({ step: -1, tensors: state.tensors })).toThrow(
+      InvalidArgumentError,
+    );
+    for (const t of [ts, t1, t2]) t.dispose();
+    for (const m of [straight, first, resumed]) m.dispose();
+    tf.dispose([x, y]);
   });
 
   it('Trainer.dispose frees the optimizer state', async () => {
