@@ -135,21 +135,37 @@ export interface SaveCheckpointOptions {
 }
 
 /**
+ * The files of a checkpoint folder as bytes (model.safetensors, config.json, extra files). In the browser,
+ * offer them as downloads; in Node, `saveCheckpoint` writes them.
+ */
+export async function encodeCheckpoint(checkpoint: SaveCheckpointOptions): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>([
+    [WEIGHTS_FILE, await writeSafetensors(checkpoint.tensors, checkpoint.metadata ?? { format: 'pt' })],
+    [CONFIG_FILE, new TextEncoder().encode(stringifyConfig(checkpoint.config))],
+  ]);
+  for (const [name, data] of Object.entries(checkpoint.extraFiles ?? {})) {
+    if (!name || /[\\/]/.test(name) || name === '.' || name === '..' || files.has(name)) {
+      throw new CheckpointError(
+        `extra file name '${name}' must be a plain file name other than ${WEIGHTS_FILE} and ${CONFIG_FILE}`,
+      );
+    }
+    files.set(name, typeof data === 'string' ? new TextEncoder().encode(data) : data);
+  }
+  return files;
+}
+
+/**
  * Writes a checkpoint folder in Node: every file goes to a temp file in the same folder, is fsynced, and
  * only then renamed over the old one, so a save that dies midway leaves the previous checkpoint intact.
  */
 export async function saveCheckpoint(dir: string, checkpoint: SaveCheckpointOptions): Promise<void> {
-  const fs = await nodeFs();
-  const files: Array<[string, Uint8Array]> = [
-    [WEIGHTS_FILE, await writeSafetensors(checkpoint.tensors, checkpoint.metadata ?? { format: 'pt' })],
-    [CONFIG_FILE, new TextEncoder().encode(stringifyConfig(checkpoint.config))],
-  ];
-  for (const [name, data] of Object.entries(checkpoint.extraFiles ?? {})) {
-    if (!name || /[\\/]/.test(name) || name === '.' || name === '..') {
-      throw new CheckpointError(`saveCheckpoint: extra file name '${name}' must be a plain file name`);
-    }
-    files.push([name, typeof data === 'string' ? new TextEncoder().encode(data) : data]);
+  if (!isNode) {
+    throw new CheckpointError(
+      'saveCheckpoint writes to the file system (Node); in the browser use encodeCheckpoint() and download the bytes',
+    );
   }
+  const fs = await nodeFs();
+  const files = [...(await encodeCheckpoint(checkpoint))];
   const base = dir.replace(/[\\/]+$/, '') || '/';
   const tag = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   const temps = files.map(([name]) => `${base}/.${name}.tmp-${tag}`);

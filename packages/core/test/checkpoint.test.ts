@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CheckpointError,
   type CheckpointSource,
+  encodeCheckpoint,
   initBackend,
   loadCheckpoint,
   parseConfig,
@@ -101,6 +102,15 @@ describe('checkpoint folders', () => {
       expectSameTensors(loaded.tensors, tensors);
       tf.dispose(loaded.tensors);
     }
+  });
+
+  it('encodeCheckpoint gives the folder as bytes (for browser downloads), loadable as files', async () => {
+    const files = await encodeCheckpoint({ config, tensors, extraFiles: { 'merges.txt': 'a b' } });
+    expect([...files.keys()]).toEqual(['model.safetensors', 'config.json', 'merges.txt']);
+    const loaded = await loadCheckpoint(files);
+    expect(loaded.config).toEqual(config);
+    expectSameTensors(loaded.tensors, tensors);
+    tf.dispose(loaded.tensors);
   });
 
   it('loads sharded weights listed in model.safetensors.index.json', async () => {

@@ -206,6 +206,19 @@ describe.each(['cpu', 'wasm'] as const)('training utilities on %s', (backend) =>
     tf.dispose([x, y]);
   });
 
+  it('a NaN gradient with a finite loss is refused too, naming the step', async () => {
+    const model = new Tiny();
+    const trainer = new Trainer(model, { lr: 1e-2 });
+    const w = model.head.weight;
+    // sqrt(w - w) is 0, but its gradient is inf · 0 = NaN.
+    const err = await trainer.step(() => w.sub(w).sqrt().sum() as tf.Scalar).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteLossError);
+    expect((err as Error).message).toMatch(/gradient norm is NaN at step 1 \(loss 0\)/);
+    expect(trainer.stepCount).toBe(0);
+    trainer.dispose();
+    model.dispose();
+  });
+
   it('gradient accumulation over two halves equals one step on the whole batch', async () => {
     const x = ids();
     const y = next();
