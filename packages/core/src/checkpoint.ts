@@ -80,7 +80,14 @@ export async function loadCheckpoint(
     if (typeof weightMap !== 'object' || weightMap === null) {
       throw new CheckpointError(`${files.where}/${WEIGHTS_INDEX_FILE}: no weight_map object`);
     }
-    shards = [...new Set(Object.values(weightMap as Record<string, string>))];
+    shards = [...new Set(Object.values(weightMap as Record<string, unknown>))].map((f) => {
+      if (typeof f !== 'string' || !/^[^\\/]+$/.test(f) || f === '..') {
+        throw new CheckpointError(
+          `${files.where}/${WEIGHTS_INDEX_FILE}: shard ${JSON.stringify(f)} is not a plain file name`,
+        );
+      }
+      return f;
+    });
   }
   const tensors: Record<string, tf.Tensor> = {};
   const metadata: Record<string, string> = {};

@@ -130,6 +130,11 @@ describe('checkpoint folders', () => {
     const loaded = await loadCheckpoint(dir);
     expectSameTensors(loaded.tensors, tensors);
     tf.dispose(loaded.tensors);
+    writeFileSync(
+      join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ weight_map: { x: '../a.safetensors' } }),
+    );
+    await expect(loadCheckpoint(dir)).rejects.toThrow(/shard "..\/a.safetensors" is not a plain file name/);
   });
 
   it('names what is missing or broken', async () => {
