@@ -77,10 +77,20 @@ function cut(seq: Seq, length: number, direction: 'right' | 'left'): void {
   seq.offsets = seq.offsets.slice(from, from + length);
 }
 
-/** HF's truncate_encodings, given the budget left after the template's special tokens. */
+/**
+ * HF's truncate_encodings, given the budget left after the template's special tokens. (Known difference:
+ * for longest_first pairs where one sequence alone exceeds maxLength, HF tokenizers 0.23 splits the budget
+ * differently from its own documented algorithm, which is what this implements.)
+ */
 export function truncate(a: Seq, b: Seq | null, maxLength: number, opts: TruncationOptions): void {
   const strategy = opts.strategy ?? 'longest_first';
   const direction = opts.direction ?? 'right';
+  if (maxLength === 0) {
+    // HF: no room at all empties both sequences, whatever the strategy.
+    cut(a, 0, direction);
+    if (b) cut(b, 0, direction);
+    return;
+  }
   const total = a.ids.length + (b ? b.ids.length : 0);
   if (total <= maxLength) return;
   const toRemove = total - maxLength;

@@ -42,7 +42,7 @@ export function originalRange(n: Normalized, s: number, e: number): [number, num
 export class BertNormalizer {
   readonly config: BertNormalizerConfig;
   private readonly strip: boolean;
-  /** cp → clean_text + chinese chars + (NFD when stripping): what one character becomes before reordering. */
+  /** cp → clean_text + chinese chars: the characters NFD then sees. */
   private readonly early = new Map<number, string>();
   /** cp → strip accents + lowercase of one (decomposed) character. */
   private readonly late = new Map<number, string>();
@@ -71,10 +71,22 @@ export class BertNormalizer {
     else {
       s = String.fromCodePoint(cp);
       if (handleChineseChars && isChineseChar(cp)) s = ` ${s} `;
-      if (this.strip && isAssigned9(cp)) s = s.normalize('NFD');
     }
     if (this.early.size > 50_000) this.early.clear();
     this.early.set(cp, s);
+    return s;
+  }
+
+  private readonly decomposed = new Map<number, string>();
+  /** NFD of one character, as far as Unicode 9.0 (HF's tables) knows it. */
+  private decompOf(cp: number): string {
+    let s = this.decomposed.get(cp);
+    if (s === undefined) {
+      s = String.fromCodePoint(cp);
+      if (isAssigned9(cp)) s = s.normalize('NFD');
+      if (this.decomposed.size > 50_000) this.decomposed.clear();
+      this.decomposed.set(cp, s);
+    }
     return s;
   }
 
@@ -91,8 +103,8 @@ export class BertNormalizer {
 
   /**
    * Normalizes text[start, end) of the original string. HF applies NFD to the whole string, so combining
-   * marks are canonically reordered across characters while each output position keeps the alignment of
-   * the position it landed in; runs of non-ASCII characters are handled that way, ASCII takes a fast path.
+   * marks are canonically reordered across characters and each moved mark keeps the alignment HF gives it
+   * (see flush); runs of non-ASCII characters are handled that way, ASCII takes a fast path.
    */
   normalize(text: string, start: number, end: number): Normalized {
     let oStart = new Int32Array((end - start) * 2 + 16);
@@ -116,26 +128,31 @@ export class BertNormalizer {
         oEnd[n++] = oe;
       }
     };
-    // A pending run of non-ASCII characters: their early forms and, per code point, the source range.
-    let run = '';
-    const runStart: number[] = [];
-    const runEnd: number[] = [];
+    // A pending run of non-ASCII characters. NFD's input units (after clean_text / chinese chars) keep
+    // their source ranges; NFD's output code points carry a change flag (0: replaces the next unit,
+    // 1: inserted after it) that moves with them when canonical ordering reorders marks, as in HF.
+    const unitStart: number[] = [];
+    const unitEnd: number[] = [];
+    const cps: number[] = [];
+    const change: number[] = [];
     const flush = () => {
-      if (!run) return;
-      let chars: string[] | string = run;
-      if (this.strip) chars = canonicalOrder([...run]);
-      let k = 0;
-      for (const ch of chars) {
-        const out = this.lateOf(ch.codePointAt(0)!);
+      if (!cps.length) return;
+      const order = this.strip ? canonicalOrder(cps) : null;
+      let u = -1;
+      for (let k = 0; k < cps.length; k++) {
+        const at = order ? order[k]! : k;
+        if (change[at] === 0 || u < 0) u++;
+        const out = this.lateOf(cps[at]!);
         if (out) {
           parts.push(out);
-          emit(out, runStart[k]!, runEnd[k]!);
+          const uu = Math.min(u, unitStart.length - 1);
+          emit(out, unitStart[uu]!, unitEnd[uu]!);
         }
-        k++;
       }
-      run = '';
-      runStart.length = 0;
-      runEnd.length = 0;
+      unitStart.length = 0;
+      unitEnd.length = 0;
+      cps.length = 0;
+      change.length = 0;
     };
     let same = start; // start of a run of ASCII characters that normalize to themselves, not yet copied
     const copySame = (to: number) => {
@@ -152,7 +169,7 @@ export class BertNormalizer {
       const c = text.charCodeAt(i);
       if (c < 128) {
         const out = this.ascii[c]!;
-        if (out.length === 1 && out.charCodeAt(0) === c && !run) {
+        if (out.length === 1 && out.charCodeAt(0) === c && !cps.length) {
           i++;
           continue;
         }
@@ -169,11 +186,16 @@ export class BertNormalizer {
       copySame(i);
       const cp = text.codePointAt(i)!;
       const w = cp > 0xffff ? 2 : 1;
-      const e = this.earlyOf(cp);
-      for (const ch of e) {
-        run += ch;
-        runStart.push(i);
-        runEnd.push(i + w);
+      for (const ch of this.earlyOf(cp)) {
+        unitStart.push(i);
+        unitEnd.push(i + w);
+        const d = this.strip ? this.decompOf(ch.codePointAt(0)!) : ch;
+        let first = 0;
+        for (const x of d) {
+          cps.push(x.codePointAt(0)!);
+          change.push(first);
+          first = 1;
+        }
       }
       i += w;
       same = i;
@@ -185,22 +207,25 @@ export class BertNormalizer {
 }
 
 /**
- * NFD's canonical ordering, as HF's Unicode 9.0 tables see it: each maximal run of characters with a
- * combining class > 0 is stably sorted by class. Only characters move; alignment slots stay in place.
+ * NFD's canonical ordering, as HF's Unicode 9.0 tables see it: each maximal run of code points with a
+ * combining class > 0 is stably sorted by class. Returns the new order as indices into `cps`.
  */
-function canonicalOrder(chars: string[]): string[] {
-  for (let i = 0; i < chars.length; ) {
-    if (!hasCombiningClass(chars[i]!.codePointAt(0)!)) {
+function canonicalOrder(cps: number[]): number[] {
+  const order = cps.map((_, i) => i);
+  for (let i = 0; i < cps.length; ) {
+    if (!hasCombiningClass(cps[i]!)) {
       i++;
       continue;
     }
     let j = i + 1;
-    while (j < chars.length && hasCombiningClass(chars[j]!.codePointAt(0)!)) j++;
+    while (j < cps.length && hasCombiningClass(cps[j]!)) j++;
     if (j - i > 1) {
-      const seg = chars.slice(i, j).sort(compareCombiningClass); // Array.prototype.sort is stable
-      for (let k = i; k < j; k++) chars[k] = seg[k - i]!;
+      const seg = order
+        .slice(i, j)
+        .sort((x, y) => compareCombiningClass(String.fromCodePoint(cps[x]!), String.fromCodePoint(cps[y]!))); // stable
+      for (let k = i; k < j; k++) order[k] = seg[k - i]!;
     }
     i = j;
   }
-  return chars;
+  return order;
 }
