@@ -25,7 +25,7 @@ Commands:
 
 Options:
   --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
-  --steps <n>             training steps per model (default: sentiment 400, generate 600)
+  --steps <n>             training steps per model (default: sentiment 250, generate 300)
   --checkpoint-dir <dir>  where checkpoints are written and read (default: ./checkpoints)
   --tokens <n>            characters to generate (default: 400)
   --seed <n>              seed for data split, initialisation and sampling (default: 0)

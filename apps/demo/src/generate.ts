@@ -20,7 +20,7 @@ export interface GptSizes {
 export function gptSizes(fast = false): GptSizes {
   return fast
     ? { model: { blockSize: 32, numLayers: 2, numHeads: 2, dim: 32, dropout: 0 }, batchSize: 8, steps: 30, lr: 3e-3, warmupSteps: 3 }
-    : { model: { blockSize: 64, numLayers: 3, numHeads: 4, dim: 96, dropout: 0 }, batchSize: 16, steps: 600, lr: 2e-3, warmupSteps: 30 };
+    : { model: { blockSize: 64, numLayers: 3, numHeads: 4, dim: 96, dropout: 0 }, batchSize: 16, steps: 300, lr: 3e-3, warmupSteps: 20 };
 }
 
 export interface GptExperimentOptions extends GptSizes {

@@ -1,9 +1,19 @@
 /**
  * The demo's view of @transformer-kit/tokenizer: a WordPiece tokenizer whose vocabulary is trained on the
- * sentiment training sentences, and a character tokenizer for Moby Dick, each with the files saved next to
- * the weights (vocab.txt as BERT's, vocab.json as {token: id}).
+ * sentiment training sentences, a character tokenizer for Moby Dick, GPT-2's byte-level BPE for picked
+ * checkpoints, each with the files saved next to the weights (vocab.txt; vocab.json [+ merges.txt]).
  */
-import { Tokenizer as TkTokenizer } from '@transformer-kit/tokenizer';
+import {
+  Tokenizer as TkTokenizer,
+  mergesToTxt,
+  parseMerges,
+  parseVocabJson,
+  parseVocabTxt,
+  trainChar,
+  trainWordPiece,
+  vocabToJson,
+  vocabToTxt,
+} from '@transformer-kit/tokenizer';
 
 export interface Tokenizer {
   readonly vocabSize: number;
@@ -14,8 +24,6 @@ export interface Tokenizer {
   /** Tokenizer files to save next to the weights, by file name. */
   files(): Record<string, string>;
 }
-
-export const BERT_SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 
 function wrap(tk: TkTokenizer, padId: number, files: () => Record<string, string>): Tokenizer {
   return {
@@ -30,37 +38,35 @@ function wrap(tk: TkTokenizer, padId: number, files: () => Record<string, string
   };
 }
 
-/** A WordPiece tokenizer (uncased, BERT's normalizer and template) over `vocab`, one token per line in id order. */
-export function wordPieceFromTokens(vocab: string[]): Tokenizer {
-  const tk = TkTokenizer.wordPiece(vocab);
-  return wrap(tk, tk.specialId('[PAD]'), () => ({ 'vocab.txt': `${vocab.join('\n')}\n` }));
+function wordPiece(tk: TkTokenizer): Tokenizer {
+  return wrap(tk, tk.specialId('[PAD]'), () => ({ 'vocab.txt': vocabToTxt(tk.model.vocab) }));
+}
+
+/** Uncased WordPiece (BERT's normalizer, pre-tokenizer and [CLS] … [SEP] template) trained on `texts`. */
+export function trainWordPieceTokenizer(texts: string[], vocabSize: number): Tokenizer {
+  return wordPiece(trainWordPiece(texts, { vocabSize }));
 }
 
 export function wordPieceFromVocab(vocabTxt: string): Tokenizer {
-  const lines = vocabTxt.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  return wordPieceFromTokens(lines);
+  return wordPiece(TkTokenizer.wordPiece(parseVocabTxt(vocabTxt)));
 }
 
-export function trainWordPieceTokenizer(_texts: string[], _vocabSize: number): Tokenizer {
-  throw new Error('WordPiece vocabulary training: waiting for @transformer-kit/tokenizer to export its trainer');
+function char(tk: TkTokenizer): Tokenizer {
+  return wrap(tk, 0, () => ({ 'vocab.json': vocabToJson(tk.model.vocab) }));
 }
 
-/** One token per distinct character of `text`, in code point order. */
+/** One token per distinct character of `text`. */
 export function charTokenizer(text: string): Tokenizer {
-  const chars = [...new Set(Array.from(text))].sort();
-  return charTokenizerFromChars(chars);
-}
-
-function charTokenizerFromChars(chars: string[]): Tokenizer {
-  const tk = TkTokenizer.char(chars);
-  return wrap(tk, 0, () => ({ 'vocab.json': `${JSON.stringify(Object.fromEntries(chars.map((c, i) => [c, i])), null, 0)}\n` }));
+  return char(trainChar(text));
 }
 
 export function charTokenizerFromVocab(vocabJson: string): Tokenizer {
-  const map = JSON.parse(vocabJson) as Record<string, number>;
-  const chars = Object.entries(map)
-    .sort((a, b) => a[1] - b[1])
-    .map(([c]) => c);
-  return charTokenizerFromChars(chars);
+  return char(TkTokenizer.char(parseVocabJson(vocabJson).idToToken));
+}
+
+/** GPT-2's byte-level BPE from vocab.json + merges.txt. */
+export function bpeFromFiles(vocabJson: string, mergesTxt: string): Tokenizer {
+  const merges = parseMerges(mergesTxt);
+  const tk = TkTokenizer.byteLevelBPE(parseVocabJson(vocabJson), merges);
+  return wrap(tk, tk.tokenToId('<|endoftext|>') ?? 0, () => ({ 'vocab.json': vocabToJson(tk.model.vocab), 'merges.txt': mergesToTxt(merges) }));
 }

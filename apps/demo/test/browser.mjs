@@ -49,6 +49,8 @@ const context = await chromium.launchPersistentContext(profile, {
 });
 
 const results = [];
+/** GPT losses per backend: the same seeded run must give the same numbers on webgpu and wasm. */
+const gptLosses = {};
 let failed = false;
 const check = (ok, what) => {
   results.push(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
@@ -121,6 +123,12 @@ async function runBackend(page, backend) {
   const gl = s.gpt.losses;
   check(gl.length >= 10 && mean(gl.slice(-5)) < mean(gl.slice(0, 5)), `${backend}: GPT loss drops over ${gl.length} steps (${mean(gl.slice(0, 5)).toFixed(3)} → ${mean(gl.slice(-5)).toFixed(3)})`);
   check(await page.evaluate(() => window.demo.inked('g-plot')), `${backend}: GPT loss plot drawn`);
+  gptLosses[backend] = gl;
+  const [other] = Object.keys(gptLosses).filter((b) => b !== backend);
+  if (other) {
+    const diff = Math.max(...gl.map((l, i) => Math.abs(l - (gptLosses[other][i] ?? Number.NaN))));
+    check(diff < 2e-2, `${backend}: GPT losses match ${other} step for step (max |Δ| ${diff.toExponential(1)})`);
+  }
   await page.fill('#g-n', '40');
   await page.click('#g-form button');
   await page.waitForFunction(() => window.demo.state.gpt.generated.length >= 40, null, { timeout: 60_000 });

@@ -79,11 +79,12 @@ export class LossPlot {
       ctx.stroke();
     };
     line(pts, `${this.color}55`, 1);
-    let ema = pts[0]![1];
+    // Bias-corrected exponential moving average (as Adam's moments), so it tracks from the first step.
+    let ema = 0;
     line(
-      pts.map(([s, v]) => {
+      pts.map(([s, v], i) => {
         ema = 0.9 * ema + 0.1 * v;
-        return [s, ema];
+        return [s, ema / (1 - 0.9 ** (i + 1))];
       }),
       this.color,
       2,
