@@ -19,11 +19,12 @@ export const WEIGHTS_FILE = 'model.safetensors';
 export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
 
 type Bytes = ArrayBuffer | ArrayBufferView;
-/** A file's content as the browser or Node has it. */
-export type FileData = Bytes | Blob;
+/** A file's content as the browser or Node has it (a fetch Response is read to the end). */
+export type FileData = Bytes | Blob | Response;
 /**
  * Where a checkpoint lives: a folder path (Node), a base URL (fetched), or files by name, e.g. a
- * `Map`/record of name → bytes/Blob, or the `FileList` / `File[]` from `<input type="file" multiple>`.
+ * `Map`/record of name → bytes/Blob/fetch Response, or the `FileList` / `File[]` from
+ * `<input type="file" multiple>`.
  */
 export type CheckpointSource =
   | string
@@ -328,7 +329,11 @@ function inMemory(source: Exclude<CheckpointSource, string | URL>): Files {
       if (data instanceof ArrayBuffer) return new Uint8Array(data);
       if (typeof Blob !== 'undefined' && data instanceof Blob)
         return new Uint8Array(await data.arrayBuffer());
-      throw new CheckpointError(`file '${name}' is not an ArrayBuffer, typed array, Blob or File`);
+      if (typeof Response !== 'undefined' && data instanceof Response) {
+        if (!data.ok) throw new CheckpointError(`file '${name}': HTTP ${data.status} ${data.statusText}`);
+        return new Uint8Array(await data.arrayBuffer());
+      }
+      throw new CheckpointError(`file '${name}' is not an ArrayBuffer, typed array, Blob, File or Response`);
     },
     async list() {
       return [...byName.keys()];

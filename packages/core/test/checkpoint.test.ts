@@ -81,7 +81,7 @@ describe('checkpoint folders', () => {
     tf.dispose([loaded.tensors, doubled['wte.weight']]);
   });
 
-  it('loads from in-memory files: Map of bytes, record of ArrayBuffers, Blobs and a File list', async () => {
+  it('loads from in-memory files: Map of bytes, record of ArrayBuffers, Blobs, a File list, fetch Responses', async () => {
     const dir = join(tmp, 'memory');
     await saveCheckpoint(dir, { config, tensors });
     const cfg = readFileSync(join(dir, 'config.json'));
@@ -95,6 +95,7 @@ describe('checkpoint folders', () => {
       { 'config.json': ab(cfg), 'model.safetensors': ab(weights) },
       { 'gpt2/config.json': new Blob([cfg]), 'gpt2/model.safetensors': new Blob([weights]) },
       [new File([cfg], 'config.json'), new File([weights], 'model.safetensors')],
+      { 'config.json': new Response(cfg), 'model.safetensors': new Response(weights) },
     ];
     for (const source of sources) {
       const loaded = await loadCheckpoint(source);
