@@ -8,7 +8,8 @@ import { BackendUnavailableError, UnknownBackendError } from './errors.js';
 /*
  * Backend choice, made once at startup; model code never names a backend.
  *   auto      a real GPU (tfjs-node-gpu actually on a GPU, then a hardware WebGPU adapter), else wasm, else cpu.
- *             Software WebGPU adapters are skipped: lavapipe measured 3.9 GFLOP/s vs 30 for wasm here.
+ *             Software WebGPU adapters are skipped: lavapipe multiplies at ~5 GFLOP/s, wasm at ~34 on the
+ *             same 2 cores (bench/backends.bench.mjs).
  *   webgpu    navigator.gpu in browsers; Dawn (the `webgpu` npm package) in Node. Software adapters allowed.
  *   node-gpu  @tensorflow/tfjs-node-gpu (optional peer).   node  @tensorflow/tfjs-node (optional peer).
  *   wasm      XNNPACK, SIMD; threads where SharedArrayBuffer is allowed.   cpu  plain JS.
@@ -135,18 +136,16 @@ export async function initBackend(
       case 'node':
       case 'node-gpu': {
         const { onGpu } = await initNode(requested, load);
-        let device: 'gpu' | 'cpu' = requested === 'node-gpu' && onGpu ? 'gpu' : 'cpu';
         if (requested === 'node-gpu' && !onGpu) {
           warn(
             `node-gpu: ${NODE_PACKAGES['node-gpu'].name} loaded but TensorFlow found no usable GPU and runs on the CPU (usually a CUDA/cuDNN version mismatch; it needs ${NODE_PACKAGES['node-gpu'].needs})`,
           );
         }
-        if (requested === 'node' && onGpu) device = 'gpu';
         return {
           ...base,
           backend: requested,
           tfBackend: 'tensorflow',
-          device,
+          device: onGpu ? 'gpu' : 'cpu',
           reason: `asked for ${requested}`,
         };
       }
