@@ -101,7 +101,12 @@ export interface Evaluation {
 }
 
 /** Predicts every example (eval mode, batched) and scores the predictions. */
-export function evaluate(model: SequenceClassifier, tokenizer: Tokenizer, examples: Example[], { batchSize = 64, maxLength = 128 } = {}): Evaluation {
+export async function evaluate(
+  model: SequenceClassifier,
+  tokenizer: Tokenizer,
+  examples: Example[],
+  { batchSize = 64, maxLength = 128 } = {},
+): Promise<Evaluation> {
   const wasTraining = model.training;
   model.eval();
   const preds: number[] = [];
@@ -109,7 +114,7 @@ export function evaluate(model: SequenceClassifier, tokenizer: Tokenizer, exampl
     const batch = examples.slice(i, i + batchSize);
     const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength);
     const logits = tf.tidy(() => model.forward(inputs));
-    preds.push(...predictions(logits));
+    preds.push(...(await predictions(logits)));
     logits.dispose();
   }
   model.train(wasTraining);

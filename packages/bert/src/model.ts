@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { attentionBias, paddingMask, TransformerBlock } from '@transformer-kit/attention';
+import { canReadSync } from '@transformer-kit/heads';
 import {
   dropout,
   Embedding,
@@ -89,9 +90,13 @@ export function asInt2d(x: tf.Tensor | number[][], name: string): tf.Tensor {
   return tf.tensor2d(x, [x.length, x[0]?.length ?? 0], 'int32');
 }
 
-/** Throws IdOutOfRangeError unless every id is in [0, limit). Reads the ids (small int tensors) back. */
-function checkRange(ids: tf.Tensor, limit: number, what: string, fix: string): void {
-  const data = ids.dataSync();
+/**
+ * Throws IdOutOfRangeError unless every id is in [0, limit). Arrays are checked on the host; tensors where
+ * reading back is a cheap copy (cpu, wasm), not on GPUs (a sync read there stalls, or fails in Node).
+ */
+function checkRange(source: tf.Tensor | number[][], ids: tf.Tensor, limit: number, what: string, fix: string): void {
+  if (source instanceof tf.Tensor && !canReadSync()) return;
+  const data = source instanceof tf.Tensor ? ids.dataSync() : source.flat();
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (!(v >= 0 && v < limit)) throw new IdOutOfRangeError(`${what} ${v} at flat index ${i} is outside [0, ${limit}): ${fix}`);
@@ -112,8 +117,8 @@ export function prepareInputs(config: BertConfig, inputs: BertInputs): { ids: tf
   };
   const types = inputs.tokenTypeIds ? same(asInt2d(inputs.tokenTypeIds, 'tokenTypeIds'), 'tokenTypeIds') : tf.zeros<tf.Rank.R2>([b, t], 'int32');
   const mask = inputs.attentionMask ? same(asInt2d(inputs.attentionMask, 'attentionMask'), 'attentionMask') : tf.ones<tf.Rank.R2>([b, t], 'int32');
-  checkRange(ids, config.vocabSize, 'token id', `the vocabulary has ${config.vocabSize} entries`);
-  if (inputs.tokenTypeIds) checkRange(types, config.typeVocabSize, 'token type id', `typeVocabSize is ${config.typeVocabSize}`);
+  checkRange(inputs.inputIds, ids, config.vocabSize, 'token id', `the vocabulary has ${config.vocabSize} entries`);
+  if (inputs.tokenTypeIds) checkRange(inputs.tokenTypeIds, types, config.typeVocabSize, 'token type id', `typeVocabSize is ${config.typeVocabSize}`);
   return { ids: ids as tf.Tensor2D, types, mask };
 }
 

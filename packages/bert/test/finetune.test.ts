@@ -73,8 +73,8 @@ describe.each(['wasm', 'cpu'] as const)('fine-tuning on %s', (backend) => {
     const bertLosses = await fineTune(bert, tokenizer, train, recipe);
     const bowLosses = await fineTune(bow, tokenizer, train, recipe);
     expect(tf.memory().numTensors).toBe(before);
-    const bertEval = evaluate(bert, tokenizer, test);
-    const bowEval = evaluate(bow, tokenizer, test);
+    const bertEval = await evaluate(bert, tokenizer, test);
+    const bowEval = await evaluate(bow, tokenizer, test);
     console.log(`[${backend}] held-out accuracy: BERT [CLS] ${bertEval.accuracy.toFixed(3)} vs mean-pool bag of words ${bowEval.accuracy.toFixed(3)}`);
 
     // Measured (wasm and cpu, same numbers): BERT [CLS] 0.946, mean-pool bag of words 0.642 (its ceiling is ≈ 0.67).

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { embedding, IdOutOfRangeError, InvalidArgumentError, LayerNorm, Linear, Module, matMul, type Rng, ShapeError } from '@transformer-kit/core';
+import { embedding, InvalidArgumentError, LayerNorm, Linear, Module, matMul, type Rng, ShapeError } from '@transformer-kit/core';
 import { type Activation, activate, checkHidden } from './classifiers.js';
 
 /*
@@ -26,17 +26,6 @@ export function gatherPositions(hidden: tf.Tensor, positions: tf.Tensor): tf.Ten
   const p = positions.shape[1]!;
   const flat = positions.cast('int32').add(tf.range(0, b * t, t, 'int32').expandDims(1));
   return embedding(hidden.reshape([b * t, d]), flat).reshape([b, p, d]);
-}
-
-/** Throws IdOutOfRangeError unless every value of `ids` is an integer in [0, limit). Reads the values. */
-export function checkIds(ids: tf.Tensor, limit: number, what: string): void {
-  const data = ids.dataSync();
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (!Number.isInteger(v) || v < 0 || v >= limit) {
-      throw new IdOutOfRangeError(`${what} ${v} at flat index ${i} is outside [0, ${limit})`);
-    }
-  }
 }
 
 export interface MaskedLMHeadOptions {

@@ -5,9 +5,18 @@ import { crossEntropy, IdOutOfRangeError, InvalidArgumentError, ShapeError } fro
 export const IGNORE_INDEX = -100;
 
 /**
+ * Whether tensors can be read back synchronously here (cpu, wasm: a plain copy). WebGPU in Node cannot
+ * (TF.js's readSync needs OffscreenCanvas), and on any GPU a sync read stalls the pipeline.
+ */
+export function canReadSync(): boolean {
+  const b = tf.getBackend();
+  return b !== 'webgpu' && b !== 'webgl';
+}
+
+/**
  * Mean cross-entropy of logits (..., C) against integer labels (...), skipping `ignoreIndex`. Labels are
- * checked first (a label outside [0, C) is a typed error, not a silent zero row); pass `check: false` in a
- * hot loop whose labels are known good (the check reads them back from the device).
+ * checked first (a label outside [0, C) is a typed error, not a silent zero row) on backends that read
+ * synchronously; pass `check: false` in a hot loop whose labels are known good.
  */
 export function classificationLoss(
   logits: tf.Tensor,
@@ -18,7 +27,7 @@ export function classificationLoss(
   if (!tf.util.arraysEqual(logits.shape.slice(0, -1), labels.shape)) {
     throw new ShapeError(`labels shape [${labels.shape}] does not match logits [${logits.shape}] without the class axis`);
   }
-  if (check) checkLabels(labels.dataSync(), c, ignoreIndex);
+  if (check && canReadSync()) checkLabels(labels.dataSync(), c, ignoreIndex);
   return crossEntropy(logits, labels, ignoreIndex);
 }
 
@@ -33,8 +42,13 @@ function checkLabels(labels: ArrayLike<number>, numClasses: number, ignoreIndex:
 }
 
 /** Argmax over the last axis, read to the host: logits (..., C) → Int32Array of predicted classes. */
-export function predictions(logits: tf.Tensor): Int32Array {
-  return tf.tidy(() => logits.argMax(-1).dataSync() as Int32Array);
+export async function predictions(logits: tf.Tensor): Promise<Int32Array> {
+  const best = logits.argMax(-1);
+  try {
+    return (await best.data()) as Int32Array;
+  } finally {
+    best.dispose();
+  }
 }
 
 /** Fraction of positions where `preds` equals `labels`, skipping `ignoreIndex`. NaN when nothing counts. */

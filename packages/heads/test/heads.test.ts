@@ -33,7 +33,7 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
     tf.tidy(() => {
       const h = hidden();
       const cls = h.slice([0, 0, 0], [2, 1, 8]).reshape([2, 8]);
-      const pooled = tf.tanh(cls.matMul(head.pooler!.weight).add(head.pooler!.bias));
+      const pooled = tf.tanh(cls.matMul(head.pooler!.weight).add(head.pooler!.bias!));
       const want = pooled.matMul(head.mlp.out.weight).add(head.mlp.out.bias!);
       close(head.forward(h, mask()), want);
       // Only [CLS] matters: changing every other position leaves the logits alone.
@@ -159,7 +159,7 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
 });
 
 describe('metrics', () => {
-  it('predictions, accuracy and F1 (macro, micro, binary) on a hand-worked example', () => {
+  it('predictions, accuracy and F1 (macro, micro, binary) on a hand-worked example', async () => {
     const preds = [0, 1, 1, 2, 2, 0];
     const labels = [0, 1, 2, 2, -100, 1];
     // Counted: 5 labelled; right at 0,1,3 → 3/5.
@@ -169,6 +169,8 @@ describe('metrics', () => {
     expect(f1Score(preds, labels, { numClasses: 3, average: 'micro' })).toBeCloseTo(0.6);
     expect(f1Score(preds, labels, { numClasses: 3, average: 'binary', positive: 1 })).toBeCloseTo(0.5);
     expect(() => f1Score([0, 5], [0, 1], { numClasses: 3 })).toThrow(IdOutOfRangeError);
-    expect(Array.from(predictions(tf.tensor2d([[0, 2, 1], [5, 1, 1]])))).toEqual([1, 0]);
+    const logits = tf.tensor2d([[0, 2, 1], [5, 1, 1]]);
+    expect(Array.from(await predictions(logits))).toEqual([1, 0]);
+    logits.dispose();
   });
 });

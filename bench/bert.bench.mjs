@@ -1,0 +1,98 @@
+// BERT-mini-sized model (4 layers, 256 wide, 4 heads, vocab 30522), batch 8 × 128 tokens: encoder forward
+// latency and masked-LM training throughput (fresh on-device masks, AdamW, clipping) on each backend, next to
+// the same model in PyTorch (bench/bert_torch.py, system torch) in the same run. Each backend runs in its own
+// node process so they do not share memory or warm-up. Run: node bench/bert.bench.mjs (after the build).
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { printTable, timeIt, writeResults } from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CONFIG = { vocab: 30522, hidden: 256, layers: 4, heads: 4, inter: 1024, maxPos: 512, batch: 8, seq: 128, dropout: 0.1 };
+const THREADS = 2; // torch threads = the cores here; wasm uses its own thread pool when available
+
+async function child(backend) {
+  const tf = await import('@tensorflow/tfjs');
+  const { initBackend, Rng, Trainer } = await import('@transformer-kit/core');
+  const { BertForMaskedLM, MaskedLMMaskGenerator, bertConfig } = await import('@transformer-kit/bert');
+  const info = await initBackend(backend);
+  const c = CONFIG;
+  const config = bertConfig('mini', { vocabSize: c.vocab, maxPositions: c.maxPos, hiddenDropout: c.dropout, attentionDropout: c.dropout });
+  const model = new BertForMaskedLM(config);
+  const rng = new Rng(1);
+  const inputIds = Array.from({ length: c.batch }, () => Array.from({ length: c.seq }, () => 5 + rng.int(c.vocab - 5)));
+  const attentionMask = inputIds.map((r) => r.map(() => 1));
+  const slow = backend === 'cpu';
+
+  model.eval();
+  const forwardMs = await timeIt(
+    async () => {
+      const h = tf.tidy(() => model.bert.forward({ inputIds, attentionMask }).sequenceOutput);
+      await h.data();
+      h.dispose();
+    },
+    slow ? { warmup: 1, iters: 2 } : { warmup: 2, iters: 7 },
+  );
+
+  model.train();
+  const gen = new MaskedLMMaskGenerator({ vocabSize: c.vocab, maskTokenId: 4, unselectableIds: [0, 2, 3], seed: 1 });
+  const trainer = new Trainer(model, { lr: 1e-4, weightDecay: 0.01, clipNorm: 1 });
+  const before = tf.memory().numTensors;
+  let after;
+  const trainMs = await timeIt(
+    async () => {
+      const batch = gen.generate({ inputIds, attentionMask });
+      await trainer.step(() => model.loss(batch, { attentionMask }));
+      tf.dispose(Object.values(batch));
+      after = tf.memory().numTensors;
+    },
+    slow ? { warmup: 1, iters: 2 } : { warmup: 2, iters: 5 },
+  );
+  console.log(JSON.stringify({ backend: info.backend, device: info.device, forwardMs, trainMs, tensorsBefore: before, tensorsAfter: after }));
+}
+
+if (process.argv[2] === '--child') {
+  await child(process.argv[3]);
+  process.exit(0);
+}
+
+const { probeWebGPU } = await import('@transformer-kit/core');
+const backends = ['wasm', 'cpu'];
+const probe = await probeWebGPU();
+if (probe.available) backends.push('webgpu');
+
+const results = {};
+for (const b of backends) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', b], { cwd: here, encoding: 'utf8', timeout: 900_000 });
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !line) {
+    console.log(`${b}: failed (${(r.stderr || r.error?.message || '').trim().split('\n').slice(-2).join(' ')})`);
+    continue;
+  }
+  results[b] = JSON.parse(line);
+}
+const torch = spawnSync('/usr/bin/python3', [join(here, 'bert_torch.py'), JSON.stringify({ ...CONFIG, threads: THREADS })], { encoding: 'utf8' });
+if (torch.status === 0) results.pytorch = JSON.parse(torch.stdout.trim().split('\n').pop());
+else console.log(`PyTorch not run: ${(torch.stderr || torch.error?.message || '').trim().split('\n').slice(-2).join(' ')}`);
+
+const tokens = CONFIG.batch * CONFIG.seq;
+const pt = results.pytorch;
+const rows = Object.entries(results).map(([name, r]) => {
+  const fwd = r.forwardMs ?? r.forward_ms;
+  const step = r.trainMs ?? r.train_step_ms;
+  return {
+    backend: name === 'pytorch' ? `pytorch ${pt.torch} (${pt.threads} threads)` : name,
+    'forward ms': fwd,
+    'forward vs PyTorch': pt ? `${(pt.forward_ms / fwd).toFixed(2)}x` : '',
+    'MLM step ms': step,
+    'MLM tokens/s': (tokens / step) * 1000,
+    'MLM vs PyTorch': pt ? `${(pt.train_step_ms / step).toFixed(2)}x` : '',
+  };
+});
+printTable(
+  `BERT-mini (L4 H256 A4, V30522), batch ${CONFIG.batch} × ${CONFIG.seq}, dropout ${CONFIG.dropout}; ${os.cpus().length} cores (${os.cpus()[0]?.model}); ` +
+    `"vs PyTorch" = PyTorch time / ours (higher is better); WebGPU: ${probe.available ? 'yes' : probe.reason}`,
+  rows,
+);
+writeResults('bert', { config: CONFIG, tokensPerStep: tokens, webgpu: probe, results });
