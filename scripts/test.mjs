@@ -23,6 +23,7 @@ const webgpuOnly = args.has('--webgpu-only');
 const requireWebgpu = args.has('--require-webgpu');
 const installAlone = !args.has('--no-install-alone');
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+const PACKAGE_TIMEOUT_MIN = Number(process.env.TK_PACKAGE_TIMEOUT_MIN ?? 20);
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
 
@@ -73,7 +74,10 @@ function runVitest(dir, webgpu) {
       [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
       { cwd: dir, env, stdio: 'inherit' },
     );
+    // A hung suite must not eat CI's 90 minutes: one package gets at most PACKAGE_TIMEOUT_MIN.
+    const timer = setTimeout(() => child.kill('SIGKILL'), PACKAGE_TIMEOUT_MIN * 60_000);
     child.on('exit', (code, signal) => {
+      clearTimeout(timer);
       let r;
       try {
         r = JSON.parse(readFileSync(report, 'utf8'));
