@@ -8,6 +8,7 @@
 //   --no-install-alone                                 skip scripts/install-alone.mjs (pack + npm install into a
 //                                                      blank project, ~20 s with a warm npm cache)
 //
+// Env: TK_PACKAGE_TIMEOUT_MIN (per-package limit, default 20); the runner sets TK_WEBGPU_SUITE for vitest.
 // Packages must be built first (root `pnpm test` does `turbo run build` before this). The last line is
 // always `N passed, N failed, N skipped`; the exit code is non-zero on any failure.
 import { spawn, spawnSync } from 'node:child_process';
