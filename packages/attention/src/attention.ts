@@ -134,7 +134,7 @@ export class MultiHeadAttention extends Module {
     }
     let probs = tf.softmax(scores);
     // A query with no visible key attends to nothing: zeros, not a uniform average.
-    if (prepared) probs = probs.mul(prepared.rowHasKeys);
+    if (prepared?.rowHasKeys) probs = probs.mul(prepared.rowHasKeys);
     const attended = batchMatMul(dropout(probs, this.dropoutRate, this.training), v);
     const merged = attended.transpose([0, 2, 1, 3]).reshape([b, t, this.numHeads * this.headDim]);
     const output = this.output.forward(merged);

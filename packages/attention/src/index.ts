@@ -3,6 +3,7 @@ export {
   type Mask,
   BLOCKED,
   attentionBias,
+  causalBias,
   causalMask,
   combineMasks,
   disposeMask,

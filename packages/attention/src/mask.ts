@@ -20,8 +20,11 @@ export type Mask = tf.Tensor;
 export interface AttentionBias {
   /** Additive bias (0 or BLOCKED), broadcastable to (B, H, T, S). */
   readonly bias: tf.Tensor;
-  /** 1 where a query row has at least one key to attend to, else 0; broadcastable to (B, H, T, 1). */
-  readonly rowHasKeys: tf.Tensor;
+  /**
+   * 1 where a query row has at least one key to attend to, else 0; broadcastable to (B, H, T, 1).
+   * Absent when no row can be empty (a causal mask with offset >= 0), which saves a multiply per layer.
+   */
+  readonly rowHasKeys?: tf.Tensor;
 }
 
 /** The bias given to blocked positions: finite, so a fully blocked row cannot produce NaN. */
@@ -36,11 +39,23 @@ export function causalMask(T: number, S = T, offset = S - T): tf.Tensor2D {
     if (!Number.isInteger(v)) throw new InvalidArgumentError(`causalMask: ${name} must be an integer, got ${v}`);
   }
   if (T < 1 || S < 1) throw new InvalidArgumentError(`causalMask: T and S must be >= 1, got T=${T}, S=${S}`);
-  return tf.tidy(() => {
-    const q = tf.range(offset, offset + T, 1, 'int32').reshape([T, 1]);
-    const k = tf.range(0, S, 1, 'int32').reshape([1, S]);
-    return tf.lessEqual(k, q) as tf.Tensor2D;
-  });
+  // Filled on the host: one upload instead of range/compare kernels (slow with broadcasting on wasm).
+  const data = new Uint8Array(T * S);
+  for (let i = 0; i < T; i++) data.fill(1, i * S, i * S + Math.max(0, Math.min(S, i + offset + 1)));
+  return tf.tensor2d(data, [T, S], 'bool');
+}
+
+/** `attentionBias(causalMask(T, S, offset))`, built directly: no empty rows when offset >= 0. */
+export function causalBias(T: number, S = T, offset = S - T): AttentionBias {
+  const mask = causalMask(T, S, offset);
+  if (offset < 0) {
+    const b = attentionBias(mask);
+    mask.dispose();
+    return b;
+  }
+  const bias = tf.tidy(() => toBias(mask));
+  mask.dispose();
+  return { bias };
 }
 
 /**
@@ -87,13 +102,13 @@ export function attentionBias(mask: Mask | AttentionBias): AttentionBias {
 }
 
 export function isAttentionBias(m: unknown): m is AttentionBias {
-  return typeof m === 'object' && m !== null && !(m instanceof tf.Tensor) && 'bias' in m && 'rowHasKeys' in m;
+  return typeof m === 'object' && m !== null && !(m instanceof tf.Tensor) && 'bias' in m;
 }
 
 /** Frees the tensors of an `AttentionBias` (or a mask) built outside a tidy. */
 export function disposeMask(m: Mask | AttentionBias | undefined): void {
   if (!m) return;
-  if (isAttentionBias(m)) tf.dispose([m.bias, m.rowHasKeys]);
+  if (isAttentionBias(m)) tf.dispose(m.rowHasKeys ? [m.bias, m.rowHasKeys] : [m.bias]);
   else m.dispose();
 }
 
@@ -108,7 +123,8 @@ function toBool(m: tf.Tensor): tf.Tensor {
 function toBias(m: tf.Tensor): tf.Tensor {
   // Additive masks may use -inf or finfo.min; clamp so a fully blocked row stays finite.
   if (isAdditive(m)) return m.maximum(BLOCKED);
-  return tf.where(toBool(m), tf.scalar(0), tf.scalar(BLOCKED));
+  // (keep − 1) · 1e9: 0 where kept, BLOCKED elsewhere, without broadcasting a where().
+  return toBool(m).cast('float32').sub(1).mul(-BLOCKED);
 }
 
 /** Throws a ShapeError unless `b` broadcasts against `a` (numpy rules, aligned at the right). */

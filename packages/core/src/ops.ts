@@ -56,8 +56,49 @@ const linearWithGrad = tf.customGrad((...args) => {
  * (`transposeB`). Leading dims must match.
  */
 export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
-  return tf.matMul(a, b, false, transposeB);
+  const lead = a.shape.slice(0, -2);
+  const n = lead.reduce((x, y) => x * y, 1);
+  // wasm runs batched or transposed products with a scalar loop (~2 GFLOP/s) but plain 2-D ones with
+  // XNNPACK. Slicing copies the whole input once per slice on wasm, so it pays only for a few slices
+  // (generation: batch 1, a few heads); training-size batches stay one batched kernel.
+  if (tf.getBackend() !== 'wasm' || n > SLICE_LIMIT || a.rank < 3) return tf.matMul(a, b, false, transposeB);
+  const [m, k] = a.shape.slice(-2) as [number, number];
+  const s = transposeB ? b.shape[b.rank - 2]! : b.shape[b.rank - 1]!;
+  const a3 = a.reshape([n, m, k]) as tf.Tensor3D;
+  const b3 = (transposeB ? b.reshape([n, s, k]) : b.reshape([n, k, s])) as tf.Tensor3D;
+  const out = transposeB ? slicedMatMulTB(a3, b3) : slicedMatMul(a3, b3);
+  return out.reshape([...lead, m, s]);
 }
+
+const SLICE_LIMIT = 8;
+
+/** Per-slice plain 2-D products of a (N,M,K) @ b (N,K,S). */
+function perSlice(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  if (a.shape[0] === 1) return tf.matMul(a.squeeze([0]) as tf.Tensor2D, b.squeeze([0]) as tf.Tensor2D).expandDims(0) as tf.Tensor3D;
+  const bs = tf.unstack(b);
+  return tf.stack(tf.unstack(a).map((x, i) => tf.matMul(x as tf.Tensor2D, bs[i] as tf.Tensor2D))) as tf.Tensor3D;
+}
+
+const t3 = (x: tf.Tensor3D) => tf.transpose(x, [0, 2, 1]) as tf.Tensor3D;
+
+const slicedMatMul = tf.customGrad((...args) => {
+  const [a, b, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: perSlice(a, b),
+    gradFunc: (dy, [sa, sb]) => [perSlice(dy as tf.Tensor3D, t3(sb as tf.Tensor3D)), perSlice(t3(sa as tf.Tensor3D), dy as tf.Tensor3D)],
+  };
+}) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
+
+// a (N,M,K) @ b (N,S,K)ᵀ
+const slicedMatMulTB = tf.customGrad((...args) => {
+  const [a, b, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: perSlice(a, t3(b)),
+    gradFunc: (dy, [sa, sb]) => [perSlice(dy as tf.Tensor3D, sb as tf.Tensor3D), perSlice(t3(dy as tf.Tensor3D), sa as tf.Tensor3D)],
+  };
+}) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
 
 /** Rows of `table` (V, D) at integer `ids` of any shape → (...ids.shape, D). Trains on every backend. */
 export function embedding(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {

@@ -4,12 +4,14 @@ import {
   KVCache,
   TransformerBlock,
   attentionBias,
+  causalBias,
   causalMask,
   combineMasks,
   paddingMask,
 } from '@transformer-kit/attention';
 import {
   Embedding,
+  IdOutOfRangeError,
   InvalidArgumentError,
   LayerNorm,
   Module,
@@ -19,7 +21,7 @@ import {
   crossEntropy,
   dropout,
 } from '@transformer-kit/core';
-import { LMHead, checkIds } from '@transformer-kit/heads';
+import { LMHead, canReadSync } from '@transformer-kit/heads';
 import { type SamplingOptions, checkSampling, pickToken } from './sample.js';
 
 /*
@@ -87,6 +89,8 @@ export interface ForwardOptions {
   returnHiddenStates?: boolean;
   /** Collect every layer's attention probabilities (B, H, T, S). */
   returnAttention?: boolean;
+  /** Project only the last position to the vocabulary (logits (B, 1, vocab)): all generation needs. */
+  lastOnly?: boolean;
 }
 
 export interface GPTOutput {
@@ -152,7 +156,7 @@ export class GPT extends Module {
 
   /** Logits plus hidden states / attention maps on request. Call inside tf.tidy. */
   run(ids: Ids, options: ForwardOptions = {}): GPTOutput {
-    const { cache, returnHiddenStates = false, returnAttention = false } = options;
+    const { cache, returnHiddenStates = false, returnAttention = false, lastOnly = false } = options;
     const x = this.checkIds(ids);
     const [b, t] = x.shape as [number, number];
     const past = cache?.length ?? 0;
@@ -173,7 +177,7 @@ export class GPT extends Module {
     });
     const hidden = this.lnF.forward(hsum) as tf.Tensor3D;
     if (returnHiddenStates) hiddenStates.push(hidden);
-    const logits = this.lmHead.forward(hidden) as tf.Tensor3D;
+    const logits = this.lmHead.forward(lastOnly ? hidden.slice([0, t - 1], [b, 1]) : hidden) as tf.Tensor3D;
     return {
       logits,
       hidden,
@@ -242,7 +246,7 @@ export class GPT extends Module {
             cache = this.newCache();
           }
         }
-        const row = tf.tidy(() => this.forward([input], { cache }).slice([0, input.length - 1, 0], [1, 1, vocabSize]).reshape([vocabSize]));
+        const row = tf.tidy(() => this.forward([input], { cache, lastOnly: true }).reshape([vocabSize]));
         const logits = await row.data();
         row.dispose();
         const next = pickToken(logits, options, rng);
@@ -269,17 +273,26 @@ export class GPT extends Module {
       pad = paddingMask(m);
     }
     // A single new query may attend to every cached key: no causal mask needed.
-    const causal = t > 1 ? causalMask(t, s) : undefined;
-    const mask = combineMasks(causal, pad);
-    return mask ? attentionBias(mask) : undefined;
+    if (!pad) return t > 1 ? causalBias(t, s) : undefined;
+    return attentionBias(combineMasks(t > 1 ? causalMask(t, s) : undefined, pad)!);
   }
 
   private checkIds(ids: Ids): tf.Tensor2D {
     const x = toTensor(ids);
     if (x.rank !== 2) throw new ShapeError(`ids must be (batch, seqLen), got shape [${x.shape}]`);
     if (x.shape[1] === 0) throw new ShapeError('ids must contain at least one token per sequence');
-    checkIds(x, this.config.vocabSize, 'token id');
+    // Host arrays are always checked; tensors where a sync read is cheap (cpu, wasm), not on GPUs.
+    if (!(ids instanceof tf.Tensor) || canReadSync()) checkIdValues(x.dataSync(), this.config.vocabSize);
     return (x.dtype === 'int32' ? x : x.cast('int32')) as tf.Tensor2D;
+  }
+}
+
+function checkIdValues(values: ArrayLike<number>, vocabSize: number): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= vocabSize) {
+      throw new IdOutOfRangeError(`token id ${v} at flat index ${i} is not an integer in [0, ${vocabSize})`);
+    }
   }
 }
 

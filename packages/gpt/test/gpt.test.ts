@@ -1,0 +1,151 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  IdOutOfRangeError,
+  InvalidArgumentError,
+  NonFiniteLossError,
+  SequenceTooLongError,
+  ShapeError,
+  initBackend,
+} from '@transformer-kit/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GPT, GPT_PRESETS, gptConfig, pretrain } from '../src/index.js';
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`GPT on ${backend}`, () => {
+    let model: GPT;
+    beforeAll(async () => {
+      await initBackend(backend);
+      model = new GPT('tiny', { seed: 1 });
+      model.eval();
+    });
+
+    it('maps ids (B,T) to logits (B,T,vocab) with the LM head tied to wte', () => {
+      expect(tf.tidy(() => model.forward([[1, 2, 3], [4, 5, 6]]).shape)).toEqual([2, 3, 64]);
+      expect(model.namedParameters().some(([n]) => n.startsWith('lmHead'))).toBe(false);
+      expect(model.lmHead.tiedEmbedding).toBe(model.wte.weight);
+      // GPT-2 small's parameter count, from its preset (124M, as published).
+      expect(gptConfig('gpt2')).toMatchObject({ dim: 768, numLayers: 12, numHeads: 12, blockSize: 1024, vocabSize: 50257 });
+      expect(GPT_PRESETS.reference).toMatchObject({ vocabSize: 65, blockSize: 64, numLayers: 4, numHeads: 4, dim: 128 });
+    });
+
+    it('skips targets equal to the ignore index in the loss', () => {
+      tf.tidy(() => {
+        const ids = [[1, 2, 3, 4]];
+        const logits = model.forward(ids);
+        const logp = tf.logSoftmax(logits).arraySync() as number[][][];
+        // Only positions 0 and 2 count.
+        const want = -(logp[0]![0]![7]! + logp[0]![2]![9]!) / 2;
+        expect(model.loss(ids, [[7, -100, 9, -100]]).dataSync()[0]).toBeCloseTo(want, 5);
+        expect(model.loss(ids, [[7, 0, 9, 0]], { ignoreIndex: 0 }).dataSync()[0]).toBeCloseTo(want, 5);
+      });
+    });
+
+    it('samples reproducibly by seed; topK = 1 and tiny topP are greedy; stops at stop ids', async () => {
+      const prompt = [1, 2, 3];
+      const greedy = await model.generate(prompt, { maxNewTokens: 12 });
+      const s1 = await model.generate(prompt, { maxNewTokens: 12, temperature: 1.5, seed: 42 });
+      const s2 = await model.generate(prompt, { maxNewTokens: 12, temperature: 1.5, seed: 42, useCache: false });
+      const s3 = await model.generate(prompt, { maxNewTokens: 12, temperature: 1.5, seed: 43 });
+      expect(s2).toEqual(s1);
+      expect(s3).not.toEqual(s1);
+      expect(await model.generate(prompt, { maxNewTokens: 12, topK: 1, temperature: 2, seed: 5 })).toEqual(greedy);
+      expect(await model.generate(prompt, { maxNewTokens: 12, topP: 1e-6, seed: 5 })).toEqual(greedy);
+      const topK3 = await model.generate(prompt, { maxNewTokens: 12, topK: 3, seed: 9 });
+      expect(topK3.length).toBe(12);
+      const stopAt = s1[4]!;
+      const stopped = await model.generate(prompt, { maxNewTokens: 12, temperature: 1.5, seed: 42, stopIds: [stopAt] });
+      expect(stopped).toEqual(s1.slice(0, s1.indexOf(stopAt) + 1));
+    });
+
+    it('streams through an async iterator and a callback', async () => {
+      const seen: Array<[number, number]> = [];
+      const all = await model.generate([5], { maxNewTokens: 6, onToken: (id, i) => seen.push([id, i]) });
+      expect(seen).toEqual(all.map((id, i) => [id, i]));
+      const streamed: number[] = [];
+      for await (const id of model.stream([5], { maxNewTokens: 6 })) streamed.push(id);
+      expect(streamed).toEqual(all);
+    });
+
+    it('slides the window past the block size only when asked', async () => {
+      const long = Array.from({ length: 30 }, (_, i) => i);
+      await expect(model.generate(long, { maxNewTokens: 5 })).rejects.toThrow(SequenceTooLongError);
+      const cached = await model.generate(long, { maxNewTokens: 5, cropToBlockSize: true });
+      const uncached = await model.generate(long, { maxNewTokens: 5, cropToBlockSize: true, useCache: false });
+      expect(cached).toEqual(uncached);
+    });
+
+    it('rejects bad input with typed errors that name the problem', async () => {
+      const run = (f: () => unknown) => () => tf.tidy(() => void f());
+      expect(run(() => model.forward([[1, 64]]))).toThrow(IdOutOfRangeError);
+      expect(run(() => model.forward([[1, 64]]))).toThrow(/token id 64 .*\[0, 64\)/);
+      expect(run(() => model.forward([[1, -1]]))).toThrow(IdOutOfRangeError);
+      expect(run(() => model.forward([[1, 2.5]]))).toThrow(/2\.5/);
+      expect(run(() => model.forward(tf.tensor1d([1, 2], 'int32')))).toThrow(ShapeError);
+      expect(run(() => model.forward([Array.from({ length: 33 }, () => 1)]))).toThrow(SequenceTooLongError);
+      expect(run(() => model.forward([Array.from({ length: 33 }, () => 1)]))).toThrow(/33 tokens.*block size 32/);
+      expect(run(() => model.forward([[1, 2], [3]]))).toThrow(ShapeError);
+      expect(run(() => model.forward([[1, 2, 3]], { attentionMask: [[1, 1]] }))).toThrow(/attentionMask must be \(batch=1, past\+T=3\)/);
+      expect(run(() => model.loss([[1, 2, 3]], [[1, 2]]))).toThrow(ShapeError);
+      await expect(model.generate([1], { maxNewTokens: 2, topP: 0 })).rejects.toThrow(InvalidArgumentError);
+      await expect(model.generate([1], { maxNewTokens: 2, topP: 1.5 })).rejects.toThrow(/topP must be in \(0, 1\]/);
+      await expect(model.generate([1], { maxNewTokens: 2, temperature: 0 })).rejects.toThrow(/temperature must be > 0/);
+      await expect(model.generate([1], { maxNewTokens: 2, temperature: -1 })).rejects.toThrow(InvalidArgumentError);
+      await expect(model.generate([1], { maxNewTokens: 2, topK: 0 })).rejects.toThrow(/topK/);
+      await expect(model.generate([1], { maxNewTokens: -1 })).rejects.toThrow(/maxNewTokens/);
+      await expect(model.generate([], { maxNewTokens: 1 })).rejects.toThrow(ShapeError);
+      await expect(model.generate([99], { maxNewTokens: 1 })).rejects.toThrow(IdOutOfRangeError);
+      expect(() => new GPT({ dim: 10, numHeads: 3 })).toThrow(/not divisible/);
+      expect(() => gptConfig('gpt5' as 'gpt2')).toThrow(/unknown GPT preset 'gpt5'/);
+    });
+
+    it('raises NonFiniteLossError naming the step and keeps the weights', async () => {
+      const m = new GPT('tiny', { seed: 2 });
+      const tokens = Array.from({ length: 200 }, (_, i) => (i * 7) % 64);
+      await pretrain(m, { train: tokens }, { steps: 2, batchSize: 2, blockSize: 8, lr: 1e-3 });
+      const before = m.wpe.weight.dataSync().slice();
+      m.lnF.weight.assign(tf.fill([16], Number.NaN));
+      const err = await pretrain(m, { train: tokens }, { steps: 2, batchSize: 2, blockSize: 8, lr: 1e-3 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NonFiniteLossError);
+      expect((err as Error).message).toMatch(/step 1\b/);
+      expect(m.wpe.weight.dataSync()).toEqual(before);
+      m.dispose();
+    });
+
+    it('keeps numTensors flat over 200 training steps (with accumulation and evaluation)', async () => {
+      const m = new GPT({ ...GPT_PRESETS.tiny, dropout: 0.1 }, { seed: 3 });
+      const tokens = Array.from({ length: 500 }, (_, i) => (i * i + 3 * i) % 64);
+      const counts: number[] = [];
+      const start = tf.memory().numTensors;
+      const r = await pretrain(m, { train: tokens.slice(0, 400), val: tokens.slice(400) }, {
+        steps: 200, batchSize: 4, blockSize: 16, lr: 3e-3, accumulationSteps: 2, evalEvery: 50, evalBatches: 2, clipNorm: 1,
+        onStep: () => void counts.push(tf.memory().numTensors),
+      });
+      expect(counts.length).toBe(200);
+      // Optimizer state appears at step 1; from then on the count never moves.
+      expect(new Set(counts.slice(1)).size).toBe(1);
+      expect(tf.memory().numTensors).toBe(start);
+      expect(r.steps.filter((s) => s.valLoss !== undefined).length).toBe(4);
+      expect(r.steps.at(-1)!.loss).toBeLessThan(r.steps[0]!.loss);
+      m.dispose();
+    });
+
+    it('keeps numTensors flat over 500 generated tokens, with and without the cache', async () => {
+      // wasm: one 501-token sequence. cpu (whose softmax alone takes ~80 ms at 300 positions) slides a
+      // 64-token window instead, which also exercises the cache rebuild after every crop.
+      const long = backend === 'wasm';
+      const m = new GPT({ ...GPT_PRESETS.tiny, blockSize: long ? 512 : 64 }, { seed: 4 });
+      for (const useCache of [true, false]) {
+        const start = tf.memory().numTensors;
+        const counts: number[] = [];
+        const out = await m.generate([1], {
+          maxNewTokens: 500, temperature: 1, seed: 1, useCache, cropToBlockSize: !long,
+          onToken: () => void counts.push(tf.memory().numTensors),
+        });
+        expect(out.length).toBe(500);
+        expect(new Set(counts.slice(1)).size).toBe(1);
+        expect(tf.memory().numTensors).toBe(start);
+      }
+      m.dispose();
+    });
+  });
+}
