@@ -99,7 +99,8 @@ export class MaskedLMMaskGenerator {
       const k = n.mul(this.selectionRate).add(tf.randomUniform([b], 0, 1, 'float32', seeds[1])).floor().minimum(n);
       const { indices } = tf.topk(key, p);
       const used = tf.range(0, p, 1, 'float32').expandDims(0).less(k.expandDims(1)); // (B, P)
-      const slotsOneHot = tf.oneHot(indices, t).mul(used.cast('int32').expandDims(2)); // (B, P, T)
+      // In float: a reduction over a middle axis transposes first, and WebGPU's int32 transpose is broken.
+      const slotsOneHot = tf.oneHot(indices, t).cast('float32').mul(used.cast('float32').expandDims(2)); // (B, P, T)
       const selected = slotsOneHot.sum(1).greater(0); // (B, T)
 
       const r = tf.randomUniform([b, t], 0, 1, 'float32', seeds[2]);
