@@ -60,9 +60,10 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.
   const n = lead.reduce((x, y) => x * y, 1);
   // wasm runs batched or transposed products with a scalar loop (~2 GFLOP/s) but plain 2-D ones with
   // XNNPACK. Slicing copies the whole input once per slice on wasm, so it pays only for a few slices
-  // (generation: batch 1, a few heads); training-size batches stay one batched kernel.
-  if (tf.getBackend() !== 'wasm' || n > SLICE_LIMIT || a.rank < 3) return tf.matMul(a, b, false, transposeB);
+  // (generation: batch 1, a few heads); training-size batches stay one batched kernel, and so do
+  // single-query decoding steps, whose products are too small for the copies to pay off.
   const [m, k] = a.shape.slice(-2) as [number, number];
+  if (tf.getBackend() !== 'wasm' || n > SLICE_LIMIT || a.rank < 3 || m < 16) return tf.matMul(a, b, false, transposeB);
   const s = transposeB ? b.shape[b.rank - 2]! : b.shape[b.rank - 1]!;
   const a3 = a.reshape([n, m, k]) as tf.Tensor3D;
   const b3 = (transposeB ? b.reshape([n, s, k]) : b.reshape([n, k, s])) as tf.Tensor3D;

@@ -1,0 +1,213 @@
+// GPT benchmark: training step time / tokens/s / MFU for the reference config (vocab 65, block 64, 4 layers,
+// 4 heads, dim 128, batch 16) on each backend, vs the same model in PyTorch and vs TF.js peers; then
+// generation ms/token at positions 16/128/512 with and without the KV cache.
+// Every measurement runs in its own child process (one backend per process).   node gpt.bench.mjs
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { printTable, timeIt, writeResults } from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const REF = { vocab: 65, block: 64, layers: 4, heads: 4, dim: 128, batch: 16 };
+const POSITIONS = [16, 128, 512];
+const GEN_TOKENS = 8;
+const GEN_BLOCK = 1024;
+
+/** Training FLOPs per step (nanoGPT's estimate: 6 per matmul weight per token, plus attention). */
+function stepFlops({ vocab, block, layers, dim, batch }) {
+  const matmulParams = layers * 12 * dim * dim + vocab * dim; // blocks + tied LM head
+  const perToken = 6 * matmulParams + 12 * layers * block * dim;
+  return perToken * batch * block;
+}
+
+// ---------------------------------------------------------------- child tasks
+async function child(task, backend) {
+  const tf = await import('@tensorflow/tfjs');
+  const { initBackend, Trainer } = await import('@transformer-kit/core');
+  await initBackend(backend);
+  const iters = backend === 'cpu' ? 1 : 5;
+  const warmup = backend === 'cpu' ? 1 : 2;
+  if (task === 'matmul-peak') {
+    let best = 0;
+    for (const [m, k, n] of [[1024, 128, 512], [1024, 512, 128], [512, 512, 512]]) {
+      const a = tf.randomNormal([m, k]);
+      const b = tf.randomNormal([k, n]);
+      const ms = await timeIt(async () => {
+        const c = tf.matMul(a, b);
+        await c.data();
+        c.dispose();
+      }, { warmup: 2, iters: backend === 'cpu' ? 2 : 10 });
+      best = Math.max(best, (2 * m * k * n) / (ms / 1e3) / 1e9);
+    }
+    return { gflops: best };
+  }
+  if (task === 'ours-train') {
+    const { GPT } = await import('@transformer-kit/gpt');
+    const model = new GPT({ vocabSize: REF.vocab, blockSize: REF.block, numLayers: REF.layers, numHeads: REF.heads, dim: REF.dim }, { seed: 0 });
+    const trainer = new Trainer(model, { lr: 3e-4, weightDecay: 0.1, clipNorm: 1 });
+    const x = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32');
+    const y = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32');
+    const stepMs = await timeIt(() => trainer.step(() => model.loss(x, y)), { warmup, iters });
+    return { stepMs, params: model.numParameters() };
+  }
+  if (task === 'ours-gen') {
+    const { GPT } = await import('@transformer-kit/gpt');
+    const model = new GPT({ vocabSize: REF.vocab, blockSize: GEN_BLOCK, numLayers: REF.layers, numHeads: REF.heads, dim: REF.dim }, { seed: 0 });
+    const out = {};
+    for (const useCache of [true, false]) await model.generate([1, 2, 3], { maxNewTokens: 20, useCache }); // warm-up
+    for (const pos of POSITIONS) {
+      const prompt = Array.from({ length: pos }, (_, i) => (i * 7) % REF.vocab);
+      out[pos] = {};
+      for (const useCache of [true, false]) {
+        // Median gap between consecutive streamed tokens after the first (which includes the prompt pass).
+        let best = Infinity;
+        for (let run = 0; run < 3; run++) {
+          const gaps = [];
+          let last;
+          for await (const _ of model.stream(prompt, { maxNewTokens: GEN_TOKENS + 1, useCache })) {
+            const now = performance.now();
+            if (last !== undefined) gaps.push(now - last);
+            last = now;
+          }
+          gaps.sort((a, b) => a - b);
+          best = Math.min(best, gaps[Math.floor(gaps.length / 2)]);
+        }
+        out[pos][useCache ? 'cached' : 'uncached'] = best;
+      }
+    }
+    return out;
+  }
+  if (task === 'gpt-tfjs-train') {
+    // zemlyansky/gpt-tfjs: its own training step (src/train.js) on a one-hot target, Adam + global-norm clip.
+    const require = createRequire(import.meta.url);
+    const gptTfjs = require('gpt-tfjs');
+    const model = gptTfjs.model.GPT({ vocabSize: REF.vocab, blockSize: REF.block, nLayer: REF.layers, nHead: REF.heads, nEmbd: REF.dim, dropout: 0, bias: true });
+    const opt = tf.train.adam(3e-4);
+    const x = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32');
+    const y = tf.oneHot(tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32'), REF.vocab);
+    const step = async () => {
+      let loss;
+      tf.tidy(() => {
+        const { grads } = opt.computeGradients(() => {
+          loss = tf.keep(tf.losses.softmaxCrossEntropy(y, model.apply(x)));
+          return loss;
+        });
+        opt.applyGradients(gptTfjs.optimizers.clipByGlobalNormObj(grads, 1));
+      });
+      await loss.data();
+      loss.dispose();
+    };
+    const stepMs = await timeIt(step, { warmup, iters });
+    return { stepMs, params: model.countParams() };
+  }
+  if (task === 'nanogpt-train') {
+    // @genai-fi/nanogpt: create the same model through its public entry point.
+    const { TeachableLLM } = await import('@genai-fi/nanogpt');
+    TeachableLLM.create('char', { vocabSize: REF.vocab, blockSize: REF.block, nLayer: REF.layers, nHead: REF.heads, nEmbed: REF.dim });
+    throw new Error('created, but no public single-step training API to time');
+  }
+  throw new Error(`unknown task ${task}`);
+}
+
+function runChild(task, backend, timeoutMs = 15 * 60_000) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', task, backend], { cwd: here, encoding: 'utf8', timeout: timeoutMs });
+  const line = (r.stdout ?? '').split('\n').reverse().find((l) => l.startsWith('{'));
+  if (r.status === 0 && line) return JSON.parse(line);
+  const err = (r.stderr ?? '').split('\n').find((l) => /Error|error:/.test(l)) ?? (r.error ? String(r.error) : `exit ${r.status}`);
+  return { error: err.trim().slice(0, 160) };
+}
+
+function runTorch(threads) {
+  const cfg = { ...REF, threads, gen_block: GEN_BLOCK, positions: POSITIONS, gen_tokens: GEN_TOKENS };
+  const r = spawnSync('/usr/bin/python3', [join(here, 'gpt_torch.py'), JSON.stringify(cfg)], { encoding: 'utf8', timeout: 15 * 60_000 });
+  const line = (r.stdout ?? '').trim().split('\n').pop();
+  if (r.status === 0 && line?.startsWith('{')) return JSON.parse(line);
+  return { error: (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop() };
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  const flops = stepFlops(REF);
+  const tokens = REF.batch * REF.block;
+  const backends = ['wasm', 'cpu', 'webgpu'];
+  const peak = {};
+  const ours = {};
+  for (const b of backends) {
+    peak[b] = runChild('matmul-peak', b);
+    if (peak[b].error) {
+      ours[b] = { error: peak[b].error };
+      continue;
+    }
+    ours[b] = runChild('ours-train', b);
+  }
+  const torch = { 1: runTorch(1), 2: runTorch(2) };
+  const peers = {
+    'gpt-tfjs/wasm': runChild('gpt-tfjs-train', 'wasm'),
+    'gpt-tfjs/cpu': runChild('gpt-tfjs-train', 'cpu'),
+    '@genai-fi/nanogpt/wasm': runChild('nanogpt-train', 'wasm'),
+  };
+  const torchTps = torch[1].step_ms ? tokens / (torch[1].step_ms / 1e3) : undefined;
+  const oursWasmTps = ours.wasm?.stepMs ? tokens / (ours.wasm.stepMs / 1e3) : undefined;
+
+  const rows = [];
+  const row = (impl, backend, threads, r, peakGflops) => {
+    if (!r || r.error) {
+      rows.push({ impl, backend, threads, 'step ms': '-', 'tokens/s': '-', 'vs torch(1t)': '-', 'ours wasm vs this': '-', MFU: '-', note: r?.error ?? 'n/a' });
+      return;
+    }
+    const ms = r.stepMs ?? r.step_ms;
+    const tps = tokens / (ms / 1e3);
+    rows.push({
+      impl,
+      backend,
+      threads,
+      'step ms': ms,
+      'tokens/s': Math.round(tps),
+      'vs torch(1t)': torchTps ? tps / torchTps : '-',
+      'ours wasm vs this': oursWasmTps ? oursWasmTps / tps : '-',
+      MFU: peakGflops ? `${((100 * flops) / (ms / 1e3) / (peakGflops * 1e9)).toFixed(1)}% of ${peakGflops.toFixed(1)} GF/s` : '-',
+      note: r.params ? `${r.params} params` : '',
+    });
+  };
+  for (const b of backends) row('transformer-kit', b, 1, ours[b], peak[b]?.gflops);
+  row('PyTorch 1.13', 'cpu', 1, torch[1]);
+  row('PyTorch 1.13', 'cpu', 2, torch[2]);
+  for (const [name, r] of Object.entries(peers)) {
+    const [impl, backend] = name.split(/\/(?=[^/]+$)/);
+    row(impl, backend, 1, r, peak[backend]?.gflops);
+  }
+  printTable(`Training step, reference config ${JSON.stringify(REF)}, ${(flops / 1e9).toFixed(2)} GFLOP/step`, rows);
+
+  const gen = { wasm: runChild('ours-gen', 'wasm') };
+  const genRows = [];
+  for (const pos of POSITIONS) {
+    const o = gen.wasm?.[pos];
+    const t = torch[1].gen?.[pos];
+    genRows.push({
+      position: pos,
+      'ours wasm cached ms/tok': o?.cached ?? gen.wasm.error ?? '-',
+      'ours wasm uncached ms/tok': o?.uncached ?? '-',
+      'cached / cached@16': o && gen.wasm[16] ? o.cached / gen.wasm[16].cached : '-',
+      'torch(1t) cached ms/tok': t?.cached ?? '-',
+      'torch(1t) uncached ms/tok': t?.uncached ?? '-',
+    });
+  }
+  printTable(`Generation (reference model with block ${GEN_BLOCK}, batch 1, greedy), ms per new token`, genRows);
+  writeResults('gpt', { config: REF, flopsPerStep: flops, peak, ours, torch, peers, generation: { ours: gen, torch: { 1: torch[1].gen, 2: torch[2].gen } }, rows, genRows });
+}
+
+if (process.argv[2] === '--child') {
+  child(process.argv[3], process.argv[4]).then(
+    (r) => {
+      console.log(JSON.stringify(r));
+      process.exit(0);
+    },
+    (e) => {
+      console.error(`Error: ${e?.message ?? e}`);
+      process.exit(1);
+    },
+  );
+} else {
+  await main();
+}
