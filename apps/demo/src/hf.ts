@@ -2,7 +2,7 @@
  * Runs a checkpoint folder picked in the page: a GPT-2 (generate, streamed) or a BERT classifier
  * (classify, with attention heatmaps), including the folders this demo's CLI writes.
  */
-import { CheckpointError, type FileData, parseConfig } from '@transformer-kit/core';
+import { CheckpointError, type FileData, parseConfig, readCheckpointFile } from '@transformer-kit/core';
 import { loadGptCheckpoint, loadSentimentCheckpoint } from './checkpoints.js';
 import { gptSizes } from './generate.js';
 import { type Classification, sentimentSizes } from './sentiment.js';
@@ -21,9 +21,7 @@ export interface LoadedCheckpoint {
 }
 
 export async function loadHfCheckpoint(files: Map<string, FileData>): Promise<LoadedCheckpoint> {
-  const configBytes = files.get('config.json');
-  if (!configBytes) throw new CheckpointError(`the folder has no config.json (found: ${[...files.keys()].sort().join(', ') || 'nothing'})`);
-  const config = parseConfig(configBytes instanceof Blob ? new Uint8Array(await configBytes.arrayBuffer()) : configBytes, 'config.json');
+  const config = parseConfig(await readCheckpointFile(files, 'config.json'), 'config.json');
   const type = config.model_type;
   if (type === 'gpt2') {
     const exp = await loadGptCheckpoint(files, gptSizes());

@@ -22,6 +22,8 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
 const params = new URLSearchParams(location.search);
 const fast = params.has('fast');
 const seed = Number(params.get('seed') ?? 0);
+/** `?sentimentSteps=N` / `?gptSteps=N` override the training schedules (the browser test uses them). */
+const stepsFrom = (key: string) => (params.has(key) ? { steps: Number(params.get(key)) } : {});
 
 // ---- errors: always visible, never a blank page -------------------------------------------------------
 function showError(e: unknown): void {
@@ -144,15 +146,15 @@ async function trainSentiment(): Promise<void> {
   if (!sentiment) {
     $('s-status').textContent = 'training a WordPiece vocabulary…';
     await tick();
-    sentiment = await SentimentExperiment.create(loadSentences(), { ...sentimentSizes(fast), seed, head: 'cls' });
+    sentiment = await SentimentExperiment.create(loadSentences(), { ...sentimentSizes(fast), ...stepsFrom('sentimentSteps'), seed, head: 'cls' });
   } else if (sentiment.steps >= sentiment.totalSteps) {
     sentiment.extend(sentiment.totalSteps);
   }
   const exp = sentiment;
-  const evalEvery = fast ? 10 : 50;
   await trainLoop('s', exp, sPlot, state.sentiment.losses, state.sentiment, async (step) => {
-    if (step % evalEvery === 0 || step === exp.totalSteps) await evaluate(exp);
+    if (step % 50 === 0 && step < exp.totalSteps) await evaluate(exp);
   });
+  // Also after Stop, so the number matches the weights.
   await evaluate(exp);
 }
 
@@ -220,7 +222,7 @@ async function trainGpt(): Promise<void> {
   if (!gpt) {
     $('g-status').textContent = 'preparing Moby Dick…';
     await tick();
-    gpt = await GptExperiment.create(loadMobyDick(), { ...gptSizes(fast), seed });
+    gpt = await GptExperiment.create(loadMobyDick(), { ...gptSizes(fast), ...stepsFrom('gptSteps'), seed });
   } else if (gpt.steps >= gpt.totalSteps) {
     gpt.extend(gpt.totalSteps);
   }
