@@ -19,7 +19,11 @@ import { BertForMaskedLM, BertForSequenceClassification, BertForTokenClassificat
  * read it and never write it.
  */
 
-export type BertTaskModel = BertModel | BertForMaskedLM | BertForSequenceClassification | BertForTokenClassification;
+export type BertTaskModel =
+  | BertModel
+  | BertForMaskedLM
+  | BertForSequenceClassification
+  | BertForTokenClassification;
 
 // [our name pattern, HF name, is a Linear weight (transpose)], applied to the backbone's own names.
 const BACKBONE: Array<[RegExp, string, boolean]> = [
@@ -38,7 +42,11 @@ const BACKBONE: Array<[RegExp, string, boolean]> = [
 
 // The same for the task models' own names (backbone under `bert.`).
 const TASK: Array<[RegExp, string, boolean]> = [
-  ...BACKBONE.map(([re, hf, t]): [RegExp, string, boolean] => [new RegExp(`^bert\\.${re.source.slice(1)}`), `bert.${hf}`, t]),
+  ...BACKBONE.map(([re, hf, t]): [RegExp, string, boolean] => [
+    new RegExp(`^bert\\.${re.source.slice(1)}`),
+    `bert.${hf}`,
+    t,
+  ]),
   [/^mlm\.dense\.(weight|bias)$/, 'cls.predictions.transform.dense.$1', true],
   [/^mlm\.layerNorm\.(weight|bias)$/, 'cls.predictions.transform.LayerNorm.$1', false],
   [/^mlm\.bias$/, 'cls.predictions.bias', false],
@@ -59,14 +67,21 @@ export function hfParameterNames(model: BertTaskModel): Entry[] {
   return model.namedParameters().map(([ours, param]) => {
     const rule = rules.find(([re]) => re.test(ours));
     if (!rule) throw new Error(`no HF name for parameter '${ours}'`);
-    return { ours, hf: ours.replace(rule[0], rule[1]), transpose: rule[2] && ours.endsWith('.weight'), param };
+    return {
+      ours,
+      hf: ours.replace(rule[0], rule[1]),
+      transpose: rule[2] && ours.endsWith('.weight'),
+      param,
+    };
   });
 }
 
 /** Our BertConfig from HF's config.json; fields we cannot honour are a CheckpointMismatchError. */
 export function bertConfigFromHF(hf: HFConfig): BertConfig {
   if (hf.model_type !== undefined && hf.model_type !== 'bert') {
-    throw new CheckpointMismatchError(`config.json says model_type '${String(hf.model_type)}' (architectures ${JSON.stringify(hf.architectures ?? [])}), not 'bert'`);
+    throw new CheckpointMismatchError(
+      `config.json says model_type '${String(hf.model_type)}' (architectures ${JSON.stringify(hf.architectures ?? [])}), not 'bert'`,
+    );
   }
   const num = (key: string, fallback?: number): number => {
     const v = hf[key] ?? fallback;
@@ -74,9 +89,15 @@ export function bertConfigFromHF(hf: HFConfig): BertConfig {
     return v;
   };
   const act = hf.hidden_act ?? 'gelu';
-  if (act !== 'gelu') throw new CheckpointMismatchError(`config.json: hidden_act '${String(act)}' is not supported (BERT uses exact 'gelu')`);
+  if (act !== 'gelu')
+    throw new CheckpointMismatchError(
+      `config.json: hidden_act '${String(act)}' is not supported (BERT uses exact 'gelu')`,
+    );
   const posType = hf.position_embedding_type ?? 'absolute';
-  if (posType !== 'absolute') throw new CheckpointMismatchError(`config.json: position_embedding_type '${String(posType)}' is not supported (only 'absolute')`);
+  if (posType !== 'absolute')
+    throw new CheckpointMismatchError(
+      `config.json: position_embedding_type '${String(posType)}' is not supported (only 'absolute')`,
+    );
   return checkConfig({
     vocabSize: num('vocab_size'),
     hiddenSize: num('hidden_size'),
@@ -113,7 +134,13 @@ export function bertConfigToHF(c: BertConfig): HFConfig {
 }
 
 // Names in a BERT file a given model may not need: buffers, the tied decoder, heads, the pooler.
-const IGNORED = [/(^|\.)position_ids$/, /(^|\.)token_type_ids$/, /^cls\./, /^classifier\./, /^(bert\.)?pooler\./];
+const IGNORED = [
+  /(^|\.)position_ids$/,
+  /(^|\.)token_type_ids$/,
+  /^cls\./,
+  /^classifier\./,
+  /^(bert\.)?pooler\./,
+];
 
 export interface LoadOptions {
   /**
@@ -148,11 +175,16 @@ async function load<M extends BertTaskModel>(
     const allHeadMissing = headMissing.length > 0 && headMissing.length === head.length;
     const tolerated = options.newHead && allHeadMissing ? new Set(headMissing) : new Set<string>();
     // A file may carry parts this model does not have (another task's head, a pooler): those are skipped.
-    const unexpected = Object.keys(tensors).filter((k) => !expected.has(k) && !IGNORED.some((re) => re.test(k)));
+    const unexpected = Object.keys(tensors).filter(
+      (k) => !expected.has(k) && !IGNORED.some((re) => re.test(k)),
+    );
     const problems: string[] = [];
     const reallyMissing = missing.filter((m) => !tolerated.has(m));
     if (reallyMissing.length) {
-      const hint = headMissing.length && !options.newHead ? ' (to start the task head fresh, pass { newHead: true })' : '';
+      const hint =
+        headMissing.length && !options.newHead
+          ? ' (to start the task head fresh, pass { newHead: true })'
+          : '';
       problems.push(`missing: ${first(reallyMissing)}${hint}`);
     }
     if (unexpected.length) problems.push(`unexpected: ${first(unexpected)}`);
@@ -162,11 +194,16 @@ async function load<M extends BertTaskModel>(
         const s = tensors[e.hf]!.shape;
         return !tf.util.arraysEqual(e.transpose ? [...s].reverse() : s, e.param.shape);
       })
-      .map((e) => `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${e.transpose ? [...e.param.shape].reverse() : e.param.shape}]`);
+      .map(
+        (e) =>
+          `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${e.transpose ? [...e.param.shape].reverse() : e.param.shape}]`,
+      );
     if (shapes.length) problems.push(`shape mismatch: ${first(shapes)}`);
     if (problems.length) {
       const arch = JSON.stringify(hf.architectures ?? hf.model_type ?? 'unknown');
-      throw new CheckpointMismatchError(`checkpoint (${arch}) does not fit ${model.constructor.name}: ${problems.join('; ')}`);
+      throw new CheckpointMismatchError(
+        `checkpoint (${arch}) does not fit ${model.constructor.name}: ${problems.join('; ')}`,
+      );
     }
     const state: Record<string, tf.Tensor> = {};
     for (const e of entries) {
@@ -186,35 +223,56 @@ async function load<M extends BertTaskModel>(
 
 /** Old TF-converted names (LayerNorm.gamma/beta) → current ones; a bare BertModel file gets `bert.` for task models. */
 function normalizeNames(raw: Record<string, tf.Tensor>, forBackbone: boolean): Record<string, tf.Tensor> {
-  const renamed = Object.entries(raw).map(([k, t]): [string, tf.Tensor] => [k.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias'), t]);
+  const renamed = Object.entries(raw).map(([k, t]): [string, tf.Tensor] => [
+    k.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias'),
+    t,
+  ]);
   const prefixed = renamed.some(([k]) => k.startsWith('bert.'));
   const bare = renamed.some(([k]) => k.startsWith('embeddings.'));
   return Object.fromEntries(
     renamed.map(([k, t]) => {
       if (forBackbone && prefixed) return [k.replace(/^bert\./, ''), t];
-      if (!forBackbone && !prefixed && bare && /^(embeddings|encoder|pooler)\./.test(k)) return [`bert.${k}`, t];
+      if (!forBackbone && !prefixed && bare && /^(embeddings|encoder|pooler)\./.test(k))
+        return [`bert.${k}`, t];
       return [k, t];
     }),
   );
 }
 
-const first = (xs: string[], n = 5) => (xs.length > n ? `${xs.slice(0, n).join(', ')} (+${xs.length - n} more)` : xs.join(', '));
+const first = (xs: string[], n = 5) =>
+  xs.length > n ? `${xs.slice(0, n).join(', ')} (+${xs.length - n} more)` : xs.join(', ');
 
-function labelsFrom(hf: HFConfig, numLabels?: number): { numLabels: number; id2label?: Record<number, string> } {
+function labelsFrom(
+  hf: HFConfig,
+  numLabels?: number,
+): { numLabels: number; id2label?: Record<number, string> } {
   const id2label = hf.id2label as Record<string, string> | undefined;
-  const fromFile = id2label ? Object.keys(id2label).length : typeof hf.num_labels === 'number' ? hf.num_labels : undefined;
+  const fromFile = id2label
+    ? Object.keys(id2label).length
+    : typeof hf.num_labels === 'number'
+      ? hf.num_labels
+      : undefined;
   const n = numLabels ?? fromFile;
   if (n === undefined) throw new CheckpointError('config.json has no id2label / num_labels: pass numLabels');
-  const labels = id2label && Object.keys(id2label).length === n ? Object.fromEntries(Object.entries(id2label).map(([k, v]) => [Number(k), v])) : undefined;
+  const labels =
+    id2label && Object.keys(id2label).length === n
+      ? Object.fromEntries(Object.entries(id2label).map(([k, v]) => [Number(k), v]))
+      : undefined;
   return { numLabels: n, id2label: labels };
 }
 
 /** A BertModel (backbone + pooler) from a BertModel file, or the backbone of any BERT task file. */
-export function loadBertModel(source: CheckpointSource, { pooler = true }: { pooler?: boolean } = {}): Promise<BertModel> {
+export function loadBertModel(
+  source: CheckpointSource,
+  { pooler = true }: { pooler?: boolean } = {},
+): Promise<BertModel> {
   return load(source, (c) => new BertModel(c, { pooler }));
 }
 
-export function loadBertForMaskedLM(source: CheckpointSource, options: LoadOptions = {}): Promise<BertForMaskedLM> {
+export function loadBertForMaskedLM(
+  source: CheckpointSource,
+  options: LoadOptions = {},
+): Promise<BertForMaskedLM> {
   return load(source, (c) => new BertForMaskedLM(c), options);
 }
 
@@ -223,26 +281,38 @@ export function loadBertForSequenceClassification(
   source: CheckpointSource,
   options: LoadOptions & { numLabels?: number } = {},
 ): Promise<BertForSequenceClassification> {
-  return load(source, (c, hf) => new BertForSequenceClassification(c, labelsFrom(hf, options.numLabels)), options);
+  return load(
+    source,
+    (c, hf) => new BertForSequenceClassification(c, labelsFrom(hf, options.numLabels)),
+    options,
+  );
 }
 
 export function loadBertForTokenClassification(
   source: CheckpointSource,
   options: LoadOptions & { numLabels?: number } = {},
 ): Promise<BertForTokenClassification> {
-  return load(source, (c, hf) => new BertForTokenClassification(c, labelsFrom(hf, options.numLabels)), options);
+  return load(
+    source,
+    (c, hf) => new BertForTokenClassification(c, labelsFrom(hf, options.numLabels)),
+    options,
+  );
 }
 
-const ARCHITECTURE = new Map<Function, string>([
-  [BertModel, 'BertModel'],
-  [BertForMaskedLM, 'BertForMaskedLM'],
-  [BertForSequenceClassification, 'BertForSequenceClassification'],
-  [BertForTokenClassification, 'BertForTokenClassification'],
-]);
+// Spelled out rather than constructor.name, which minifiers rename.
+function architecture(m: BertTaskModel): string {
+  if (m instanceof BertForMaskedLM) return 'BertForMaskedLM';
+  if (m instanceof BertForSequenceClassification) return 'BertForSequenceClassification';
+  if (m instanceof BertForTokenClassification) return 'BertForTokenClassification';
+  return 'BertModel';
+}
 
 /** Writes an HF folder that transformers' from_pretrained reads (Linear weights back to [out, in]). */
 export async function saveBert(model: BertTaskModel, dir: string): Promise<void> {
-  const config: HFConfig = { architectures: [ARCHITECTURE.get(model.constructor)], ...bertConfigToHF(model.config) };
+  const config: HFConfig = {
+    architectures: [architecture(model)],
+    ...bertConfigToHF(model.config),
+  };
   if (!(model instanceof BertModel) && !(model instanceof BertForMaskedLM)) {
     config.id2label = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [String(k), v]));
     config.label2id = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [v, Number(k)]));
@@ -255,4 +325,3 @@ export async function saveBert(model: BertTaskModel, dir: string): Promise<void>
     for (const e of hfParameterNames(model)) if (e.transpose) tensors[e.hf]!.dispose();
   }
 }
-

@@ -17,7 +17,8 @@ export interface Example {
   label: number;
 }
 
-export interface EncodedBatch extends Required<Pick<BertInputs, 'inputIds' | 'tokenTypeIds' | 'attentionMask'>> {
+export interface EncodedBatch
+  extends Required<Pick<BertInputs, 'inputIds' | 'tokenTypeIds' | 'attentionMask'>> {
   inputIds: number[][];
   tokenTypeIds: number[][];
   attentionMask: number[][];
@@ -25,7 +26,11 @@ export interface EncodedBatch extends Required<Pick<BertInputs, 'inputIds' | 'to
 }
 
 /** Tokenizes texts (or pairs), truncated to `maxLength` and right-padded to the batch's longest. */
-export function encodeTexts(tokenizer: Tokenizer, texts: Array<string | [string, string | undefined]>, maxLength = 128): EncodedBatch {
+export function encodeTexts(
+  tokenizer: Tokenizer,
+  texts: Array<string | [string, string | undefined]>,
+  maxLength = 128,
+): EncodedBatch {
   const enc = tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding: {} });
   return {
     inputIds: enc.map((e) => e.ids),
@@ -57,10 +62,26 @@ export interface FineTuneOptions {
 const toInput = (e: Example): string | [string, string] => (e.pair === undefined ? e.text : [e.text, e.pair]);
 
 /** Trains `model` on `examples`; returns the loss of every step. Dropout is on during training, off after. */
-export async function fineTune(model: SequenceClassifier, tokenizer: Tokenizer, examples: Example[], options: FineTuneOptions = {}): Promise<number[]> {
-  const { epochs = 3, batchSize = 16, lr = 5e-5, warmupRatio = 0.1, weightDecay = 0.01, clipNorm = 1, maxLength = 128, seed = 0, onStep } = options;
+export async function fineTune(
+  model: SequenceClassifier,
+  tokenizer: Tokenizer,
+  examples: Example[],
+  options: FineTuneOptions = {},
+): Promise<number[]> {
+  const {
+    epochs = 3,
+    batchSize = 16,
+    lr = 5e-5,
+    warmupRatio = 0.1,
+    weightDecay = 0.01,
+    clipNorm = 1,
+    maxLength = 128,
+    seed = 0,
+    onStep,
+  } = options;
   if (!examples.length) throw new InvalidArgumentError('fineTune: no training examples');
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`fineTune: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new InvalidArgumentError(`fineTune: batchSize must be a positive integer, got ${batchSize}`);
   examples.forEach((e, i) => {
     if (!Number.isInteger(e.label) || e.label < 0 || e.label >= model.numLabels) {
       throw new IdOutOfRangeError(`example ${i} has label ${e.label}, outside [0, ${model.numLabels})`);
@@ -68,7 +89,14 @@ export async function fineTune(model: SequenceClassifier, tokenizer: Tokenizer, 
   });
   const stepsPerEpoch = Math.ceil(examples.length / batchSize);
   const totalSteps = epochs * stepsPerEpoch;
-  const trainer = new Trainer(model, { lr, weightDecay, clipNorm, warmupSteps: Math.round(warmupRatio * totalSteps), totalSteps, minLr: 0 });
+  const trainer = new Trainer(model, {
+    lr,
+    weightDecay,
+    clipNorm,
+    warmupSteps: Math.round(warmupRatio * totalSteps),
+    totalSteps,
+    minLr: 0,
+  });
   const rng = new Rng(seed);
   const losses: number[] = [];
   model.train();
@@ -80,7 +108,14 @@ export async function fineTune(model: SequenceClassifier, tokenizer: Tokenizer, 
         const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength);
         const { loss } = await trainer.step(() =>
           // Labels were checked above: skip the per-step read-back.
-          classificationLoss(model.forward(inputs), tf.tensor1d(batch.map((e) => e.label), 'int32'), { check: false }),
+          classificationLoss(
+            model.forward(inputs),
+            tf.tensor1d(
+              batch.map((e) => e.label),
+              'int32',
+            ),
+            { check: false },
+          ),
         );
         losses.push(loss);
         onStep?.(trainer.stepCount, loss);
@@ -119,7 +154,11 @@ export async function evaluate(
   }
   model.train(wasTraining);
   const labels = examples.map((e) => e.label);
-  return { accuracy: accuracy(preds, labels), f1: f1Score(preds, labels, { numClasses: model.numLabels }), predictions: preds };
+  return {
+    accuracy: accuracy(preds, labels),
+    f1: f1Score(preds, labels, { numClasses: model.numLabels }),
+    predictions: preds,
+  };
 }
 
 function shuffle(n: number, rng: Rng): number[] {

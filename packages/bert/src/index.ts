@@ -1,16 +1,47 @@
-export { asInt2d, BERT_PRESETS, BertEmbeddings, BertModel, bertConfig, checkConfig, prepareInputs, type BertConfig, type BertInputs, type BertOutput, type BertPreset } from './model.js';
-export { MaskedLMMaskGenerator, type MaskedBatch, type MaskGeneratorOptions, type MaskInputs } from './masking.js';
-export { BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, type ClassifierOptions } from './tasks.js';
 export {
+  type BertTaskModel,
   bertConfigFromHF,
   bertConfigToHF,
-  type BertTaskModel,
   hfParameterNames,
+  type LoadOptions,
   loadBertForMaskedLM,
   loadBertForSequenceClassification,
   loadBertForTokenClassification,
   loadBertModel,
-  type LoadOptions,
   saveBert,
 } from './checkpoint.js';
-export { type EncodedBatch, encodeTexts, type Evaluation, type Example, evaluate, type FineTuneOptions, fineTune, type SequenceClassifier } from './finetune.js';
+export {
+  type EncodedBatch,
+  type Evaluation,
+  type Example,
+  encodeTexts,
+  evaluate,
+  type FineTuneOptions,
+  fineTune,
+  type SequenceClassifier,
+} from './finetune.js';
+export {
+  type MaskedBatch,
+  MaskedLMMaskGenerator,
+  type MaskGeneratorOptions,
+  type MaskInputs,
+} from './masking.js';
+export {
+  asInt2d,
+  BERT_PRESETS,
+  type BertConfig,
+  BertEmbeddings,
+  type BertInputs,
+  BertModel,
+  type BertOutput,
+  type BertPreset,
+  bertConfig,
+  checkConfig,
+  prepareInputs,
+} from './model.js';
+export {
+  BertForMaskedLM,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  type ClassifierOptions,
+} from './tasks.js';

@@ -42,7 +42,6 @@ export interface MaskedBatch {
   positionLabels: tf.Tensor2D;
 }
 
-
 export class MaskedLMMaskGenerator {
   readonly vocabSize: number;
   readonly maskTokenId: number;
@@ -53,14 +52,28 @@ export class MaskedLMMaskGenerator {
   readonly #rng: Rng;
 
   constructor(options: MaskGeneratorOptions) {
-    const { vocabSize, maskTokenId, unselectableIds = [], selectionRate = 0.15, maskRate = 0.8, randomRate = 0.1, seed = 0 } = options;
-    if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new InvalidArgumentError(`vocabSize must be a positive integer, got ${vocabSize}`);
+    const {
+      vocabSize,
+      maskTokenId,
+      unselectableIds = [],
+      selectionRate = 0.15,
+      maskRate = 0.8,
+      randomRate = 0.1,
+      seed = 0,
+    } = options;
+    if (!Number.isInteger(vocabSize) || vocabSize < 1)
+      throw new InvalidArgumentError(`vocabSize must be a positive integer, got ${vocabSize}`);
     if (!Number.isInteger(maskTokenId) || maskTokenId < 0 || maskTokenId >= vocabSize) {
-      throw new InvalidArgumentError(`maskTokenId ${maskTokenId} is outside the vocabulary [0, ${vocabSize})`);
+      throw new InvalidArgumentError(
+        `maskTokenId ${maskTokenId} is outside the vocabulary [0, ${vocabSize})`,
+      );
     }
-    if (!(selectionRate > 0 && selectionRate <= 1)) throw new InvalidArgumentError(`selectionRate must be in (0, 1], got ${selectionRate}`);
+    if (!(selectionRate > 0 && selectionRate <= 1))
+      throw new InvalidArgumentError(`selectionRate must be in (0, 1], got ${selectionRate}`);
     if (!(maskRate >= 0 && randomRate >= 0 && maskRate + randomRate <= 1)) {
-      throw new InvalidArgumentError(`maskRate (${maskRate}) and randomRate (${randomRate}) must be >= 0 and sum to at most 1`);
+      throw new InvalidArgumentError(
+        `maskRate (${maskRate}) and randomRate (${randomRate}) must be >= 0 and sum to at most 1`,
+      );
     }
     this.vocabSize = vocabSize;
     this.maskTokenId = maskTokenId;
@@ -84,19 +97,34 @@ export class MaskedLMMaskGenerator {
       if (ids.rank !== 2) throw new ShapeError(`inputIds must be (batch, seq), got shape [${ids.shape}]`);
       const [b, t] = ids.shape as [number, number];
       const fits = (x: tf.Tensor, name: string) => {
-        if (!tf.util.arraysEqual(x.shape, [b, t])) throw new ShapeError(`${name} shape [${x.shape}] does not match inputIds [${b},${t}]`);
+        if (!tf.util.arraysEqual(x.shape, [b, t]))
+          throw new ShapeError(`${name} shape [${x.shape}] does not match inputIds [${b},${t}]`);
         return x;
       };
       let candidate: tf.Tensor = tf.onesLike(ids).cast('bool');
-      if (batch.attentionMask) candidate = candidate.logicalAnd(fits(asInt2d(batch.attentionMask, 'attentionMask'), 'attentionMask').notEqual(0));
-      if (batch.specialTokensMask) candidate = candidate.logicalAnd(fits(asInt2d(batch.specialTokensMask, 'specialTokensMask'), 'specialTokensMask').equal(0));
+      if (batch.attentionMask)
+        candidate = candidate.logicalAnd(
+          fits(asInt2d(batch.attentionMask, 'attentionMask'), 'attentionMask').notEqual(0),
+        );
+      if (batch.specialTokensMask)
+        candidate = candidate.logicalAnd(
+          fits(asInt2d(batch.specialTokensMask, 'specialTokensMask'), 'specialTokensMask').equal(0),
+        );
       for (const id of this.unselectableIds) candidate = candidate.logicalAnd(ids.notEqual(id));
 
       // Rank candidates by a random key; take the top k of each row.
       const p = this.numSlots(t);
-      const key = tf.where(candidate, tf.randomUniform([b, t], 0, 1, 'float32', seeds[0]), tf.fill([b, t], -1));
+      const key = tf.where(
+        candidate,
+        tf.randomUniform([b, t], 0, 1, 'float32', seeds[0]),
+        tf.fill([b, t], -1),
+      );
       const n = candidate.cast('float32').sum(1);
-      const k = n.mul(this.selectionRate).add(tf.randomUniform([b], 0, 1, 'float32', seeds[1])).floor().minimum(n);
+      const k = n
+        .mul(this.selectionRate)
+        .add(tf.randomUniform([b], 0, 1, 'float32', seeds[1]))
+        .floor()
+        .minimum(n);
       const { indices } = tf.topk(key, p);
       const used = tf.range(0, p, 1, 'float32').expandDims(0).less(k.expandDims(1)); // (B, P)
       // In float: a reduction over a middle axis transposes first, and WebGPU's int32 transpose is broken.
@@ -105,9 +133,15 @@ export class MaskedLMMaskGenerator {
 
       const r = tf.randomUniform([b, t], 0, 1, 'float32', seeds[2]);
       const toMask = selected.logicalAnd(r.less(this.maskRate));
-      const toRandom = selected.logicalAnd(r.greaterEqual(this.maskRate)).logicalAnd(r.less(this.maskRate + this.randomRate));
+      const toRandom = selected
+        .logicalAnd(r.greaterEqual(this.maskRate))
+        .logicalAnd(r.less(this.maskRate + this.randomRate));
       const randomIds = tf.randomUniform([b, t], 0, this.vocabSize, 'int32', seeds[3]);
-      const corrupted = tf.where(toMask, tf.fill([b, t], this.maskTokenId, 'int32'), tf.where(toRandom, randomIds, ids));
+      const corrupted = tf.where(
+        toMask,
+        tf.fill([b, t], this.maskTokenId, 'int32'),
+        tf.where(toRandom, randomIds, ids),
+      );
       const ignore = tf.fill([b, t], -100, 'int32');
       // The label of slot j is the original id at its position: a one-hot row sum, not a batched gather.
       const atSlots = tf.oneHot(indices, t).mul(ids.expandDims(1)).sum(2);

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { attentionBias, paddingMask, TransformerBlock } from '@transformer-kit/attention';
-import { canReadSync } from '@transformer-kit/heads';
 import {
   dropout,
   Embedding,
@@ -14,6 +13,7 @@ import {
   SequenceTooLongError,
   ShapeError,
 } from '@transformer-kit/core';
+import { canReadSync } from '@transformer-kit/heads';
 
 /*
  * BERT (Devlin et al. 2018), as HuggingFace's BertModel: word + position + token-type embeddings, LayerNorm,
@@ -38,7 +38,15 @@ export interface BertConfig {
   padTokenId: number;
 }
 
-const base = { vocabSize: 30522, maxPositions: 512, typeVocabSize: 2, hiddenDropout: 0.1, attentionDropout: 0.1, layerNormEps: 1e-12, padTokenId: 0 };
+const base = {
+  vocabSize: 30522,
+  maxPositions: 512,
+  typeVocabSize: 2,
+  hiddenDropout: 0.1,
+  attentionDropout: 0.1,
+  layerNormEps: 1e-12,
+  padTokenId: 0,
+};
 
 /** Google's released sizes (bert-base-uncased and the "BERT miniatures" of Turc et al. 2019). */
 export const BERT_PRESETS = {
@@ -52,17 +60,31 @@ export type BertPreset = keyof typeof BERT_PRESETS;
 
 /** A full config from a preset name (default 'tiny') and overrides, checked. */
 export function bertConfig(preset: BertPreset = 'tiny', overrides: Partial<BertConfig> = {}): BertConfig {
-  if (!(preset in BERT_PRESETS)) throw new InvalidArgumentError(`unknown BERT preset '${preset}'; valid: ${Object.keys(BERT_PRESETS).join(', ')}`);
+  if (!(preset in BERT_PRESETS))
+    throw new InvalidArgumentError(
+      `unknown BERT preset '${preset}'; valid: ${Object.keys(BERT_PRESETS).join(', ')}`,
+    );
   return checkConfig({ ...BERT_PRESETS[preset], ...overrides });
 }
 
 export function checkConfig(c: BertConfig): BertConfig {
-  for (const k of ['vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'intermediateSize', 'maxPositions', 'typeVocabSize'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new InvalidArgumentError(`BertConfig.${k} must be a positive integer, got ${c[k]}`);
+  for (const k of [
+    'vocabSize',
+    'hiddenSize',
+    'numLayers',
+    'numHeads',
+    'intermediateSize',
+    'maxPositions',
+    'typeVocabSize',
+  ] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new InvalidArgumentError(`BertConfig.${k} must be a positive integer, got ${c[k]}`);
   }
-  if (c.hiddenSize % c.numHeads !== 0) throw new InvalidArgumentError(`hiddenSize ${c.hiddenSize} is not divisible by numHeads ${c.numHeads}`);
+  if (c.hiddenSize % c.numHeads !== 0)
+    throw new InvalidArgumentError(`hiddenSize ${c.hiddenSize} is not divisible by numHeads ${c.numHeads}`);
   for (const k of ['hiddenDropout', 'attentionDropout'] as const) {
-    if (!(c[k] >= 0 && c[k] < 1)) throw new InvalidArgumentError(`BertConfig.${k} must be in [0, 1), got ${c[k]}`);
+    if (!(c[k] >= 0 && c[k] < 1))
+      throw new InvalidArgumentError(`BertConfig.${k} must be in [0, 1), got ${c[k]}`);
   }
   return c;
 }
@@ -94,31 +116,61 @@ export function asInt2d(x: tf.Tensor | number[][], name: string): tf.Tensor {
  * Throws IdOutOfRangeError unless every id is in [0, limit). Arrays are checked on the host; tensors where
  * reading back is a cheap copy (cpu, wasm), not on GPUs (a sync read there stalls, or fails in Node).
  */
-function checkRange(source: tf.Tensor | number[][], ids: tf.Tensor, limit: number, what: string, fix: string): void {
+function checkRange(
+  source: tf.Tensor | number[][],
+  ids: tf.Tensor,
+  limit: number,
+  what: string,
+  fix: string,
+): void {
   if (source instanceof tf.Tensor && !canReadSync()) return;
   const data = source instanceof tf.Tensor ? ids.dataSync() : source.flat();
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
-    if (!(v >= 0 && v < limit)) throw new IdOutOfRangeError(`${what} ${v} at flat index ${i} is outside [0, ${limit}): ${fix}`);
+    if (!(v >= 0 && v < limit))
+      throw new IdOutOfRangeError(`${what} ${v} at flat index ${i} is outside [0, ${limit}): ${fix}`);
   }
 }
 
 /** Checks the inputs against the config; returns int tensors (made inside the caller's tidy) and the mask. */
-export function prepareInputs(config: BertConfig, inputs: BertInputs): { ids: tf.Tensor2D; types: tf.Tensor2D; mask: tf.Tensor2D } {
+export function prepareInputs(
+  config: BertConfig,
+  inputs: BertInputs,
+): { ids: tf.Tensor2D; types: tf.Tensor2D; mask: tf.Tensor2D } {
   const ids = asInt2d(inputs.inputIds, 'inputIds');
   if (ids.rank !== 2) throw new ShapeError(`inputIds must be (batch, seq), got shape [${ids.shape}]`);
   const [b, t] = ids.shape as [number, number];
   if (t > config.maxPositions) {
-    throw new SequenceTooLongError(`sequence length ${t} exceeds the position table (maxPositions ${config.maxPositions}): truncate the input`);
+    throw new SequenceTooLongError(
+      `sequence length ${t} exceeds the position table (maxPositions ${config.maxPositions}): truncate the input`,
+    );
   }
   const same = (x: tf.Tensor, name: string) => {
-    if (!tf.util.arraysEqual(x.shape, [b, t])) throw new ShapeError(`${name} shape [${x.shape}] does not match inputIds [${b},${t}]`);
+    if (!tf.util.arraysEqual(x.shape, [b, t]))
+      throw new ShapeError(`${name} shape [${x.shape}] does not match inputIds [${b},${t}]`);
     return x as tf.Tensor2D;
   };
-  const types = inputs.tokenTypeIds ? same(asInt2d(inputs.tokenTypeIds, 'tokenTypeIds'), 'tokenTypeIds') : tf.zeros<tf.Rank.R2>([b, t], 'int32');
-  const mask = inputs.attentionMask ? same(asInt2d(inputs.attentionMask, 'attentionMask'), 'attentionMask') : tf.ones<tf.Rank.R2>([b, t], 'int32');
-  checkRange(inputs.inputIds, ids, config.vocabSize, 'token id', `the vocabulary has ${config.vocabSize} entries`);
-  if (inputs.tokenTypeIds) checkRange(inputs.tokenTypeIds, types, config.typeVocabSize, 'token type id', `typeVocabSize is ${config.typeVocabSize}`);
+  const types = inputs.tokenTypeIds
+    ? same(asInt2d(inputs.tokenTypeIds, 'tokenTypeIds'), 'tokenTypeIds')
+    : tf.zeros<tf.Rank.R2>([b, t], 'int32');
+  const mask = inputs.attentionMask
+    ? same(asInt2d(inputs.attentionMask, 'attentionMask'), 'attentionMask')
+    : tf.ones<tf.Rank.R2>([b, t], 'int32');
+  checkRange(
+    inputs.inputIds,
+    ids,
+    config.vocabSize,
+    'token id',
+    `the vocabulary has ${config.vocabSize} entries`,
+  );
+  if (inputs.tokenTypeIds)
+    checkRange(
+      inputs.tokenTypeIds,
+      types,
+      config.typeVocabSize,
+      'token type id',
+      `typeVocabSize is ${config.typeVocabSize}`,
+    );
   return { ids: ids as tf.Tensor2D, types, mask };
 }
 
@@ -135,7 +187,10 @@ export class BertEmbeddings extends Module {
     super();
     this.word = this.module('word', new Embedding(config.vocabSize, config.hiddenSize, { rng }));
     this.position = this.module('position', new Embedding(config.maxPositions, config.hiddenSize, { rng }));
-    this.tokenType = this.module('tokenType', new Embedding(config.typeVocabSize, config.hiddenSize, { rng }));
+    this.tokenType = this.module(
+      'tokenType',
+      new Embedding(config.typeVocabSize, config.hiddenSize, { rng }),
+    );
     this.norm = this.module('norm', new LayerNorm(config.hiddenSize, config.layerNormEps));
   }
   forward(ids: tf.Tensor2D, types: tf.Tensor2D): tf.Tensor {

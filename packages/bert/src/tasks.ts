@@ -21,7 +21,10 @@ export class BertForMaskedLM extends Module {
     this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
     this.mlm = this.module(
       'mlm',
-      new MaskedLMHead(config.hiddenSize, this.bert.embeddings.word.weight, { layerNormEps: config.layerNormEps, rng: new Rng(seed + 1) }),
+      new MaskedLMHead(config.hiddenSize, this.bert.embeddings.word.weight, {
+        layerNormEps: config.layerNormEps,
+        rng: new Rng(seed + 1),
+      }),
     );
   }
   /** Vocabulary logits (B, P, V) at `positions` (B, P), or (B, T, V) everywhere without them. */
@@ -42,7 +45,8 @@ export interface ClassifierOptions {
   seed?: number;
 }
 
-const defaultLabels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [i, `LABEL_${i}`]));
+const defaultLabels = (n: number) =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [i, `LABEL_${i}`]));
 
 /**
  * Sentence (pair) classification from [CLS]: backbone → ClsClassifier (pooler → dropout → linear), exactly
@@ -61,7 +65,11 @@ export class BertForSequenceClassification extends Module {
     this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
     this.classifier = this.module(
       'classifier',
-      new ClsClassifier(config.hiddenSize, numLabels, { pooler: true, dropout: config.hiddenDropout, rng: new Rng(seed + 1) }),
+      new ClsClassifier(config.hiddenSize, numLabels, {
+        pooler: true,
+        dropout: config.hiddenDropout,
+        rng: new Rng(seed + 1),
+      }),
     );
     this.numLabels = numLabels;
     this.id2label = id2label ?? defaultLabels(numLabels);
@@ -88,7 +96,13 @@ export class BertForTokenClassification extends Module {
   ) {
     super();
     this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
-    this.classifier = this.module('classifier', new TokenClassifier(config.hiddenSize, numLabels, { dropout: config.hiddenDropout, rng: new Rng(seed + 1) }));
+    this.classifier = this.module(
+      'classifier',
+      new TokenClassifier(config.hiddenSize, numLabels, {
+        dropout: config.hiddenDropout,
+        rng: new Rng(seed + 1),
+      }),
+    );
     this.numLabels = numLabels;
     this.id2label = id2label ?? defaultLabels(numLabels);
   }

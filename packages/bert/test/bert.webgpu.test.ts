@@ -35,7 +35,11 @@ beforeAll(async () => {
 describe('BERT on webgpu', () => {
   it('parity with PyTorch within 1e-4: hidden state, pooled, MLM and classification logits', async () => {
     const expected = safetensorsToTensors(readFileSync(join(fixtures, 'expected.safetensors')));
-    const inputs = { inputIds: expected.input_ids!, tokenTypeIds: expected.token_type_ids!, attentionMask: expected.attention_mask! };
+    const inputs = {
+      inputIds: expected.input_ids!,
+      tokenTypeIds: expected.token_type_ids!,
+      attentionMask: expected.attention_mask!,
+    };
     const base = (await loadBertModel(join(fixtures, 'bert-model'))).eval();
     const mlm = (await loadBertForMaskedLM(join(fixtures, 'bert-mlm'))).eval();
     const cls = (await loadBertForSequenceClassification(join(fixtures, 'bert-cls'))).eval();
@@ -44,13 +48,19 @@ describe('BERT on webgpu', () => {
       return [sequenceOutput, pooledOutput!, mlm.forward(inputs), cls.forward(inputs)];
     });
     const names = ['last_hidden_state', 'pooler_output', 'mlm_logits', 'cls_logits'];
-    for (let i = 0; i < 4; i++) expect(await maxDiff(out[i]!, expected[names[i]!]!), names[i]).toBeLessThan(1e-4);
+    for (let i = 0; i < 4; i++)
+      expect(await maxDiff(out[i]!, expected[names[i]!]!), names[i]).toBeLessThan(1e-4);
     tf.dispose([...out, ...Object.values(expected)]);
     for (const m of [base, mlm, cls]) m.dispose();
   });
 
   it('mask generator: rates within tolerance, never special or pad', async () => {
-    const gen = new MaskedLMMaskGenerator({ vocabSize: 200, maskTokenId: 4, unselectableIds: [0, 2, 3], seed: 1 });
+    const gen = new MaskedLMMaskGenerator({
+      vocabSize: 200,
+      maskTokenId: 4,
+      unselectableIds: [0, 2, 3],
+      seed: 1,
+    });
     const rng = new Rng(3);
     let eligible = 0;
     let chosen = 0;
@@ -63,16 +73,19 @@ describe('BERT on webgpu', () => {
       const out = gen.generate({ inputIds });
       const [ids, labels] = [await out.inputIds.array(), await out.labels.array()];
       tf.dispose(Object.values(out));
-      inputIds.forEach((row, b) =>
-        row.forEach((id, t) => {
+      for (const [b, row] of inputIds.entries()) {
+        for (const [t, id] of row.entries()) {
           const special = id === 0 || id === 2 || id === 3;
           if (!special) eligible++;
-          if (labels[b]![t] === -100) return expect(ids[b]![t]).toBe(id);
+          if (labels[b]![t] === -100) {
+            expect(ids[b]![t]).toBe(id);
+            continue;
+          }
           expect(special).toBe(false);
           chosen++;
           if (ids[b]![t] === 4) masked++;
-        }),
-      );
+        }
+      }
     }
     expect(chosen / eligible).toBeGreaterThan(0.13);
     expect(chosen / eligible).toBeLessThan(0.17);
@@ -85,14 +98,25 @@ describe('BERT on webgpu', () => {
     const rng = new Rng(42);
     const train = makeExamples(1200, rng);
     const test = makeExamples(500, rng);
-    const config = bertConfig('tiny', { vocabSize: VOCAB.length, hiddenSize: 32, numLayers: 2, numHeads: 4, intermediateSize: 64, maxPositions: 32, hiddenDropout: 0, attentionDropout: 0 });
+    const config = bertConfig('tiny', {
+      vocabSize: VOCAB.length,
+      hiddenSize: 32,
+      numLayers: 2,
+      numHeads: 4,
+      intermediateSize: 64,
+      maxPositions: 32,
+      hiddenDropout: 0,
+      attentionDropout: 0,
+    });
     const bert = new BertForSequenceClassification(config, { numLabels: 2, seed: 1 });
     const bow = new BagOfWords(VOCAB.length, 32, 2);
     const recipe = { epochs: 4, batchSize: 32, lr: 2e-3, seed: 5 };
     await fineTune(bert, tokenizer, train, recipe);
     await fineTune(bow, tokenizer, train, recipe);
     const [a, b] = [await evaluate(bert, tokenizer, test), await evaluate(bow, tokenizer, test)];
-    console.log(`[webgpu] held-out accuracy: BERT [CLS] ${a.accuracy.toFixed(3)} vs mean-pool bag of words ${b.accuracy.toFixed(3)}`);
+    console.log(
+      `[webgpu] held-out accuracy: BERT [CLS] ${a.accuracy.toFixed(3)} vs mean-pool bag of words ${b.accuracy.toFixed(3)}`,
+    );
     expect(a.accuracy).toBeGreaterThan(0.9);
     expect(b.accuracy).toBeLessThan(0.75);
     bert.dispose();
@@ -100,9 +124,22 @@ describe('BERT on webgpu', () => {
   });
 
   it('200 MLM steps: numTensors flat, loss falls', async () => {
-    const config = bertConfig('tiny', { vocabSize: 40, hiddenSize: 32, numLayers: 2, numHeads: 2, intermediateSize: 64, maxPositions: 16 });
+    const config = bertConfig('tiny', {
+      vocabSize: 40,
+      hiddenSize: 32,
+      numLayers: 2,
+      numHeads: 2,
+      intermediateSize: 64,
+      maxPositions: 16,
+    });
     const model = new BertForMaskedLM(config, { seed: 1 });
-    const gen = new MaskedLMMaskGenerator({ vocabSize: 40, maskTokenId: 4, unselectableIds: [0, 2, 3], selectionRate: 0.25, seed: 2 });
+    const gen = new MaskedLMMaskGenerator({
+      vocabSize: 40,
+      maskTokenId: 4,
+      unselectableIds: [0, 2, 3],
+      selectionRate: 0.25,
+      seed: 2,
+    });
     const trainer = new Trainer(model, { lr: 3e-3, warmupSteps: 10, totalSteps: 200, clipNorm: 1 });
     const rng = new Rng(9);
     const losses: number[] = [];

@@ -28,7 +28,12 @@ describe.each(['cpu', 'wasm'] as const)('MaskedLMMaskGenerator on %s', (backend)
   });
 
   it('statistics over many batches: 15% of eligible tokens, 80/10/10, never special or pad, labels only there', () => {
-    const gen = new MaskedLMMaskGenerator({ vocabSize: V, maskTokenId: MASK, unselectableIds: [PAD, CLS, SEP], seed: 1 });
+    const gen = new MaskedLMMaskGenerator({
+      vocabSize: V,
+      maskTokenId: MASK,
+      unselectableIds: [PAD, CLS, SEP],
+      seed: 1,
+    });
     const rng = new Rng(7);
     let eligible = 0;
     let chosen = 0;
@@ -62,7 +67,9 @@ describe.each(['cpu', 'wasm'] as const)('MaskedLMMaskGenerator on %s', (backend)
           else randomised++;
         }
         // Slot view: exactly the chosen positions, each with its original id.
-        const used = slotLabels[b]!.map((l, j) => [l, positions[b]![j]!] as const).filter(([l]) => l !== -100);
+        const used = slotLabels[b]!.map((l, j) => [l, positions[b]![j]!] as const).filter(
+          ([l]) => l !== -100,
+        );
         expect(used.length).toBe(labels[b]!.filter((l) => l !== -100).length);
         for (const [l, p] of used) expect(l).toBe(labels[b]![p]);
         expect(new Set(used.map(([, p]) => p)).size).toBe(used.length);
@@ -82,7 +89,14 @@ describe.each(['cpu', 'wasm'] as const)('MaskedLMMaskGenerator on %s', (backend)
   });
 
   it('honours the attention mask and the special-tokens mask, and configurable rates', () => {
-    const gen = new MaskedLMMaskGenerator({ vocabSize: V, maskTokenId: MASK, selectionRate: 0.5, maskRate: 1, randomRate: 0, seed: 3 });
+    const gen = new MaskedLMMaskGenerator({
+      vocabSize: V,
+      maskTokenId: MASK,
+      selectionRate: 0.5,
+      maskRate: 1,
+      randomRate: 0,
+      seed: 3,
+    });
     const inputIds = [Array.from({ length: 20 }, (_, i) => 10 + i)];
     // Positions 0-3 special by mask, 16-19 padding by attention mask: 12 eligible → exactly 6 chosen.
     const specialTokensMask = [Array.from({ length: 20 }, (_, i) => (i < 4 ? 1 : 0))];
@@ -104,7 +118,12 @@ describe.each(['cpu', 'wasm'] as const)('MaskedLMMaskGenerator on %s', (backend)
   it('is reproducible from its seed and fresh for every batch', () => {
     const batch = makeBatch(new Rng(1), 8, 24);
     const run = (seed: number) => {
-      const gen = new MaskedLMMaskGenerator({ vocabSize: V, maskTokenId: MASK, unselectableIds: [PAD, CLS, SEP], seed });
+      const gen = new MaskedLMMaskGenerator({
+        vocabSize: V,
+        maskTokenId: MASK,
+        unselectableIds: [PAD, CLS, SEP],
+        seed,
+      });
       return [0, 1].map(() => {
         const out = gen.generate(batch);
         const r = [out.inputIds.arraySync(), out.labels.arraySync()];
@@ -122,12 +141,18 @@ describe.each(['cpu', 'wasm'] as const)('MaskedLMMaskGenerator on %s', (backend)
 
   it('bad input: typed errors naming the problem', () => {
     expect(() => new MaskedLMMaskGenerator({ vocabSize: V, maskTokenId: V })).toThrow(InvalidArgumentError);
-    expect(() => new MaskedLMMaskGenerator({ vocabSize: V, maskTokenId: MASK, maskRate: 0.8, randomRate: 0.3 })).toThrow(/sum to at most 1/);
-    expect(() => new MaskedLMMaskGenerator({ vocabSize: V, maskTokenId: MASK, selectionRate: 0 })).toThrow(/selectionRate/);
+    expect(
+      () => new MaskedLMMaskGenerator({ vocabSize: V, maskTokenId: MASK, maskRate: 0.8, randomRate: 0.3 }),
+    ).toThrow(/sum to at most 1/);
+    expect(() => new MaskedLMMaskGenerator({ vocabSize: V, maskTokenId: MASK, selectionRate: 0 })).toThrow(
+      /selectionRate/,
+    );
     const gen = new MaskedLMMaskGenerator({ vocabSize: V, maskTokenId: MASK });
     const before = tf.memory().numTensors;
     expect(() => gen.generate({ inputIds: [[5, 6, 7]], attentionMask: [[1, 1]] })).toThrow(ShapeError);
-    expect(() => gen.generate({ inputIds: [[5, 6, 7]], attentionMask: [[1, 1]] })).toThrow(/attentionMask shape \[1,2\] does not match inputIds \[1,3\]/);
+    expect(() => gen.generate({ inputIds: [[5, 6, 7]], attentionMask: [[1, 1]] })).toThrow(
+      /attentionMask shape \[1,2\] does not match inputIds \[1,3\]/,
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -3,7 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointMismatchError, initBackend, loadCheckpoint, safetensorsToTensors, saveCheckpoint } from '@transformer-kit/core';
+import {
+  CheckpointMismatchError,
+  initBackend,
+  loadCheckpoint,
+  safetensorsToTensors,
+  saveCheckpoint,
+} from '@transformer-kit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BertForSequenceClassification,
@@ -31,7 +37,11 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
   beforeAll(async () => {
     await initBackend(backend);
     expected = safetensorsToTensors(readFileSync(join(fixtures, 'expected.safetensors')));
-    inputs = { inputIds: expected.input_ids!, tokenTypeIds: expected.token_type_ids!, attentionMask: expected.attention_mask! };
+    inputs = {
+      inputIds: expected.input_ids!,
+      tokenTypeIds: expected.token_type_ids!,
+      attentionMask: expected.attention_mask!,
+    };
     tmp = await mkdtemp(join(tmpdir(), 'bert-ckpt-'));
   });
   afterAll(async () => {
@@ -62,9 +72,19 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
     tf.tidy(() => {
       const logits = model.forward(inputs);
       expect(maxDiff(logits, expected.mlm_logits!)).toBeLessThan(TOL);
-      const positions = tf.tensor2d([[1, 2], [5, 0], [3, 9]], [3, 2], 'int32');
+      const positions = tf.tensor2d(
+        [
+          [1, 2],
+          [5, 0],
+          [3, 9],
+        ],
+        [3, 2],
+        'int32',
+      );
       const gathered = model.forward(inputs, positions);
-      const want = tf.stack([0, 1, 2].map((b) => tf.gather(expected.mlm_logits!.gather(b), positions.gather(b))));
+      const want = tf.stack(
+        [0, 1, 2].map((b) => tf.gather(expected.mlm_logits!.gather(b), positions.gather(b))),
+      );
       expect(maxDiff(gathered, want)).toBeLessThan(TOL);
     });
     model.dispose();
@@ -94,7 +114,8 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
     const ours = await loadCheckpoint(dir);
     const ref = await loadCheckpoint(join(fixtures, 'bert-cls'));
     expect(Object.keys(ours.tensors).sort()).toEqual(Object.keys(ref.tensors).sort());
-    for (const [name, t] of Object.entries(ref.tensors)) expect(maxDiff(ours.tensors[name]!, t), name).toBe(0);
+    for (const [name, t] of Object.entries(ref.tensors))
+      expect(maxDiff(ours.tensors[name]!, t), name).toBe(0);
     expect(ours.config.architectures).toEqual(['BertForSequenceClassification']);
     expect(ours.config.id2label).toEqual({ 0: 'negative', 1: 'neutral', 2: 'positive' });
     expect(ours.config.num_hidden_layers).toBe(2);
@@ -120,11 +141,18 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
   });
 
   it('a missing task head is an error naming it, unless newHead starts it fresh', async () => {
-    const err = await loadBertForSequenceClassification(join(fixtures, 'bert-mlm'), { numLabels: 2 }).catch((e) => e);
+    const err = await loadBertForSequenceClassification(join(fixtures, 'bert-mlm'), { numLabels: 2 }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(CheckpointMismatchError);
-    expect(err.message).toMatch(/missing: bert\.pooler\.dense\.weight, bert\.pooler\.dense\.bias, classifier\.weight, classifier\.bias/);
+    expect(err.message).toMatch(
+      /missing: bert\.pooler\.dense\.weight, bert\.pooler\.dense\.bias, classifier\.weight, classifier\.bias/,
+    );
     expect(err.message).toMatch(/newHead: true/);
-    const fresh = await loadBertForSequenceClassification(join(fixtures, 'bert-mlm'), { numLabels: 2, newHead: true });
+    const fresh = await loadBertForSequenceClassification(join(fixtures, 'bert-mlm'), {
+      numLabels: 2,
+      newHead: true,
+    });
     expect(fresh.numLabels).toBe(2);
     fresh.dispose();
   });
@@ -134,20 +162,35 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
     const dir = join(tmp, 'gpt2');
     const names = { 'wte.weight': [64, 32], 'wpe.weight': [24, 32], 'h.0.attn.c_attn.weight': [32, 96] };
     const tensors = Object.fromEntries(Object.entries(names).map(([k, s]) => [k, tf.zeros(s)]));
-    await saveCheckpoint(dir, { config: { model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_embd: 32 }, tensors });
+    await saveCheckpoint(dir, {
+      config: { model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_embd: 32 },
+      tensors,
+    });
     await expect(loadBertModel(dir)).rejects.toThrow(/model_type 'gpt2'.*GPT2LMHeadModel.*not 'bert'/);
     const bertCfg = JSON.parse(readFileSync(join(fixtures, 'bert-model', 'config.json'), 'utf8'));
     delete bertCfg.model_type;
     await saveCheckpoint(dir, { config: bertCfg, tensors });
     const err = await loadBertModel(dir).catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointMismatchError);
-    expect(err.message).toMatch(/missing: embeddings\.word_embeddings\.weight, embeddings\.position_embeddings\.weight/);
+    expect(err.message).toMatch(
+      /missing: embeddings\.word_embeddings\.weight, embeddings\.position_embeddings\.weight/,
+    );
     expect(err.message).toMatch(/unexpected: h\.0\.attn\.c_attn\.weight, wpe\.weight, wte\.weight/);
     tf.dispose(Object.values(tensors));
   });
 
   it('a shape mismatch names the tensor and both shapes; nothing leaks', async () => {
-    const model = new BertForSequenceClassification(bertConfig('tiny', { vocabSize: 64, hiddenSize: 32, numLayers: 2, numHeads: 4, intermediateSize: 64, maxPositions: 24 }), { numLabels: 5 });
+    const model = new BertForSequenceClassification(
+      bertConfig('tiny', {
+        vocabSize: 64,
+        hiddenSize: 32,
+        numLayers: 2,
+        numHeads: 4,
+        intermediateSize: 64,
+        maxPositions: 24,
+      }),
+      { numLabels: 5 },
+    );
     const dir = join(tmp, 'five');
     await saveBert(model, dir);
     model.dispose();

@@ -14,14 +14,34 @@ const POS = ['good', 'great', 'fine', 'nice'];
 const NEG = ['bad', 'awful', 'poor', 'terrible'];
 const NOUNS = ['movie', 'film', 'plot', 'acting', 'story', 'music'];
 const FILLER = ['really', 'quite', 'so', 'and', 'it', 'is', 'this', 'honestly', 'very', 'overall'];
-export const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'not', 'the', 'was', ...POS, ...NEG, ...NOUNS, ...FILLER];
+export const VOCAB = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'not',
+  'the',
+  'was',
+  ...POS,
+  ...NEG,
+  ...NOUNS,
+  ...FILLER,
+];
 
 export function makeExamples(n: number, rng: Rng): Example[] {
   const pick = <T>(xs: T[]) => xs[rng.int(xs.length)]!;
   return Array.from({ length: n }, () => {
     const positive = rng.next() < 0.5;
     const adj = pick(positive ? POS : NEG);
-    const words = [...Array.from({ length: rng.int(3) }, () => pick(FILLER)), 'the', pick(NOUNS), 'was', adj, ...Array.from({ length: rng.int(3) }, () => pick(FILLER))];
+    const words = [
+      ...Array.from({ length: rng.int(3) }, () => pick(FILLER)),
+      'the',
+      pick(NOUNS),
+      'was',
+      adj,
+      ...Array.from({ length: rng.int(3) }, () => pick(FILLER)),
+    ];
     const kind = rng.int(3); // 0: no "not", 1: "not" before the adjective, 2: "not" elsewhere
     const at = words.indexOf(adj);
     if (kind === 1) words.splice(at, 0, 'not');
@@ -45,10 +65,16 @@ export class BagOfWords extends Module {
     super();
     const rng = new Rng(3);
     this.embed = this.module('embed', new Embedding(vocabSize, dim, { rng }));
-    this.head = this.module('head', new MeanPoolClassifier(dim, numLabels, { hiddenSizes: [dim], dropout: 0, rng }));
+    this.head = this.module(
+      'head',
+      new MeanPoolClassifier(dim, numLabels, { hiddenSizes: [dim], dropout: 0, rng }),
+    );
   }
   forward(inputs: BertInputs): tf.Tensor {
     const mask = tf.tensor2d(inputs.attentionMask as number[][], undefined, 'int32');
-    return this.head.forward(this.embed.forward(tf.tensor2d(inputs.inputIds as number[][], undefined, 'int32')), mask);
+    return this.head.forward(
+      this.embed.forward(tf.tensor2d(inputs.inputIds as number[][], undefined, 'int32')),
+      mask,
+    );
   }
 }

@@ -1,5 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { dropout, gelu, geluTanh, InvalidArgumentError, Linear, Module, type Rng, ShapeError } from '@transformer-kit/core';
+import {
+  dropout,
+  gelu,
+  geluTanh,
+  InvalidArgumentError,
+  Linear,
+  Module,
+  type Rng,
+  ShapeError,
+} from '@transformer-kit/core';
 
 /*
  * Classification heads. Each takes the backbone's hidden states (B,T,D) and the attention mask (B,T)
@@ -21,7 +30,9 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
     case 'tanh':
       return tf.tanh(x);
     default:
-      throw new InvalidArgumentError(`unknown activation '${activation as string}'; valid: gelu, gelu_tanh, relu, tanh`);
+      throw new InvalidArgumentError(
+        `unknown activation '${activation as string}'; valid: gelu, gelu_tanh, relu, tanh`,
+      );
   }
 }
 
@@ -41,29 +52,50 @@ export class Mlp extends Module {
   readonly out: Linear;
   readonly activation: Activation;
   readonly dropoutRate: number;
-  constructor(inDim: number, numClasses: number, { hiddenSizes = [], activation = 'gelu', dropout = 0.1, rng }: MlpOptions = {}) {
+  constructor(
+    inDim: number,
+    numClasses: number,
+    { hiddenSizes = [], activation = 'gelu', dropout = 0.1, rng }: MlpOptions = {},
+  ) {
     super();
-    if (!Number.isInteger(numClasses) || numClasses < 1) throw new InvalidArgumentError(`numClasses must be a positive integer, got ${numClasses}`);
-    if (dropout < 0 || dropout >= 1) throw new InvalidArgumentError(`dropout must be in [0, 1), got ${dropout}`);
+    if (!Number.isInteger(numClasses) || numClasses < 1)
+      throw new InvalidArgumentError(`numClasses must be a positive integer, got ${numClasses}`);
+    if (dropout < 0 || dropout >= 1)
+      throw new InvalidArgumentError(`dropout must be in [0, 1), got ${dropout}`);
     const dims = [inDim, ...hiddenSizes];
-    this.hidden = this.moduleList('hidden', hiddenSizes.map((h, i) => new Linear(dims[i]!, h, { rng })));
+    this.hidden = this.moduleList(
+      'hidden',
+      hiddenSizes.map((h, i) => new Linear(dims[i]!, h, { rng })),
+    );
     this.out = this.module('out', new Linear(dims[dims.length - 1]!, numClasses, { rng }));
     this.activation = activation;
     this.dropoutRate = dropout;
   }
   forward(x: tf.Tensor): tf.Tensor {
-    for (const layer of this.hidden) x = activate(layer.forward(dropout(x, this.dropoutRate, this.training)), this.activation);
+    for (const layer of this.hidden)
+      x = activate(layer.forward(dropout(x, this.dropoutRate, this.training)), this.activation);
     return this.out.forward(dropout(x, this.dropoutRate, this.training));
   }
 }
 
 /** Checks hidden (B,T,D) against the mask (B,T); returns [B, T, D]. */
-export function checkHidden(hidden: tf.Tensor, attentionMask?: tf.Tensor, dim?: number): [number, number, number] {
-  if (hidden.rank !== 3) throw new ShapeError(`hidden states must be (batch, seq, dim), got shape [${hidden.shape}]`);
+export function checkHidden(
+  hidden: tf.Tensor,
+  attentionMask?: tf.Tensor,
+  dim?: number,
+): [number, number, number] {
+  if (hidden.rank !== 3)
+    throw new ShapeError(`hidden states must be (batch, seq, dim), got shape [${hidden.shape}]`);
   const [b, t, d] = hidden.shape as [number, number, number];
-  if (dim !== undefined && d !== dim) throw new ShapeError(`hidden size ${d} does not match the head's ${dim}`);
-  if (attentionMask && (attentionMask.rank !== 2 || attentionMask.shape[0] !== b || attentionMask.shape[1] !== t)) {
-    throw new ShapeError(`attention mask shape [${attentionMask.shape}] does not match hidden states (batch ${b}, seq ${t})`);
+  if (dim !== undefined && d !== dim)
+    throw new ShapeError(`hidden size ${d} does not match the head's ${dim}`);
+  if (
+    attentionMask &&
+    (attentionMask.rank !== 2 || attentionMask.shape[0] !== b || attentionMask.shape[1] !== t)
+  ) {
+    throw new ShapeError(
+      `attention mask shape [${attentionMask.shape}] does not match hidden states (batch ${b}, seq ${t})`,
+    );
   }
   return [b, t, d];
 }
@@ -83,7 +115,9 @@ export class ClsClassifier extends Module {
     { pooler = true, ...mlp }: ClsClassifierOptions = {},
   ) {
     super();
-    this.pooler = pooler ? this.module('pooler', new Linear(hiddenSize, hiddenSize, { rng: mlp.rng })) : undefined;
+    this.pooler = pooler
+      ? this.module('pooler', new Linear(hiddenSize, hiddenSize, { rng: mlp.rng }))
+      : undefined;
     this.mlp = this.module('mlp', new Mlp(hiddenSize, numClasses, mlp));
   }
   /** The pooled vector (B, D): tanh(dense([CLS])) with the pooler, the raw [CLS] state without. */

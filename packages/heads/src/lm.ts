@@ -1,5 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { embedding, InvalidArgumentError, LayerNorm, Linear, Module, matMul, type Rng, ShapeError } from '@transformer-kit/core';
+import {
+  embedding,
+  InvalidArgumentError,
+  LayerNorm,
+  Linear,
+  Module,
+  matMul,
+  type Rng,
+  ShapeError,
+} from '@transformer-kit/core';
 import { type Activation, activate, checkHidden } from './classifiers.js';
 
 /*
@@ -68,7 +77,9 @@ export class MaskedLMHead extends Module {
     const x = positions ? gatherPositions(hidden, positions) : hidden;
     const lead = x.shape.slice(0, -1);
     const h = this.layerNorm.forward(activate(this.dense.forward(x), this.activation));
-    return projectTied(h.reshape([-1, this.hiddenSize]), this.tiedEmbedding).add(this.bias).reshape([...lead, this.vocabSize]);
+    return projectTied(h.reshape([-1, this.hiddenSize]), this.tiedEmbedding)
+      .add(this.bias)
+      .reshape([...lead, this.vocabSize]);
   }
 }
 
@@ -103,14 +114,19 @@ export class LMHead extends Module {
         throw new InvalidArgumentError('an untied LMHead needs a positive integer vocabSize');
       }
       this.vocabSize = vocabSize;
-      this.weight = this.param('weight', tf.randomNormal([hiddenSize, vocabSize], 0, 0.02, 'float32', rng?.nextSeed()));
+      this.weight = this.param(
+        'weight',
+        tf.randomNormal([hiddenSize, vocabSize], 0, 0.02, 'float32', rng?.nextSeed()),
+      );
     }
     this.bias = bias ? this.param('bias', tf.zeros([this.vocabSize])) : undefined;
   }
   forward(hidden: tf.Tensor): tf.Tensor {
     const [b, t] = checkHidden(hidden, undefined, this.hiddenSize);
     const x = hidden.reshape([b * t, this.hiddenSize]);
-    let logits = this.tiedEmbedding ? projectTied(x, this.tiedEmbedding) : matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
+    let logits = this.tiedEmbedding
+      ? projectTied(x, this.tiedEmbedding)
+      : matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
     if (this.bias) logits = logits.add(this.bias);
     return logits.reshape([b, t, this.vocabSize]);
   }

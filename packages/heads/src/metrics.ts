@@ -25,7 +25,9 @@ export function classificationLoss(
 ): tf.Scalar {
   const c = logits.shape[logits.rank - 1]!;
   if (!tf.util.arraysEqual(logits.shape.slice(0, -1), labels.shape)) {
-    throw new ShapeError(`labels shape [${labels.shape}] does not match logits [${logits.shape}] without the class axis`);
+    throw new ShapeError(
+      `labels shape [${labels.shape}] does not match logits [${logits.shape}] without the class axis`,
+    );
   }
   if (check && canReadSync()) checkLabels(labels.dataSync(), c, ignoreIndex);
   return crossEntropy(logits, labels, ignoreIndex);
@@ -36,7 +38,9 @@ function checkLabels(labels: ArrayLike<number>, numClasses: number, ignoreIndex:
     const v = labels[i]!;
     if (v === ignoreIndex) continue;
     if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
-      throw new IdOutOfRangeError(`label ${v} at index ${i} is outside [0, ${numClasses}) (and is not the ignore index ${ignoreIndex})`);
+      throw new IdOutOfRangeError(
+        `label ${v} at index ${i} is outside [0, ${numClasses}) (and is not the ignore index ${ignoreIndex})`,
+      );
     }
   }
 }
@@ -52,8 +56,13 @@ export async function predictions(logits: tf.Tensor): Promise<Int32Array> {
 }
 
 /** Fraction of positions where `preds` equals `labels`, skipping `ignoreIndex`. NaN when nothing counts. */
-export function accuracy(preds: ArrayLike<number>, labels: ArrayLike<number>, ignoreIndex = IGNORE_INDEX): number {
-  if (preds.length !== labels.length) throw new ShapeError(`${preds.length} predictions but ${labels.length} labels`);
+export function accuracy(
+  preds: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  ignoreIndex = IGNORE_INDEX,
+): number {
+  if (preds.length !== labels.length)
+    throw new ShapeError(`${preds.length} predictions but ${labels.length} labels`);
   let right = 0;
   let total = 0;
   for (let i = 0; i < labels.length; i++) {
@@ -76,8 +85,10 @@ export interface F1Options {
 /** F1 score from predicted and true class ids. A class absent from both preds and labels scores 0 in 'macro'. */
 export function f1Score(preds: ArrayLike<number>, labels: ArrayLike<number>, options: F1Options): number {
   const { numClasses, average = 'macro', positive = 1, ignoreIndex = IGNORE_INDEX } = options;
-  if (preds.length !== labels.length) throw new ShapeError(`${preds.length} predictions but ${labels.length} labels`);
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new InvalidArgumentError(`numClasses must be a positive integer, got ${numClasses}`);
+  if (preds.length !== labels.length)
+    throw new ShapeError(`${preds.length} predictions but ${labels.length} labels`);
+  if (!Number.isInteger(numClasses) || numClasses < 1)
+    throw new InvalidArgumentError(`numClasses must be a positive integer, got ${numClasses}`);
   const tp = new Array<number>(numClasses).fill(0);
   const fp = new Array<number>(numClasses).fill(0);
   const fn = new Array<number>(numClasses).fill(0);
@@ -86,7 +97,8 @@ export function f1Score(preds: ArrayLike<number>, labels: ArrayLike<number>, opt
     if (y === ignoreIndex) continue;
     const p = preds[i]!;
     for (const v of [y, p]) {
-      if (!Number.isInteger(v) || v < 0 || v >= numClasses) throw new IdOutOfRangeError(`class ${v} at index ${i} is outside [0, ${numClasses})`);
+      if (!Number.isInteger(v) || v < 0 || v >= numClasses)
+        throw new IdOutOfRangeError(`class ${v} at index ${i} is outside [0, ${numClasses})`);
     }
     if (p === y) tp[y]!++;
     else {

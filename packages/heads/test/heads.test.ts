@@ -25,11 +25,24 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
   });
 
   const hidden = () => tf.randomNormal([2, 4, 8], 0, 1, 'float32', 11);
-  const mask = () => tf.tensor2d([[1, 1, 1, 1], [1, 1, 0, 0]], [2, 4], 'int32');
+  const mask = () =>
+    tf.tensor2d(
+      [
+        [1, 1, 1, 1],
+        [1, 1, 0, 0],
+      ],
+      [2, 4],
+      'int32',
+    );
 
   it('ClsClassifier: pooler(tanh(dense([CLS]))) → dropout → out, BERT-style; names as documented', () => {
     const head = new ClsClassifier(8, 3, { rng: new Rng(1) }).eval();
-    expect(head.namedParameters().map(([n]) => n)).toEqual(['pooler.weight', 'pooler.bias', 'mlp.out.weight', 'mlp.out.bias']);
+    expect(head.namedParameters().map(([n]) => n)).toEqual([
+      'pooler.weight',
+      'pooler.bias',
+      'mlp.out.weight',
+      'mlp.out.bias',
+    ]);
     tf.tidy(() => {
       const h = hidden();
       const cls = h.slice([0, 0, 0], [2, 1, 8]).reshape([2, 8]);
@@ -44,7 +57,12 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
   });
 
   it('ClsClassifier without pooler, with an MLP: hidden sizes and activation as configured', () => {
-    const head = new ClsClassifier(8, 2, { pooler: false, hiddenSizes: [5, 4], activation: 'relu', rng: new Rng(2) }).eval();
+    const head = new ClsClassifier(8, 2, {
+      pooler: false,
+      hiddenSizes: [5, 4],
+      activation: 'relu',
+      rng: new Rng(2),
+    }).eval();
     expect(head.namedParameters().map(([n, v]) => `${n}:${v.shape}`)).toEqual([
       'mlp.hidden.0.weight:8,5',
       'mlp.hidden.0.bias:5',
@@ -80,7 +98,10 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
     const head = new TokenClassifier(8, 5).eval();
     tf.tidy(() => {
       const h = hidden();
-      close(head.forward(h, mask()), h.reshape([8, 8]).matMul(head.mlp.out.weight).add(head.mlp.out.bias!).reshape([2, 4, 5]));
+      close(
+        head.forward(h, mask()),
+        h.reshape([8, 8]).matMul(head.mlp.out.weight).add(head.mlp.out.bias!).reshape([2, 4, 5]),
+      );
     });
     head.dispose();
   });
@@ -99,11 +120,24 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
   it('MaskedLMHead: logits at positions equal the full logits gathered; tied decoder; gradient reaches hidden and table', () => {
     const table = tf.variable(tf.randomNormal([13, 8], 0, 1, 'float32', 21));
     const head = new MaskedLMHead(8, table, { rng: new Rng(4) });
-    expect(head.namedParameters().map(([n]) => n)).toEqual(['bias', 'dense.weight', 'dense.bias', 'layerNorm.weight', 'layerNorm.bias']);
+    expect(head.namedParameters().map(([n]) => n)).toEqual([
+      'bias',
+      'dense.weight',
+      'dense.bias',
+      'layerNorm.weight',
+      'layerNorm.bias',
+    ]);
     head.bias.assign(tf.randomNormal([13], 0, 1, 'float32', 3));
     tf.tidy(() => {
       const h = hidden();
-      const positions = tf.tensor2d([[3, 0], [1, 1]], [2, 2], 'int32');
+      const positions = tf.tensor2d(
+        [
+          [3, 0],
+          [1, 1],
+        ],
+        [2, 2],
+        'int32',
+      );
       const full = head.forward(h);
       expect(full.shape).toEqual([2, 4, 13]);
       // Reference: transform by hand, project with the table's transpose.
@@ -115,12 +149,23 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
       close(full, ref, 1e-4);
       const at = head.forward(h, positions);
       expect(at.shape).toEqual([2, 2, 13]);
-      close(at, tf.stack([tf.gather(ref.slice([0, 0, 0], [1, 4, 13]).squeeze([0]), [3, 0]), tf.gather(ref.slice([1, 0, 0], [1, 4, 13]).squeeze([0]), [1, 1])]), 1e-4);
+      close(
+        at,
+        tf.stack([
+          tf.gather(ref.slice([0, 0, 0], [1, 4, 13]).squeeze([0]), [3, 0]),
+          tf.gather(ref.slice([1, 0, 0], [1, 4, 13]).squeeze([0]), [1, 1]),
+        ]),
+        1e-4,
+      );
       // Gradients: the gather's backward (scatter-add; the duplicate position 1 is summed) and the tied table.
       const w = tf.randomNormal([2, 2, 13], 0, 1, 'float32', 9);
       const { grads } = tf.variableGrads(() => head.forward(h, positions).mul(w).sum() as tf.Scalar, [table]);
       expect(tf.tidy(() => grads[table.name]!.abs().sum().dataSync()[0]!)).toBeGreaterThan(0);
-      const dh = tf.grad((hh: tf.Tensor) => gatherPositions(hh, positions).mul(tf.ones([2, 2, 8])).sum())(h);
+      const dh = tf.grad((hh: tf.Tensor) =>
+        gatherPositions(hh, positions)
+          .mul(tf.ones([2, 2, 8]))
+          .sum(),
+      )(h);
       expect(Array.from(dh.sum(2).dataSync())).toEqual([8, 0, 0, 8, 0, 16, 0, 0]);
     });
     head.dispose();
@@ -146,13 +191,19 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
 
   it('classificationLoss skips the ignore index and rejects labels out of range', () => {
     tf.tidy(() => {
-      const logits = tf.tensor2d([[2, 0, -1], [0.5, 0.5, 3], [1, 2, 3]]);
+      const logits = tf.tensor2d([
+        [2, 0, -1],
+        [0.5, 0.5, 3],
+        [1, 2, 3],
+      ]);
       const labels = tf.tensor1d([0, -100, 2], 'int32');
       const lp = tf.logSoftmax(logits).arraySync() as number[][];
       const want = -(lp[0]![0]! + lp[2]![2]!) / 2;
       expect(classificationLoss(logits, labels).dataSync()[0]).toBeCloseTo(want, 5);
       expect(() => classificationLoss(logits, tf.tensor1d([0, 3, 1], 'int32'))).toThrow(IdOutOfRangeError);
-      expect(() => classificationLoss(logits, tf.tensor1d([0, 3, 1], 'int32'))).toThrow(/label 3 at index 1 is outside \[0, 3\)/);
+      expect(() => classificationLoss(logits, tf.tensor1d([0, 3, 1], 'int32'))).toThrow(
+        /label 3 at index 1 is outside \[0, 3\)/,
+      );
       expect(() => classificationLoss(logits, tf.tensor1d([0, 1], 'int32'))).toThrow(ShapeError);
     });
   });
@@ -169,7 +220,10 @@ describe('metrics', () => {
     expect(f1Score(preds, labels, { numClasses: 3, average: 'micro' })).toBeCloseTo(0.6);
     expect(f1Score(preds, labels, { numClasses: 3, average: 'binary', positive: 1 })).toBeCloseTo(0.5);
     expect(() => f1Score([0, 5], [0, 1], { numClasses: 3 })).toThrow(IdOutOfRangeError);
-    const logits = tf.tensor2d([[0, 2, 1], [5, 1, 1]]);
+    const logits = tf.tensor2d([
+      [0, 2, 1],
+      [5, 1, 1],
+    ]);
     expect(Array.from(await predictions(logits))).toEqual([1, 0]);
     logits.dispose();
   });
