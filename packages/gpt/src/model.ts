@@ -278,11 +278,12 @@ export class GPT extends Module {
   }
 
   private checkIds(ids: Ids): tf.Tensor2D {
+    // Host arrays are always checked (before upload); tensors where a sync read is cheap (cpu, wasm).
+    if (!(ids instanceof tf.Tensor)) checkIdValues((Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]]).flat(), this.config.vocabSize);
     const x = toTensor(ids);
     if (x.rank !== 2) throw new ShapeError(`ids must be (batch, seqLen), got shape [${x.shape}]`);
     if (x.shape[1] === 0) throw new ShapeError('ids must contain at least one token per sequence');
-    // Host arrays are always checked; tensors where a sync read is cheap (cpu, wasm), not on GPUs.
-    if (!(ids instanceof tf.Tensor) || canReadSync()) checkIdValues(x.dataSync(), this.config.vocabSize);
+    if (ids instanceof tf.Tensor && canReadSync()) checkIdValues(x.dataSync(), this.config.vocabSize);
     return (x.dtype === 'int32' ? x : x.cast('int32')) as tf.Tensor2D;
   }
 }
