@@ -76,6 +76,9 @@ export function drawMatrix(canvas: HTMLCanvasElement, tokens: string[], matrix: 
   const lw = labelWidth(probe, tokens);
   const cell = Math.max(8, Math.min(34, Math.floor(maxSide / Math.max(1, n))));
   const ctx = setup(canvas, lw + cell * n + 4, lw + cell * n + 4);
+  // Colours are scaled to the largest weight, so spread-out attention stays visible.
+  let max = 1e-9;
+  for (let i = 0; i < n * n; i++) max = Math.max(max, matrix[i] ?? 0);
   ctx.textBaseline = 'middle';
   const fontPx = Math.min(12, Math.max(8, cell - 2));
   ctx.font = `${fontPx}px ui-monospace, SFMono-Regular, Menlo, monospace`;
@@ -90,7 +93,7 @@ export function drawMatrix(canvas: HTMLCanvasElement, tokens: string[], matrix: 
     ctx.fillText(tokens[i]!, 0, 0);
     ctx.restore();
     for (let j = 0; j < n; j++) {
-      ctx.fillStyle = color(matrix[i * n + j] ?? 0);
+      ctx.fillStyle = color((matrix[i * n + j] ?? 0) / max);
       ctx.fillRect(lw + j * cell, lw + i * cell, cell - 1, cell - 1);
     }
   }

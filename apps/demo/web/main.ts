@@ -27,7 +27,8 @@ const stepsFrom = (key: string) => (params.has(key) ? { steps: Number(params.get
 
 // ---- errors: always visible, never a blank page -------------------------------------------------------
 function showError(e: unknown): void {
-  const msg = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+  // Class names are minified in the bundle: show the message (ours name the problem) and nothing else.
+  const msg = e instanceof Error ? e.message : String(e);
   console.error(e);
   const box = document.createElement('div');
   box.className = 'error';
@@ -213,8 +214,9 @@ function drawHeat(): void {
   const head = Number($<HTMLSelectElement>('h-head').value);
   const t = a.tokens.length;
   const m = a.layers[layer]!.subarray(head * t * t, (head + 1) * t * t);
-  drawRow($<HTMLCanvasElement>('h-cls'), a.tokens, m.subarray(0, t));
-  drawMatrix($<HTMLCanvasElement>('h-full'), a.tokens, m);
+  const width = $('h-heat').clientWidth || 560;
+  drawRow($<HTMLCanvasElement>('h-cls'), a.tokens, m.subarray(0, t), width - 8);
+  drawMatrix($<HTMLCanvasElement>('h-full'), a.tokens, m, Math.min(560, width - 120));
 }
 
 // ---- 3. GPT -------------------------------------------------------------------------------------------
@@ -269,7 +271,12 @@ async function loadCheckpoint(list: FileList): Promise<void> {
   const files = new Map<string, ArrayBuffer>();
   for (const f of Array.from(list)) files.set(f.name, await f.arrayBuffer());
   $('hf-info').textContent = `reading ${files.size} files…`;
-  loaded = await loadHfCheckpoint(files);
+  try {
+    loaded = await loadHfCheckpoint(files);
+  } catch (e) {
+    $('hf-info').textContent = 'Could not load that folder (see the message at the top).';
+    throw e;
+  }
   state.checkpoint = loaded.description;
   $('hf-info').className = 'result';
   $('hf-info').textContent = loaded.description;
