@@ -35,19 +35,25 @@ describe('GPT on webgpu', () => {
     model.dispose();
   });
 
-  it('trains with a flat tensor count and generates 500 tokens without leaking', async () => {
-    const m = new GPT({ ...GPT_PRESETS.tiny, blockSize: 512 }, { seed: 3 });
+  it('keeps numTensors flat over 200 training steps', async () => {
+    const m = new GPT(GPT_PRESETS.tiny, { seed: 3 });
     const tokens = Array.from({ length: 500 }, (_, i) => (i * i + 3 * i) % 64);
     const counts: number[] = [];
-    const r = await pretrain(m, { train: tokens }, { steps: 200, batchSize: 4, blockSize: 16, lr: 3e-3, onStep: () => void counts.push(tf.memory().numTensors) });
+    const r = await pretrain(m, { train: tokens }, { steps: 200, batchSize: 2, blockSize: 8, lr: 3e-3, onStep: () => void counts.push(tf.memory().numTensors) });
     expect(new Set(counts.slice(1)).size).toBe(1);
     expect(r.steps.at(-1)!.loss).toBeLessThan(r.steps[0]!.loss);
+    m.dispose();
+  }, 600_000);
+
+  it('keeps numTensors flat over 500 generated tokens, with and without the cache', async () => {
+    // A sliding 32-token window keeps the software (lavapipe) adapter's run short; it also rebuilds the cache.
+    const m = new GPT(GPT_PRESETS.tiny, { seed: 4 });
     for (const useCache of [true, false]) {
       const start = tf.memory().numTensors;
-      const out = await m.generate([1], { maxNewTokens: 500, temperature: 1, useCache });
+      const out = await m.generate([1], { maxNewTokens: 500, temperature: 1, useCache, cropToBlockSize: true });
       expect(out.length).toBe(500);
       expect(tf.memory().numTensors).toBe(start);
     }
     m.dispose();
-  });
+  }, 600_000);
 });
