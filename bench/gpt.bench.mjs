@@ -30,21 +30,37 @@ async function child(task, backend) {
   const warmup = backend === 'cpu' ? 1 : 2;
   if (task === 'matmul-peak') {
     let best = 0;
-    for (const [m, k, n] of [[1024, 128, 512], [1024, 512, 128], [512, 512, 512]]) {
+    for (const [m, k, n] of [
+      [1024, 128, 512],
+      [1024, 512, 128],
+      [512, 512, 512],
+    ]) {
       const a = tf.randomNormal([m, k]);
       const b = tf.randomNormal([k, n]);
-      const ms = await timeIt(async () => {
-        const c = tf.matMul(a, b);
-        await c.data();
-        c.dispose();
-      }, { warmup: 2, iters: backend === 'cpu' ? 2 : 10 });
+      const ms = await timeIt(
+        async () => {
+          const c = tf.matMul(a, b);
+          await c.data();
+          c.dispose();
+        },
+        { warmup: 2, iters: backend === 'cpu' ? 2 : 10 },
+      );
       best = Math.max(best, (2 * m * k * n) / (ms / 1e3) / 1e9);
     }
     return { gflops: best };
   }
   if (task === 'ours-train') {
     const { GPT } = await import('@transformer-kit/gpt');
-    const model = new GPT({ vocabSize: REF.vocab, blockSize: REF.block, numLayers: REF.layers, numHeads: REF.heads, dim: REF.dim }, { seed: 0 });
+    const model = new GPT(
+      {
+        vocabSize: REF.vocab,
+        blockSize: REF.block,
+        numLayers: REF.layers,
+        numHeads: REF.heads,
+        dim: REF.dim,
+      },
+      { seed: 0 },
+    );
     const trainer = new Trainer(model, { lr: 3e-4, weightDecay: 0.1, clipNorm: 1 });
     const x = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32');
     const y = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32');
@@ -53,7 +69,16 @@ async function child(task, backend) {
   }
   if (task === 'ours-gen') {
     const { GPT } = await import('@transformer-kit/gpt');
-    const model = new GPT({ vocabSize: REF.vocab, blockSize: GEN_BLOCK, numLayers: REF.layers, numHeads: REF.heads, dim: REF.dim }, { seed: 0 });
+    const model = new GPT(
+      {
+        vocabSize: REF.vocab,
+        blockSize: GEN_BLOCK,
+        numLayers: REF.layers,
+        numHeads: REF.heads,
+        dim: REF.dim,
+      },
+      { seed: 0 },
+    );
     const out = {};
     for (const useCache of [true, false]) await model.generate([1, 2, 3], { maxNewTokens: 20, useCache }); // warm-up
     for (const pos of POSITIONS) {
@@ -82,7 +107,15 @@ async function child(task, backend) {
     // zemlyansky/gpt-tfjs: its own training step (src/train.js) on a one-hot target, Adam + global-norm clip.
     const require = createRequire(import.meta.url);
     const gptTfjs = require('gpt-tfjs');
-    const model = gptTfjs.model.GPT({ vocabSize: REF.vocab, blockSize: REF.block, nLayer: REF.layers, nHead: REF.heads, nEmbd: REF.dim, dropout: 0, bias: true });
+    const model = gptTfjs.model.GPT({
+      vocabSize: REF.vocab,
+      blockSize: REF.block,
+      nLayer: REF.layers,
+      nHead: REF.heads,
+      nEmbd: REF.dim,
+      dropout: 0,
+      bias: true,
+    });
     const opt = tf.train.adam(3e-4);
     const x = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32');
     const y = tf.oneHot(tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32'), REF.vocab);
@@ -104,23 +137,41 @@ async function child(task, backend) {
   if (task === 'nanogpt-train') {
     // @genai-fi/nanogpt: create the same model through its public entry point.
     const { TeachableLLM } = await import('@genai-fi/nanogpt');
-    TeachableLLM.create('char', { vocabSize: REF.vocab, blockSize: REF.block, nLayer: REF.layers, nHead: REF.heads, nEmbed: REF.dim });
+    TeachableLLM.create('char', {
+      vocabSize: REF.vocab,
+      blockSize: REF.block,
+      nLayer: REF.layers,
+      nHead: REF.heads,
+      nEmbed: REF.dim,
+    });
     throw new Error('created, but no public single-step training API to time');
   }
   throw new Error(`unknown task ${task}`);
 }
 
 function runChild(task, backend, timeoutMs = 15 * 60_000) {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', task, backend], { cwd: here, encoding: 'utf8', timeout: timeoutMs });
-  const line = (r.stdout ?? '').split('\n').reverse().find((l) => l.startsWith('{'));
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', task, backend], {
+    cwd: here,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
+  const line = (r.stdout ?? '')
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (r.status === 0 && line) return JSON.parse(line);
-  const err = (r.stderr ?? '').split('\n').find((l) => /Error|error:/.test(l)) ?? (r.error ? String(r.error) : `exit ${r.status}`);
+  const err =
+    (r.stderr ?? '').split('\n').find((l) => /Error|error:/.test(l)) ??
+    (r.error ? String(r.error) : `exit ${r.status}`);
   return { error: err.trim().slice(0, 160) };
 }
 
 function runTorch(threads) {
   const cfg = { ...REF, threads, gen_block: GEN_BLOCK, positions: POSITIONS, gen_tokens: GEN_TOKENS };
-  const r = spawnSync('/usr/bin/python3', [join(here, 'gpt_torch.py'), JSON.stringify(cfg)], { encoding: 'utf8', timeout: 15 * 60_000 });
+  const r = spawnSync('/usr/bin/python3', [join(here, 'gpt_torch.py'), JSON.stringify(cfg)], {
+    encoding: 'utf8',
+    timeout: 15 * 60_000,
+  });
   const line = (r.stdout ?? '').trim().split('\n').pop();
   if (r.status === 0 && line?.startsWith('{')) return JSON.parse(line);
   return { error: (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop() };
@@ -153,7 +204,17 @@ async function main() {
   const rows = [];
   const row = (impl, backend, threads, r, peakGflops) => {
     if (!r || r.error) {
-      rows.push({ impl, backend, threads, 'step ms': '-', 'tokens/s': '-', 'vs torch(1t)': '-', 'ours wasm vs this': '-', MFU: '-', note: r?.error ?? 'n/a' });
+      rows.push({
+        impl,
+        backend,
+        threads,
+        'step ms': '-',
+        'tokens/s': '-',
+        'vs torch(1t)': '-',
+        'ours wasm vs this': '-',
+        MFU: '-',
+        note: r?.error ?? 'n/a',
+      });
       return;
     }
     const ms = r.stepMs ?? r.step_ms;
@@ -166,7 +227,9 @@ async function main() {
       'tokens/s': Math.round(tps),
       'vs torch(1t)': torchTps ? tps / torchTps : '-',
       'ours wasm vs this': oursWasmTps ? oursWasmTps / tps : '-',
-      MFU: peakGflops ? `${((100 * flops) / (ms / 1e3) / (peakGflops * 1e9)).toFixed(1)}% of ${peakGflops.toFixed(1)} GF/s` : '-',
+      MFU: peakGflops
+        ? `${((100 * flops) / (ms / 1e3) / (peakGflops * 1e9)).toFixed(1)}% of ${peakGflops.toFixed(1)} GF/s`
+        : '-',
       note: r.params ? `${r.params} params` : '',
     });
   };
@@ -177,7 +240,10 @@ async function main() {
     const [impl, backend] = name.split(/\/(?=[^/]+$)/);
     row(impl, backend, 1, r, peak[backend]?.gflops);
   }
-  printTable(`Training step, reference config ${JSON.stringify(REF)}, ${(flops / 1e9).toFixed(2)} GFLOP/step`, rows);
+  printTable(
+    `Training step, reference config ${JSON.stringify(REF)}, ${(flops / 1e9).toFixed(2)} GFLOP/step`,
+    rows,
+  );
 
   const gen = { wasm: runChild('ours-gen', 'wasm') };
   const genRows = [];
@@ -193,8 +259,21 @@ async function main() {
       'torch(1t) uncached ms/tok': t?.uncached ?? '-',
     });
   }
-  printTable(`Generation (reference model with block ${GEN_BLOCK}, batch 1, greedy), ms per new token`, genRows);
-  writeResults('gpt', { config: REF, flopsPerStep: flops, peak, ours, torch, peers, generation: { ours: gen, torch: { 1: torch[1].gen, 2: torch[2].gen } }, rows, genRows });
+  printTable(
+    `Generation (reference model with block ${GEN_BLOCK}, batch 1, greedy), ms per new token`,
+    genRows,
+  );
+  writeResults('gpt', {
+    config: REF,
+    flopsPerStep: flops,
+    peak,
+    ours,
+    torch,
+    peers,
+    generation: { ours: gen, torch: { 1: torch[1].gen, 2: torch[2].gen } },
+    rows,
+    genRows,
+  });
 }
 
 if (process.argv[2] === '--child') {

@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { InvalidArgumentError, Linear, Module, ShapeError, batchMatMul, dropout } from '@transformer-kit/core';
 import type { Rng } from '@transformer-kit/core';
-import { type AttentionBias, type Mask, attentionBias } from './mask.js';
+import {
+  batchMatMul,
+  dropout,
+  InvalidArgumentError,
+  Linear,
+  Module,
+  ShapeError,
+} from '@transformer-kit/core';
+import { type AttentionBias, attentionBias, type Mask } from './mask.js';
 
 export interface MultiHeadAttentionConfig {
   /** Model width: the query input's last dim and the output's. */
@@ -83,9 +90,12 @@ export class MultiHeadAttention extends Module {
   constructor(config: MultiHeadAttentionConfig) {
     super();
     const { dim, numHeads, bias = true, std = 0.02, rng } = config;
-    if (!Number.isInteger(numHeads) || numHeads < 1) throw new InvalidArgumentError(`numHeads must be a positive integer, got ${numHeads}`);
+    if (!Number.isInteger(numHeads) || numHeads < 1)
+      throw new InvalidArgumentError(`numHeads must be a positive integer, got ${numHeads}`);
     if (config.headDim === undefined && dim % numHeads !== 0) {
-      throw new InvalidArgumentError(`dim ${dim} is not divisible by numHeads ${numHeads}; pass headDim explicitly`);
+      throw new InvalidArgumentError(
+        `dim ${dim} is not divisible by numHeads ${numHeads}; pass headDim explicitly`,
+      );
     }
     this.dim = dim;
     this.numHeads = numHeads;
@@ -107,7 +117,9 @@ export class MultiHeadAttention extends Module {
     }
     const src = kv ?? x;
     if (src.rank !== 3 || src.shape[0] !== x.shape[0] || src.shape[2] !== this.kvDim) {
-      throw new ShapeError(`attention key/value input must be (${x.shape[0]}, S, ${this.kvDim}), got [${src.shape}]`);
+      throw new ShapeError(
+        `attention key/value input must be (${x.shape[0]}, S, ${this.kvDim}), got [${src.shape}]`,
+      );
     }
     const [b, t] = x.shape as [number, number, number];
     const q = this.splitHeads(this.query.forward(x));
@@ -149,6 +161,9 @@ export class MultiHeadAttention extends Module {
 }
 
 function checkBroadcastTo(mask: readonly number[], target: readonly number[]): void {
-  const ok = mask.length <= target.length && mask.every((d, i) => d === 1 || d === target[target.length - mask.length + i]);
-  if (!ok) throw new ShapeError(`attention mask of shape [${mask}] does not broadcast to (B,H,T,S) = [${target}]`);
+  const ok =
+    mask.length <= target.length &&
+    mask.every((d, i) => d === 1 || d === target[target.length - mask.length + i]);
+  if (!ok)
+    throw new ShapeError(`attention mask of shape [${mask}] does not broadcast to (B,H,T,S) = [${target}]`);
 }

@@ -1,6 +1,14 @@
 import type * as tf from '@tensorflow/tfjs';
-import { InvalidArgumentError, LayerNorm, Linear, Module, dropout, gelu, geluTanh } from '@transformer-kit/core';
 import type { Rng } from '@transformer-kit/core';
+import {
+  dropout,
+  gelu,
+  geluTanh,
+  InvalidArgumentError,
+  LayerNorm,
+  Linear,
+  Module,
+} from '@transformer-kit/core';
 import { type LayerKV, MultiHeadAttention } from './attention.js';
 import type { AttentionBias, Mask } from './mask.js';
 
@@ -37,7 +45,10 @@ export class Mlp extends Module {
   ) {
     super();
     this.fc = this.module('fc', new Linear(dim, hidden, { bias: opts.bias, std: opts.std, rng: opts.rng }));
-    this.proj = this.module('proj', new Linear(hidden, dim, { bias: opts.bias, std: opts.residualStd, rng: opts.rng }));
+    this.proj = this.module(
+      'proj',
+      new Linear(hidden, dim, { bias: opts.bias, std: opts.residualStd, rng: opts.rng }),
+    );
   }
   forward(x: tf.Tensor): tf.Tensor {
     const h = this.fc.forward(x);
@@ -72,7 +83,8 @@ export class TransformerBlock extends Module {
   constructor(readonly config: TransformerBlockConfig) {
     super();
     const { dim, numHeads, mlpDim, bias = true, std = 0.02, rng } = config;
-    if (config.norm !== 'pre' && config.norm !== 'post') throw new InvalidArgumentError(`norm must be 'pre' or 'post', got '${config.norm}'`);
+    if (config.norm !== 'pre' && config.norm !== 'post')
+      throw new InvalidArgumentError(`norm must be 'pre' or 'post', got '${config.norm}'`);
     if (config.activation !== 'gelu' && config.activation !== 'gelu_tanh') {
       throw new InvalidArgumentError(`activation must be 'gelu' or 'gelu_tanh', got '${config.activation}'`);
     }

@@ -1,16 +1,4 @@
 export {
-  type AttentionBias,
-  type Mask,
-  BLOCKED,
-  attentionBias,
-  causalBias,
-  causalMask,
-  combineMasks,
-  disposeMask,
-  isAttentionBias,
-  paddingMask,
-} from './mask.js';
-export {
   type AttentionOptions,
   type AttentionResult,
   KVCache,
@@ -18,4 +6,22 @@ export {
   MultiHeadAttention,
   type MultiHeadAttentionConfig,
 } from './attention.js';
-export { type BlockOptions, type BlockResult, Mlp, TransformerBlock, type TransformerBlockConfig } from './block.js';
+export {
+  type BlockOptions,
+  type BlockResult,
+  Mlp,
+  TransformerBlock,
+  type TransformerBlockConfig,
+} from './block.js';
+export {
+  type AttentionBias,
+  attentionBias,
+  BLOCKED,
+  causalBias,
+  causalMask,
+  combineMasks,
+  disposeMask,
+  isAttentionBias,
+  type Mask,
+  paddingMask,
+} from './mask.js';

@@ -35,8 +35,13 @@ export const BLOCKED = -1e9;
  * The default offset S - T places the T queries at the end of the S keys, as with a KV cache.
  */
 export function causalMask(T: number, S = T, offset = S - T): tf.Tensor2D {
-  for (const [name, v] of [['T', T], ['S', S], ['offset', offset]] as const) {
-    if (!Number.isInteger(v)) throw new InvalidArgumentError(`causalMask: ${name} must be an integer, got ${v}`);
+  for (const [name, v] of [
+    ['T', T],
+    ['S', S],
+    ['offset', offset],
+  ] as const) {
+    if (!Number.isInteger(v))
+      throw new InvalidArgumentError(`causalMask: ${name} must be an integer, got ${v}`);
   }
   if (T < 1 || S < 1) throw new InvalidArgumentError(`causalMask: T and S must be >= 1, got T=${T}, S=${S}`);
   // Filled on the host: one upload instead of range/compare kernels (slow with broadcasting on wasm).
@@ -64,8 +69,10 @@ export function causalBias(T: number, S = T, offset = S - T): AttentionBias {
  */
 export function paddingMask(attentionMask: tf.Tensor | number[][]): tf.Tensor4D {
   return tf.tidy(() => {
-    const m = attentionMask instanceof tf.Tensor ? attentionMask : tf.tensor2d(attentionMask, undefined, 'int32');
-    if (m.rank !== 2) throw new ShapeError(`paddingMask: expected an attention mask of shape (B, S), got [${m.shape}]`);
+    const m =
+      attentionMask instanceof tf.Tensor ? attentionMask : tf.tensor2d(attentionMask, undefined, 'int32');
+    if (m.rank !== 2)
+      throw new ShapeError(`paddingMask: expected an attention mask of shape (B, S), got [${m.shape}]`);
     const [b, s] = m.shape as [number, number];
     return tf.notEqual(m, 0).reshape([b, 1, 1, s]) as tf.Tensor4D;
   });
@@ -93,10 +100,14 @@ export function combineMasks(...masks: Array<Mask | undefined>): Mask | undefine
  */
 export function attentionBias(mask: Mask | AttentionBias): AttentionBias {
   if (isAttentionBias(mask)) return mask;
-  if (mask.rank > 4) throw new ShapeError(`attention mask must have rank <= 4 (broadcast to (B,H,T,S)), got [${mask.shape}]`);
+  if (mask.rank > 4)
+    throw new ShapeError(`attention mask must have rank <= 4 (broadcast to (B,H,T,S)), got [${mask.shape}]`);
   return tf.tidy(() => {
     const bias = toBias(mask);
-    const rowHasKeys = bias.max(-1, true).greater(BLOCKED / 2).cast('float32');
+    const rowHasKeys = bias
+      .max(-1, true)
+      .greater(BLOCKED / 2)
+      .cast('float32');
     return { bias, rowHasKeys };
   });
 }

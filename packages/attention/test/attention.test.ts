@@ -1,22 +1,28 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng, ShapeError, initBackend } from '@transformer-kit/core';
+import { initBackend, Rng, ShapeError } from '@transformer-kit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  KVCache,
-  MultiHeadAttention,
-  TransformerBlock,
   attentionBias,
   causalMask,
   combineMasks,
+  KVCache,
+  MultiHeadAttention,
   paddingMask,
+  TransformerBlock,
 } from '../src/index.js';
 
 /** Naive attention in plain JS, straight from the definition, for one (b, h). */
-function naiveAttention(mha: MultiHeadAttention, x: number[][][], keep: (b: number, t: number, s: number) => boolean) {
+function naiveAttention(
+  mha: MultiHeadAttention,
+  x: number[][][],
+  keep: (b: number, t: number, s: number) => boolean,
+) {
   const lin = (rows: number[][], l: { weight: tf.Variable; bias?: tf.Variable }) => {
     const w = l.weight.arraySync() as number[][];
     const bias = l.bias ? (l.bias.arraySync() as number[]) : undefined;
-    return rows.map((r) => w[0]!.map((_, j) => r.reduce((acc, xi, i) => acc + xi * w[i]![j]!, bias ? bias[j]! : 0)));
+    return rows.map((r) =>
+      w[0]!.map((_, j) => r.reduce((acc, xi, i) => acc + xi * w[i]![j]!, bias ? bias[j]! : 0)),
+    );
   };
   const { numHeads: H, headDim: hd } = mha;
   return x.map((rows, b) => {
@@ -70,11 +76,29 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const both = combineMasks(causalMask(3), pad)!;
       expect(both.shape).toEqual([2, 1, 3, 3]);
       expect(both.cast('int32').arraySync()).toEqual([
-        [[[1, 0, 0], [1, 1, 0], [1, 1, 0]]],
-        [[[1, 0, 0], [1, 0, 0], [1, 0, 0]]],
+        [
+          [
+            [1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 0],
+          ],
+        ],
+        [
+          [
+            [1, 0, 0],
+            [1, 0, 0],
+            [1, 0, 0],
+          ],
+        ],
       ]);
       // An additive mask mixes in as a bias.
-      const additive = combineMasks(causalMask(2), tf.tensor2d([[0, -5], [-3, 0]]))!;
+      const additive = combineMasks(
+        causalMask(2),
+        tf.tensor2d([
+          [0, -5],
+          [-3, 0],
+        ]),
+      )!;
       expect(additive.dtype).toBe('float32');
       expect(additive.arraySync()).toEqual([
         [0, Math.fround(-1e9 - 5)],
@@ -86,11 +110,16 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const mha = new MultiHeadAttention({ dim: 8, numHeads: 2, rng: new Rng(1), std: 0.5 });
       const x = tf.randomNormal([2, 4, 8], 0, 1, 'float32', 3);
       const lengths = [4, 2];
-      const mask = combineMasks(causalMask(4), paddingMask(lengths.map((n) => [0, 1, 2, 3].map((i) => (i < n ? 1 : 0)))));
+      const mask = combineMasks(
+        causalMask(4),
+        paddingMask(lengths.map((n) => [0, 1, 2, 3].map((i) => (i < n ? 1 : 0)))),
+      );
       const got = mha.forward(x, { mask }).output.arraySync() as number[][][];
       const want = naiveAttention(mha, x.arraySync() as number[][][], (b, t, s) => s <= t && s < lengths[b]!);
       expect(got.flat(2).length).toBe(64);
-      got.flat(2).forEach((g, i) => expect(g).toBeCloseTo(want.flat(2)[i]!, 4));
+      got.flat(2).forEach((g, i) => {
+        expect(g).toBeCloseTo(want.flat(2)[i]!, 4);
+      });
     });
 
     it('accepts boolean, integer and additive masks alike', () => {
@@ -106,7 +135,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
     it('gives zeros, not NaN, for a query with nothing to attend to', () => {
       const mha = new MultiHeadAttention({ dim: 4, numHeads: 1, rng: new Rng(3) });
       const x = tf.randomNormal([1, 2, 4], 0, 1, 'float32', 5);
-      const mask = tf.tensor2d([[0, 0], [1, 1]], [2, 2], 'bool');
+      const mask = tf.tensor2d(
+        [
+          [0, 0],
+          [1, 1],
+        ],
+        [2, 2],
+        'bool',
+      );
       const { output, attention } = mha.forward(x, { mask, returnAttention: true });
       const probs = attention!.arraySync() as number[][][][];
       expect(probs[0]![0]![0]).toEqual([0, 0]);
@@ -120,7 +156,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const mha = new MultiHeadAttention({ dim: 6, numHeads: 3, headDim: 4, kvDim: 10, rng: new Rng(4) });
       const x = tf.randomNormal([2, 3, 6]);
       const kv = tf.randomNormal([2, 5, 10]);
-      const { output, attention } = mha.forward(x, { kv, returnAttention: true, mask: paddingMask([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]) });
+      const { output, attention } = mha.forward(x, {
+        kv,
+        returnAttention: true,
+        mask: paddingMask([
+          [1, 1, 1, 0, 0],
+          [1, 1, 1, 1, 1],
+        ]),
+      });
       expect(output.shape).toEqual([2, 3, 6]);
       expect(attention!.shape).toEqual([2, 3, 3, 5]);
       const p = attention!.arraySync() as number[][][][];
@@ -129,16 +172,33 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('decodes step by step with a KV cache exactly like a full causal pass', () => {
-      const block = new TransformerBlock({ dim: 8, numHeads: 2, mlpDim: 16, norm: 'pre', activation: 'gelu_tanh', rng: new Rng(5) });
+      const block = new TransformerBlock({
+        dim: 8,
+        numHeads: 2,
+        mlpDim: 16,
+        norm: 'pre',
+        activation: 'gelu_tanh',
+        rng: new Rng(5),
+      });
       block.eval();
       const x = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 6);
       const full = block.forward(x, { mask: causalMask(5) }).output;
       const cache = new KVCache(1);
       const steps: tf.Tensor[] = [];
       // Prompt of 2, then one token at a time; the causal offset comes from the cache length.
-      for (const [start, end] of [[0, 2], [2, 3], [3, 4], [4, 5]] as const) {
+      for (const [start, end] of [
+        [0, 2],
+        [2, 3],
+        [3, 4],
+        [4, 5],
+      ] as const) {
         const past = cache.length;
-        steps.push(block.forward(x.slice([0, start], [2, end - start]), { mask: causalMask(end - start, past + end - start), cache: cache.layers[0] }).output);
+        steps.push(
+          block.forward(x.slice([0, start], [2, end - start]), {
+            mask: causalMask(end - start, past + end - start),
+            cache: cache.layers[0],
+          }).output,
+        );
       }
       expect(cache.length).toBe(5);
       const inc = tf.concat(steps, 1);
@@ -147,11 +207,30 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('names children so HF layouts map onto them', () => {
-      const block = new TransformerBlock({ dim: 4, numHeads: 2, mlpDim: 8, norm: 'post', activation: 'gelu' });
+      const block = new TransformerBlock({
+        dim: 4,
+        numHeads: 2,
+        mlpDim: 8,
+        norm: 'post',
+        activation: 'gelu',
+      });
       expect(block.namedParameters().map(([n]) => n)).toEqual([
-        'attn.query.weight', 'attn.query.bias', 'attn.key.weight', 'attn.key.bias', 'attn.value.weight', 'attn.value.bias',
-        'attn.output.weight', 'attn.output.bias', 'attnNorm.weight', 'attnNorm.bias',
-        'mlp.fc.weight', 'mlp.fc.bias', 'mlp.proj.weight', 'mlp.proj.bias', 'mlpNorm.weight', 'mlpNorm.bias',
+        'attn.query.weight',
+        'attn.query.bias',
+        'attn.key.weight',
+        'attn.key.bias',
+        'attn.value.weight',
+        'attn.value.bias',
+        'attn.output.weight',
+        'attn.output.bias',
+        'attnNorm.weight',
+        'attnNorm.bias',
+        'mlp.fc.weight',
+        'mlp.fc.bias',
+        'mlp.proj.weight',
+        'mlp.proj.bias',
+        'mlpNorm.weight',
+        'mlpNorm.bias',
       ]);
       // Post-LN: the output is layer-normalised (zero mean, unit variance per position).
       const y = block.forward(tf.randomNormal([1, 3, 4], 0, 3)).output;
@@ -161,7 +240,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('applies dropout only in training mode and trains (gradients reach every parameter)', () => {
-      const block = new TransformerBlock({ dim: 8, numHeads: 2, mlpDim: 16, norm: 'pre', activation: 'gelu', dropout: 0.5, rng: new Rng(6) });
+      const block = new TransformerBlock({
+        dim: 8,
+        numHeads: 2,
+        mlpDim: 16,
+        norm: 'pre',
+        activation: 'gelu',
+        dropout: 0.5,
+        rng: new Rng(6),
+      });
       const x = tf.randomNormal([2, 3, 8], 0, 1, 'float32', 7);
       block.eval();
       const a = block.forward(x).output;
@@ -170,7 +257,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
       block.train();
       const c = block.forward(x).output;
       expect(tf.max(tf.abs(a.sub(c))).arraySync()).toBeGreaterThan(0);
-      const { grads } = tf.variableGrads(() => block.forward(x, { mask: causalMask(3) }).output.square().mean() as tf.Scalar, block.trainableParameters());
+      const { grads } = tf.variableGrads(
+        () =>
+          block
+            .forward(x, { mask: causalMask(3) })
+            .output.square()
+            .mean() as tf.Scalar,
+        block.trainableParameters(),
+      );
       expect(Object.keys(grads).length).toBe(16);
       for (const g of Object.values(grads)) expect(g.isNaN().any().arraySync()).toBe(0);
     });
@@ -188,17 +282,37 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('keeps the tensor count flat across cached decoding and training steps', () => {
-      const block = new TransformerBlock({ dim: 8, numHeads: 2, mlpDim: 16, norm: 'pre', activation: 'gelu', rng: new Rng(7) });
+      const block = new TransformerBlock({
+        dim: 8,
+        numHeads: 2,
+        mlpDim: 16,
+        norm: 'pre',
+        activation: 'gelu',
+        rng: new Rng(7),
+      });
       const opt = tf.train.adam(1e-3);
       const x = tf.randomNormal([2, 4, 8]);
-      const step = () => opt.minimize(() => block.forward(x, { mask: causalMask(4) }).output.square().mean() as tf.Scalar);
+      const step = () =>
+        opt.minimize(
+          () =>
+            block
+              .forward(x, { mask: causalMask(4) })
+              .output.square()
+              .mean() as tf.Scalar,
+        );
       step();
       const before = tf.memory().numTensors;
       for (let i = 0; i < 5; i++) step();
       expect(tf.memory().numTensors).toBe(before);
       block.eval();
       const cache = new KVCache(1);
-      const decode = () => tf.tidy(() => { block.forward(x.slice([0, 0], [2, 1]), { mask: causalMask(1, cache.length + 1), cache: cache.layers[0] }); });
+      const decode = () =>
+        tf.tidy(() => {
+          block.forward(x.slice([0, 0], [2, 1]), {
+            mask: causalMask(1, cache.length + 1),
+            cache: cache.layers[0],
+          });
+        });
       decode();
       const during = tf.memory().numTensors;
       for (let i = 0; i < 5; i++) decode();

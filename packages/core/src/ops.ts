@@ -30,10 +30,13 @@ const matMulWithGrad = tf.customGrad((...args) => {
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   const inDim = weight.shape[0]!;
   const lastDim = x.shape[x.rank - 1];
-  if (lastDim !== inDim) throw new ShapeError(`linear: input last dim ${lastDim} != weight in-features ${inDim}`);
+  if (lastDim !== inDim)
+    throw new ShapeError(`linear: input last dim ${lastDim} != weight in-features ${inDim}`);
   const lead = x.shape.slice(0, -1);
   const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
-  const y = bias ? linearWithGrad(x2, weight as tf.Tensor2D, bias as tf.Tensor1D) : matMul(x2, weight as tf.Tensor2D);
+  const y = bias
+    ? linearWithGrad(x2, weight as tf.Tensor2D, bias as tf.Tensor1D)
+    : matMul(x2, weight as tf.Tensor2D);
   return y.reshape([...lead, weight.shape[1]!]);
 }
 
@@ -63,7 +66,8 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.
   // (generation: batch 1, a few heads); training-size batches stay one batched kernel, and so do
   // single-query decoding steps, whose products are too small for the copies to pay off.
   const [m, k] = a.shape.slice(-2) as [number, number];
-  if (tf.getBackend() !== 'wasm' || n > SLICE_LIMIT || a.rank < 3 || m < 16) return tf.matMul(a, b, false, transposeB);
+  if (tf.getBackend() !== 'wasm' || n > SLICE_LIMIT || a.rank < 3 || m < 16)
+    return tf.matMul(a, b, false, transposeB);
   const s = transposeB ? b.shape[b.rank - 2]! : b.shape[b.rank - 1]!;
   const a3 = a.reshape([n, m, k]) as tf.Tensor3D;
   const b3 = (transposeB ? b.reshape([n, s, k]) : b.reshape([n, k, s])) as tf.Tensor3D;
@@ -75,9 +79,14 @@ const SLICE_LIMIT = 8;
 
 /** Per-slice plain 2-D products of a (N,M,K) @ b (N,K,S). */
 function perSlice(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  if (a.shape[0] === 1) return tf.matMul(a.squeeze([0]) as tf.Tensor2D, b.squeeze([0]) as tf.Tensor2D).expandDims(0) as tf.Tensor3D;
+  if (a.shape[0] === 1)
+    return tf
+      .matMul(a.squeeze([0]) as tf.Tensor2D, b.squeeze([0]) as tf.Tensor2D)
+      .expandDims(0) as tf.Tensor3D;
   const bs = tf.unstack(b);
-  return tf.stack(tf.unstack(a).map((x, i) => tf.matMul(x as tf.Tensor2D, bs[i] as tf.Tensor2D))) as tf.Tensor3D;
+  return tf.stack(
+    tf.unstack(a).map((x, i) => tf.matMul(x as tf.Tensor2D, bs[i] as tf.Tensor2D)),
+  ) as tf.Tensor3D;
 }
 
 const t3 = (x: tf.Tensor3D) => tf.transpose(x, [0, 2, 1]) as tf.Tensor3D;
@@ -87,7 +96,10 @@ const slicedMatMul = tf.customGrad((...args) => {
   save([a, b]);
   return {
     value: perSlice(a, b),
-    gradFunc: (dy, [sa, sb]) => [perSlice(dy as tf.Tensor3D, t3(sb as tf.Tensor3D)), perSlice(t3(sa as tf.Tensor3D), dy as tf.Tensor3D)],
+    gradFunc: (dy, [sa, sb]) => [
+      perSlice(dy as tf.Tensor3D, t3(sb as tf.Tensor3D)),
+      perSlice(t3(sa as tf.Tensor3D), dy as tf.Tensor3D),
+    ],
   };
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
 
@@ -97,7 +109,10 @@ const slicedMatMulTB = tf.customGrad((...args) => {
   save([a, b]);
   return {
     value: perSlice(a, t3(b)),
-    gradFunc: (dy, [sa, sb]) => [perSlice(dy as tf.Tensor3D, sb as tf.Tensor3D), perSlice(t3(dy as tf.Tensor3D), sa as tf.Tensor3D)],
+    gradFunc: (dy, [sa, sb]) => [
+      perSlice(dy as tf.Tensor3D, sb as tf.Tensor3D),
+      perSlice(t3(dy as tf.Tensor3D), sa as tf.Tensor3D),
+    ],
   };
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
 
@@ -142,7 +157,10 @@ function layerNormWithGrad(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tens
           const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
           const g = dy.mul(sgamma!);
           // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂))
-          const dx = g.sub(g.mean(-1, true)).sub(sxhat!.mul(g.mul(sxhat!).mean(-1, true))).mul(srstd!);
+          const dx = g
+            .sub(g.mean(-1, true))
+            .sub(sxhat!.mul(g.mul(sxhat!).mean(-1, true)))
+            .mul(srstd!);
           return [dx, dy.mul(sxhat!).sum(lead), dy.sum(lead)];
         },
       };
@@ -165,7 +183,8 @@ const geluWithGrad = tf.customGrad((...args) => {
   return {
     value: x.mul(cdf),
     // d/dx x·Φ(x) = Φ(x) + x·φ(x)
-    gradFunc: (dy, [sx, scdf]) => dy.mul(scdf!.add(sx!.mul(tf.exp(sx!.square().mul(-0.5)).mul(1 / Math.sqrt(2 * Math.PI))))),
+    gradFunc: (dy, [sx, scdf]) =>
+      dy.mul(scdf!.add(sx!.mul(tf.exp(sx!.square().mul(-0.5)).mul(1 / Math.sqrt(2 * Math.PI))))),
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
@@ -180,7 +199,14 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
 const geluTanhWithGrad = tf.customGrad((...args) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
   // tanh(c·(x + a·x³)) written as tanh(x·(c + c·a·x²)): no pow.
-  const t = tf.tanh(x.mul(x.square().mul(GELU_C * GELU_A).add(GELU_C)));
+  const t = tf.tanh(
+    x.mul(
+      x
+        .square()
+        .mul(GELU_C * GELU_A)
+        .add(GELU_C),
+    ),
+  );
   save([x, t]);
   const half = x.mul(0.5);
   return {
@@ -188,7 +214,10 @@ const geluTanhWithGrad = tf.customGrad((...args) => {
     // y' = ½(1 + t) + ½x·(1 − t²)·c·(1 + 3a·x²)
     gradFunc: (dy, [sx, st]) => {
       const sech2 = tf.sub(1, st!.square());
-      const poly = sx!.square().mul(3 * GELU_A * GELU_C).add(GELU_C);
+      const poly = sx!
+        .square()
+        .mul(3 * GELU_A * GELU_C)
+        .add(GELU_C);
       return dy.mul(st!.add(1).add(sx!.mul(sech2).mul(poly)).mul(0.5));
     },
   };
@@ -209,7 +238,9 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, ignoreIndex 
   const flatLogits = logits.reshape([-1, v]);
   const flatTargets = targets.reshape([-1]).cast('int32');
   if (flatLogits.shape[0] !== flatTargets.shape[0]) {
-    throw new ShapeError(`crossEntropy: ${flatLogits.shape[0]} logit rows but ${flatTargets.shape[0]} targets`);
+    throw new ShapeError(
+      `crossEntropy: ${flatLogits.shape[0]} logit rows but ${flatTargets.shape[0]} targets`,
+    );
   }
   const valid = flatTargets.notEqual(ignoreIndex);
   const safeTargets = tf.where(valid, flatTargets, tf.zerosLike(flatTargets));

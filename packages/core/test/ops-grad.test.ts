@@ -16,10 +16,16 @@ for (const backend of ['cpu', 'wasm'] as const) {
     it('gelu and geluTanh', () => {
       const x = tf.linspace(-4, 4, 41);
       const refErf = (v: tf.Tensor) => v.mul(tf.erf(v.mul(Math.SQRT1_2)).add(1)).mul(0.5);
-      const refTanh = (v: tf.Tensor) => v.mul(tf.tanh(v.add(v.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1)).mul(0.5);
-      for (const [fast, ref] of [[gelu, refErf], [geluTanh, refTanh]] as const) {
+      const refTanh = (v: tf.Tensor) =>
+        v.mul(tf.tanh(v.add(v.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1)).mul(0.5);
+      for (const [fast, ref] of [
+        [gelu, refErf],
+        [geluTanh, refTanh],
+      ] as const) {
         expect(maxDiff(fast(x), ref(x))).toBeLessThan(1e-6);
-        expect(maxDiff(tf.grad((v) => fast(v).square().sum())(x), tf.grad((v) => ref(v).square().sum())(x))).toBeLessThan(1e-5);
+        expect(
+          maxDiff(tf.grad((v) => fast(v).square().sum())(x), tf.grad((v) => ref(v).square().sum())(x)),
+        ).toBeLessThan(1e-5);
       }
     });
 
@@ -35,18 +41,26 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(maxDiff(layerNorm(x, g, b), ref(x, g, b))).toBeLessThan(1e-5);
       const fastG = tf.grads((v, gg, bb) => layerNorm(v, gg, bb).mul(w).sum())([x, g, b]);
       const refG = tf.grads((v, gg, bb) => ref(v, gg, bb).mul(w).sum())([x, g, b]);
-      fastG.forEach((t, i) => expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4));
+      fastG.forEach((t, i) => {
+        expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4);
+      });
     });
 
     it('linear with bias', () => {
       const x = tf.randomNormal([2, 5, 6], 0, 1, 'float32', 5);
       const w = tf.randomNormal([6, 4], 0, 1, 'float32', 6);
       const b = tf.randomNormal([4], 0, 1, 'float32', 7);
-      const ref = (v: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.matMul(v.reshape([10, 6]), ww).add(bb).reshape([2, 5, 4]);
+      const ref = (v: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf
+          .matMul(v.reshape([10, 6]), ww)
+          .add(bb)
+          .reshape([2, 5, 4]);
       expect(maxDiff(linear(x, w, b), ref(x, w, b))).toBeLessThan(1e-5);
       const fastG = tf.grads((v, ww, bb) => linear(v, ww, bb).square().sum())([x, w, b]);
       const refG = tf.grads((v, ww, bb) => ref(v, ww, bb).square().sum())([x, w, b]);
-      fastG.forEach((t, i) => expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4));
+      fastG.forEach((t, i) => {
+        expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4);
+      });
     });
 
     it('batchMatMul, plain and with transposeB', () => {
@@ -57,7 +71,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(maxDiff(batchMatMul(a, c, true), tf.matMul(a, c, false, true))).toBeLessThan(1e-5);
       const fastG = tf.grads((x, y) => batchMatMul(x, y, true).square().sum())([a, c]);
       const refG = tf.grads((x, y) => tf.matMul(x, y, false, true).square().sum())([a, c]);
-      fastG.forEach((t, i) => expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4));
+      fastG.forEach((t, i) => {
+        expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4);
+      });
     });
   });
 }

@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { type CheckpointSource, CheckpointError, type StateDict, loadCheckpoint, saveCheckpoint } from '@transformer-kit/core';
+import {
+  CheckpointError,
+  type CheckpointSource,
+  loadCheckpoint,
+  type StateDict,
+  saveCheckpoint,
+} from '@transformer-kit/core';
 import { GPT, type GPTConfig, gptConfig } from './model.js';
 
 /*
@@ -134,7 +140,11 @@ export function stateDictToHF(model: GPT, { prefix = 'transformer.' }: { prefix?
 }
 
 /** Builds a GPT from an HF config object and tensors (names checked; mismatches list their first differences). */
-export function gptFromHF(config: Record<string, unknown>, tensors: StateDict, overrides: Partial<GPTConfig> = {}): GPT {
+export function gptFromHF(
+  config: Record<string, unknown>,
+  tensors: StateDict,
+  overrides: Partial<GPTConfig> = {},
+): GPT {
   const c = configFromHF(config, overrides);
   const model = new GPT(c);
   const sd = stateDictFromHF(tensors, c);
@@ -163,7 +173,11 @@ export async function loadGPT2(source: CheckpointSource, overrides: Partial<GPTC
 }
 
 /** Saves as an HF GPT2LMHeadModel folder (same names and shapes; lm_head omitted when tied). Atomic per file. */
-export async function saveGPT2(model: GPT, dir: string, { prefix = 'transformer.' }: { prefix?: string } = {}): Promise<void> {
+export async function saveGPT2(
+  model: GPT,
+  dir: string,
+  { prefix = 'transformer.' }: { prefix?: string } = {},
+): Promise<void> {
   const tensors = stateDictToHF(model, { prefix });
   try {
     await saveCheckpoint(dir, { config: configToHF(model.config), tensors });

@@ -1,4 +1,32 @@
-export { GPT, GPT_PRESETS, type GPTConfig, type GPTOutput, type GPTPreset, type ForwardOptions, type GenerateOptions, type Ids, gptConfig } from './model.js';
-export { type SamplingOptions, pickToken } from './sample.js';
-export { configFromHF, configToHF, gptFromHF, loadGPT2, saveGPT2, stateDictFromHF, stateDictToHF } from './hf.js';
-export { type EvalOptions, type PretrainOptions, type PretrainResult, type PretrainStep, type Tokens, evaluate, pretrain, sampleBatch, splitTokens } from './pretrain.js';
+export {
+  configFromHF,
+  configToHF,
+  gptFromHF,
+  loadGPT2,
+  saveGPT2,
+  stateDictFromHF,
+  stateDictToHF,
+} from './hf.js';
+export {
+  type ForwardOptions,
+  type GenerateOptions,
+  GPT,
+  GPT_PRESETS,
+  type GPTConfig,
+  type GPTOutput,
+  type GPTPreset,
+  gptConfig,
+  type Ids,
+} from './model.js';
+export {
+  type EvalOptions,
+  evaluate,
+  type PretrainOptions,
+  type PretrainResult,
+  type PretrainStep,
+  pretrain,
+  sampleBatch,
+  splitTokens,
+  type Tokens,
+} from './pretrain.js';
+export { pickToken, type SamplingOptions } from './sample.js';

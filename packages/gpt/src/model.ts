@@ -1,15 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   type AttentionBias,
-  KVCache,
-  TransformerBlock,
   attentionBias,
   causalBias,
   causalMask,
   combineMasks,
+  KVCache,
   paddingMask,
+  TransformerBlock,
 } from '@transformer-kit/attention';
 import {
+  crossEntropy,
+  dropout,
   Embedding,
   IdOutOfRangeError,
   InvalidArgumentError,
@@ -18,11 +20,9 @@ import {
   Rng,
   SequenceTooLongError,
   ShapeError,
-  crossEntropy,
-  dropout,
 } from '@transformer-kit/core';
-import { LMHead, canReadSync } from '@transformer-kit/heads';
-import { type SamplingOptions, checkSampling, pickToken } from './sample.js';
+import { canReadSync, LMHead } from '@transformer-kit/heads';
+import { checkSampling, pickToken, type SamplingOptions } from './sample.js';
 
 /*
  * GPT (GPT-2 architecture), in the spirit of nanoGPT's model.py: token + learned position embeddings,
@@ -49,7 +49,15 @@ export interface GPTConfig {
   activation: 'gelu' | 'gelu_tanh';
 }
 
-const GPT2_BASE = { vocabSize: 50257, blockSize: 1024, dropout: 0, bias: true, tieWeights: true, layerNormEps: 1e-5, activation: 'gelu_tanh' } as const;
+const GPT2_BASE = {
+  vocabSize: 50257,
+  blockSize: 1024,
+  dropout: 0,
+  bias: true,
+  tieWeights: true,
+  layerNormEps: 1e-5,
+  activation: 'gelu_tanh',
+} as const;
 
 export const GPT_PRESETS = {
   gpt2: { ...GPT2_BASE, numLayers: 12, numHeads: 12, dim: 768 },
@@ -65,15 +73,24 @@ export const GPT_PRESETS = {
 export type GPTPreset = keyof typeof GPT_PRESETS;
 
 /** A full config from a preset name and/or overrides, validated. */
-export function gptConfig(base: GPTPreset | Partial<GPTConfig> = 'tiny', overrides: Partial<GPTConfig> = {}): GPTConfig {
+export function gptConfig(
+  base: GPTPreset | Partial<GPTConfig> = 'tiny',
+  overrides: Partial<GPTConfig> = {},
+): GPTConfig {
   const start = typeof base === 'string' ? GPT_PRESETS[base] : { ...GPT_PRESETS.tiny, ...base };
-  if (!start) throw new InvalidArgumentError(`unknown GPT preset '${base}'; valid: ${Object.keys(GPT_PRESETS).join(', ')}`);
+  if (!start)
+    throw new InvalidArgumentError(
+      `unknown GPT preset '${base}'; valid: ${Object.keys(GPT_PRESETS).join(', ')}`,
+    );
   const c: GPTConfig = { ...start, ...overrides };
   for (const k of ['vocabSize', 'blockSize', 'numLayers', 'numHeads', 'dim'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new InvalidArgumentError(`GPT config: ${k} must be a positive integer, got ${c[k]}`);
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new InvalidArgumentError(`GPT config: ${k} must be a positive integer, got ${c[k]}`);
   }
-  if (c.dim % c.numHeads !== 0) throw new InvalidArgumentError(`GPT config: dim ${c.dim} is not divisible by numHeads ${c.numHeads}`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw new InvalidArgumentError(`GPT config: dropout must be in [0, 1), got ${c.dropout}`);
+  if (c.dim % c.numHeads !== 0)
+    throw new InvalidArgumentError(`GPT config: dim ${c.dim} is not divisible by numHeads ${c.numHeads}`);
+  if (!(c.dropout >= 0 && c.dropout < 1))
+    throw new InvalidArgumentError(`GPT config: dropout must be in [0, 1), got ${c.dropout}`);
   return c;
 }
 
@@ -125,7 +142,8 @@ export class GPT extends Module {
 
   constructor(config: GPTPreset | Partial<GPTConfig> = 'tiny', { seed = 0 }: { seed?: number } = {}) {
     super();
-    const c = (this.config = gptConfig(config));
+    const c = gptConfig(config);
+    this.config = c;
     const rng = new Rng(seed);
     this.wte = this.module('wte', new Embedding(c.vocabSize, c.dim, { rng }));
     this.wpe = this.module('wpe', new Embedding(c.blockSize, c.dim, { rng }));
@@ -146,7 +164,12 @@ export class GPT extends Module {
       });
     this.h = this.moduleList('h', Array.from({ length: c.numLayers }, block));
     this.lnF = this.module('lnF', new LayerNorm(c.dim, c.layerNormEps));
-    this.lmHead = this.module('lmHead', c.tieWeights ? new LMHead(c.dim, { tiedEmbedding: this.wte.weight }) : new LMHead(c.dim, { vocabSize: c.vocabSize, rng }));
+    this.lmHead = this.module(
+      'lmHead',
+      c.tieWeights
+        ? new LMHead(c.dim, { tiedEmbedding: this.wte.weight })
+        : new LMHead(c.dim, { vocabSize: c.vocabSize, rng }),
+    );
   }
 
   /** ids (B, T) → logits (B, T, vocab). */
@@ -161,7 +184,9 @@ export class GPT extends Module {
     const [b, t] = x.shape as [number, number];
     const past = cache?.length ?? 0;
     if (past + t > this.config.blockSize) {
-      throw new SequenceTooLongError(`sequence of ${past + t} tokens (${past} cached + ${t} new) exceeds the block size ${this.config.blockSize}`);
+      throw new SequenceTooLongError(
+        `sequence of ${past + t} tokens (${past} cached + ${t} new) exceeds the block size ${this.config.blockSize}`,
+      );
     }
     const bias = this.buildMask(b, t, past, options.attentionMask);
     const pos = tf.range(past, past + t, 1, 'int32');
@@ -187,11 +212,20 @@ export class GPT extends Module {
   }
 
   /** Mean next-token cross-entropy; targets equal to `ignoreIndex` (default -100) are skipped. */
-  loss(ids: Ids, targets: Ids, { ignoreIndex = -100, attentionMask }: { ignoreIndex?: number; attentionMask?: tf.Tensor | number[][] } = {}): tf.Scalar {
+  loss(
+    ids: Ids,
+    targets: Ids,
+    {
+      ignoreIndex = -100,
+      attentionMask,
+    }: { ignoreIndex?: number; attentionMask?: tf.Tensor | number[][] } = {},
+  ): tf.Scalar {
     const logits = this.forward(ids, { attentionMask });
     const y = toTensor(targets);
     if (!tf.util.arraysEqual(y.shape, logits.shape.slice(0, 2))) {
-      throw new ShapeError(`targets must have the shape of ids [${logits.shape.slice(0, 2)}], got [${y.shape}]`);
+      throw new ShapeError(
+        `targets must have the shape of ids [${logits.shape.slice(0, 2)}], got [${y.shape}]`,
+      );
     }
     return crossEntropy(logits, y, ignoreIndex);
   }
@@ -219,8 +253,10 @@ export class GPT extends Module {
   async *stream(prompt: number[], options: GenerateOptions): AsyncGenerator<number> {
     const { maxNewTokens, stopIds = [], seed = 0, useCache = true, cropToBlockSize = false } = options;
     const { blockSize, vocabSize } = this.config;
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
-    if (!Array.isArray(prompt) || prompt.length === 0) throw new ShapeError('prompt must be a non-empty array of token ids');
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
+      throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
+    if (!Array.isArray(prompt) || prompt.length === 0)
+      throw new ShapeError('prompt must be a non-empty array of token ids');
     checkSampling(options);
     tf.tidy(() => {
       this.checkIds([prompt]);
@@ -262,7 +298,12 @@ export class GPT extends Module {
   }
 
   /** The causal mask, combined with padding if given, as one bias shared by every layer. */
-  private buildMask(b: number, t: number, past: number, attentionMask?: tf.Tensor | number[][]): AttentionBias | undefined {
+  private buildMask(
+    b: number,
+    t: number,
+    past: number,
+    attentionMask?: tf.Tensor | number[][],
+  ): AttentionBias | undefined {
     const s = past + t;
     let pad: tf.Tensor | undefined;
     if (attentionMask !== undefined) {
@@ -279,7 +320,11 @@ export class GPT extends Module {
 
   private checkIds(ids: Ids): tf.Tensor2D {
     // Host arrays are always checked (before upload); tensors where a sync read is cheap (cpu, wasm).
-    if (!(ids instanceof tf.Tensor)) checkIdValues((Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]]).flat(), this.config.vocabSize);
+    if (!(ids instanceof tf.Tensor))
+      checkIdValues(
+        (Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]]).flat(),
+        this.config.vocabSize,
+      );
     const x = toTensor(ids);
     if (x.rank !== 2) throw new ShapeError(`ids must be (batch, seqLen), got shape [${x.shape}]`);
     if (x.shape[1] === 0) throw new ShapeError('ids must contain at least one token per sequence');
@@ -301,7 +346,14 @@ function toTensor(ids: Ids | tf.Tensor): tf.Tensor {
   if (ids instanceof tf.Tensor) return ids;
   const nested = Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]];
   const width = nested[0]?.length ?? 0;
-  if (nested.some((r) => r.length !== width)) throw new ShapeError('all sequences in a batch must have the same length (pad them and pass attentionMask)');
+  if (nested.some((r) => r.length !== width))
+    throw new ShapeError(
+      'all sequences in a batch must have the same length (pad them and pass attentionMask)',
+    );
   // float32 keeps non-integers visible to the id check instead of silently truncating them.
-  return tf.tensor2d(nested, [nested.length, width], nested.flat().every(Number.isInteger) ? 'int32' : 'float32');
+  return tf.tensor2d(
+    nested,
+    [nested.length, width],
+    nested.flat().every(Number.isInteger) ? 'int32' : 'float32',
+  );
 }

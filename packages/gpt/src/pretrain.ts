@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { InvalidArgumentError, Rng, type StepResult, Trainer, type TrainerOptions } from '@transformer-kit/core';
+import {
+  InvalidArgumentError,
+  Rng,
+  type StepResult,
+  Trainer,
+  type TrainerOptions,
+} from '@transformer-kit/core';
 import type { GPT } from './model.js';
 
 /*
@@ -12,16 +18,24 @@ export type Tokens = ArrayLike<number>;
 
 /** Splits a stream into a leading train part and a trailing held-out part. */
 export function splitTokens(tokens: Tokens, valFraction = 0.1): { train: Int32Array; val: Int32Array } {
-  if (!(valFraction >= 0 && valFraction < 1)) throw new InvalidArgumentError(`valFraction must be in [0, 1), got ${valFraction}`);
+  if (!(valFraction >= 0 && valFraction < 1))
+    throw new InvalidArgumentError(`valFraction must be in [0, 1), got ${valFraction}`);
   const all = Int32Array.from(tokens);
   const cut = Math.floor(all.length * (1 - valFraction));
   return { train: all.subarray(0, cut), val: all.subarray(cut) };
 }
 
 /** One batch of random windows: x and y (batchSize, blockSize), int32, y = x shifted left by one. */
-export function sampleBatch(tokens: Tokens, batchSize: number, blockSize: number, rng: Rng): { x: tf.Tensor2D; y: tf.Tensor2D } {
+export function sampleBatch(
+  tokens: Tokens,
+  batchSize: number,
+  blockSize: number,
+  rng: Rng,
+): { x: tf.Tensor2D; y: tf.Tensor2D } {
   if (tokens.length < blockSize + 1) {
-    throw new InvalidArgumentError(`token stream of ${tokens.length} is too short for windows of blockSize + 1 = ${blockSize + 1}`);
+    throw new InvalidArgumentError(
+      `token stream of ${tokens.length} is too short for windows of blockSize + 1 = ${blockSize + 1}`,
+    );
   }
   const x = new Int32Array(batchSize * blockSize);
   const y = new Int32Array(batchSize * blockSize);
@@ -32,7 +46,10 @@ export function sampleBatch(tokens: Tokens, batchSize: number, blockSize: number
       y[b * blockSize + t] = tokens[start + t + 1]!;
     }
   }
-  return { x: tf.tensor2d(x, [batchSize, blockSize], 'int32'), y: tf.tensor2d(y, [batchSize, blockSize], 'int32') };
+  return {
+    x: tf.tensor2d(x, [batchSize, blockSize], 'int32'),
+    y: tf.tensor2d(y, [batchSize, blockSize], 'int32'),
+  };
 }
 
 export interface EvalOptions {
@@ -89,12 +106,29 @@ export interface PretrainResult {
 }
 
 /** Trains `model` on random windows of `data.train`; evaluates on `data.val`. */
-export async function pretrain(model: GPT, data: { train: Tokens; val?: Tokens }, options: PretrainOptions): Promise<PretrainResult> {
-  const { steps, batchSize, blockSize = model.config.blockSize, evalEvery, evalBatches = 10, seed = 0, onStep, ...trainerOptions } = options;
-  if (!Number.isInteger(steps) || steps < 1) throw new InvalidArgumentError(`steps must be an integer >= 1, got ${steps}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`batchSize must be an integer >= 1, got ${batchSize}`);
+export async function pretrain(
+  model: GPT,
+  data: { train: Tokens; val?: Tokens },
+  options: PretrainOptions,
+): Promise<PretrainResult> {
+  const {
+    steps,
+    batchSize,
+    blockSize = model.config.blockSize,
+    evalEvery,
+    evalBatches = 10,
+    seed = 0,
+    onStep,
+    ...trainerOptions
+  } = options;
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new InvalidArgumentError(`steps must be an integer >= 1, got ${steps}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new InvalidArgumentError(`batchSize must be an integer >= 1, got ${batchSize}`);
   if (blockSize > model.config.blockSize) {
-    throw new InvalidArgumentError(`blockSize ${blockSize} exceeds the model's block size ${model.config.blockSize}`);
+    throw new InvalidArgumentError(
+      `blockSize ${blockSize} exceeds the model's block size ${model.config.blockSize}`,
+    );
   }
   const rng = new Rng(seed);
   const trainer = new Trainer(model, { ...trainerOptions, totalSteps: trainerOptions.totalSteps ?? steps });
@@ -107,7 +141,8 @@ export async function pretrain(model: GPT, data: { train: Tokens; val?: Tokens }
         return model.loss(x, y);
       });
       const evalNow = data.val && (s === steps || (evalEvery !== undefined && s % evalEvery === 0));
-      if (evalNow) r.valLoss = await evaluate(model, data.val!, { batchSize, blockSize, batches: evalBatches });
+      if (evalNow)
+        r.valLoss = await evaluate(model, data.val!, { batchSize, blockSize, batches: evalBatches });
       history.push(r);
       await onStep?.(r);
     }

@@ -13,10 +13,14 @@ export interface SamplingOptions {
 
 export function checkSampling({ temperature, topK, topP }: SamplingOptions): void {
   if (temperature !== undefined && !(temperature > 0 && Number.isFinite(temperature))) {
-    throw new InvalidArgumentError(`temperature must be > 0 (use greedy: true for argmax), got ${temperature}`);
+    throw new InvalidArgumentError(
+      `temperature must be > 0 (use greedy: true for argmax), got ${temperature}`,
+    );
   }
-  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new InvalidArgumentError(`topK must be an integer >= 1, got ${topK}`);
-  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new InvalidArgumentError(`topP must be in (0, 1], got ${topP}`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1))
+    throw new InvalidArgumentError(`topK must be an integer >= 1, got ${topK}`);
+  if (topP !== undefined && !(topP > 0 && topP <= 1))
+    throw new InvalidArgumentError(`topP must be in (0, 1], got ${topP}`);
 }
 
 export function isGreedy(o: SamplingOptions): boolean {

@@ -19,13 +19,22 @@ describe('GPT-2 checkpoints (HF layout)', () => {
     await saveGPT2(model, dir);
     const original = await loadCheckpoint(FIXTURE);
     const saved = await loadCheckpoint(dir);
-    const params = Object.keys(original.tensors).filter((n) => !/\.attn\.(bias|masked_bias)$/.test(n)).sort();
+    const params = Object.keys(original.tensors)
+      .filter((n) => !/\.attn\.(bias|masked_bias)$/.test(n))
+      .sort();
     expect(Object.keys(saved.tensors).sort()).toEqual(params);
     for (const n of params) {
       expect(saved.tensors[n]!.shape).toEqual(original.tensors[n]!.shape);
       expect(maxAbsDiff(saved.tensors[n]!.dataSync(), original.tensors[n]!.dataSync())).toBe(0);
     }
-    expect(saved.config).toMatchObject({ model_type: 'gpt2', n_embd: 32, n_layer: 2, n_head: 4, vocab_size: 96, n_positions: 48 });
+    expect(saved.config).toMatchObject({
+      model_type: 'gpt2',
+      n_embd: 32,
+      n_layer: 2,
+      n_head: 4,
+      vocab_size: 96,
+      n_positions: 48,
+    });
     const reloaded = await loadGPT2(dir);
     const ids = [[3, 14, 15, 92, 65]];
     const a = tf.tidy(() => model.forward(ids).dataSync());
@@ -38,11 +47,15 @@ describe('GPT-2 checkpoints (HF layout)', () => {
 
   it('loads without the transformer. prefix and ignores a tied lm_head.weight', async () => {
     const { config, tensors } = await loadCheckpoint(FIXTURE);
-    const bare = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n.replace(/^transformer\./, ''), t]));
+    const bare = Object.fromEntries(
+      Object.entries(tensors).map(([n, t]) => [n.replace(/^transformer\./, ''), t]),
+    );
     bare['lm_head.weight'] = tensors['transformer.wte.weight']!;
     const a = gptFromHF(config, tensors);
     const b = gptFromHF(config, bare);
-    expect(tf.tidy(() => maxAbsDiff(a.forward([[1, 2, 3]]).dataSync(), b.forward([[1, 2, 3]]).dataSync()))).toBe(0);
+    expect(
+      tf.tidy(() => maxAbsDiff(a.forward([[1, 2, 3]]).dataSync(), b.forward([[1, 2, 3]]).dataSync())),
+    ).toBe(0);
     tf.dispose(Object.values(tensors));
     a.dispose();
     b.dispose();
@@ -54,9 +67,13 @@ describe('GPT-2 checkpoints (HF layout)', () => {
     delete broken['transformer.h.1.mlp.c_fc.weight'];
     broken['transformer.h.0.extra.weight'] = tensors['transformer.ln_f.bias']!;
     expect(() => gptFromHF(config, broken)).toThrow(CheckpointMismatchError);
-    expect(() => gptFromHF(config, broken)).toThrow(/missing: h\.1\.mlp\.fc\.weight.*unexpected: h\.0\.extra\.weight/);
+    expect(() => gptFromHF(config, broken)).toThrow(
+      /missing: h\.1\.mlp\.fc\.weight.*unexpected: h\.0\.extra\.weight/,
+    );
     // A config that disagrees with the tensors: shapes are named.
-    expect(() => gptFromHF({ ...config, n_positions: 64 }, tensors)).toThrow(/wpe\.weight: checkpoint \[48,32\] vs model \[64,32\]/);
+    expect(() => gptFromHF({ ...config, n_positions: 64 }, tensors)).toThrow(
+      /wpe\.weight: checkpoint \[48,32\] vs model \[64,32\]/,
+    );
     expect(() => gptFromHF({ ...config, model_type: 'bert' }, tensors)).toThrow(CheckpointError);
     expect(() => gptFromHF({ ...config, model_type: 'bert' }, tensors)).toThrow(/model_type 'bert'/);
     tf.dispose(Object.values(tensors));

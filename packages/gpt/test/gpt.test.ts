@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import {
   IdOutOfRangeError,
   InvalidArgumentError,
+  initBackend,
   NonFiniteLossError,
   SequenceTooLongError,
   ShapeError,
-  initBackend,
 } from '@transformer-kit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GPT, GPT_PRESETS, gptConfig, pretrain } from '../src/index.js';
@@ -20,12 +20,32 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('maps ids (B,T) to logits (B,T,vocab) with the LM head tied to wte', () => {
-      expect(tf.tidy(() => model.forward([[1, 2, 3], [4, 5, 6]]).shape)).toEqual([2, 3, 64]);
+      expect(
+        tf.tidy(
+          () =>
+            model.forward([
+              [1, 2, 3],
+              [4, 5, 6],
+            ]).shape,
+        ),
+      ).toEqual([2, 3, 64]);
       expect(model.namedParameters().some(([n]) => n.startsWith('lmHead'))).toBe(false);
       expect(model.lmHead.tiedEmbedding).toBe(model.wte.weight);
       // GPT-2 small's parameter count, from its preset (124M, as published).
-      expect(gptConfig('gpt2')).toMatchObject({ dim: 768, numLayers: 12, numHeads: 12, blockSize: 1024, vocabSize: 50257 });
-      expect(GPT_PRESETS.reference).toMatchObject({ vocabSize: 65, blockSize: 64, numLayers: 4, numHeads: 4, dim: 128 });
+      expect(gptConfig('gpt2')).toMatchObject({
+        dim: 768,
+        numLayers: 12,
+        numHeads: 12,
+        blockSize: 1024,
+        vocabSize: 50257,
+      });
+      expect(GPT_PRESETS.reference).toMatchObject({
+        vocabSize: 65,
+        blockSize: 64,
+        numLayers: 4,
+        numHeads: 4,
+        dim: 128,
+      });
     });
 
     it('skips targets equal to the ignore index in the loss', () => {
@@ -44,16 +64,28 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const prompt = [1, 2, 3];
       const greedy = await model.generate(prompt, { maxNewTokens: 12 });
       const s1 = await model.generate(prompt, { maxNewTokens: 12, temperature: 1.5, seed: 42 });
-      const s2 = await model.generate(prompt, { maxNewTokens: 12, temperature: 1.5, seed: 42, useCache: false });
+      const s2 = await model.generate(prompt, {
+        maxNewTokens: 12,
+        temperature: 1.5,
+        seed: 42,
+        useCache: false,
+      });
       const s3 = await model.generate(prompt, { maxNewTokens: 12, temperature: 1.5, seed: 43 });
       expect(s2).toEqual(s1);
       expect(s3).not.toEqual(s1);
-      expect(await model.generate(prompt, { maxNewTokens: 12, topK: 1, temperature: 2, seed: 5 })).toEqual(greedy);
+      expect(await model.generate(prompt, { maxNewTokens: 12, topK: 1, temperature: 2, seed: 5 })).toEqual(
+        greedy,
+      );
       expect(await model.generate(prompt, { maxNewTokens: 12, topP: 1e-6, seed: 5 })).toEqual(greedy);
       const topK3 = await model.generate(prompt, { maxNewTokens: 12, topK: 3, seed: 9 });
       expect(topK3.length).toBe(12);
       const stopAt = s1[4]!;
-      const stopped = await model.generate(prompt, { maxNewTokens: 12, temperature: 1.5, seed: 42, stopIds: [stopAt] });
+      const stopped = await model.generate(prompt, {
+        maxNewTokens: 12,
+        temperature: 1.5,
+        seed: 42,
+        stopIds: [stopAt],
+      });
       expect(stopped).toEqual(s1.slice(0, s1.indexOf(stopAt) + 1));
     });
 
@@ -70,7 +102,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const long = Array.from({ length: 30 }, (_, i) => i);
       await expect(model.generate(long, { maxNewTokens: 5 })).rejects.toThrow(SequenceTooLongError);
       const cached = await model.generate(long, { maxNewTokens: 5, cropToBlockSize: true });
-      const uncached = await model.generate(long, { maxNewTokens: 5, cropToBlockSize: true, useCache: false });
+      const uncached = await model.generate(long, {
+        maxNewTokens: 5,
+        cropToBlockSize: true,
+        useCache: false,
+      });
       expect(cached).toEqual(uncached);
     });
 
@@ -82,14 +118,24 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(run(() => model.forward([[1, 2.5]]))).toThrow(/2\.5/);
       expect(run(() => model.forward(tf.tensor1d([1, 2], 'int32')))).toThrow(ShapeError);
       expect(run(() => model.forward([Array.from({ length: 33 }, () => 1)]))).toThrow(SequenceTooLongError);
-      expect(run(() => model.forward([Array.from({ length: 33 }, () => 1)]))).toThrow(/33 tokens.*block size 32/);
+      expect(run(() => model.forward([Array.from({ length: 33 }, () => 1)]))).toThrow(
+        /33 tokens.*block size 32/,
+      );
       expect(run(() => model.forward([[1, 2], [3]]))).toThrow(ShapeError);
-      expect(run(() => model.forward([[1, 2, 3]], { attentionMask: [[1, 1]] }))).toThrow(/attentionMask must be \(batch=1, past\+T=3\)/);
+      expect(run(() => model.forward([[1, 2, 3]], { attentionMask: [[1, 1]] }))).toThrow(
+        /attentionMask must be \(batch=1, past\+T=3\)/,
+      );
       expect(run(() => model.loss([[1, 2, 3]], [[1, 2]]))).toThrow(ShapeError);
       await expect(model.generate([1], { maxNewTokens: 2, topP: 0 })).rejects.toThrow(InvalidArgumentError);
-      await expect(model.generate([1], { maxNewTokens: 2, topP: 1.5 })).rejects.toThrow(/topP must be in \(0, 1\]/);
-      await expect(model.generate([1], { maxNewTokens: 2, temperature: 0 })).rejects.toThrow(/temperature must be > 0/);
-      await expect(model.generate([1], { maxNewTokens: 2, temperature: -1 })).rejects.toThrow(InvalidArgumentError);
+      await expect(model.generate([1], { maxNewTokens: 2, topP: 1.5 })).rejects.toThrow(
+        /topP must be in \(0, 1\]/,
+      );
+      await expect(model.generate([1], { maxNewTokens: 2, temperature: 0 })).rejects.toThrow(
+        /temperature must be > 0/,
+      );
+      await expect(model.generate([1], { maxNewTokens: 2, temperature: -1 })).rejects.toThrow(
+        InvalidArgumentError,
+      );
       await expect(model.generate([1], { maxNewTokens: 2, topK: 0 })).rejects.toThrow(/topK/);
       await expect(model.generate([1], { maxNewTokens: -1 })).rejects.toThrow(/maxNewTokens/);
       await expect(model.generate([], { maxNewTokens: 1 })).rejects.toThrow(ShapeError);
@@ -104,7 +150,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
       await pretrain(m, { train: tokens }, { steps: 2, batchSize: 2, blockSize: 8, lr: 1e-3 });
       const before = m.wpe.weight.dataSync().slice();
       m.lnF.weight.assign(tf.fill([16], Number.NaN));
-      const err = await pretrain(m, { train: tokens }, { steps: 2, batchSize: 2, blockSize: 8, lr: 1e-3 }).catch((e: unknown) => e);
+      const err = await pretrain(
+        m,
+        { train: tokens },
+        { steps: 2, batchSize: 2, blockSize: 8, lr: 1e-3 },
+      ).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NonFiniteLossError);
       expect((err as Error).message).toMatch(/step 1\b/);
       expect(m.wpe.weight.dataSync()).toEqual(before);
@@ -116,10 +166,21 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const tokens = Array.from({ length: 500 }, (_, i) => (i * i + 3 * i) % 64);
       const counts: number[] = [];
       const start = tf.memory().numTensors;
-      const r = await pretrain(m, { train: tokens.slice(0, 400), val: tokens.slice(400) }, {
-        steps: 200, batchSize: 4, blockSize: 16, lr: 3e-3, accumulationSteps: 2, evalEvery: 50, evalBatches: 2, clipNorm: 1,
-        onStep: () => void counts.push(tf.memory().numTensors),
-      });
+      const r = await pretrain(
+        m,
+        { train: tokens.slice(0, 400), val: tokens.slice(400) },
+        {
+          steps: 200,
+          batchSize: 4,
+          blockSize: 16,
+          lr: 3e-3,
+          accumulationSteps: 2,
+          evalEvery: 50,
+          evalBatches: 2,
+          clipNorm: 1,
+          onStep: () => void counts.push(tf.memory().numTensors),
+        },
+      );
       expect(counts.length).toBe(200);
       // Optimizer state appears at step 1; from then on the count never moves.
       expect(new Set(counts.slice(1)).size).toBe(1);
@@ -138,7 +199,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const start = tf.memory().numTensors;
         const counts: number[] = [];
         const out = await m.generate([1], {
-          maxNewTokens: 500, temperature: 1, seed: 1, useCache, cropToBlockSize: !long,
+          maxNewTokens: 500,
+          temperature: 1,
+          seed: 1,
+          useCache,
+          cropToBlockSize: !long,
           onToken: () => void counts.push(tf.memory().numTensors),
         });
         expect(out.length).toBe(500);

@@ -26,12 +26,18 @@ describe('GPT on webgpu', () => {
       expect(maxAbsDiff(await logits.data(), p.logits)).toBeLessThan(1e-4);
       logits.dispose();
     }
-    const padded = tf.tidy(() => model.forward(expected.padded.ids, { attentionMask: expected.padded.attention_mask }));
+    const padded = tf.tidy(() =>
+      model.forward(expected.padded.ids, { attentionMask: expected.padded.attention_mask }),
+    );
     expect(maxAbsDiff(await padded.data(), expected.padded.logits)).toBeLessThan(1e-4);
     padded.dispose();
     const n = expected.greedy.new_tokens.length;
-    expect(await model.generate(expected.greedy.prompt, { maxNewTokens: n })).toEqual(expected.greedy.new_tokens);
-    expect(await model.generate(expected.greedy.prompt, { maxNewTokens: n, useCache: false })).toEqual(expected.greedy.new_tokens);
+    expect(await model.generate(expected.greedy.prompt, { maxNewTokens: n })).toEqual(
+      expected.greedy.new_tokens,
+    );
+    expect(await model.generate(expected.greedy.prompt, { maxNewTokens: n, useCache: false })).toEqual(
+      expected.greedy.new_tokens,
+    );
     model.dispose();
   });
 
@@ -39,7 +45,17 @@ describe('GPT on webgpu', () => {
     const m = new GPT(GPT_PRESETS.tiny, { seed: 3 });
     const tokens = Array.from({ length: 500 }, (_, i) => (i * i + 3 * i) % 64);
     const counts: number[] = [];
-    const r = await pretrain(m, { train: tokens }, { steps: 200, batchSize: 2, blockSize: 8, lr: 3e-3, onStep: () => void counts.push(tf.memory().numTensors) });
+    const r = await pretrain(
+      m,
+      { train: tokens },
+      {
+        steps: 200,
+        batchSize: 2,
+        blockSize: 8,
+        lr: 3e-3,
+        onStep: () => void counts.push(tf.memory().numTensors),
+      },
+    );
     expect(new Set(counts.slice(1)).size).toBe(1);
     expect(r.steps.at(-1)!.loss).toBeLessThan(r.steps[0]!.loss);
     m.dispose();
@@ -50,7 +66,12 @@ describe('GPT on webgpu', () => {
     const m = new GPT(GPT_PRESETS.tiny, { seed: 4 });
     for (const useCache of [true, false]) {
       const start = tf.memory().numTensors;
-      const out = await m.generate([1], { maxNewTokens: 500, temperature: 1, useCache, cropToBlockSize: true });
+      const out = await m.generate([1], {
+        maxNewTokens: 500,
+        temperature: 1,
+        useCache,
+        cropToBlockSize: true,
+      });
       expect(out.length).toBe(500);
       expect(tf.memory().numTensors).toBe(start);
     }

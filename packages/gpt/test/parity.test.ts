@@ -31,7 +31,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
           const out = model.run([p.ids], { returnHiddenStates: true });
           expect(maxAbsDiff(out.logits.dataSync(), p.logits)).toBeLessThan(TOL);
           expect(out.hiddenStates!.length).toBe(p.hidden_states.length);
-          out.hiddenStates!.forEach((h, i) => expect(maxAbsDiff(h.dataSync(), p.hidden_states[i]!)).toBeLessThan(TOL));
+          out.hiddenStates!.forEach((h, i) => {
+            expect(maxAbsDiff(h.dataSync(), p.hidden_states[i]!)).toBeLessThan(TOL);
+          });
         });
       }
     });
