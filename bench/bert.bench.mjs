@@ -85,9 +85,10 @@ if (process.argv[2] === '--child') {
 }
 
 const { probeWebGPU } = await import('@transformer-kit/core');
-const backends = ['wasm', 'cpu'];
 const probe = await probeWebGPU();
-if (probe.available) backends.push('webgpu');
+// `node bert.bench.mjs wasm` runs only the named backends (PyTorch always runs).
+const named = process.argv.slice(2);
+const backends = named.length ? named : ['wasm', 'cpu', ...(probe.available ? ['webgpu'] : [])];
 
 // PyTorch before and after the node runs; the faster of the two (other load on the machine only slows it).
 const torchRuns = [];
