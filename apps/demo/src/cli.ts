@@ -29,7 +29,7 @@ Options:
   --checkpoint-dir <dir>  where checkpoints are written and read (default: ./checkpoints)
   --tokens <n>            characters to generate (default: 400)
   --seed <n>              seed for data split, initialisation and sampling (default: 0)
-  --fast                  tiny models and a few steps: a smoke test that takes seconds
+  --fast                  tiny models, fewer steps: a smoke test (under a minute)
   -h, --help              this text`;
 
 const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample'] as const;

@@ -47,7 +47,8 @@ export function drawRow(canvas: HTMLCanvasElement, tokens: string[], row: ArrayL
   const cell = Math.max(26, Math.min(64, Math.floor(maxWidth / Math.max(1, tokens.length))));
   const labelH = Math.min(90, Math.max(...tokens.map((t) => probe.measureText(t).width)) + 12);
   const ctx = setup(canvas, cell * tokens.length, labelH + cell + 2);
-  const max = Math.max(1e-9, ...Array.from(row));
+  // Scaled to the largest weight, but never below 0.2, so near-uniform attention reads as uniform (pale).
+  const max = Math.max(0.2, ...Array.from(row));
   tokens.forEach((tok, i) => {
     ctx.save();
     ctx.translate(i * cell + cell / 2 + 4, labelH - 4);
@@ -76,8 +77,8 @@ export function drawMatrix(canvas: HTMLCanvasElement, tokens: string[], matrix: 
   const lw = labelWidth(probe, tokens);
   const cell = Math.max(8, Math.min(34, Math.floor(maxSide / Math.max(1, n))));
   const ctx = setup(canvas, lw + cell * n + 4, lw + cell * n + 4);
-  // Colours are scaled to the largest weight, so spread-out attention stays visible.
-  let max = 1e-9;
+  // Colours are scaled to the largest weight (at least 0.2), so peaked attention stands out.
+  let max = 0.2;
   for (let i = 0; i < n * n; i++) max = Math.max(max, matrix[i] ?? 0);
   ctx.textBaseline = 'middle';
   const fontPx = Math.min(12, Math.max(8, cell - 2));

@@ -107,6 +107,7 @@ async function trainLoop(
   exp: { step(): Promise<{ loss: number; tokens: number }>; readonly steps: number; readonly totalSteps: number },
   plot: LossPlot,
   losses: number[],
+  /** Set while training; the caller clears it when its own follow-up (evaluation) is done too. */
   flag: { running: boolean },
   every?: (step: number) => Promise<void>,
 ): Promise<void> {
@@ -134,7 +135,6 @@ async function trainLoop(
     $(`${prefix}-status`).textContent = exp.steps >= exp.totalSteps ? 'done' : 'stopped: press Train to resume';
   } finally {
     loop.running = false;
-    flag.running = false;
     loops.splice(loops.indexOf(loop), 1);
     $(`${prefix}-train`).removeAttribute('disabled');
     $(`${prefix}-stop`).setAttribute('disabled', '');
@@ -152,11 +152,17 @@ async function trainSentiment(): Promise<void> {
     sentiment.extend(sentiment.totalSteps);
   }
   const exp = sentiment;
-  await trainLoop('s', exp, sPlot, state.sentiment.losses, state.sentiment, async (step) => {
-    if (step % 50 === 0 && step < exp.totalSteps) await evaluate(exp);
-  });
-  // Also after Stop, so the number matches the weights.
-  await evaluate(exp);
+  try {
+    await trainLoop('s', exp, sPlot, state.sentiment.losses, state.sentiment, async (step) => {
+      if (step % 50 === 0 && step < exp.totalSteps) await evaluate(exp);
+    });
+    // Also after Stop, so the number matches the weights.
+    $('s-status').textContent += ' · evaluating…';
+    await evaluate(exp);
+    $('s-status').textContent = $('s-status').textContent!.replace(' · evaluating…', '');
+  } finally {
+    state.sentiment.running = false;
+  }
 }
 
 async function evaluate(exp: SentimentExperiment): Promise<void> {
@@ -228,7 +234,11 @@ async function trainGpt(): Promise<void> {
   } else if (gpt.steps >= gpt.totalSteps) {
     gpt.extend(gpt.totalSteps);
   }
-  await trainLoop('g', gpt, gPlot, state.gpt.losses, state.gpt);
+  try {
+    await trainLoop('g', gpt, gPlot, state.gpt.losses, state.gpt);
+  } finally {
+    state.gpt.running = false;
+  }
 }
 
 async function generate(): Promise<void> {

@@ -58,7 +58,7 @@ export class LossPlot {
       ctx.stroke();
       ctx.textAlign = 'right';
       ctx.textBaseline = 'middle';
-      ctx.fillText(v.toFixed(2), pad.l - 6, yy);
+      ctx.fillText(v.toFixed(hi - lo < 0.1 ? 3 : 2), pad.l - 6, yy);
     }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
