@@ -5,7 +5,7 @@
  */
 import { TokenizerError } from './errors.js';
 import { BYTE_TO_CHAR, utf8Len } from './unicode.js';
-import { type Model, Vocab, WordCache, type WordTokens } from './vocab.js';
+import { type Model, type Vocab, WordCache, type WordTokens } from './vocab.js';
 
 export type Merge = [string, string];
 
@@ -23,7 +23,8 @@ export class BPE implements Model {
   constructor(vocab: Vocab, merges: Merge[]) {
     this.vocab = vocab;
     this.merges = merges;
-    if (vocab.size >= KEY) throw new TokenizerError('UNSUPPORTED', `BPE: vocabularies over ${KEY} tokens are not supported`);
+    if (vocab.size >= KEY)
+      throw new TokenizerError('UNSUPPORTED', `BPE: vocabularies over ${KEY} tokens are not supported`);
     this.byteIds = new Int32Array(256).fill(-1);
     for (let b = 0; b < 256; b++) this.byteIds[b] = vocab.tokenToId.get(BYTE_TO_CHAR[b]!) ?? -1;
     merges.forEach(([a, b], rank) => {
@@ -32,7 +33,10 @@ export class BPE implements Model {
       const im = vocab.tokenToId.get(a + b);
       if (ia === undefined || ib === undefined || im === undefined) {
         const missing = ia === undefined ? a : ib === undefined ? b : a + b;
-        throw new TokenizerError('MALFORMED_FILE', `merges: line ${rank + 1} ("${a} ${b}") uses ${JSON.stringify(missing)}, which is not in the vocabulary`);
+        throw new TokenizerError(
+          'MALFORMED_FILE',
+          `merges: line ${rank + 1} ("${a} ${b}") uses ${JSON.stringify(missing)}, which is not in the vocabulary`,
+        );
       }
       const key = ia * KEY + ib;
       if (!this.ranks.has(key)) this.ranks.set(key, rank * KEY + im);
@@ -75,7 +79,10 @@ export class BPE implements Model {
       for (const b of bytes) {
         const id = this.byteIds[b]!;
         if (id < 0) {
-          throw new TokenizerError('MISSING_SPECIAL_TOKEN', `BPE: byte 0x${b.toString(16)} (${JSON.stringify(BYTE_TO_CHAR[b])}) is not in the vocabulary`);
+          throw new TokenizerError(
+            'MISSING_SPECIAL_TOKEN',
+            `BPE: byte 0x${b.toString(16)} (${JSON.stringify(BYTE_TO_CHAR[b])}) is not in the vocabulary`,
+          );
         }
         ids.push(id);
         uStart.push(i);

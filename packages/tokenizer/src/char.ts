@@ -15,7 +15,10 @@ export class CharModel implements Model {
     if (unkToken !== null) {
       const id = vocab.tokenToId.get(unkToken);
       if (id === undefined) {
-        throw new TokenizerError('MISSING_SPECIAL_TOKEN', `char model: unknown token ${JSON.stringify(unkToken)} is not in the vocabulary`);
+        throw new TokenizerError(
+          'MISSING_SPECIAL_TOKEN',
+          `char model: unknown token ${JSON.stringify(unkToken)} is not in the vocabulary`,
+        );
       }
       this.unkId = id;
     }
@@ -31,7 +34,10 @@ export class CharModel implements Model {
       if (id !== undefined) ids.push(id);
       else if (this.unkId >= 0) ids.push(this.unkId);
       else {
-        throw new TokenizerError('INVALID_INPUT', `char tokenizer: character ${JSON.stringify(word.slice(i, i + w))} (U+${cp.toString(16).toUpperCase()}) is not in the vocabulary and no unk token is set`);
+        throw new TokenizerError(
+          'INVALID_INPUT',
+          `char tokenizer: character ${JSON.stringify(word.slice(i, i + w))} (U+${cp.toString(16).toUpperCase()}) is not in the vocabulary and no unk token is set`,
+        );
       }
       offsets.push(i, i + w);
       i += w;

@@ -30,7 +30,11 @@ export interface Template {
 /** BERT's template: [CLS] A [SEP] for one sequence, [CLS] A [SEP] B [SEP] (B and its [SEP] typed 1) for a pair. */
 export function bertTemplate(cls = '[CLS]', sep = '[SEP]'): Template {
   return {
-    single: [{ special: cls, typeId: 0 }, { sequence: 'A', typeId: 0 }, { special: sep, typeId: 0 }],
+    single: [
+      { special: cls, typeId: 0 },
+      { sequence: 'A', typeId: 0 },
+      { special: sep, typeId: 0 },
+    ],
     pair: [
       { special: cls, typeId: 0 },
       { sequence: 'A', typeId: 0 },
@@ -95,7 +99,10 @@ export function truncate(a: Seq, b: Seq | null, maxLength: number, opts: Truncat
   if (total <= maxLength) return;
   const toRemove = total - maxLength;
   if (strategy === 'longest_first') {
-    if (!b) return cut(a, maxLength, direction);
+    if (!b) {
+      cut(a, maxLength, direction);
+      return;
+    }
     let n1 = a.ids.length;
     let n2 = b.ids.length;
     const swap = n1 > n2;
@@ -135,7 +142,6 @@ export function applyTemplate(
   b: Seq | null,
   specialId: (token: string) => number,
 ): Encoding {
-  const e: Encoding = { ids: [], tokens: [], typeIds: [], attentionMask: [], specialTokensMask: [], offsets: [], sequenceIds: [] };
   const pieces: TemplatePiece[] = t
     ? b
       ? t.pair
@@ -146,27 +152,38 @@ export function applyTemplate(
           { sequence: 'B', typeId: 1 },
         ]
       : [{ sequence: 'A', typeId: 0 }];
+  // Preallocate and fill by index: encodings of whole books are hundreds of thousands of tokens.
+  let n = 0;
+  for (const p of pieces) n += 'special' in p ? 1 : p.sequence === 'A' ? a.ids.length : (b?.ids.length ?? 0);
+  const e: Encoding = {
+    ids: new Array(n),
+    tokens: new Array(n),
+    typeIds: new Array(n),
+    attentionMask: new Array(n).fill(1),
+    specialTokensMask: new Array(n),
+    offsets: new Array(n),
+    sequenceIds: new Array(n),
+  };
+  let k = 0;
   for (const p of pieces) {
     if ('special' in p) {
-      e.ids.push(specialId(p.special));
-      e.tokens.push(p.special);
-      e.typeIds.push(p.typeId);
-      e.attentionMask.push(1);
-      e.specialTokensMask.push(1);
-      e.offsets.push([0, 0]);
-      e.sequenceIds.push(null);
+      e.ids[k] = specialId(p.special);
+      e.tokens[k] = p.special;
+      e.typeIds[k] = p.typeId;
+      e.specialTokensMask[k] = 1;
+      e.offsets[k] = [0, 0];
+      e.sequenceIds[k++] = null;
     } else {
       const s = p.sequence === 'A' ? a : b;
       if (!s) continue;
       const seqId = p.sequence === 'A' ? 0 : 1;
-      for (let i = 0; i < s.ids.length; i++) {
-        e.ids.push(s.ids[i]!);
-        e.tokens.push(s.tokens[i]!);
-        e.typeIds.push(p.typeId);
-        e.attentionMask.push(1);
-        e.specialTokensMask.push(0);
-        e.offsets.push(s.offsets[i]!);
-        e.sequenceIds.push(seqId);
+      for (let i = 0; i < s.ids.length; i++, k++) {
+        e.ids[k] = s.ids[i]!;
+        e.tokens[k] = s.tokens[i]!;
+        e.typeIds[k] = p.typeId;
+        e.specialTokensMask[k] = 0;
+        e.offsets[k] = s.offsets[i]!;
+        e.sequenceIds[k] = seqId;
       }
     }
   }
@@ -174,7 +191,14 @@ export function applyTemplate(
 }
 
 /** HF's Encoding::pad: adds tokens up to `length` (never truncates). */
-export function pad(e: Encoding, length: number, padId: number, padToken: string, padTypeId: number, left: boolean): void {
+export function pad(
+  e: Encoding,
+  length: number,
+  padId: number,
+  padToken: string,
+  padTypeId: number,
+  left: boolean,
+): void {
   const n = length - e.ids.length;
   if (n <= 0) return;
   const fill = <T>(arr: T[], v: () => T) => {

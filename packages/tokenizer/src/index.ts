@@ -10,7 +10,14 @@ export {
   type TruncationStrategy,
 } from './encoding.js';
 export { TokenizerError, type TokenizerErrorCode } from './errors.js';
-export { mergesToTxt, parseMerges, parseVocabJson, parseVocabTxt, vocabToJson, vocabToTxt } from './loaders.js';
+export {
+  mergesToTxt,
+  parseMerges,
+  parseVocabJson,
+  parseVocabTxt,
+  vocabToJson,
+  vocabToTxt,
+} from './loaders.js';
 export { BertNormalizer, type BertNormalizerConfig } from './normalizer.js';
 export { GPT2_PATTERN, type PreTokenizerKind } from './pretokenizers.js';
 export type { AddedToken, AddedTokenInput } from './special-tokens.js';
@@ -26,7 +33,13 @@ export {
   type WordPieceTokenizerOptions,
 } from './tokenizer.js';
 export { parseTokenizerJson, tokenizerFromJson, tokenizerToJson } from './tokenizer-json.js';
-export { type TrainOptions, trainByteLevelBPE, trainChar, trainWordPiece, type WordPieceTrainOptions } from './train.js';
+export {
+  type TrainOptions,
+  trainByteLevelBPE,
+  trainChar,
+  trainWordPiece,
+  type WordPieceTrainOptions,
+} from './train.js';
 export { BYTE_TO_CHAR } from './unicode.js';
 export { type Model, Vocab } from './vocab.js';
 export { WordPiece, type WordPieceConfig } from './wordpiece.js';

@@ -9,7 +9,8 @@ import { Vocab } from './vocab.js';
 
 /** vocab.txt: one token per line, the line number (from 0) is the id. */
 export function parseVocabTxt(text: string, file = 'vocab.txt'): Vocab {
-  if (typeof text !== 'string') throw malformed(file, null, `expected the file's text as a string, got ${typeof text}`);
+  if (typeof text !== 'string')
+    throw malformed(file, null, `expected the file's text as a string, got ${typeof text}`);
   const lines = text.split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   const tokens = lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
@@ -18,7 +19,10 @@ export function parseVocabTxt(text: string, file = 'vocab.txt'): Vocab {
   tokens.forEach((t, i) => {
     const prev = seen.get(t);
     if (prev !== undefined) {
-      throw new TokenizerError('DUPLICATE_TOKEN', `${file}:${i + 1}: duplicate token ${JSON.stringify(t)} (first on line ${prev + 1})`);
+      throw new TokenizerError(
+        'DUPLICATE_TOKEN',
+        `${file}:${i + 1}: duplicate token ${JSON.stringify(t)} (first on line ${prev + 1})`,
+      );
     }
     seen.set(t, i);
   });
@@ -37,9 +41,15 @@ export function parseVocabJson(text: string, file = 'vocab.json'): Vocab {
   } catch (e) {
     throw malformed(file, jsonErrorLine(text, e), `not valid JSON (${(e as Error).message})`);
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw malformed(file, null, 'expected an object {"token": id}');
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    throw malformed(file, null, 'expected an object {"token": id}');
   for (const [t, id] of Object.entries(obj as Record<string, unknown>)) {
-    if (!Number.isInteger(id) || (id as number) < 0) throw malformed(file, null, `token ${JSON.stringify(t)} has id ${JSON.stringify(id)}, not a non-negative integer`);
+    if (!Number.isInteger(id) || (id as number) < 0)
+      throw malformed(
+        file,
+        null,
+        `token ${JSON.stringify(t)} has id ${JSON.stringify(id)}, not a non-negative integer`,
+      );
   }
   return new Vocab(obj as Record<string, number>, file);
 }
@@ -54,7 +64,8 @@ export function vocabToJson(vocab: Vocab): string {
 
 /** merges.txt / vocab.bpe: an optional "#version" header, then "left right" per line. */
 export function parseMerges(text: string, file = 'merges.txt'): Merge[] {
-  if (typeof text !== 'string') throw malformed(file, null, `expected the file's text as a string, got ${typeof text}`);
+  if (typeof text !== 'string')
+    throw malformed(file, null, `expected the file's text as a string, got ${typeof text}`);
   const merges: Merge[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -62,7 +73,8 @@ export function parseMerges(text: string, file = 'merges.txt'): Merge[] {
     if (l.endsWith('\r')) l = l.slice(0, -1);
     if ((i === 0 && l.startsWith('#version')) || l === '') continue;
     const parts = l.split(' ');
-    if (parts.length !== 2 || !parts[0] || !parts[1]) throw malformed(file, i + 1, `expected "left right", got ${JSON.stringify(l)}`);
+    if (parts.length !== 2 || !parts[0] || !parts[1])
+      throw malformed(file, i + 1, `expected "left right", got ${JSON.stringify(l)}`);
     merges.push([parts[0], parts[1]]);
   }
   return merges;

@@ -4,11 +4,18 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { TokenizerError } from './errors.js';
-import { mergesToTxt, parseMerges, parseVocabJson, parseVocabTxt, vocabToJson, vocabToTxt } from './loaders.js';
 import { BPE } from './bpe.js';
+import { TokenizerError } from './errors.js';
+import {
+  mergesToTxt,
+  parseMerges,
+  parseVocabJson,
+  parseVocabTxt,
+  vocabToJson,
+  vocabToTxt,
+} from './loaders.js';
+import { type BpeTokenizerOptions, Tokenizer, type WordPieceTokenizerOptions } from './tokenizer.js';
 import { parseTokenizerJson, tokenizerToJson } from './tokenizer-json.js';
-import { Tokenizer, type WordPieceTokenizerOptions, type BpeTokenizerOptions } from './tokenizer.js';
 import { WordPiece } from './wordpiece.js';
 
 function read(path: string): string {
@@ -37,7 +44,11 @@ export function loadWordPiece(vocabTxtPath: string, opts: WordPieceTokenizerOpti
 }
 
 /** GPT-2 from vocab.json + merges.txt (or the original encoder.json + vocab.bpe). */
-export function loadByteLevelBPE(vocabJsonPath: string, mergesPath: string, opts: BpeTokenizerOptions = {}): Tokenizer {
+export function loadByteLevelBPE(
+  vocabJsonPath: string,
+  mergesPath: string,
+  opts: BpeTokenizerOptions = {},
+): Tokenizer {
   return Tokenizer.byteLevelBPE(
     parseVocabJson(read(vocabJsonPath), basename(vocabJsonPath)),
     parseMerges(read(mergesPath), basename(mergesPath)),
@@ -52,7 +63,8 @@ export function loadByteLevelBPE(vocabJsonPath: string, mergesPath: string, opts
 export function saveTokenizer(t: Tokenizer, dir: string): string[] {
   const out: [string, string][] = [['tokenizer.json', JSON.stringify(tokenizerToJson(t), null, 2)]];
   if (t.model instanceof WordPiece) out.push(['vocab.txt', vocabToTxt(t.model.vocab)]);
-  if (t.model instanceof BPE) out.push(['vocab.json', vocabToJson(t.model.vocab)], ['merges.txt', mergesToTxt(t.model.merges)]);
+  if (t.model instanceof BPE)
+    out.push(['vocab.json', vocabToJson(t.model.vocab)], ['merges.txt', mergesToTxt(t.model.merges)]);
   return out.map(([name, text]) => {
     const p = join(dir, name);
     writeAtomic(p, text);

@@ -22,7 +22,10 @@ export type AddedTokenInput = string | (Partial<AddedToken> & { content: string;
 export function addedToken(t: AddedTokenInput, special: boolean): AddedToken {
   const o = typeof t === 'string' ? { content: t } : t;
   if (typeof o.content !== 'string' || o.content.length === 0) {
-    throw new TokenizerError('INVALID_INPUT', `an added token needs non-empty string content, got ${JSON.stringify(o.content)}`);
+    throw new TokenizerError(
+      'INVALID_INPUT',
+      `an added token needs non-empty string content, got ${JSON.stringify(o.content)}`,
+    );
   }
   return {
     content: o.content,
@@ -39,10 +42,14 @@ export class TokenMatcher {
   private readonly index = new Map<string, number>();
 
   constructor(readonly tokens: AddedToken[]) {
-    const sorted = tokens.map((t, i) => [t, i] as const).sort((a, b) => b[0].content.length - a[0].content.length);
+    const sorted = tokens
+      .map((t, i) => [t, i] as const)
+      .sort((a, b) => b[0].content.length - a[0].content.length);
     for (const [t, i] of sorted) if (!this.index.has(t.content)) this.index.set(t.content, i);
     const ws = `[${WS_CLASS}]*`;
-    const alts = sorted.map(([t]) => `${t.lstrip ? ws : ''}(?:${escape(t.content)})${t.rstrip ? ws : ''}`);
+    const alts = sorted.map(
+      ([t]) => `${t.lstrip ? ws : ''}(?:${escapeRegex(t.content)})${t.rstrip ? ws : ''}`,
+    );
     this.re = alts.length ? new RegExp(alts.join('|'), 'gu') : null;
     if (tokens.some((t) => t.lstrip || t.rstrip)) {
       // With strip flags, the match text includes whitespace: find the token inside it.
@@ -80,6 +87,6 @@ export class TokenMatcher {
   }
 }
 
-function escape(s: string): string {
+function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

@@ -22,7 +22,8 @@ const unsupported = (file: string, what: string) =>
 
 /** Parses the text of an HF tokenizer.json. */
 export function parseTokenizerJson(text: string, file = 'tokenizer.json'): Tokenizer {
-  if (typeof text !== 'string') throw malformed(file, null, `expected the file's text as a string, got ${typeof text}`);
+  if (typeof text !== 'string')
+    throw malformed(file, null, `expected the file's text as a string, got ${typeof text}`);
   let j: Json;
   try {
     j = JSON.parse(text);
@@ -38,7 +39,8 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
   if (j === null || typeof j !== 'object') throw malformed(file, null, 'expected a JSON object');
   if (!j.model || typeof j.model !== 'object') throw malformed(file, null, 'missing "model"');
   const m = j.model;
-  const type = m.type ?? (m.merges ? 'BPE' : m.continuing_subword_prefix !== undefined ? 'WordPiece' : undefined);
+  const type =
+    m.type ?? (m.merges ? 'BPE' : m.continuing_subword_prefix !== undefined ? 'WordPiece' : undefined);
   let model: WordPiece | BPE | CharModel;
   if (type === 'WordPiece') {
     model = new WordPiece(new Vocab(m.vocab ?? {}, `${file} model.vocab`), {
@@ -60,8 +62,17 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
     }
     const merges: Merge[] = (m.merges ?? []).map((x: unknown, i: number) => {
       const pair = typeof x === 'string' ? x.split(' ') : x;
-      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
-        throw malformed(file, null, `model.merges[${i}] is not "left right" or ["left", "right"]: ${JSON.stringify(x)}`);
+      if (
+        !Array.isArray(pair) ||
+        pair.length !== 2 ||
+        typeof pair[0] !== 'string' ||
+        typeof pair[1] !== 'string'
+      ) {
+        throw malformed(
+          file,
+          null,
+          `model.merges[${i}] is not "left right" or ["left", "right"]: ${JSON.stringify(x)}`,
+        );
       }
       return [pair[0], pair[1]] as Merge;
     });
@@ -105,7 +116,11 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
       const cls = pp.cls?.[0] ?? '[CLS]';
       const sep = pp.sep?.[0] ?? '[SEP]';
       template = {
-        single: [{ special: cls, typeId: 0 }, { sequence: 'A', typeId: 0 }, { special: sep, typeId: 0 }],
+        single: [
+          { special: cls, typeId: 0 },
+          { sequence: 'A', typeId: 0 },
+          { special: sep, typeId: 0 },
+        ],
         pair: [
           { special: cls, typeId: 0 },
           { sequence: 'A', typeId: 0 },
@@ -123,7 +138,8 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
   const d = j.decoder;
   if (d) {
     if (d.type === 'WordPiece') {
-      if ((d.prefix ?? '##') !== '##') throw unsupported(file, `WordPiece decoder prefix ${JSON.stringify(d.prefix)}`);
+      if ((d.prefix ?? '##') !== '##')
+        throw unsupported(file, `WordPiece decoder prefix ${JSON.stringify(d.prefix)}`);
       decoder = 'wordpiece';
       cleanup = d.cleanup ?? true;
     } else if (d.type === 'ByteLevel') decoder = 'byteLevel';
@@ -132,9 +148,18 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
   }
 
   const added: AddedTokenInput[] = (j.added_tokens ?? []).map((t: Json, i: number) => {
-    if (!t || typeof t.content !== 'string' || !Number.isInteger(t.id)) throw malformed(file, null, `added_tokens[${i}] needs "id" and "content"`);
-    if (t.single_word) throw unsupported(file, `added token ${JSON.stringify(t.content)} with single_word = true`);
-    return { id: t.id, content: t.content, special: !!t.special, normalized: !!t.normalized, lstrip: !!t.lstrip, rstrip: !!t.rstrip };
+    if (!t || typeof t.content !== 'string' || !Number.isInteger(t.id))
+      throw malformed(file, null, `added_tokens[${i}] needs "id" and "content"`);
+    if (t.single_word)
+      throw unsupported(file, `added token ${JSON.stringify(t.content)} with single_word = true`);
+    return {
+      id: t.id,
+      content: t.content,
+      special: !!t.special,
+      normalized: !!t.normalized,
+      lstrip: !!t.lstrip,
+      rstrip: !!t.rstrip,
+    };
   });
 
   return new Tokenizer({
@@ -158,7 +183,10 @@ function parseTemplate(pp: Json, file: string): Template {
       if (x.SpecialToken) {
         const st = pp.special_tokens?.[x.SpecialToken.id];
         if (st && (st.ids?.length !== 1 || st.tokens?.[0] !== x.SpecialToken.id)) {
-          throw unsupported(file, `template special token ${JSON.stringify(x.SpecialToken.id)} made of several tokens`);
+          throw unsupported(
+            file,
+            `template special token ${JSON.stringify(x.SpecialToken.id)} made of several tokens`,
+          );
         }
         return { special: x.SpecialToken.id, typeId: x.SpecialToken.type_id ?? 0 };
       }
@@ -172,9 +200,9 @@ function parseTemplate(pp: Json, file: string): Template {
 function parseTruncation(t: Json, file: string): TruncationOptions | null {
   if (!t) return null;
   if (t.stride) throw unsupported(file, `truncation stride ${t.stride}`);
-  const strategy = ({ LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const)[
-    t.strategy as 'LongestFirst'
-  ];
+  const strategy = (
+    { LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const
+  )[t.strategy as 'LongestFirst'];
   if (!strategy) throw malformed(file, null, `truncation.strategy ${JSON.stringify(t.strategy)}`);
   return { maxLength: t.max_length, strategy, direction: t.direction === 'Left' ? 'left' : 'right' };
 }
@@ -182,7 +210,8 @@ function parseTruncation(t: Json, file: string): TruncationOptions | null {
 function parsePadding(p: Json, file: string): PaddingOptions | null {
   if (!p) return null;
   const fixed = p.strategy?.Fixed;
-  if (p.strategy !== 'BatchLongest' && fixed === undefined) throw malformed(file, null, `padding.strategy ${JSON.stringify(p.strategy)}`);
+  if (p.strategy !== 'BatchLongest' && fixed === undefined)
+    throw malformed(file, null, `padding.strategy ${JSON.stringify(p.strategy)}`);
   return {
     ...(fixed !== undefined ? { length: fixed } : {}),
     direction: p.direction === 'Left' ? 'left' : 'right',
@@ -219,13 +248,18 @@ export function tokenizerToJson(t: Tokenizer): Json {
     };
   } else if (m instanceof CharModel) {
     model = { type: 'CharLevel', unk_token: m.unkToken, vocab: vocabObject(m.vocab) };
-  } else throw new TokenizerError('UNSUPPORTED', `cannot save a model of kind ${(m as { kind: string }).kind}`);
+  } else
+    throw new TokenizerError('UNSUPPORTED', `cannot save a model of kind ${(m as { kind: string }).kind}`);
   const n = t.normalizer?.config;
   const byteLevel = { add_prefix_space: false, trim_offsets: t.trimOffsets, use_regex: true };
   const tpl = t.template;
   const piece = (p: TemplatePiece) =>
-    'special' in p ? { SpecialToken: { id: p.special, type_id: p.typeId } } : { Sequence: { id: p.sequence, type_id: p.typeId } };
-  const specials = tpl ? [...new Set([...tpl.single, ...tpl.pair].flatMap((p) => ('special' in p ? [p.special] : [])))] : [];
+    'special' in p
+      ? { SpecialToken: { id: p.special, type_id: p.typeId } }
+      : { Sequence: { id: p.sequence, type_id: p.typeId } };
+  const specials = tpl
+    ? [...new Set([...tpl.single, ...tpl.pair].flatMap((p) => ('special' in p ? [p.special] : [])))]
+    : [];
   const tr = t.truncation;
   const pd = t.padding;
   return {
@@ -234,7 +268,9 @@ export function tokenizerToJson(t: Tokenizer): Json {
       ? {
           direction: tr.direction === 'left' ? 'Left' : 'Right',
           max_length: tr.maxLength,
-          strategy: { longest_first: 'LongestFirst', only_first: 'OnlyFirst', only_second: 'OnlySecond' }[tr.strategy ?? 'longest_first'],
+          strategy: { longest_first: 'LongestFirst', only_first: 'OnlyFirst', only_second: 'OnlySecond' }[
+            tr.strategy ?? 'longest_first'
+          ],
           stride: 0,
         }
       : null,
@@ -258,7 +294,13 @@ export function tokenizerToJson(t: Tokenizer): Json {
       special: a.special,
     })),
     normalizer: n
-      ? { type: 'BertNormalizer', clean_text: n.cleanText, handle_chinese_chars: n.handleChineseChars, strip_accents: n.stripAccents, lowercase: n.lowercase }
+      ? {
+          type: 'BertNormalizer',
+          clean_text: n.cleanText,
+          handle_chinese_chars: n.handleChineseChars,
+          strip_accents: n.stripAccents,
+          lowercase: n.lowercase,
+        }
       : null,
     pre_tokenizer:
       t.preTokenizer === 'bert'
@@ -273,7 +315,9 @@ export function tokenizerToJson(t: Tokenizer): Json {
           type: 'TemplateProcessing',
           single: tpl.single.map(piece),
           pair: tpl.pair.map(piece),
-          special_tokens: Object.fromEntries(specials.map((s) => [s, { id: s, ids: [t.specialId(s)], tokens: [s] }])),
+          special_tokens: Object.fromEntries(
+            specials.map((s) => [s, { id: s, ids: [t.specialId(s)], tokens: [s] }]),
+          ),
         }
       : t.preTokenizer === 'byteLevel'
         ? { type: 'ByteLevel', ...byteLevel }

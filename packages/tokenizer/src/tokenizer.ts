@@ -115,12 +115,18 @@ export class Tokenizer {
   // ---- factories ----
 
   /** BERT: BertNormalizer (uncased by default) + BertPreTokenizer + WordPiece + [CLS] A [SEP] B [SEP]. */
-  static wordPiece(vocab: Vocab | readonly string[] | Record<string, number>, opts: WordPieceTokenizerOptions = {}): Tokenizer {
+  static wordPiece(
+    vocab: Vocab | readonly string[] | Record<string, number>,
+    opts: WordPieceTokenizerOptions = {},
+  ): Tokenizer {
     const v = vocab instanceof Vocab ? vocab : new Vocab(vocab);
     const specials = opts.specialTokens ?? ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
     for (const s of specials) {
       if (!v.tokenToId.has(s)) {
-        throw new TokenizerError('MISSING_SPECIAL_TOKEN', `WordPiece tokenizer: special token ${JSON.stringify(s)} is not in the vocabulary`);
+        throw new TokenizerError(
+          'MISSING_SPECIAL_TOKEN',
+          `WordPiece tokenizer: special token ${JSON.stringify(s)} is not in the vocabulary`,
+        );
       }
     }
     return new Tokenizer({
@@ -134,7 +140,11 @@ export class Tokenizer {
   }
 
   /** GPT-2: ByteLevel pre-tokenizer (GPT-2's regex) + byte-level BPE, no template, <|endoftext|> special. */
-  static byteLevelBPE(vocab: Vocab | Record<string, number>, merges: Merge[], opts: BpeTokenizerOptions = {}): Tokenizer {
+  static byteLevelBPE(
+    vocab: Vocab | Record<string, number>,
+    merges: Merge[],
+    opts: BpeTokenizerOptions = {},
+  ): Tokenizer {
     const v = vocab instanceof Vocab ? vocab : new Vocab(vocab);
     const specials = opts.specialTokens ?? (v.tokenToId.has('<|endoftext|>') ? ['<|endoftext|>'] : []);
     return new Tokenizer({
@@ -148,7 +158,10 @@ export class Tokenizer {
   }
 
   /** One token per character; `chars` is the vocabulary (e.g. every character of a corpus). */
-  static char(chars: readonly string[], opts: { specialTokens?: string[]; unkToken?: string | null } = {}): Tokenizer {
+  static char(
+    chars: readonly string[],
+    opts: { specialTokens?: string[]; unkToken?: string | null } = {},
+  ): Tokenizer {
     const specials = opts.specialTokens ?? [];
     const v = new Vocab([...specials, ...chars.filter((c) => !specials.includes(c))]);
     return new Tokenizer({
@@ -178,7 +191,10 @@ export class Tokenizer {
   specialId(token: string): number {
     const id = this.tokenToId(token);
     if (id === undefined) {
-      throw new TokenizerError('MISSING_SPECIAL_TOKEN', `token ${JSON.stringify(token)} is needed but not in the vocabulary`);
+      throw new TokenizerError(
+        'MISSING_SPECIAL_TOKEN',
+        `token ${JSON.stringify(token)} is needed but not in the vocabulary`,
+      );
     }
     return id;
   }
@@ -196,10 +212,16 @@ export class Tokenizer {
       if (this.addedByContent.has(t.content)) continue;
       const pinned = typeof input === 'string' ? undefined : input.id;
       const id = pinned ?? this.model.vocab.tokenToId.get(t.content) ?? this.vocabSize;
-      if (!Number.isInteger(id) || id < 0) throw invalidInput(`added token ${JSON.stringify(t.content)}: bad id ${id}`);
-      const clash = this.addedById.get(id) ?? (this.model.vocab.idToToken[id] !== t.content ? this.model.vocab.idToToken[id] : undefined);
+      if (!Number.isInteger(id) || id < 0)
+        throw invalidInput(`added token ${JSON.stringify(t.content)}: bad id ${id}`);
+      const clash =
+        this.addedById.get(id) ??
+        (this.model.vocab.idToToken[id] !== t.content ? this.model.vocab.idToToken[id] : undefined);
       if (clash !== undefined) {
-        throw new TokenizerError('DUPLICATE_TOKEN', `added token ${JSON.stringify(t.content)}: id ${id} already belongs to ${JSON.stringify(typeof clash === 'string' ? clash : clash.content)}`);
+        throw new TokenizerError(
+          'DUPLICATE_TOKEN',
+          `added token ${JSON.stringify(t.content)}: id ${id} already belongs to ${JSON.stringify(typeof clash === 'string' ? clash : clash.content)}`,
+        );
       }
       this.added.push(t);
       this.addedIds.push(id);
@@ -239,7 +261,9 @@ export class Tokenizer {
         offsets.push([s, e]);
         continue;
       }
-      const n: Normalized = this.normalizer ? this.normalizer.normalize(text, s, e) : identity(text.slice(s, e), s);
+      const n: Normalized = this.normalizer
+        ? this.normalizer.normalize(text, s, e)
+        : identity(text.slice(s, e), s);
       sub.length = 0;
       if (this.normMatcher) this.normMatcher.split(n.text, 0, n.text.length, sub);
       else sub.push(0, n.text.length, -1);
@@ -313,11 +337,13 @@ export class Tokenizer {
 
   /** Encodes many inputs; with padding, every encoding gets the same length (the longest, or padding.length). */
   encodeBatch(inputs: EncodeInput[], opts: EncodeOptions = {}): Encoding[] {
-    if (!Array.isArray(inputs)) throw invalidInput(`encodeBatch: inputs must be an array, got ${typeof inputs}`);
+    if (!Array.isArray(inputs))
+      throw invalidInput(`encodeBatch: inputs must be an array, got ${typeof inputs}`);
     const padding = opts.padding === undefined ? this.padding : opts.padding;
     const out = inputs.map((x, i) => {
       if (Array.isArray(x)) return this.encode(x[0], x[1], { ...opts, padding: null });
-      if (typeof x !== 'string') throw invalidInput(`encodeBatch: input ${i} must be a string or [string, string], got ${typeof x}`);
+      if (typeof x !== 'string')
+        throw invalidInput(`encodeBatch: input ${i} must be a string or [string, string], got ${typeof x}`);
       return this.encode(x, null, { ...opts, padding: null });
     });
     if (padding) {
@@ -328,7 +354,8 @@ export class Tokenizer {
   }
 
   private padTo(e: Encoding, length: number, p: PaddingOptions): void {
-    if (!Number.isInteger(length) || length < 0) throw invalidInput(`padding.length must be a non-negative integer, got ${length}`);
+    if (!Number.isInteger(length) || length < 0)
+      throw invalidInput(`padding.length must be a non-negative integer, got ${length}`);
     let target = length;
     const m = p.padToMultipleOf;
     if (m !== undefined && m > 0 && target % m !== 0) target += m - (target % m);
@@ -341,13 +368,18 @@ export class Tokenizer {
 
   decode(ids: ArrayLike<number>, opts: DecodeOptions = {}): string {
     if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
-      throw invalidInput(`decode: ids must be an array of integers, got ${ids === null ? 'null' : typeof ids}`);
+      throw invalidInput(
+        `decode: ids must be an array of integers, got ${ids === null ? 'null' : typeof ids}`,
+      );
     }
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       const t = Number.isInteger(id) ? this.idToToken(id) : undefined;
-      if (t === undefined) throw invalidInput(`decode: id ${id} at position ${i} is not in the vocabulary (size ${this.vocabSize})`);
+      if (t === undefined)
+        throw invalidInput(
+          `decode: id ${id} at position ${i} is not in the vocabulary (size ${this.vocabSize})`,
+        );
       if (opts.skipSpecialTokens && this.addedById.get(id)?.special) continue;
       tokens.push(t);
     }

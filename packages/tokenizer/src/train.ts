@@ -28,17 +28,24 @@ type Corpus = string | Iterable<string>;
 function texts(corpus: Corpus): Iterable<string> {
   if (typeof corpus === 'string') return [corpus];
   if (corpus === null || typeof (corpus as Iterable<string>)[Symbol.iterator] !== 'function') {
-    throw new TokenizerError('INVALID_INPUT', `training corpus must be a string or an iterable of strings, got ${typeof corpus}`);
+    throw new TokenizerError(
+      'INVALID_INPUT',
+      `training corpus must be a string or an iterable of strings, got ${typeof corpus}`,
+    );
   }
   return corpus;
 }
 
 function checkOptions(o: TrainOptions, minimum: number): void {
   if (!Number.isInteger(o.vocabSize) || o.vocabSize < minimum) {
-    throw new TokenizerError('INVALID_INPUT', `vocabSize must be an integer ≥ ${minimum} (special tokens + alphabet), got ${o.vocabSize}`);
+    throw new TokenizerError(
+      'INVALID_INPUT',
+      `vocabSize must be an integer ≥ ${minimum} (special tokens + alphabet), got ${o.vocabSize}`,
+    );
   }
   const specials = o.specialTokens ?? [];
-  if (new Set(specials).size !== specials.length) throw new TokenizerError('DUPLICATE_TOKEN', `specialTokens has duplicates: ${JSON.stringify(specials)}`);
+  if (new Set(specials).size !== specials.length)
+    throw new TokenizerError('DUPLICATE_TOKEN', `specialTokens has duplicates: ${JSON.stringify(specials)}`);
 }
 
 /**
@@ -112,14 +119,19 @@ function learnMerges(
       pairCount.set(key, (pairCount.get(key) ?? 0) + sign * counts[wi]!);
       if (sign > 0) {
         let s = where.get(key);
-        if (!s) where.set(key, (s = new Set()));
+        if (!s) {
+          s = new Set();
+          where.set(key, s);
+        }
         s.add(wi);
       }
       touched.add(key);
     }
   };
   const init = new Set<number>();
-  seqs.forEach((s, wi) => add(s, wi, 1, init));
+  seqs.forEach((s, wi) => {
+    add(s, wi, 1, init);
+  });
   for (const key of init) push([pairCount.get(key)!, key]);
 
   const merges: Merge[] = [];
@@ -168,7 +180,8 @@ export function trainWordPiece(corpus: Corpus, opts: WordPieceTrainOptions): Tok
   const words = new Map<string, number>();
   const spans: number[] = [];
   for (const t of texts(corpus)) {
-    if (typeof t !== 'string') throw new TokenizerError('INVALID_INPUT', `training corpus items must be strings, got ${typeof t}`);
+    if (typeof t !== 'string')
+      throw new TokenizerError('INVALID_INPUT', `training corpus items must be strings, got ${typeof t}`);
     const n = normalizer ? normalizer.normalize(t, 0, t.length).text : t;
     spans.length = 0;
     bertSplit(n, spans);
@@ -182,12 +195,31 @@ export function trainWordPiece(corpus: Corpus, opts: WordPieceTrainOptions): Tok
   for (const w of words.keys()) for (const s of split(w)) alphabet.add(s);
   const alpha = [...alphabet].filter((s) => !specials.includes(s)).sort();
   const room = opts.vocabSize - specials.length - alpha.length;
-  const { tokens } = learnMerges(words, split, (a, b) => a + (b.startsWith('##') ? b.slice(2) : b), alpha, Math.max(0, room), opts.minFrequency ?? 2);
-  const vocab = [...specials, ...alpha, ...tokens.filter((t) => !specials.includes(t))].slice(0, Math.max(opts.vocabSize, specials.length + 1));
+  const { tokens } = learnMerges(
+    words,
+    split,
+    (a, b) => a + (b.startsWith('##') ? b.slice(2) : b),
+    alpha,
+    Math.max(0, room),
+    opts.minFrequency ?? 2,
+  );
+  const vocab = [...specials, ...alpha, ...tokens.filter((t) => !specials.includes(t))].slice(
+    0,
+    Math.max(opts.vocabSize, specials.length + 1),
+  );
   const unk = specials.includes('[UNK]') ? '[UNK]' : specials[0];
-  if (unk === undefined) throw new TokenizerError('MISSING_SPECIAL_TOKEN', 'trainWordPiece needs an unknown token among specialTokens (e.g. "[UNK]")');
+  if (unk === undefined)
+    throw new TokenizerError(
+      'MISSING_SPECIAL_TOKEN',
+      'trainWordPiece needs an unknown token among specialTokens (e.g. "[UNK]")',
+    );
   const hasBert = specials.includes('[CLS]') && specials.includes('[SEP]');
-  return Tokenizer.wordPiece(vocab, { specialTokens: specials, unkToken: unk, normalizer: opts.normalizer, template: hasBert ? undefined : null });
+  return Tokenizer.wordPiece(vocab, {
+    specialTokens: specials,
+    unkToken: unk,
+    normalizer: opts.normalizer,
+    template: hasBert ? undefined : null,
+  });
 }
 
 /** Trains GPT-2-style byte-level BPE: all 256 byte symbols are always in the vocabulary, so nothing is unknown. */
@@ -197,7 +229,8 @@ export function trainByteLevelBPE(corpus: Corpus, opts: TrainOptions): Tokenizer
   const words = new Map<string, number>();
   const spans: number[] = [];
   for (const t of texts(corpus)) {
-    if (typeof t !== 'string') throw new TokenizerError('INVALID_INPUT', `training corpus items must be strings, got ${typeof t}`);
+    if (typeof t !== 'string')
+      throw new TokenizerError('INVALID_INPUT', `training corpus items must be strings, got ${typeof t}`);
     spans.length = 0;
     byteLevelSplit(t, spans);
     for (let i = 0; i < spans.length; i += 2) {
@@ -209,17 +242,28 @@ export function trainByteLevelBPE(corpus: Corpus, opts: TrainOptions): Tokenizer
   }
   const alpha = [...BYTE_TO_CHAR];
   const room = opts.vocabSize - specials.length - alpha.length;
-  const { tokens, merges } = learnMerges(words, (w) => [...w], (a, b) => a + b, alpha, room, opts.minFrequency ?? 2);
+  const { tokens, merges } = learnMerges(
+    words,
+    (w) => [...w],
+    (a, b) => a + b,
+    alpha,
+    room,
+    opts.minFrequency ?? 2,
+  );
   const vocab: Record<string, number> = {};
   for (const t of [...specials, ...alpha, ...tokens]) if (!(t in vocab)) vocab[t] = Object.keys(vocab).length;
   return Tokenizer.byteLevelBPE(vocab, merges, { specialTokens: specials });
 }
 
 /** A character-level tokenizer whose vocabulary is every character of the corpus (sorted), after the specials. */
-export function trainChar(corpus: Corpus, opts: { specialTokens?: string[]; unkToken?: string | null } = {}): Tokenizer {
+export function trainChar(
+  corpus: Corpus,
+  opts: { specialTokens?: string[]; unkToken?: string | null } = {},
+): Tokenizer {
   const chars = new Set<string>();
   for (const t of texts(corpus)) {
-    if (typeof t !== 'string') throw new TokenizerError('INVALID_INPUT', `training corpus items must be strings, got ${typeof t}`);
+    if (typeof t !== 'string')
+      throw new TokenizerError('INVALID_INPUT', `training corpus items must be strings, got ${typeof t}`);
     for (const c of t) chars.add(c);
   }
   return Tokenizer.char([...chars].sort(), opts);

@@ -68,7 +68,9 @@ export function hasCombiningClass(cp: number): boolean {
   let v = cccCache.get(cp);
   if (v === undefined) {
     const c = String.fromCodePoint(cp);
-    v = isAssigned9(cp) && (`${c}\u0334`.normalize('NFD') !== `${c}\u0334` || `\u0301${c}`.normalize('NFD') !== `\u0301${c}`);
+    v =
+      isAssigned9(cp) &&
+      (`${c}\u0334`.normalize('NFD') !== `${c}\u0334` || `\u0301${c}`.normalize('NFD') !== `\u0301${c}`);
     cccCache.set(cp, v);
   }
   return v;
@@ -90,7 +92,9 @@ export function isControl(cp: number): boolean {
 /** HF BertPreTokenizer's is_bert_punc: ASCII punctuation/symbols, or P* in Unicode 8.0. */
 export function isPunctuation(cp: number): boolean {
   if (cp < 0x80) {
-    return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
+    return (
+      (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)
+    );
   }
   return inRanges(PUNCT_R, cp);
 }

@@ -9,13 +9,18 @@ export class Vocab {
     this.tokenToId = new Map();
     this.idToToken = [];
     if (Array.isArray(tokens)) {
-      (tokens as readonly string[]).forEach((t, i) => this.add(t, i, source));
+      (tokens as readonly string[]).forEach((t, i) => {
+        this.add(t, i, source);
+      });
     } else {
       const entries = tokens instanceof Map ? tokens.entries() : Object.entries(tokens);
       for (const [t, id] of entries) this.add(t, id, source);
       for (let i = 0; i < this.idToToken.length; i++) {
         if (this.idToToken[i] === undefined) {
-          throw new TokenizerError('MALFORMED_FILE', `${source}: no token has id ${i} (ids must be 0..${this.idToToken.length - 1})`);
+          throw new TokenizerError(
+            'MALFORMED_FILE',
+            `${source}: no token has id ${i} (ids must be 0..${this.idToToken.length - 1})`,
+          );
         }
       }
     }
@@ -26,10 +31,16 @@ export class Vocab {
       throw new TokenizerError('MALFORMED_FILE', `${source}: bad entry ${JSON.stringify(token)} → ${id}`);
     }
     if (this.tokenToId.has(token)) {
-      throw new TokenizerError('DUPLICATE_TOKEN', `${source}: token ${JSON.stringify(token)} appears twice (ids ${this.tokenToId.get(token)} and ${id})`);
+      throw new TokenizerError(
+        'DUPLICATE_TOKEN',
+        `${source}: token ${JSON.stringify(token)} appears twice (ids ${this.tokenToId.get(token)} and ${id})`,
+      );
     }
     if (this.idToToken[id] !== undefined) {
-      throw new TokenizerError('DUPLICATE_TOKEN', `${source}: id ${id} is given to both ${JSON.stringify(this.idToToken[id])} and ${JSON.stringify(token)}`);
+      throw new TokenizerError(
+        'DUPLICATE_TOKEN',
+        `${source}: id ${id} is given to both ${JSON.stringify(this.idToToken[id])} and ${JSON.stringify(token)}`,
+      );
     }
     this.tokenToId.set(token, id);
     this.idToToken[id] = token;

@@ -3,7 +3,7 @@
  * prefix. A word with any unmatchable rest, or longer than maxInputCharsPerWord characters, is one [UNK].
  */
 import { TokenizerError } from './errors.js';
-import { type Model, Vocab, WordCache, type WordTokens } from './vocab.js';
+import { type Model, type Vocab, WordCache, type WordTokens } from './vocab.js';
 
 export interface WordPieceConfig {
   unkToken: string;
@@ -27,7 +27,10 @@ export class WordPiece implements Model {
     };
     const unk = vocab.tokenToId.get(this.config.unkToken);
     if (unk === undefined) {
-      throw new TokenizerError('MISSING_SPECIAL_TOKEN', `WordPiece: unknown token ${JSON.stringify(this.config.unkToken)} is not in the vocabulary`);
+      throw new TokenizerError(
+        'MISSING_SPECIAL_TOKEN',
+        `WordPiece: unknown token ${JSON.stringify(this.config.unkToken)} is not in the vocabulary`,
+      );
     }
     this.unkId = unk;
   }
@@ -41,7 +44,10 @@ export class WordPiece implements Model {
   }
 
   private split(word: string): WordTokens {
-    const unk = (): WordTokens => ({ ids: Int32Array.of(this.unkId), offsets: Int32Array.of(0, word.length) });
+    const unk = (): WordTokens => ({
+      ids: Int32Array.of(this.unkId),
+      offsets: Int32Array.of(0, word.length),
+    });
     // Count characters (code points), stopping early: a 1 MB word must not cost more than the limit.
     const max = this.config.maxInputCharsPerWord;
     let chars = 0;

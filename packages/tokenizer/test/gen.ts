@@ -24,12 +24,144 @@ export class Rand {
 const cp = (c: number) => String.fromCodePoint(c);
 const range = (r: Rand, lo: number, hi: number) => cp(lo + r.int(hi - lo + 1));
 
-const WORDS = ['the', 'Hello', 'WORLD', 'unaffable', 'running', "don't", "it's", "we'll", "I'M", 'naïve', 'café', 'Straße', 'São', 'Ελλάδα', 'ΣΑΣ', 'Москва', 'İstanbul', 'ǅemal', 'Ωhm', 'ﬁne', 'x²', '½', '٣٤', 'Ⅻ', 'résumé', 'coöperate', 'ŉ', 'ﬃ', 'K'];
-const PUNCT = ['.', ',', '!', '?', ';', ':', '-', '—', '–', '…', '"', "'", '(', ')', '[', ']', '{', '}', '$', '%', '^', '&', '*', '+', '=', '<', '>', '/', '\\', '|', '~', '`', '@', '#', '_', '¿', '¡', '«', '»', '“', '”', '‘', '’', '·', '§', '©', '°', '€', '£', '¥', '℃', '→', '∑'];
-const SPACES = [' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u3000', '\u2003', '\u2028', '\u202f', '   \n  ', '\v', '\f'];
-const CONTROLS = ['\u0000', '\u0001', '\u001b', '\u001f', '\u007f', '\u0085', '\u200b', '\u200c', '\u200d', '\u200e', '\ufeff', '\u00ad', '\ue000', '\uf8ff', '\u0378', '\uffff', '\ufffd', '\u2060', '\u061c', '\ufff9'];
+const WORDS = [
+  'the',
+  'Hello',
+  'WORLD',
+  'unaffable',
+  'running',
+  "don't",
+  "it's",
+  "we'll",
+  "I'M",
+  'naïve',
+  'café',
+  'Straße',
+  'São',
+  'Ελλάδα',
+  'ΣΑΣ',
+  'Москва',
+  'İstanbul',
+  'ǅemal',
+  'Ωhm',
+  'ﬁne',
+  'x²',
+  '½',
+  '٣٤',
+  'Ⅻ',
+  'résumé',
+  'coöperate',
+  'ŉ',
+  'ﬃ',
+  'K',
+];
+const PUNCT = [
+  '.',
+  ',',
+  '!',
+  '?',
+  ';',
+  ':',
+  '-',
+  '—',
+  '–',
+  '…',
+  '"',
+  "'",
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  '$',
+  '%',
+  '^',
+  '&',
+  '*',
+  '+',
+  '=',
+  '<',
+  '>',
+  '/',
+  '\\',
+  '|',
+  '~',
+  '`',
+  '@',
+  '#',
+  '_',
+  '¿',
+  '¡',
+  '«',
+  '»',
+  '“',
+  '”',
+  '‘',
+  '’',
+  '·',
+  '§',
+  '©',
+  '°',
+  '€',
+  '£',
+  '¥',
+  '℃',
+  '→',
+  '∑',
+];
+const SPACES = [
+  ' ',
+  '  ',
+  '\t',
+  '\n',
+  '\r\n',
+  '\u00a0',
+  '\u3000',
+  '\u2003',
+  '\u2028',
+  '\u202f',
+  '   \n  ',
+  '\v',
+  '\f',
+];
+const CONTROLS = [
+  '\u0000',
+  '\u0001',
+  '\u001b',
+  '\u001f',
+  '\u007f',
+  '\u0085',
+  '\u200b',
+  '\u200c',
+  '\u200d',
+  '\u200e',
+  '\ufeff',
+  '\u00ad',
+  '\ue000',
+  '\uf8ff',
+  '\u0378',
+  '\uffff',
+  '\ufffd',
+  '\u2060',
+  '\u061c',
+  '\ufff9',
+];
 const EMOJI = ['😀', '🥰', '👍🏽', '👨‍👩‍👧‍👦', '🏳️‍🌈', '🇫🇷', '❤️', '✌🏿', '🧑‍💻', '🫠', '#️⃣', '☕', '🐕‍🦺'];
-const SPECIAL = ['[CLS]', '[SEP]', '[MASK]', '[PAD]', '[UNK]', '<|endoftext|>', '[mask]', '[SEP', 'MASK]', '<|endoftext|', '<|endoftext|><|endoftext|>', '[[MASK]]'];
+const SPECIAL = [
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  '[PAD]',
+  '[UNK]',
+  '<|endoftext|>',
+  '[mask]',
+  '[SEP',
+  'MASK]',
+  '<|endoftext|',
+  '<|endoftext|><|endoftext|>',
+  '[[MASK]]',
+];
 
 function piece(r: Rand): string {
   switch (r.int(16)) {
@@ -56,7 +188,13 @@ function piece(r: Rand): string {
     }
     case 6:
       // CJK, kana, hangul, CJK ext B (astral)
-      return r.pick([() => range(r, 0x4e00, 0x9fff), () => range(r, 0x3040, 0x30ff), () => range(r, 0xac00, 0xd7a3), () => range(r, 0x20000, 0x2a6df), () => range(r, 0xf900, 0xfaff)])();
+      return r.pick([
+        () => range(r, 0x4e00, 0x9fff),
+        () => range(r, 0x3040, 0x30ff),
+        () => range(r, 0xac00, 0xd7a3),
+        () => range(r, 0x20000, 0x2a6df),
+        () => range(r, 0xf900, 0xfaff),
+      ])();
     case 7:
       return r.pick(EMOJI);
     case 8:
@@ -66,13 +204,20 @@ function piece(r: Rand): string {
     case 10: {
       // long word around WordPiece's 100-character limit
       const n = r.pick([99, 100, 101, 150, 300]);
-      return r.pick(['a', 'ab', 'é', '😀', 'x']).repeat(n).slice(0, n * 2);
+      return r
+        .pick(['a', 'ab', 'é', '😀', 'x'])
+        .repeat(n)
+        .slice(0, n * 2);
     }
     case 11:
       return r.pick(SPECIAL);
     case 12: {
       // Latin-1 / Latin Extended / Greek / Cyrillic letters
-      return range(r, r.pick([0xc0, 0x100, 0x370, 0x400, 0x1e00]), r.pick([0xff, 0x17f, 0x3ff, 0x4ff, 0x1eff]));
+      return range(
+        r,
+        r.pick([0xc0, 0x100, 0x370, 0x400, 0x1e00]),
+        r.pick([0xff, 0x17f, 0x3ff, 0x4ff, 0x1eff]),
+      );
     }
     case 13: {
       // any assigned-looking BMP code point (no surrogates)
@@ -102,7 +247,9 @@ export function randomUnits(r: Rand, maxLen = 24): string {
   const units: number[] = [];
   for (let i = 0; i < n; i++) {
     const k = r.int(10);
-    units.push(k < 4 ? 32 + r.int(95) : k < 6 ? r.int(0x800) : k < 8 ? 0xd800 + r.int(0x800) : r.int(0x10000));
+    units.push(
+      k < 4 ? 32 + r.int(95) : k < 6 ? r.int(0x800) : k < 8 ? 0xd800 + r.int(0x800) : r.int(0x10000),
+    );
   }
   return String.fromCharCode(...units);
 }

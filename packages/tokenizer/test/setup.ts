@@ -4,4 +4,7 @@ import { bertVocabTxt, gpt2EncoderJson, gpt2VocabBpe } from './fixtures.js';
 
 export const bert = (): Tokenizer => Tokenizer.wordPiece(parseVocabTxt(bertVocabTxt()));
 export const gpt2 = (): Tokenizer =>
-  Tokenizer.byteLevelBPE(parseVocabJson(gpt2EncoderJson(), 'encoder.json'), parseMerges(gpt2VocabBpe(), 'vocab.bpe'));
+  Tokenizer.byteLevelBPE(
+    parseVocabJson(gpt2EncoderJson(), 'encoder.json'),
+    parseMerges(gpt2VocabBpe(), 'vocab.bpe'),
+  );

@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseTokenizerJson, tokenizerToJson, trainWordPiece } from '../src/index.js';
 import { loadByteLevelBPE, loadTokenizerJson, loadWordPiece, saveTokenizer } from '../src/node.js';
-import { bertTokenizerJson, bertVocabTxt, gpt2TokenizerJson, gpt2EncoderJson, gpt2VocabBpe, hfFromJson } from './fixtures.js';
+import {
+  bertTokenizerJson,
+  bertVocabTxt,
+  gpt2EncoderJson,
+  gpt2TokenizerJson,
+  gpt2VocabBpe,
+  hfFromJson,
+} from './fixtures.js';
 import { Rand, randomText } from './gen.js';
 import { bert, gpt2 } from './setup.js';
 

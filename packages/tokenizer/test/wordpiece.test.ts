@@ -8,7 +8,9 @@ const tokens = (s: string) => tok.encode(s, null, { addSpecialTokens: false }).t
 
 describe('BERT WordPiece', () => {
   test('special token ids come from the vocabulary', () => {
-    expect(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t) => tok.specialId(t))).toEqual([0, 100, 101, 102, 103]);
+    expect(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t) => tok.specialId(t))).toEqual([
+      0, 100, 101, 102, 103,
+    ]);
   });
 
   test('[CLS] A [SEP] with masks and offsets', () => {
@@ -18,7 +20,14 @@ describe('BERT WordPiece', () => {
     expect(e.typeIds).toEqual([0, 0, 0, 0, 0, 0]);
     expect(e.attentionMask).toEqual([1, 1, 1, 1, 1, 1]);
     expect(e.specialTokensMask).toEqual([1, 0, 0, 0, 0, 1]);
-    expect(e.offsets).toEqual([[0, 0], [0, 5], [5, 6], [7, 12], [12, 13], [0, 0]]);
+    expect(e.offsets).toEqual([
+      [0, 0],
+      [0, 5],
+      [5, 6],
+      [7, 12],
+      [12, 13],
+      [0, 0],
+    ]);
   });
 
   test('pair: [CLS] A [SEP] B [SEP], B typed 1', () => {
@@ -60,7 +69,9 @@ describe('BERT WordPiece', () => {
 
   test('decode joins ## pieces and can skip special tokens', () => {
     expect(tok.decode([101, 7592, 2015, 102])).toBe('[CLS] hellos [SEP]');
-    expect(tok.decode([101, 7592, 2015, 1010, 2088, 999, 102], { skipSpecialTokens: true })).toBe('hellos, world!');
+    expect(tok.decode([101, 7592, 2015, 1010, 2088, 999, 102], { skipSpecialTokens: true })).toBe(
+      'hellos, world!',
+    );
     expect(tok.decode(tok.encode('unaffable').ids, { skipSpecialTokens: true })).toBe('unaffable');
   });
 
