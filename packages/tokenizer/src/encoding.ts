@@ -82,9 +82,8 @@ function cut(seq: Seq, length: number, direction: 'right' | 'left'): void {
 }
 
 /**
- * HF's truncate_encodings, given the budget left after the template's special tokens. (Known difference:
- * for longest_first pairs where one sequence alone exceeds maxLength, HF tokenizers 0.23 splits the budget
- * differently from its own documented algorithm, which is what this implements.)
+ * HF's truncate_encodings, given the budget left after the template's special tokens. (The tokenizer has
+ * already stopped each sequence at maxLength tokens in whole words, as HF does; see tokenizeSeq.)
  */
 export function truncate(a: Seq, b: Seq | null, maxLength: number, opts: TruncationOptions): void {
   const strategy = opts.strategy ?? 'longest_first';

@@ -242,7 +242,16 @@ export class Tokenizer {
   // ---- encoding ----
 
   /** Tokens of one input string, before truncation and the template. */
-  private tokenizeSeq(text: string, unit: OffsetUnit): Seq {
+  /**
+   * Tokens of one input string, before truncation and the template. With `limit`, words stop being added
+   * once `limit` tokens exist (whole words only), as HF does; `fromLeft` keeps the last words instead.
+   */
+  private tokenizeSeq(
+    text: string,
+    unit: OffsetUnit,
+    limit = Number.POSITIVE_INFINITY,
+    fromLeft = false,
+  ): Seq {
     const ids: number[] = [];
     const tokens: string[] = [];
     const offsets: [number, number][] = [];
@@ -250,11 +259,14 @@ export class Tokenizer {
     this.rawMatcher.split(text, 0, text.length, pieces);
     const words: number[] = [];
     const sub: number[] = [];
-    for (let p = 0; p < pieces.length; p += 3) {
+    const wordStarts: number[] = [];
+    const stop = fromLeft ? Number.POSITIVE_INFINITY : limit;
+    for (let p = 0; p < pieces.length && ids.length < stop; p += 3) {
       const s = pieces[p]!;
       const e = pieces[p + 1]!;
       const k = pieces[p + 2]!;
       if (k >= 0) {
+        wordStarts.push(ids.length);
         const t = this.rawMatcher.tokens[k]!;
         ids.push(this.addedByContent.get(t.content)!);
         tokens.push(t.content);
@@ -267,12 +279,13 @@ export class Tokenizer {
       sub.length = 0;
       if (this.normMatcher) this.normMatcher.split(n.text, 0, n.text.length, sub);
       else sub.push(0, n.text.length, -1);
-      for (let q = 0; q < sub.length; q += 3) {
+      for (let q = 0; q < sub.length && ids.length < stop; q += 3) {
         const ss = sub[q]!;
         const se = sub[q + 1]!;
         const sk = sub[q + 2]!;
         if (ss === se) continue;
         if (sk >= 0) {
+          wordStarts.push(ids.length);
           const t = this.normMatcher!.tokens[sk]!;
           ids.push(this.addedByContent.get(t.content)!);
           tokens.push(t.content);
@@ -282,9 +295,10 @@ export class Tokenizer {
         const piece = ss === 0 && se === n.text.length ? n.text : n.text.slice(ss, se);
         words.length = 0;
         preTokenize(this.preTokenizer, piece, words);
-        for (let w = 0; w < words.length; w += 2) {
+        for (let w = 0; w < words.length && ids.length < stop; w += 2) {
           const ws = words[w]!;
           const we = words[w + 1]!;
+          wordStarts.push(ids.length);
           const r = this.model.tokenizeWord(piece.slice(ws, we));
           const vocab = this.model.vocab.idToToken;
           for (let j = 0; j < r.ids.length; j++) {
@@ -295,6 +309,14 @@ export class Tokenizer {
           }
         }
       }
+    }
+    if (fromLeft && ids.length > limit) {
+      let w = wordStarts.length - 1;
+      while (w > 0 && ids.length - wordStarts[w]! < limit) w--;
+      const from = wordStarts[w]!;
+      ids.splice(0, from);
+      tokens.splice(0, from);
+      offsets.splice(0, from);
     }
     if (this.trimOffsets) trimByteLevelOffsets(tokens, offsets);
     if (unit === 'codepoint') toCodePoints(text, offsets);
@@ -311,11 +333,14 @@ export class Tokenizer {
     assertText(text, 'encode: text');
     if (pair !== undefined && pair !== null) assertText(pair, 'encode: pair');
     const unit = opts.offsetUnit ?? this.offsetUnit;
-    const a = this.tokenizeSeq(text, unit);
-    const b = pair === undefined || pair === null ? null : this.tokenizeSeq(pair, unit);
     const addSpecial = opts.addSpecialTokens ?? true;
     const template = addSpecial ? this.template : null;
     const trunc = opts.truncation === undefined ? this.truncation : opts.truncation;
+    // HF stops tokenizing a sequence once it has maxLength tokens (whole words), before truncating pairs.
+    const limit = trunc ? trunc.maxLength : Number.POSITIVE_INFINITY;
+    const left = trunc?.direction === 'left';
+    const a = this.tokenizeSeq(text, unit, limit, left);
+    const b = pair === undefined || pair === null ? null : this.tokenizeSeq(pair, unit, limit, left);
     if (trunc) {
       if (!Number.isInteger(trunc.maxLength) || trunc.maxLength < 0) {
         throw invalidInput(`truncation.maxLength must be a non-negative integer, got ${trunc.maxLength}`);

@@ -7,7 +7,9 @@ test('src/index.ts bundles with platform=browser and imports nothing from Node',
   const fromTsup = createRequire(createRequire(import.meta.url).resolve('tsup'));
   // esbuild comes with tsup (no direct dependency needed).
   const esbuild = fromTsup('esbuild') as {
-    build(o: object): Promise<{ metafile?: { inputs: Record<string, unknown> }; outputFiles?: { text: string }[] }>;
+    build(
+      o: object,
+    ): Promise<{ metafile?: { inputs: Record<string, unknown> }; outputFiles?: { text: string }[] }>;
   };
   const r = await esbuild.build({
     entryPoints: [fileURLToPath(new URL('../src/index.ts', import.meta.url))],

@@ -66,7 +66,7 @@ describe('truncation and padding vs HF tokenizers', () => {
   const vt = bertVocabTxt();
   const ours = Tokenizer.wordPiece(parseVocabTxt(vt));
   const r = new Rand(42);
-  const pairs: [string, string][] = Array.from({ length: 24 }, () => [randomText(r, 10), randomText(r, 10)]);
+  const pairs: [string, string][] = Array.from({ length: 48 }, () => [randomText(r, 14), randomText(r, 14)]);
   const view = (e: {
     ids: number[];
     typeIds: number[];
@@ -97,10 +97,6 @@ describe('truncation and padding vs HF tokenizers', () => {
         for (const maxLength of [3, 5, 8, 13, 21]) {
           hf.setTruncation(maxLength, { strategy: hfStrategy[strategy], direction });
           for (const [a, b] of pairs) {
-            // Known difference (see truncate in encoding.ts): longest_first when one side alone exceeds maxLength.
-            const la = ours.encode(a, null, { addSpecialTokens: false }).ids.length;
-            const lb = ours.encode(b, null, { addSpecialTokens: false }).ids.length;
-            if (strategy === 'longest_first' && Math.max(la, lb) > maxLength) continue;
             let want: any = null;
             try {
               want = await hf.encode(a, b);
@@ -131,13 +127,13 @@ describe('truncation and padding vs HF tokenizers', () => {
         }
       }
     }
-    expect(compared).toBeGreaterThan(300);
+    expect(compared).toBeGreaterThan(800);
     expect(refused).toBeGreaterThan(0);
   });
 
   test('padding to the longest / fixed / multiple-of, left and right', async () => {
     const hf = hfFromJson(bertTokenizerJson(vt)).raw;
-    const texts = pairs.map((p) => p[0]);
+    const texts = pairs.slice(0, 24).map((p) => p[0]);
     for (const direction of ['right', 'left'] as const) {
       for (const opts of [{}, { length: 40 }, { padToMultipleOf: 8 }]) {
         hf.setPadding({
