@@ -9,8 +9,11 @@ export type WasmFile =
   | 'tfjs-backend-wasm-threaded-simd.wasm';
 
 export interface WasmInfo {
+  /** The SIMD build is in use. */
   simd: boolean;
+  /** The threaded build is in use (needs SharedArrayBuffer: a cross-origin isolated page; never in Node). */
   threads: boolean;
+  /** Threads in XNNPACK's pool. */
   threadsCount: number;
 }
 
@@ -46,6 +49,6 @@ export async function initWasm(wasmPaths?: WasmPaths, threads = true): Promise<W
     tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
     tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
   ]);
-  const threadsCount = wasm.getThreadsCount();
-  return { simd: Boolean(simd), threads: Boolean(threadsOk) && threadsCount > 1, threadsCount };
+  // threads: the threaded build is in use; threadsCount: the pool XNNPACK actually got.
+  return { simd: Boolean(simd), threads: Boolean(threadsOk), threadsCount: wasm.getThreadsCount() };
 }
