@@ -155,4 +155,4 @@ printTable(
     `"vs PyTorch" = PyTorch time / ours (higher is better); WebGPU: ${probe.available ? 'yes' : probe.reason}`,
   rows,
 );
-writeResults('bert', { config: CONFIG, tokensPerStep: tokens, webgpu: probe, results });
+writeResults(named.length ? `bert-${named.join('-')}` : 'bert', { config: CONFIG, tokensPerStep: tokens, webgpu: probe, results });
