@@ -153,7 +153,10 @@ export class MeanPoolClassifier extends Module {
 /** Padding-aware mean over T: (B,T,D), (B,T) → (B,D). Rows with no real token give zeros. */
 export function meanPool(hidden: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
   if (!attentionMask) return hidden.mean(1);
-  const m = attentionMask.cast('float32').expandDims(2);
+  // A real float32 buffer: on WebGPU a cast from int32 only relabels the int buffer, and reducing that view
+  // over T compiles an invalid transpose shader (tfjs-backend-webgpu 4.22), a silently wrong mean.
+  const keep = attentionMask.notEqual(0).expandDims(2);
+  const m = tf.where(keep, tf.ones(keep.shape), tf.zeros(keep.shape));
   return hidden.mul(m).sum(1).div(m.sum(1).maximum(1));
 }
 
