@@ -60,7 +60,7 @@ for (const name of backends) {
 }
 
 // PyTorch in the same run (system python has torch 1.13), same sizes and same linear step.
-const py = String.raw`
+const py = `
 import json, time, torch
 torch.manual_seed(0)
 def med(f, iters):

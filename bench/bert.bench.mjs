@@ -155,4 +155,9 @@ printTable(
     `"vs PyTorch" = PyTorch time / ours (higher is better); WebGPU: ${probe.available ? 'yes' : probe.reason}`,
   rows,
 );
-writeResults(named.length ? `bert-${named.join('-')}` : 'bert', { config: CONFIG, tokensPerStep: tokens, webgpu: probe, results });
+writeResults(named.length ? `bert-${named.join('-')}` : 'bert', {
+  config: CONFIG,
+  tokensPerStep: tokens,
+  webgpu: probe,
+  results,
+});

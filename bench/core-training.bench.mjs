@@ -40,7 +40,7 @@ const numParams = shapes.reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 
 const dir = mkdtempSync(join(tmpdir(), 'tk-bench-core-'));
 
 // PyTorch first: it also writes the F32 and F16 files both sides then read.
-const py = String.raw`
+const py = `
 import json, struct, time, torch
 torch.manual_seed(0)
 shapes = json.loads(${JSON.stringify(JSON.stringify(shapes))})

@@ -23,7 +23,8 @@ export async function timeIt(fn, { warmup = 2, iters = 5 } = {}) {
 export function printTable(title, rows) {
   if (!rows.length) return;
   const keys = Object.keys(rows[0]);
-  const cell = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v ?? ''));
+  const cell = (v) =>
+    typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v ?? '');
   const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r[k]).length)));
   const line = (vals) => vals.map((v, i) => v.padEnd(widths[i])).join('  ');
   console.log(`\n${title}`);
@@ -37,7 +38,10 @@ export function writeResults(name, data) {
   mkdirSync(resultsDir, { recursive: true });
   const path = join(resultsDir, `${name}.json`);
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version };
-  writeFileSync(path, JSON.stringify({ name, date: new Date().toISOString(), machine, ...data }, null, 2) + '\n');
+  writeFileSync(
+    path,
+    JSON.stringify({ name, date: new Date().toISOString(), machine, ...data }, null, 2) + '\n',
+  );
   console.log(`\nwrote ${path}`);
   return path;
 }

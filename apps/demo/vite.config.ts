@@ -2,12 +2,21 @@ import { defineConfig } from 'vite';
 
 // The page lives in web/ and builds to dist-web/ (dist/ is the CLI's). Everything is bundled: no CDN.
 // Cross-origin isolation lets the wasm backend use threads (SharedArrayBuffer).
-const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
 
 export default defineConfig({
   root: 'web',
   base: './',
-  build: { outDir: '../dist-web', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8000, assetsInlineLimit: 0 },
+  build: {
+    outDir: '../dist-web',
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 8000,
+    assetsInlineLimit: 0,
+  },
   server: { headers: isolation },
   preview: { headers: isolation },
 });

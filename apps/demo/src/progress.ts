@@ -7,7 +7,11 @@ export interface Progress {
   stop(): void;
 }
 
-export function progressBar(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function progressBar(
+  label: string,
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): Progress {
   const bar = new cliProgress.SingleBar(
     {
       format: `${label.padEnd(22)} [{bar}] {value}/{total} | loss {loss} | {tps} tok/s | {duration_formatted}`,
@@ -26,7 +30,10 @@ export function progressBar(label: string, total: number, stream: NodeJS.WriteSt
   return {
     update(step, loss, tokens) {
       const seconds = (performance.now() - start) / 1000;
-      bar.update(step, { loss: loss.toFixed(3), tps: seconds > 0 ? Math.round(tokens / seconds).toLocaleString('en-US') : '-' });
+      bar.update(step, {
+        loss: loss.toFixed(3),
+        tps: seconds > 0 ? Math.round(tokens / seconds).toLocaleString('en-US') : '-',
+      });
     },
     stop() {
       bar.stop();

@@ -2,8 +2,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Sentiment from 'sentiment';
-import type { DemoOptions } from './cli.js';
 import { loadSentimentCheckpoint, saveSentimentCheckpoint } from './checkpoints.js';
+import type { DemoOptions } from './cli.js';
 import type { LabelledSentence } from './data.js';
 import { loadSentences } from './data-node.js';
 import { type Output, UsageError } from './io.js';
@@ -29,7 +29,11 @@ export interface SentimentReport {
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /** Trains a model with a progress bar; returns the losses and wall time. */
-async function train(exp: SentimentExperiment, label: string, out: Output): Promise<{ losses: number[]; seconds: number }> {
+async function train(
+  exp: SentimentExperiment,
+  label: string,
+  out: Output,
+): Promise<{ losses: number[]; seconds: number }> {
   const bar = out.progress ? progressBar(label, exp.totalSteps) : undefined;
   const losses: number[] = [];
   const t0 = performance.now();
@@ -62,15 +66,27 @@ export async function runSentiment(opts: DemoOptions, out: Output): Promise<Sent
   const bySource = new Map<string, number>();
   for (const s of sentences) bySource.set(s.source, (bySource.get(s.source) ?? 0) + 1);
   out.log('');
-  out.log(`== Sentiment: fine-tuning a small BERT on ${sentences.length.toLocaleString('en-US')} labelled sentences (${[...bySource].map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  out.log(
+    `== Sentiment: fine-tuning a small BERT on ${sentences.length.toLocaleString('en-US')} labelled sentences (${[...bySource].map(([k, v]) => `${k} ${v}`).join(', ')})`,
+  );
 
   const t0 = performance.now();
   const cls = await SentimentExperiment.create(sentences, { ...sizes, seed: opts.seed, head: 'cls' });
   const tokSeconds = (performance.now() - t0) / 1000;
-  const mean = await SentimentExperiment.create(sentences, { ...sizes, seed: opts.seed, head: 'mean', tokenizer: cls.tokenizer, split: { train: cls.train, test: cls.test } });
+  const mean = await SentimentExperiment.create(sentences, {
+    ...sizes,
+    seed: opts.seed,
+    head: 'mean',
+    tokenizer: cls.tokenizer,
+    split: { train: cls.train, test: cls.test },
+  });
   const c = cls.model.config;
-  out.log(`   split: ${cls.train.length} train / ${cls.test.length} test (seeded shuffle, seed ${opts.seed})`);
-  out.log(`   WordPiece vocabulary: ${cls.tokenizer.vocabSize} tokens, trained on the training sentences in ${tokSeconds.toFixed(1)} s`);
+  out.log(
+    `   split: ${cls.train.length} train / ${cls.test.length} test (seeded shuffle, seed ${opts.seed})`,
+  );
+  out.log(
+    `   WordPiece vocabulary: ${cls.tokenizer.vocabSize} tokens, trained on the training sentences in ${tokSeconds.toFixed(1)} s`,
+  );
   out.log(
     `   BERT: ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads, ${(cls.model.numParameters() / 1e6).toFixed(2)}M parameters; batch ${sizes.batchSize}, ${sizes.steps} steps, AdamW lr ${sizes.lr}`,
   );
@@ -79,7 +95,8 @@ export async function runSentiment(opts: DemoOptions, out: Output): Promise<Sent
     const b = await train(mean, 'BERT + mean-pool', out);
     const accCls = await cls.accuracy(cls.test);
     const accMean = await mean.accuracy(mean.test);
-    const majority = Math.max(...[0, 1].map((l) => cls.test.filter((s) => s.label === l).length)) / cls.test.length;
+    const majority =
+      Math.max(...[0, 1].map((l) => cls.test.filter((s) => s.label === l).length)) / cls.test.length;
     const rows = [
       { name: 'BERT + [CLS] head', accuracy: accCls, seconds: a.seconds },
       { name: 'BERT + mean-pool baseline', accuracy: accMean, seconds: b.seconds },
@@ -89,7 +106,10 @@ export async function runSentiment(opts: DemoOptions, out: Output): Promise<Sent
     out.log('');
     out.log(`   Test accuracy on ${cls.test.length} held-out sentences:`);
     out.log(`   ${'model'.padEnd(32)}${'accuracy'.padStart(9)}${'train'.padStart(9)}`);
-    for (const r of rows) out.log(`   ${r.name.padEnd(32)}${pct(r.accuracy).padStart(9)}${(r.seconds === undefined ? '-' : `${r.seconds.toFixed(0)} s`).padStart(9)}`);
+    for (const r of rows)
+      out.log(
+        `   ${r.name.padEnd(32)}${pct(r.accuracy).padStart(9)}${(r.seconds === undefined ? '-' : `${r.seconds.toFixed(0)} s`).padStart(9)}`,
+      );
 
     out.log('');
     out.log('   Typed sentences ([CLS] model):');
@@ -113,11 +133,19 @@ export async function runSentiment(opts: DemoOptions, out: Output): Promise<Sent
       identical = maxDiff === 0;
       out.log('');
       out.log(`   checkpoint: ${dir} (model.safetensors, config.json, vocab.txt)`);
-      out.log(`   reloaded: ${identical ? 'identical' : 'DIFFERENT'} predictions on all ${before.length} test sentences (max |Δp| = ${maxDiff})`);
+      out.log(
+        `   reloaded: ${identical ? 'identical' : 'DIFFERENT'} predictions on all ${before.length} test sentences (max |Δp| = ${maxDiff})`,
+      );
     } finally {
       reloaded.dispose();
     }
-    return { rows, losses: { cls: a.losses, mean: b.losses }, testSize: cls.test.length, reloadIdentical: identical, typed };
+    return {
+      rows,
+      losses: { cls: a.losses, mean: b.losses },
+      testSize: cls.test.length,
+      reloadIdentical: identical,
+      typed,
+    };
   } finally {
     cls.dispose();
     mean.dispose();
@@ -128,7 +156,10 @@ export async function runClassify(opts: DemoOptions, out: Output): Promise<void>
   const text = opts.positionals.join(' ').trim();
   if (!text) throw new UsageError('classify needs a non-empty sentence');
   const dir = join(opts.checkpointDir, 'sentiment-bert');
-  if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`no sentiment checkpoint in ${dir}: run \`pnpm demo sentiment\` first (or pass --checkpoint-dir)`);
+  if (!existsSync(join(dir, 'config.json')))
+    throw new UsageError(
+      `no sentiment checkpoint in ${dir}: run \`pnpm demo sentiment\` first (or pass --checkpoint-dir)`,
+    );
   const exp = await loadSentimentCheckpoint(dir, sentimentSizes(opts.fast), { train: [], test: [] });
   try {
     const [p] = await exp.predict([text]);

@@ -5,17 +5,32 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { attentionBias, paddingMask } from '@transformer-kit/attention';
-import { BertForSequenceClassification, type BertConfig, type BertInputs, BertModel, bertConfig } from '@transformer-kit/bert';
+import {
+  type BertConfig,
+  BertForSequenceClassification,
+  type BertInputs,
+  BertModel,
+  bertConfig,
+} from '@transformer-kit/bert';
 import { Module, Rng, Trainer } from '@transformer-kit/core';
-import { MeanPoolClassifier, classificationLoss } from '@transformer-kit/heads';
-import { type Tokenizer, trainWordPieceTokenizer } from './text.js';
+import { classificationLoss, MeanPoolClassifier } from '@transformer-kit/heads';
 import { type LabelledSentence, shuffled, trainTestSplit } from './data.js';
+import { type Tokenizer, trainWordPieceTokenizer } from './text.js';
 
 export const LABELS = ['negative', 'positive'] as const;
 export type Head = 'cls' | 'mean';
 
 export interface SentimentSizes {
-  model: Pick<BertConfig, 'hiddenSize' | 'numLayers' | 'numHeads' | 'intermediateSize' | 'maxPositions' | 'hiddenDropout' | 'attentionDropout'>;
+  model: Pick<
+    BertConfig,
+    | 'hiddenSize'
+    | 'numLayers'
+    | 'numHeads'
+    | 'intermediateSize'
+    | 'maxPositions'
+    | 'hiddenDropout'
+    | 'attentionDropout'
+  >;
   vocabSize: number;
   batchSize: number;
   steps: number;
@@ -27,7 +42,15 @@ export interface SentimentSizes {
 export function sentimentSizes(fast = false): SentimentSizes {
   return fast
     ? {
-        model: { hiddenSize: 32, numLayers: 2, numHeads: 2, intermediateSize: 64, maxPositions: 48, hiddenDropout: 0, attentionDropout: 0 },
+        model: {
+          hiddenSize: 32,
+          numLayers: 2,
+          numHeads: 2,
+          intermediateSize: 64,
+          maxPositions: 48,
+          hiddenDropout: 0,
+          attentionDropout: 0,
+        },
         vocabSize: 800,
         batchSize: 32,
         steps: 150,
@@ -35,7 +58,15 @@ export function sentimentSizes(fast = false): SentimentSizes {
         warmupSteps: 15,
       }
     : {
-        model: { hiddenSize: 64, numLayers: 2, numHeads: 4, intermediateSize: 128, maxPositions: 64, hiddenDropout: 0.1, attentionDropout: 0.1 },
+        model: {
+          hiddenSize: 64,
+          numLayers: 2,
+          numHeads: 4,
+          intermediateSize: 128,
+          maxPositions: 64,
+          hiddenDropout: 0.1,
+          attentionDropout: 0.1,
+        },
         vocabSize: 2000,
         batchSize: 32,
         steps: 250,
@@ -77,7 +108,13 @@ export class BertMeanPoolClassifier extends Module {
   ) {
     super();
     this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
-    this.classifier = this.module('classifier', new MeanPoolClassifier(config.hiddenSize, numLabels, { dropout: config.hiddenDropout, rng: new Rng(seed + 1) }));
+    this.classifier = this.module(
+      'classifier',
+      new MeanPoolClassifier(config.hiddenSize, numLabels, {
+        dropout: config.hiddenDropout,
+        rng: new Rng(seed + 1),
+      }),
+    );
   }
   forward(inputs: BertInputs): tf.Tensor {
     const mask = inputs.attentionMask instanceof tf.Tensor ? inputs.attentionMask : undefined;
@@ -92,7 +129,9 @@ export type SentimentModel = BertForSequenceClassification | BertMeanPoolClassif
 
 export function buildSentimentModel(head: Head, config: BertConfig, seed: number): SentimentModel {
   const id2label = { 0: LABELS[0], 1: LABELS[1] };
-  return head === 'cls' ? new BertForSequenceClassification(config, { numLabels: 2, id2label, seed }) : new BertMeanPoolClassifier(config, { numLabels: 2, seed });
+  return head === 'cls'
+    ? new BertForSequenceClassification(config, { numLabels: 2, id2label, seed })
+    : new BertMeanPoolClassifier(config, { numLabels: 2, seed });
 }
 
 interface Batch {
@@ -118,21 +157,51 @@ export class SentimentExperiment {
     this.#trainer = this.#newTrainer();
   }
 
-  static async create(sentences: LabelledSentence[], options: SentimentOptions): Promise<SentimentExperiment> {
+  static async create(
+    sentences: LabelledSentence[],
+    options: SentimentOptions,
+  ): Promise<SentimentExperiment> {
     const { train, test } = options.split ?? trainTestSplit(sentences, 0.2, options.seed);
-    const tokenizer = options.tokenizer ?? trainWordPieceTokenizer(train.map((s) => s.text), options.vocabSize);
-    const config = bertConfig('tiny', { ...options.model, vocabSize: tokenizer.vocabSize, padTokenId: tokenizer.padId });
-    return new SentimentExperiment(tokenizer, buildSentimentModel(options.head, config, options.seed), train, test, options);
+    const tokenizer =
+      options.tokenizer ??
+      trainWordPieceTokenizer(
+        train.map((s) => s.text),
+        options.vocabSize,
+      );
+    const config = bertConfig('tiny', {
+      ...options.model,
+      vocabSize: tokenizer.vocabSize,
+      padTokenId: tokenizer.padId,
+    });
+    return new SentimentExperiment(
+      tokenizer,
+      buildSentimentModel(options.head, config, options.seed),
+      train,
+      test,
+      options,
+    );
   }
 
   /** Wraps an existing (e.g. reloaded) model; it is not trained further. */
-  static fromModel(tokenizer: Tokenizer, model: SentimentModel, options: SentimentOptions, split: { train: LabelledSentence[]; test: LabelledSentence[] }): SentimentExperiment {
+  static fromModel(
+    tokenizer: Tokenizer,
+    model: SentimentModel,
+    options: SentimentOptions,
+    split: { train: LabelledSentence[]; test: LabelledSentence[] },
+  ): SentimentExperiment {
     return new SentimentExperiment(tokenizer, model, split.train, split.test, options);
   }
 
   #newTrainer(): Trainer {
     const { lr, warmupSteps } = this.options;
-    return new Trainer(this.model, { lr, warmupSteps, totalSteps: this.#totalSteps, minLr: lr / 10, weightDecay: 0.01, clipNorm: 1 });
+    return new Trainer(this.model, {
+      lr,
+      warmupSteps,
+      totalSteps: this.#totalSteps,
+      minLr: lr / 10,
+      weightDecay: 0.01,
+      clipNorm: 1,
+    });
   }
 
   get steps(): number {
@@ -163,7 +232,10 @@ export class SentimentExperiment {
       tokens += r.length;
     });
     return {
-      inputs: { inputIds: tf.tensor2d(ids, [rows.length, width], 'int32'), attentionMask: tf.tensor2d(mask, [rows.length, width], 'int32') },
+      inputs: {
+        inputIds: tf.tensor2d(ids, [rows.length, width], 'int32'),
+        attentionMask: tf.tensor2d(mask, [rows.length, width], 'int32'),
+      },
       tokens,
     };
   }
@@ -174,7 +246,10 @@ export class SentimentExperiment {
     if (this.#order.length < batchSize) this.#order.push(...shuffled(this.train, this.#rng.nextSeed()));
     const rows = this.#order.splice(0, batchSize);
     const batch = this.encode(rows.map((r) => r.text));
-    const labels = tf.tensor1d(rows.map((r) => r.label), 'int32');
+    const labels = tf.tensor1d(
+      rows.map((r) => r.label),
+      'int32',
+    );
     try {
       this.model.train();
       const { loss } = await this.#trainer.step(() => this.model.loss(batch.inputs, labels));
@@ -222,7 +297,11 @@ export class SentimentExperiment {
  * Runs the backbone layer by layer to collect attention probabilities (BertModel.forward does not return
  * them), then the model's own head on the same sequence output, so the probabilities match `forward`.
  */
-export async function classifyWithAttention(model: SentimentModel, tokenizer: Tokenizer, text: string): Promise<Classification> {
+export async function classifyWithAttention(
+  model: SentimentModel,
+  tokenizer: Tokenizer,
+  text: string,
+): Promise<Classification> {
   if (text.trim() === '') throw new RangeError('type a sentence to classify');
   model.eval();
   const enc = tokenizer.encode(text, model.config.maxPositions);
@@ -246,5 +325,10 @@ export async function classifyWithAttention(model: SentimentModel, tokenizer: To
   const layers = await Promise.all(maps.map(async (m) => (await m.data()) as Float32Array));
   tf.dispose([probs!, ...maps, inputIds, attentionMask]);
   const labels = model instanceof BertForSequenceClassification ? Object.values(model.id2label) : [...LABELS];
-  return { labels, probs: p, tokens: enc.tokens, attention: { tokens: enc.tokens, numHeads: model.config.numHeads, layers } };
+  return {
+    labels,
+    probs: p,
+    tokens: enc.tokens,
+    attention: { tokens: enc.tokens, numHeads: model.config.numHeads, layers },
+  };
 }

@@ -4,11 +4,11 @@
  * checkpoints, each with the files saved next to the weights (vocab.txt; vocab.json [+ merges.txt]).
  */
 import {
-  Tokenizer as TkTokenizer,
   mergesToTxt,
   parseMerges,
   parseVocabJson,
   parseVocabTxt,
+  Tokenizer as TkTokenizer,
   trainChar,
   trainWordPiece,
   vocabToJson,
@@ -68,5 +68,8 @@ export function charTokenizerFromVocab(vocabJson: string): Tokenizer {
 export function bpeFromFiles(vocabJson: string, mergesTxt: string): Tokenizer {
   const merges = parseMerges(mergesTxt);
   const tk = TkTokenizer.byteLevelBPE(parseVocabJson(vocabJson), merges);
-  return wrap(tk, tk.tokenToId('<|endoftext|>') ?? 0, () => ({ 'vocab.json': vocabToJson(tk.model.vocab), 'merges.txt': mergesToTxt(merges) }));
+  return wrap(tk, tk.tokenToId('<|endoftext|>') ?? 0, () => ({
+    'vocab.json': vocabToJson(tk.model.vocab),
+    'merges.txt': mergesToTxt(merges),
+  }));
 }

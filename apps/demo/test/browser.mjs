@@ -22,7 +22,8 @@ const GPT_STEPS = 40;
 const WEBGPU_BERT_STEPS = 10;
 
 if (!existsSync(join(dist, 'index.html'))) fail(`no built page at ${dist}: run \`vite build\` first`);
-if (!existsSync(chromiumPath)) fail(`no Chromium at ${chromiumPath}: install Debian's chromium (.ci/system-deps.sh) or set CHROMIUM_PATH`);
+if (!existsSync(chromiumPath))
+  fail(`no Chromium at ${chromiumPath}: install Debian's chromium (.ci/system-deps.sh) or set CHROMIUM_PATH`);
 mkdirSync(artifacts, { recursive: true });
 
 function fail(msg) {
@@ -61,7 +62,10 @@ function sameLosses(what, mine, backend, all) {
   const [other] = Object.keys(all).filter((b) => b !== backend);
   if (!other) return;
   const diff = Math.max(...mine.map((l, i) => Math.abs(l - (all[other][i] ?? Number.NaN))));
-  check(diff < 2e-2, `${backend}: ${what} losses match ${other} step for step over ${mine.length} steps (max |Δ| ${diff.toExponential(1)})`);
+  check(
+    diff < 2e-2,
+    `${backend}: ${what} losses match ${other} step for step over ${mine.length} steps (max |Δ| ${diff.toExponential(1)})`,
+  );
 }
 let failed = false;
 const check = (ok, what) => {
@@ -83,7 +87,9 @@ try {
       check(false, `${backend}: ${e.message.split('\n')[0]}`);
       console.log(logs.slice(-20).join('\n'));
     } finally {
-      await page.screenshot({ path: join(artifacts, `browser-${backend}.png`), fullPage: true }).catch(() => {});
+      await page
+        .screenshot({ path: join(artifacts, `browser-${backend}.png`), fullPage: true })
+        .catch(() => {});
       await page.close();
     }
   }
@@ -100,40 +106,72 @@ console.log('browser test passed');
 async function runBackend(page, backend) {
   const state = () => page.evaluate(() => window.demo.state);
   await page.goto(`${url}?fast&gptSteps=${GPT_STEPS}&backend=${backend}`);
-  await page.waitForFunction(() => window.demo && window.demo.ready, null, { timeout: 30_000 });
+  await page.waitForFunction(() => window.demo?.ready, null, { timeout: 30_000 });
   await page.evaluate(() => window.demo.ready);
   let s = await state();
-  check(s.errors.length === 0, `${backend}: page started without errors ${s.errors.length ? JSON.stringify(s.errors) : ''}`);
-  check(s.backend === backend, `${backend}: backend in use is '${s.backend}' (${JSON.stringify(s.backendInfo)})`);
+  check(
+    s.errors.length === 0,
+    `${backend}: page started without errors ${s.errors.length ? JSON.stringify(s.errors) : ''}`,
+  );
+  check(
+    s.backend === backend,
+    `${backend}: backend in use is '${s.backend}' (${JSON.stringify(s.backendInfo)})`,
+  );
 
   // 1. sentiment. wasm: the whole fast schedule, the loss must fall and accuracy beat chance. webgpu: a
   // prefix of the same schedule, stopped with the Stop button (then resumed and stopped again).
   await page.click('#s-train');
   if (backend === 'webgpu') {
-    await page.waitForFunction((n) => window.demo.state.sentiment.losses.length >= n, WEBGPU_BERT_STEPS, { timeout: 300_000 });
+    await page.waitForFunction((n) => window.demo.state.sentiment.losses.length >= n, WEBGPU_BERT_STEPS, {
+      timeout: 300_000,
+    });
     await page.click('#s-stop');
     await page.waitForFunction(() => !window.demo.state.sentiment.running, null, { timeout: 300_000 });
     const stoppedAt = (await state()).sentiment.losses.length;
-    check((await page.textContent('#s-train')) === 'Resume', `${backend}: Stop after ${stoppedAt} steps offers Resume`);
+    check(
+      (await page.textContent('#s-train')) === 'Resume',
+      `${backend}: Stop after ${stoppedAt} steps offers Resume`,
+    );
     await page.click('#s-train');
-    await page.waitForFunction((n) => window.demo.state.sentiment.losses.length > n, stoppedAt, { timeout: 120_000 });
+    await page.waitForFunction((n) => window.demo.state.sentiment.losses.length > n, stoppedAt, {
+      timeout: 120_000,
+    });
     await page.click('#s-stop');
     await page.waitForFunction(() => !window.demo.state.sentiment.running, null, { timeout: 300_000 });
     const step = await page.textContent('#s-step');
-    check(step.startsWith(`${(await state()).sentiment.losses.length} / 150`), `${backend}: resumed where it stopped (step ${step})`);
+    check(
+      step.startsWith(`${(await state()).sentiment.losses.length} / 150`),
+      `${backend}: resumed where it stopped (step ${step})`,
+    );
   } else {
-    await page.waitForFunction(() => window.demo.state.sentiment.losses.length > 0 && !window.demo.state.sentiment.running, null, { timeout: 300_000 });
+    await page.waitForFunction(
+      () => window.demo.state.sentiment.losses.length > 0 && !window.demo.state.sentiment.running,
+      null,
+      { timeout: 300_000 },
+    );
   }
   s = await state();
   const sl = s.sentiment.losses;
   if (backend === 'webgpu') {
-    check(sl.every(Number.isFinite), `${backend}: BERT losses finite (${sl.map((l) => l.toFixed(3)).join(' ')})`);
+    check(
+      sl.every(Number.isFinite),
+      `${backend}: BERT losses finite (${sl.map((l) => l.toFixed(3)).join(' ')})`,
+    );
   } else {
-    check(sl.length >= 100 && mean(sl.slice(-10)) < mean(sl.slice(0, 10)) - 0.1, `${backend}: BERT loss drops over ${sl.length} steps (${mean(sl.slice(0, 10)).toFixed(3)} → ${mean(sl.slice(-10)).toFixed(3)})`);
-    check(s.sentiment.accuracy > 0.65, `${backend}: test accuracy ${(s.sentiment.accuracy * 100).toFixed(1)}% beats chance`);
+    check(
+      sl.length >= 100 && mean(sl.slice(-10)) < mean(sl.slice(0, 10)) - 0.1,
+      `${backend}: BERT loss drops over ${sl.length} steps (${mean(sl.slice(0, 10)).toFixed(3)} → ${mean(sl.slice(-10)).toFixed(3)})`,
+    );
+    check(
+      s.sentiment.accuracy > 0.65,
+      `${backend}: test accuracy ${(s.sentiment.accuracy * 100).toFixed(1)}% beats chance`,
+    );
   }
   sameLosses('BERT', sl.slice(0, WEBGPU_BERT_STEPS), backend, bertLosses);
-  check(typeof s.sentiment.accuracy === 'number', `${backend}: test accuracy shown (${s.sentiment.accuracy})`);
+  check(
+    typeof s.sentiment.accuracy === 'number',
+    `${backend}: test accuracy shown (${s.sentiment.accuracy})`,
+  );
   check(await page.evaluate(() => window.demo.inked('s-plot')), `${backend}: sentiment loss plot drawn`);
 
   // 2. classify + heatmaps.
@@ -141,7 +179,10 @@ async function runBackend(page, backend) {
   await page.click('#c-form button');
   await page.waitForFunction(() => window.demo.state.classified !== null, null, { timeout: 60_000 });
   s = await state();
-  check(s.classified.probs.length === 2 && Math.abs(s.classified.probs[0] + s.classified.probs[1] - 1) < 1e-4, `${backend}: classified (${JSON.stringify(s.classified.probs.map((p) => +p.toFixed(3)))})`);
+  check(
+    s.classified.probs.length === 2 && Math.abs(s.classified.probs[0] + s.classified.probs[1] - 1) < 1e-4,
+    `${backend}: classified (${JSON.stringify(s.classified.probs.map((p) => +p.toFixed(3)))})`,
+  );
   check(await page.evaluate(() => window.demo.inked('h-cls')), `${backend}: [CLS] attention row drawn`);
   check(await page.evaluate(() => window.demo.inked('h-full')), `${backend}: full attention matrix drawn`);
   if ((await page.$$('#h-layer option')).length > 1) {
@@ -151,10 +192,17 @@ async function runBackend(page, backend) {
 
   // 3. GPT: train, then stream a sample.
   await page.click('#g-train');
-  await page.waitForFunction(() => window.demo.state.gpt.losses.length > 0 && !window.demo.state.gpt.running, null, { timeout: 240_000 });
+  await page.waitForFunction(
+    () => window.demo.state.gpt.losses.length > 0 && !window.demo.state.gpt.running,
+    null,
+    { timeout: 240_000 },
+  );
   s = await state();
   const gl = s.gpt.losses;
-  check(gl.length >= 10 && mean(gl.slice(-5)) < mean(gl.slice(0, 5)), `${backend}: GPT loss drops over ${gl.length} steps (${mean(gl.slice(0, 5)).toFixed(3)} → ${mean(gl.slice(-5)).toFixed(3)})`);
+  check(
+    gl.length >= 10 && mean(gl.slice(-5)) < mean(gl.slice(0, 5)),
+    `${backend}: GPT loss drops over ${gl.length} steps (${mean(gl.slice(0, 5)).toFixed(3)} → ${mean(gl.slice(-5)).toFixed(3)})`,
+  );
   check(await page.evaluate(() => window.demo.inked('g-plot')), `${backend}: GPT loss plot drawn`);
   sameLosses('GPT', gl, backend, gptLosses);
   await page.fill('#g-n', '40');
@@ -170,9 +218,14 @@ async function runBackend(page, backend) {
   writeFileSync(join(bad, 'model.safetensors'), Buffer.from([1, 2, 3]));
   await page.setInputFiles('#hf-files', bad);
   // The page reads the files asynchronously: keep them until it has answered.
-  await page.waitForFunction((n) => window.demo.state.errors.length > n, before, { timeout: 20_000 }).finally(() => rmSync(bad, { recursive: true, force: true }));
+  await page
+    .waitForFunction((n) => window.demo.state.errors.length > n, before, { timeout: 20_000 })
+    .finally(() => rmSync(bad, { recursive: true, force: true }));
   s = await state();
-  check(/config\.json: not valid JSON/.test(s.errors.at(-1)) && (await page.isVisible('#errors .error')), `${backend}: bad checkpoint shown as an error: ${JSON.stringify(s.errors.at(-1))}`);
+  check(
+    /config\.json: not valid JSON/.test(s.errors.at(-1)) && (await page.isVisible('#errors .error')),
+    `${backend}: bad checkpoint shown as an error: ${JSON.stringify(s.errors.at(-1))}`,
+  );
   check(s.errors.length === before + 1, `${backend}: no other errors (${JSON.stringify(s.errors)})`);
 }
 

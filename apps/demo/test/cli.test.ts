@@ -8,7 +8,7 @@ import { initBackend } from '@transformer-kit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoOptions, main, parseOptions } from '../src/cli.js';
 import { runGenerate } from '../src/generate-cli.js';
-import { type Output, UsageError } from '../src/io.js';
+import type { Output } from '../src/io.js';
 import { runSentiment } from '../src/sentiment-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tk-demo-test-'));
@@ -60,7 +60,10 @@ describe('bad input: one clear line and a non-zero exit', () => {
   it('a missing checkpoint names the folder and the command that makes it', async () => {
     const missing = join(dir, 'nowhere');
     for (const [argv, what] of [
-      [['classify', 'great food', '--checkpoint-dir', missing, '--backend', 'cpu'], 'no sentiment checkpoint'],
+      [
+        ['classify', 'great food', '--checkpoint-dir', missing, '--backend', 'cpu'],
+        'no sentiment checkpoint',
+      ],
       [['sample', '--checkpoint-dir', missing, '--backend', 'cpu'], 'no GPT checkpoint'],
     ] as const) {
       const r = await run([...argv]);
@@ -118,7 +121,15 @@ describe('fast mode on wasm', () => {
     expect(existsSync(join(dir, 'sentiment-bert', 'vocab.txt'))).toBe(true);
 
     // And the saved checkpoint classifies from the command line.
-    const c = await run(['classify', 'attention is not too shabby', '--fast', '--checkpoint-dir', dir, '--backend', 'wasm']);
+    const c = await run([
+      'classify',
+      'attention is not too shabby',
+      '--fast',
+      '--checkpoint-dir',
+      dir,
+      '--backend',
+      'wasm',
+    ]);
     expect(c.err).toEqual([]);
     expect(c.code).toBe(0);
     expect(c.out).toMatch(/(positive|negative) 0\.\d{3} {2}"attention is not too shabby"/);
@@ -135,7 +146,16 @@ describe('fast mode on wasm', () => {
     expect(r.reloadIdentical).toBe(true);
     expect(out.text()).toContain(`Call me Ishmael. ${r.sample}`);
 
-    const s = await run(['sample', 'The whale', '--tokens', '20', '--checkpoint-dir', dir, '--backend', 'wasm']);
+    const s = await run([
+      'sample',
+      'The whale',
+      '--tokens',
+      '20',
+      '--checkpoint-dir',
+      dir,
+      '--backend',
+      'wasm',
+    ]);
     expect(s.code).toBe(0);
     expect(s.out).toMatch(/^backend: wasm[^\n]*\nThe whale.{20}$/s);
   });

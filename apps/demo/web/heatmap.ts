@@ -42,7 +42,12 @@ function labelWidth(ctx: CanvasRenderingContext2D, tokens: string[]): number {
 }
 
 /** One attention row as coloured cells under the tokens, with the weight written in each cell. */
-export function drawRow(canvas: HTMLCanvasElement, tokens: string[], row: ArrayLike<number>, maxWidth = 860): void {
+export function drawRow(
+  canvas: HTMLCanvasElement,
+  tokens: string[],
+  row: ArrayLike<number>,
+  maxWidth = 860,
+): void {
   const probe = setup(canvas, 10, 10);
   const cell = Math.max(26, Math.min(64, Math.floor(maxWidth / Math.max(1, tokens.length))));
   const labelH = Math.min(90, Math.max(...tokens.map((t) => probe.measureText(t).width)) + 12);
@@ -71,7 +76,12 @@ export function drawRow(canvas: HTMLCanvasElement, tokens: string[], row: ArrayL
 }
 
 /** The full matrix: rows are queries (attending), columns keys (attended to); `matrix[i*T + j]`. */
-export function drawMatrix(canvas: HTMLCanvasElement, tokens: string[], matrix: ArrayLike<number>, maxSide = 560): void {
+export function drawMatrix(
+  canvas: HTMLCanvasElement,
+  tokens: string[],
+  matrix: ArrayLike<number>,
+  maxSide = 560,
+): void {
   const n = tokens.length;
   const probe = setup(canvas, 10, 10);
   const lw = labelWidth(probe, tokens);

@@ -4,15 +4,20 @@
  * HuggingFace checkpoint picked from disk. Every failure is shown in the page.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type BackendChoice, type BackendInfo, initBackend } from '@transformer-kit/core';
-import { type Attention, type Classification, SentimentExperiment, sentimentSizes } from '../src/sentiment.js';
+import { type BackendChoice, initBackend } from '@transformer-kit/core';
+import { describeBackend } from '../src/describe.js';
 import { GptExperiment, gptSizes } from '../src/generate.js';
 import { type LoadedCheckpoint, loadHfCheckpoint } from '../src/hf.js';
+import {
+  type Attention,
+  type Classification,
+  SentimentExperiment,
+  sentimentSizes,
+} from '../src/sentiment.js';
 import { loadMobyDick, loadSentences } from './data.js';
 import { drawMatrix, drawRow } from './heatmap.js';
-import { LossPlot, canvasHasInk } from './plot.js';
+import { canvasHasInk, LossPlot } from './plot.js';
 import { wasmPaths } from './wasm.js';
-import { describeBackend } from '../src/describe.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
   const el = document.getElementById(id);
@@ -104,7 +109,11 @@ function stopAll(): void {
 
 async function trainLoop(
   prefix: 's' | 'g',
-  exp: { step(): Promise<{ loss: number; tokens: number }>; readonly steps: number; readonly totalSteps: number },
+  exp: {
+    step(): Promise<{ loss: number; tokens: number }>;
+    readonly steps: number;
+    readonly totalSteps: number;
+  },
   plot: LossPlot,
   losses: number[],
   /** Set while training; the caller clears it when its own follow-up (evaluation) is done too. */
@@ -127,12 +136,15 @@ async function trainLoop(
       plot.push(exp.steps, r.loss);
       $(`${prefix}-step`).textContent = `${exp.steps} / ${exp.totalSteps}`;
       $(`${prefix}-loss`).textContent = r.loss.toFixed(3);
-      $(`${prefix}-tps`).textContent = Math.round(tokens / ((performance.now() - t0) / 1000)).toLocaleString('en-US');
+      $(`${prefix}-tps`).textContent = Math.round(tokens / ((performance.now() - t0) / 1000)).toLocaleString(
+        'en-US',
+      );
       if (every) await every(exp.steps);
       // Let the page paint between steps.
       await new Promise((r) => setTimeout(r, 0));
     }
-    $(`${prefix}-status`).textContent = exp.steps >= exp.totalSteps ? 'done' : 'stopped: press Train to resume';
+    $(`${prefix}-status`).textContent =
+      exp.steps >= exp.totalSteps ? 'done' : 'stopped: press Train to resume';
   } finally {
     loop.running = false;
     loops.splice(loops.indexOf(loop), 1);
@@ -147,7 +159,12 @@ async function trainSentiment(): Promise<void> {
   if (!sentiment) {
     $('s-status').textContent = 'training a WordPiece vocabulary…';
     await tick();
-    sentiment = await SentimentExperiment.create(loadSentences(), { ...sentimentSizes(fast), ...stepsFrom('sentimentSteps'), seed, head: 'cls' });
+    sentiment = await SentimentExperiment.create(loadSentences(), {
+      ...sentimentSizes(fast),
+      ...stepsFrom('sentimentSteps'),
+      seed,
+      head: 'cls',
+    });
   } else if (sentiment.steps >= sentiment.totalSteps) {
     sentiment.extend(sentiment.totalSteps);
   }
@@ -178,7 +195,12 @@ async function classify(): Promise<void> {
   const text = $<HTMLInputElement>('c-text').value;
   const which = $<HTMLSelectElement>('c-model').value;
   const model = which === 'loaded' ? loaded?.classifier : sentiment;
-  if (!model) throw new Error(which === 'loaded' ? 'load a BERT checkpoint first (section 4)' : 'train the sentiment model first (press Train in section 1)');
+  if (!model)
+    throw new Error(
+      which === 'loaded'
+        ? 'load a BERT checkpoint first (section 4)'
+        : 'train the sentiment model first (press Train in section 1)',
+    );
   const r = await model.classify(text);
   state.classified = r;
   const top = r.probs.indexOf(Math.max(...r.probs));
@@ -247,10 +269,16 @@ async function generate(): Promise<void> {
   const prompt = $<HTMLInputElement>('g-prompt').value;
   const n = Number($<HTMLInputElement>('g-n').value);
   const temperature = Number($<HTMLInputElement>('g-temp').value);
-  await streamInto($('g-out'), prompt, (onText) => model.generate(prompt, { maxNewTokens: n, temperature, onText }));
+  await streamInto($('g-out'), prompt, (onText) =>
+    model.generate(prompt, { maxNewTokens: n, temperature, onText }),
+  );
 }
 
-async function streamInto(out: HTMLElement, prompt: string, run: (onText: (s: string) => void) => Promise<string>): Promise<void> {
+async function streamInto(
+  out: HTMLElement,
+  prompt: string,
+  run: (onText: (s: string) => void) => Promise<string>,
+): Promise<void> {
   out.innerHTML = '';
   const p = document.createElement('span');
   p.className = 'prompt';
@@ -341,7 +369,7 @@ $('g-form').onsubmit = (ev) => {
 };
 $<HTMLInputElement>('hf-files').onchange = guarded(async () => {
   const files = $<HTMLInputElement>('hf-files').files;
-  if (files && files.length) await loadCheckpoint(files);
+  if (files?.length) await loadCheckpoint(files);
 });
 $('hf-form').onsubmit = (ev) => {
   ev.preventDefault();

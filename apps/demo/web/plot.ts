@@ -75,7 +75,10 @@ export class LossPlot {
       ctx.strokeStyle = color;
       ctx.lineWidth = width;
       ctx.beginPath();
-      series.forEach(([s, v], i) => (i === 0 ? ctx.moveTo(x(s), y(v)) : ctx.lineTo(x(s), y(v))));
+      for (const [i, [s, v]] of series.entries()) {
+        if (i === 0) ctx.moveTo(x(s), y(v));
+        else ctx.lineTo(x(s), y(v));
+      }
       ctx.stroke();
     };
     line(pts, `${this.color}55`, 1);

@@ -7,7 +7,9 @@ import { InvalidArgumentError } from './errors.js';
  * (Chromium rejects the pipeline and the norm comes back wrong).
  */
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => grads.reduce<tf.Tensor>((acc, g) => acc.add(g.square().sum()), tf.scalar(0)).sqrt()) as tf.Scalar;
+  return tf.tidy(() =>
+    grads.reduce<tf.Tensor>((acc, g) => acc.add(g.square().sum()), tf.scalar(0)).sqrt(),
+  ) as tf.Scalar;
 }
 
 /**

@@ -24,7 +24,10 @@ export class Linear extends Module {
     { bias = true, std = 0.02, rng }: LinearOptions = {},
   ) {
     super();
-    this.weight = this.param('weight', tf.randomNormal([inFeatures, outFeatures], 0, std, 'float32', rng?.nextSeed()));
+    this.weight = this.param(
+      'weight',
+      tf.randomNormal([inFeatures, outFeatures], 0, std, 'float32', rng?.nextSeed()),
+    );
     this.bias = bias ? this.param('bias', tf.zeros([outFeatures])) : undefined;
   }
   forward(x: tf.Tensor): tf.Tensor {
@@ -40,7 +43,10 @@ export class Embedding extends Module {
     { std = 0.02, rng }: { std?: number; rng?: Rng } = {},
   ) {
     super();
-    this.weight = this.param('weight', tf.randomNormal([numEmbeddings, dim], 0, std, 'float32', rng?.nextSeed()));
+    this.weight = this.param(
+      'weight',
+      tf.randomNormal([numEmbeddings, dim], 0, std, 'float32', rng?.nextSeed()),
+    );
   }
   forward(ids: tf.Tensor): tf.Tensor {
     return embedding(this.weight, ids);

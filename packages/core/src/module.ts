@@ -47,7 +47,8 @@ export abstract class Module {
 
   #checkName(name: string): void {
     if (!name || name.includes('.')) throw new Error(`invalid module/parameter name '${name}'`);
-    if (this.#params.has(name) || this.#children.has(name)) throw new Error(`'${name}' is already registered`);
+    if (this.#params.has(name) || this.#children.has(name))
+      throw new Error(`'${name}' is already registered`);
   }
 
   /** All parameters in registration order, with dotted names. */
@@ -106,7 +107,8 @@ export abstract class Module {
       }
     }
     if (shapeDiffs.length) problems.push(`shape mismatch: ${listFirst(shapeDiffs)}`);
-    if (problems.length) throw new CheckpointMismatchError(`state dict does not fit the model; ${problems.join('; ')}`);
+    if (problems.length)
+      throw new CheckpointMismatchError(`state dict does not fit the model; ${problems.join('; ')}`);
     for (const [name, v] of own) {
       const t = state[name];
       if (t) v.assign(t.dtype === v.dtype ? t : tf.tidy(() => t.cast(v.dtype)));
@@ -133,7 +135,7 @@ export abstract class Module {
 class ModuleList<M extends Module> extends Module {
   constructor(children: M[]) {
     super();
-    children.forEach((c, i) => this.module(String(i), c));
+    for (const [i, c] of children.entries()) this.module(String(i), c);
   }
 }
 
