@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
+import { hasWasmKernels, wasmBatchMatMul, wasmTranspose2d } from './kernels/wasm-kernels.js';
 
 /*
  * The few primitives every model is made of, written so that they train on every backend and run at
  * speed on wasm. Model code uses these instead of tf.matMul / tf.gather, so kernel gaps stay here:
  *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so gradients are
- *    formed with explicit transposes and plain 2-D products;
+ *    formed with explicit transposes and plain 2-D products, and batched products (attention) run on
+ *    core's own SIMD kernel (kernels/matmul.wat);
  *  - wasm has no UnsortedSegmentSum, so the gradient of an embedding lookup is a scatter-add (ScatterNd).
  */
 
@@ -20,11 +22,29 @@ const matMulWithGrad = tf.customGrad((...args) => {
   return {
     value: tf.matMul(x, y),
     gradFunc: (dy, [sx, sy]) => [
-      tf.matMul(dy as tf.Tensor2D, tf.transpose(sy as tf.Tensor2D)),
-      tf.matMul(tf.transpose(sx as tf.Tensor2D), dy as tf.Tensor2D),
+      tf.matMul(dy as tf.Tensor2D, transpose2d(sy as tf.Tensor2D)),
+      tf.matMul(transpose2d(sx as tf.Tensor2D), dy as tf.Tensor2D),
     ],
   };
 });
+
+/** (R, C) → (C, R); on wasm a strided copy in core's kernel (TF.js's Transpose is ~10x slower there). */
+export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
+  if (x.rank !== 2) throw new ShapeError(`transpose2d: expected a matrix, got shape [${x.shape}]`);
+  if (!hasWasmKernels() || x.dtype !== 'float32') return tf.transpose(x);
+  return wasmTranspose2d(x);
+}
+
+/**
+ * Sum over every axis but the last: (..., D) → (D). Bias and LayerNorm-gain gradients. Written as
+ * ones (1, N) @ x (N, D): a plain 2-D product, where a reduction over the outer axis transposes first
+ * (~15x slower on wasm).
+ */
+export function sumLeading(x: tf.Tensor): tf.Tensor1D {
+  const d = x.shape[x.rank - 1]!;
+  const x2 = x.reshape([-1, d]) as tf.Tensor2D;
+  return tf.matMul(tf.ones([1, x2.shape[0]]), x2).reshape([d]);
+}
 
 /** x (..., in) @ weight (in, out) + bias (out) → (..., out). */
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
@@ -47,74 +67,30 @@ const linearWithGrad = tf.customGrad((...args) => {
   return {
     value: tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D,
     gradFunc: (dy, [sx, sw]) => [
-      tf.matMul(dy as tf.Tensor2D, tf.transpose(sw as tf.Tensor2D)),
-      tf.matMul(tf.transpose(sx as tf.Tensor2D), dy as tf.Tensor2D),
-      (dy as tf.Tensor2D).sum(0),
+      tf.matMul(dy as tf.Tensor2D, transpose2d(sw as tf.Tensor2D)),
+      tf.matMul(transpose2d(sx as tf.Tensor2D), dy as tf.Tensor2D),
+      sumLeading(dy),
     ],
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
 /**
  * Batched product for attention: a (..., T, K) @ b (..., K, S), optionally with b given as (..., S, K)
- * (`transposeB`). Leading dims must match.
+ * (`transposeB`). Leading dims must match. On wasm it runs core's SIMD kernel (TF.js's own is a scalar
+ * loop for batched or transposed operands), forward and backward.
  */
 export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
   const lead = a.shape.slice(0, -2);
+  if (a.rank < 3 || !hasWasmKernels()) return tf.matMul(a, b, false, transposeB);
+  if (b.rank !== a.rank || b.shape.slice(0, -2).some((d, i) => d !== lead[i])) {
+    throw new ShapeError(`batchMatMul: leading dims of [${a.shape}] and [${b.shape}] differ`);
+  }
   const n = lead.reduce((x, y) => x * y, 1);
-  // wasm runs batched or transposed products with a scalar loop (~2 GFLOP/s) but plain 2-D ones with
-  // XNNPACK. Slicing copies the whole input once per slice on wasm, so it pays only for a few slices
-  // (generation: batch 1, a few heads); training-size batches stay one batched kernel, and so do
-  // single-query decoding steps, whose products are too small for the copies to pay off.
   const [m, k] = a.shape.slice(-2) as [number, number];
-  if (tf.getBackend() !== 'wasm' || n > SLICE_LIMIT || a.rank < 3 || m < 16)
-    return tf.matMul(a, b, false, transposeB);
-  const s = transposeB ? b.shape[b.rank - 2]! : b.shape[b.rank - 1]!;
-  const a3 = a.reshape([n, m, k]) as tf.Tensor3D;
-  const b3 = (transposeB ? b.reshape([n, s, k]) : b.reshape([n, k, s])) as tf.Tensor3D;
-  const out = transposeB ? slicedMatMulTB(a3, b3) : slicedMatMul(a3, b3);
-  return out.reshape([...lead, m, s]);
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const out = wasmBatchMatMul(a.reshape([n, m, k]), b.reshape([n, br, bc]), false, transposeB);
+  return out.reshape([...lead, m, transposeB ? br : bc]);
 }
-
-const SLICE_LIMIT = 8;
-
-/** Per-slice plain 2-D products of a (N,M,K) @ b (N,K,S). */
-function perSlice(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  if (a.shape[0] === 1)
-    return tf
-      .matMul(a.squeeze([0]) as tf.Tensor2D, b.squeeze([0]) as tf.Tensor2D)
-      .expandDims(0) as tf.Tensor3D;
-  const bs = tf.unstack(b);
-  return tf.stack(
-    tf.unstack(a).map((x, i) => tf.matMul(x as tf.Tensor2D, bs[i] as tf.Tensor2D)),
-  ) as tf.Tensor3D;
-}
-
-const t3 = (x: tf.Tensor3D) => tf.transpose(x, [0, 2, 1]) as tf.Tensor3D;
-
-const slicedMatMul = tf.customGrad((...args) => {
-  const [a, b, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
-  save([a, b]);
-  return {
-    value: perSlice(a, b),
-    gradFunc: (dy, [sa, sb]) => [
-      perSlice(dy as tf.Tensor3D, t3(sb as tf.Tensor3D)),
-      perSlice(t3(sa as tf.Tensor3D), dy as tf.Tensor3D),
-    ],
-  };
-}) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
-
-// a (N,M,K) @ b (N,S,K)ᵀ
-const slicedMatMulTB = tf.customGrad((...args) => {
-  const [a, b, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
-  save([a, b]);
-  return {
-    value: perSlice(a, t3(b)),
-    gradFunc: (dy, [sa, sb]) => [
-      perSlice(dy as tf.Tensor3D, sb as tf.Tensor3D),
-      perSlice(t3(dy as tf.Tensor3D), sa as tf.Tensor3D),
-    ],
-  };
-}) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
 
 /** Rows of `table` (V, D) at integer `ids` of any shape → (...ids.shape, D). Trains on every backend. */
 export function embedding(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
@@ -154,14 +130,13 @@ function layerNormWithGrad(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tens
       return {
         value: xhat.mul(gamma).add(beta),
         gradFunc: (dy, [sxhat, srstd, sgamma]) => {
-          const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
           const g = dy.mul(sgamma!);
           // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂))
           const dx = g
             .sub(g.mean(-1, true))
             .sub(sxhat!.mul(g.mul(sxhat!).mean(-1, true)))
             .mul(srstd!);
-          return [dx, dy.mul(sxhat!).sum(lead), dy.sum(lead)];
+          return [dx, sumLeading(dy.mul(sxhat!)), sumLeading(dy)];
         },
       };
     }) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
@@ -196,29 +171,28 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
   return geluTanhWithGrad(x);
 }
 
+// ½(1 + tanh(u)) = σ(2u), so y = x·σ(2u) with u = c·(x + a·x³): sigmoid is XNNPACK on wasm, tanh is a
+// scalar loop there (1 ms vs 11 ms for 512k values). x³ is x·x², never pow.
 const geluTanhWithGrad = tf.customGrad((...args) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  // tanh(c·(x + a·x³)) written as tanh(x·(c + c·a·x²)): no pow.
-  const t = tf.tanh(
+  const s = tf.sigmoid(
     x.mul(
       x
         .square()
-        .mul(GELU_C * GELU_A)
-        .add(GELU_C),
+        .mul(2 * GELU_C * GELU_A)
+        .add(2 * GELU_C),
     ),
   );
-  save([x, t]);
-  const half = x.mul(0.5);
+  save([x, s]);
   return {
-    value: half.add(half.mul(t)),
-    // y' = ½(1 + t) + ½x·(1 − t²)·c·(1 + 3a·x²)
-    gradFunc: (dy, [sx, st]) => {
-      const sech2 = tf.sub(1, st!.square());
+    value: x.mul(s),
+    // y' = s + x·s·(1 − s)·2c·(1 + 3a·x²)
+    gradFunc: (dy, [sx, ss]) => {
       const poly = sx!
         .square()
-        .mul(3 * GELU_A * GELU_C)
-        .add(GELU_C);
-      return dy.mul(st!.add(1).add(sx!.mul(sech2).mul(poly)).mul(0.5));
+        .mul(6 * GELU_A * GELU_C)
+        .add(2 * GELU_C);
+      return dy.mul(ss!.add(sx!.mul(ss!).mul(tf.sub(1, ss!)).mul(poly)));
     },
   };
 }) as (x: tf.Tensor) => tf.Tensor;

@@ -8,6 +8,7 @@ import {
   matMul,
   type Rng,
   ShapeError,
+  transpose2d,
 } from '@transformer-kit/core';
 import { type Activation, activate, checkHidden } from './classifiers.js';
 
@@ -19,7 +20,7 @@ import { type Activation, activate, checkHidden } from './classifiers.js';
 
 /** hidden (N, D) @ table (V, D)ᵀ → (N, V), gradients flowing into both. */
 function projectTied(x: tf.Tensor, table: tf.Tensor): tf.Tensor {
-  return matMul(x as tf.Tensor2D, tf.transpose(table as tf.Tensor2D));
+  return matMul(x as tf.Tensor2D, transpose2d(table as tf.Tensor2D));
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendUnavailableError } from '../errors.js';
+import { registerWasmKernels } from '../kernels/wasm-kernels.js';
 
 /** Where the .wasm binaries are served from: a URL prefix ending in '/', or one URL per file. */
 export type WasmPaths = string | Record<WasmFile, string>;
@@ -49,6 +50,8 @@ export async function initWasm(wasmPaths?: WasmPaths, threads = true): Promise<W
     tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
     tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
   ]);
+  // core's SIMD kernels for the shapes TF.js's wasm kernels run slowly (kernels/wasm-kernels.ts).
+  if (simd) await registerWasmKernels();
   // threads: the threaded build is in use; threadsCount: the pool XNNPACK actually got.
   return { simd: Boolean(simd), threads: Boolean(threadsOk), threadsCount: wasm.getThreadsCount() };
 }
