@@ -5,7 +5,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Tokenizer as HFJs } from '@huggingface/tokenizers';
-import { parseMerges, parseVocabJson, parseVocabTxt, Tokenizer, tokenizerToJson } from '@transformer-kit/tokenizer';
+import {
+  parseMerges,
+  parseVocabJson,
+  parseVocabTxt,
+  Tokenizer,
+  tokenizerToJson,
+} from '@transformer-kit/tokenizer';
 import { getEncoding } from 'js-tiktoken';
 import { printTable, timeIt, writeResults } from './lib.mjs';
 
