@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, linear, probeWebGPU } from '@transformer-kit/core';
+import { batchMatMul, initBackend, linear, probeWebGPU } from '@transformer-kit/core';
 import { printTable, timeIt, writeResults } from './lib.mjs';
 
 const SIZES = [256, 512, 1024];
@@ -26,6 +26,19 @@ async function matmulGflops(n) {
   );
   tf.dispose([a, b]);
   return (2 * n ** 3) / (ms * 1e6);
+}
+
+/** Attention-shaped product, 64 slices (batch 16 × 4 heads) of (64, 32) @ (32, 64), via `product`. */
+async function batchedGflops(product) {
+  const a = tf.randomNormal([64, 64, 32], 0, 1, 'float32', 5);
+  const b = tf.randomNormal([64, 32, 64], 0, 1, 'float32', 6);
+  const ms = await timeIt(async () => {
+    const c = product(a, b);
+    await c.data();
+    c.dispose();
+  });
+  tf.dispose([a, b]);
+  return (2 * 64 * 64 * 32 * 64) / (ms * 1e6);
 }
 
 /** One forward + backward of core's linear: x (512, 256) @ w (256, 1024) + b; 3 matmuls. */
@@ -54,6 +67,8 @@ for (const name of backends) {
     'init ms': initMs,
   };
   for (const n of SIZES) row[`matmul ${n} GFLOP/s`] = await matmulGflops(n);
+  row['attention bmm tf.matMul GFLOP/s'] = await batchedGflops((a, b) => tf.matMul(a, b));
+  row['attention bmm core GFLOP/s'] = await batchedGflops((a, b) => batchMatMul(a, b));
   row['linear fwd+bwd ms'] = await linearStepMs();
   rows.push(row);
   results[name] = { ...row, info };
@@ -73,6 +88,8 @@ out = {"threads": torch.get_num_threads()}
 for n in ${JSON.stringify(SIZES)}:
     a, b = torch.randn(n, n), torch.randn(n, n)
     out[f"matmul {n} GFLOP/s"] = 2 * n**3 / (med(lambda: a @ b, 3 if n >= 1024 else 5) * 1e6)
+a, b = torch.randn(64, 64, 32), torch.randn(64, 32, 64)
+out["attention bmm core GFLOP/s"] = 2 * 64 * 64 * 32 * 64 / (med(lambda: a @ b, 10) * 1e6)
 x = torch.randn(512, 256)
 w = (torch.randn(256, 1024) * 0.02).requires_grad_()
 bias = torch.zeros(1024, requires_grad=True)

@@ -62,8 +62,8 @@ async function child(task, backend) {
       { seed: 0 },
     );
     const trainer = new Trainer(model, { lr: 3e-4, weightDecay: 0.1, clipNorm: 1 });
-    const x = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32');
-    const y = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32');
+    const x = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 1);
+    const y = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 2);
     const stepMs = await timeIt(() => trainer.step(() => model.loss(x, y)), { warmup, iters });
     return { stepMs, params: model.numParameters() };
   }
@@ -117,8 +117,8 @@ async function child(task, backend) {
       bias: true,
     });
     const opt = tf.train.adam(3e-4);
-    const x = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32');
-    const y = tf.oneHot(tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 'int32'), REF.vocab);
+    const x = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 1);
+    const y = tf.oneHot(tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 2), REF.vocab);
     const step = async () => {
       let loss;
       tf.tidy(() => {
@@ -135,16 +135,61 @@ async function child(task, backend) {
     return { stepMs, params: model.countParams() };
   }
   if (task === 'nanogpt-train') {
-    // @genai-fi/nanogpt: create the same model through its public entry point.
-    const { TeachableLLM } = await import('@genai-fi/nanogpt');
-    TeachableLLM.create('char', {
+    // @genai-fi/nanogpt: its dist is a Vite *browser* bundle with its own inlined copy of tfjs-core. That copy
+    // shares our global engine, flags and kernel registry (so it runs on the backend chosen above), but Vite
+    // stubbed Node's `util` module with {}, so at import its Node platform does `new {}.TextEncoder()` ->
+    // "this.util.TextEncoder is not a constructor". Import it with IS_BROWSER set, so it installs its browser
+    // platform (global TextEncoder/fetch/performance) instead, then put our Node platform back.
+    const { platformName, platform } = tf.env();
+    tf.env().set('IS_BROWSER', true);
+    const nanoUrl = import.meta.resolve('@genai-fi/nanogpt');
+    const { TeachableLLM } = await import(nanoUrl);
+    tf.env().set('IS_BROWSER', false);
+    tf.env().setPlatform(platformName, platform);
+    // Its trainer (PreTrainer/BasicTrainer) is not exported ("exports" has only "."): load it by file URL
+    // from the same dist, so it is the same module instance that TeachableLLM's training jobs use.
+    const { default: createTrainer } = await import(new URL('./training/factory.js', nanoUrl));
+    // v1 with learned positions is its GPT-2-like model (GELU MLP, tied embedding; RMSNorm, no biases).
+    const llm = TeachableLLM.create('char', {
+      modelType: 'GenAI_NanoGPT_v1',
+      useRope: false,
       vocabSize: REF.vocab,
       blockSize: REF.block,
       nLayer: REF.layers,
       nHead: REF.heads,
       nEmbed: REF.dim,
+      mlpFactor: 4,
     });
-    throw new Error('created, but no public single-step training API to time');
+    // create() starts an async warm-up pass (batch 1); let it finish (or fail) before timing anything.
+    await new Promise((resolve, reject) => {
+      llm.on('loaded', resolve);
+      llm.on('error', reject);
+    });
+    const options = {
+      method: { type: 'pretraining' },
+      batchSize: REF.batch,
+      learningRate: 3e-4,
+      warmupSteps: 0,
+      weightDecay: 0.1,
+      dropout: 0, // no clipNorm: its global-norm clip needs the 'Norm2'/'ClipScale' kernels, webgpu-only
+    };
+    const trainer = createTrainer(llm.model, llm.tokeniser, options);
+    trainer.configure(options);
+    const xs = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 1);
+    const ys = tf.randomUniformInt([REF.batch, REF.block], 0, REF.vocab, 2);
+    // Timed: one BasicTrainer.trainStep (what trainOnDataset runs per batch): forward, sparse CE loss, grads,
+    // its AdamW update (no clip), then reading the loss back.
+    const state = {};
+    const step = async () => {
+      const loss = trainer.trainStep(state, { xs, ys });
+      await loss.data();
+      loss.dispose();
+    };
+    const stepMs = await timeIt(step, { warmup, iters });
+    // trainStep differentiates every trainable variable (its weight store + the tf.layers position embedding).
+    const trainable = Object.values(tf.engine().registeredVariables).filter((v) => v.trainable);
+    const params = trainable.reduce((n, v) => n + v.size, 0);
+    return { stepMs, params };
   }
   throw new Error(`unknown task ${task}`);
 }
@@ -196,7 +241,8 @@ async function main() {
   const peers = {
     'gpt-tfjs/wasm': runChild('gpt-tfjs-train', 'wasm'),
     'gpt-tfjs/cpu': runChild('gpt-tfjs-train', 'cpu'),
-    '@genai-fi/nanogpt/wasm': runChild('nanogpt-train', 'wasm'),
+    '@genai-fi/nanogpt/wasm': runChild('nanogpt-train', 'wasm'), // fails: no wasm kernels for its custom ops
+    '@genai-fi/nanogpt/cpu': runChild('nanogpt-train', 'cpu'),
   };
   const torchTps = torch[1].step_ms ? tokens / (torch[1].step_ms / 1e3) : undefined;
   const oursWasmTps = ours.wasm?.stepMs ? tokens / (ours.wasm.stepMs / 1e3) : undefined;

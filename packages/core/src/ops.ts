@@ -81,7 +81,9 @@ const linearWithGrad = tf.customGrad((...args) => {
  */
 export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
   const lead = a.shape.slice(0, -2);
-  if (a.rank < 3 || !hasWasmKernels()) return tf.matMul(a, b, false, transposeB);
+  // Fewer than 4 query rows (one-token decoding): the kernel's 4-row tile would do 4x the work, and TF.js's
+  // loop reads each key once, as it must.
+  if (a.rank < 3 || a.shape[a.rank - 2]! < 4 || !hasWasmKernels()) return tf.matMul(a, b, false, transposeB);
   if (b.rank !== a.rank || b.shape.slice(0, -2).some((d, i) => d !== lead[i])) {
     throw new ShapeError(`batchMatMul: leading dims of [${a.shape}] and [${b.shape}] differ`);
   }
