@@ -67,8 +67,8 @@ for (const name of backends) {
     'init ms': initMs,
   };
   for (const n of SIZES) row[`matmul ${n} GFLOP/s`] = await matmulGflops(n);
-  row['attention bmm tf.matMul GFLOP/s'] = await batchedGflops((a, b) => tf.matMul(a, b));
-  row['attention bmm core GFLOP/s'] = await batchedGflops((a, b) => batchMatMul(a, b));
+  row['attn bmm GFLOP/s (tf.matMul)'] = await batchedGflops((a, b) => tf.matMul(a, b));
+  row['attn bmm GFLOP/s (core / torch)'] = await batchedGflops((a, b) => batchMatMul(a, b));
   row['linear fwd+bwd ms'] = await linearStepMs();
   rows.push(row);
   results[name] = { ...row, info };
@@ -89,7 +89,7 @@ for n in ${JSON.stringify(SIZES)}:
     a, b = torch.randn(n, n), torch.randn(n, n)
     out[f"matmul {n} GFLOP/s"] = 2 * n**3 / (med(lambda: a @ b, 3 if n >= 1024 else 5) * 1e6)
 a, b = torch.randn(64, 64, 32), torch.randn(64, 32, 64)
-out["attention bmm core GFLOP/s"] = 2 * 64 * 64 * 32 * 64 / (med(lambda: a @ b, 10) * 1e6)
+out["attn bmm GFLOP/s (core / torch)"] = 2 * 64 * 64 * 32 * 64 / (med(lambda: a @ b, 10) * 1e6)
 x = torch.randn(512, 256)
 w = (torch.randn(256, 1024) * 0.02).requires_grad_()
 bias = torch.zeros(1024, requires_grad=True)
