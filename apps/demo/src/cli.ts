@@ -31,7 +31,7 @@ Commands:
 
 Options:
   --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
-  --steps <n>             training steps per model (default: sentiment 250, generate 300)
+  --steps <n>             training steps per model (default: sentiment 250, generate 1000)
   --checkpoint-dir <dir>  where checkpoints are written and read (default: ./checkpoints)
   --tokens <n>            characters to generate (default: 400)
   --seed <n>              seed for data split, initialisation and sampling (default: 0)

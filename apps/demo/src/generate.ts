@@ -16,7 +16,7 @@ export interface GptSizes {
   warmupSteps: number;
 }
 
-/** Default: ~0.4M parameters, a couple of minutes on 2 CPU cores (wasm). Fast: seconds, for tests. */
+/** Default: ~0.35M parameters, 1000 steps (~2 min on 2 CPU cores, wasm; held-out loss ~1.85 nats/char). Fast: seconds, for tests. */
 export function gptSizes(fast = false): GptSizes {
   return fast
     ? {
@@ -29,7 +29,7 @@ export function gptSizes(fast = false): GptSizes {
     : {
         model: { blockSize: 64, numLayers: 3, numHeads: 4, dim: 96, dropout: 0 },
         batchSize: 16,
-        steps: 300,
+        steps: 1000,
         lr: 3e-3,
         warmupSteps: 20,
       };
