@@ -130,6 +130,46 @@ const transpose2DKernel: tf.KernelFunc = ({ inputs, backend }) => {
 
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 
+/**
+ * Copies a batch of (rows, cols) matrices — given as (cols, rows) if `transposed` — into row-major panels
+ * of `panelRows` rows × `ld` columns at `panel`, zero-padded; through the raw copy at `raw` when the
+ * layout changes.
+ */
+function stage(
+  heap: Float32Array,
+  view: Float32Array,
+  raw: number,
+  panel: number,
+  batch: number,
+  rows: number,
+  cols: number,
+  panelRows: number,
+  ld: number,
+  transposed: boolean,
+): void {
+  const padded = panelRows !== rows || ld !== cols;
+  if (!transposed && !padded) {
+    heap.set(view, panel);
+    return;
+  }
+  heap.set(view, raw);
+  if (padded) heap.fill(0, panel, panel + batch * panelRows * ld);
+  // Element (i, j) of one matrix sits at i·cols + j, or at j·rows + i when transposed.
+  const [rs, cs] = transposed ? [1, rows] : [cols, 1];
+  kernel!.pack(
+    raw * 4,
+    panel * 4,
+    batch,
+    rows,
+    cols,
+    rows * cols * 4,
+    rs * 4,
+    cs * 4,
+    panelRows * ld * 4,
+    ld * 4,
+  );
+}
+
 /** a (N, M, K), or (N, K, M) if transposeA; b (N, K, S), or (N, S, K) if transposeB → (N, M, S). */
 const batchMatMulKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -162,22 +202,8 @@ const batchMatMulKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const compact = product + batch * mp * np;
   const end = compact + (padded ? batch * m * n : 0);
   const heap = heapFor(end);
-  const aView = wasm.typedArrayFromHeap(a);
-  const bView = wasm.typedArrayFromHeap(b);
-
-  if (packA) {
-    heap.set(aView, rawA);
-    if (mp !== m) heap.fill(0, panelA, panelB);
-    // Row i, column j of a[n] sits at i·K + j, or at j·M + i when transposed.
-    const [rs, cs] = transposeA ? [1, m] : [k, 1];
-    k0.pack(rawA * 4, panelA * 4, batch, m, k, m * k * 4, rs * 4, cs * 4, mp * k * 4, k * 4);
-  } else heap.set(aView, panelA);
-  if (packB) {
-    heap.set(bView, rawB);
-    if (np !== n) heap.fill(0, panelB, product);
-    const [rs, cs] = transposeB ? [1, k] : [n, 1];
-    k0.pack(rawB * 4, panelB * 4, batch, k, n, k * n * 4, rs * 4, cs * 4, k * np * 4, np * 4);
-  } else heap.set(bView, panelB);
+  stage(heap, wasm.typedArrayFromHeap(a), rawA, panelA, batch, m, k, mp, k, transposeA);
+  stage(heap, wasm.typedArrayFromHeap(b), rawB, panelB, batch, k, n, k, np, transposeB);
 
   k0.matmul(batch, mp, k, np, panelA * 4, panelB * 4, product * 4);
 
