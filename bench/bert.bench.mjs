@@ -59,13 +59,15 @@ async function child(backend) {
     seed: 1,
   });
   const trainer = new Trainer(model, { lr: 1e-4, weightDecay: 0.01, clipNorm: 1 });
+  // Before the first step and after each one. On GPU backends AdamW's moments are tensors made at the first
+  // step (on cpu/wasm they live in host arrays), so flat means: equal after every step.
   const before = tf.memory().numTensors;
-  let after;
+  const afterStep = [];
   const trainMs = await timeIt(async () => {
     const batch = gen.generate({ inputIds, attentionMask });
     await trainer.step(() => model.loss(batch, { attentionMask }));
     tf.dispose(Object.values(batch));
-    after = tf.memory().numTensors;
+    afterStep.push(tf.memory().numTensors);
   }, runs ?? { warmup: 2, iters: 5 });
   console.log(
     JSON.stringify({
@@ -74,7 +76,8 @@ async function child(backend) {
       forwardMs,
       trainMs,
       tensorsBefore: before,
-      tensorsAfter: after,
+      tensorsAfterFirstStep: afterStep[0],
+      tensorsAfterLastStep: afterStep.at(-1),
     }),
   );
 }

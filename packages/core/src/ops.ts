@@ -5,9 +5,9 @@ import { hasWasmKernels, wasmBatchMatMul, wasmTranspose2d } from './kernels/wasm
 /*
  * The few primitives every model is made of, written so that they train on every backend and run at
  * speed on wasm. Model code uses these instead of tf.matMul / tf.gather, so kernel gaps stay here:
- *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so gradients are
- *    formed with explicit transposes and plain 2-D products, and batched products (attention) run on
- *    core's own SIMD kernel (kernels/matmul.wat);
+ *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so forward products
+ *    and input gradients are plain 2-D products, while weight gradients (xᵀ·dy), column sums and batched
+ *    products (attention) run on core's own SIMD kernel (kernels/matmul.wat);
  *  - wasm has no UnsortedSegmentSum, so the gradient of an embedding lookup is a scatter-add (ScatterNd).
  */
 
@@ -47,14 +47,14 @@ function transposedTimes(x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * Sum over every axis but the last: (..., D) → (D). Bias and LayerNorm-gain gradients. Written as
- * ones (1, N) @ x (N, D), a product: a reduction over the outer axis transposes first (~15x slower on
- * wasm), and XNNPACK would repack x for a single row.
+ * Sum over every axis but the last: (..., D) → (D). Bias and LayerNorm-gain gradients. On wasm it is
+ * ones (1, N) @ x (N, D) in core's kernel: TF.js's reduction over the outer axis transposes first (~15x
+ * slower), and XNNPACK would repack x for a single row.
  */
 export function sumLeading(x: tf.Tensor): tf.Tensor1D {
   const d = x.shape[x.rank - 1]!;
   const n = x.size / d;
-  if (!hasWasmKernels()) return tf.matMul(tf.ones([1, n]), x.reshape([n, d])).reshape([d]);
+  if (!hasWasmKernels()) return x.reshape([n, d]).sum(0);
   return wasmBatchMatMul(tf.ones([1, 1, n]), x.reshape([1, n, d]), false, false).reshape([d]);
 }
 
