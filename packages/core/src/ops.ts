@@ -20,9 +20,9 @@ const matMulWithGrad = tf.customGrad((...args) => {
   const [x, y, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
   save([x, y]);
   return {
-    value: tf.matMul(x, y),
+    value: product(x, y),
     gradFunc: (dy, [sx, sy]) => [
-      tf.matMul(dy as tf.Tensor2D, transpose2d(sy as tf.Tensor2D)),
+      timesTransposed(dy as tf.Tensor2D, sy as tf.Tensor2D),
       transposedTimes(sx as tf.Tensor2D, dy as tf.Tensor2D),
     ],
   };
@@ -72,19 +72,39 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
   return y.reshape([...lead, weight.shape[1]!]);
 }
 
-// One fused kernel (product + bias) forward; plain 2-D products backward.
+// One fused product + bias forward; three products backward.
 const linearWithGrad = tf.customGrad((...args) => {
   const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
   save([x, w]);
   return {
-    value: tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D,
+    value: product(x, w, b),
     gradFunc: (dy, [sx, sw]) => [
-      tf.matMul(dy as tf.Tensor2D, transpose2d(sw as tf.Tensor2D)),
+      timesTransposed(dy as tf.Tensor2D, sw as tf.Tensor2D),
       transposedTimes(sx as tf.Tensor2D, dy as tf.Tensor2D),
       sumLeading(dy),
     ],
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
+// On wasm, core's kernel runs the linear layer's products too: 5-8% faster per GPT training step than
+// XNNPACK (which repacks every freshly updated weight) plus a separate transpose (bench/gpt.bench.mjs).
+
+/** x @ w (+ b); on wasm core's kernel (its accumulators start at the bias). */
+function product(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  // Under 4 rows (one-token decoding) the kernel's 4-row tile and its copy of w cost more than XNNPACK.
+  if (x.shape[0] < 4 || !hasWasmKernels()) return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
+  const [n, k] = x.shape;
+  const m = w.shape[1];
+  return wasmBatchMatMul(x.reshape([1, n, k]), w.reshape([1, k, m]), false, false, b).reshape([n, m]);
+}
+
+/** y @ wᵀ for y (N, M), w (K, M): input gradients. */
+function timesTransposed(y: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (!hasWasmKernels()) return tf.matMul(y, transpose2d(w));
+  const [n, m] = y.shape;
+  const k = w.shape[0];
+  return wasmBatchMatMul(y.reshape([1, n, m]), w.reshape([1, k, m]), false, true).reshape([n, k]);
+}
 
 /**
  * Batched product for attention: a (..., T, K) @ b (..., K, S), optionally with b given as (..., S, K)

@@ -75,6 +75,27 @@ describe("core's wasm kernels", () => {
     }
   });
 
+  it('adds a bias to every row; its gradient is the column sum of dy', () => {
+    const a = tf.randomNormal([3, 5, 7], 0, 1, 'float32', 21);
+    const b = tf.randomNormal([3, 7, 9], 0, 1, 'float32', 22);
+    const bias = tf.randomNormal([9], 0, 1, 'float32', 23);
+    const w = tf.randomNormal([3, 5, 9], 0, 1, 'float32', 24);
+    const kernel = (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) =>
+      tf
+        .engine()
+        .runKernel(
+          WASM_BATCH_MATMUL,
+          { a: p, b: q, bias: r },
+          { transposeA: false, transposeB: false },
+        ) as tf.Tensor;
+    expect(maxDiff(kernel(a, b, bias), tf.matMul(a, b).add(bias))).toBeLessThan(1e-4);
+    const fast = tf.grads((p, q, r) => kernel(p, q, r).mul(w).sum())([a, b, bias]);
+    const ref = tf.grads((p, q, r) => tf.matMul(p, q).add(r).mul(w).sum())([a, b, bias]);
+    fast.forEach((g, i) => {
+      expect(maxDiff(g, ref[i]!)).toBeLessThan(1e-4);
+    });
+  });
+
   it('leaves no tensors behind, forward and backward', () => {
     const a = tf.randomNormal([4, 9, 8]);
     const b = tf.randomNormal([4, 11, 8]);

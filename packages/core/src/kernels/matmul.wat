@@ -41,11 +41,12 @@
       (br $bloop)))
   )
 
-  ;; c[b] (M, N) = a[b] (M, K) @ bm[b] (K, N), all row-major and contiguous; M % 4 == 0, N % 8 == 0, K >= 1.
-  ;; A 4x8 register tile: per k, two vector loads of B, four splatted scalars of A, 8 multiply-adds.
+  ;; c[b] (M, N) = a[b] (M, K) @ bm[b] (K, N) (+ bias (N) on every row when $bias >= 0), all row-major and
+  ;; contiguous; M % 4 == 0, N % 8 == 0, K >= 1. A 4x8 register tile: per k, two vector loads of B, four
+  ;; splatted scalars of A, 8 multiply-adds; the accumulators start at the bias.
   (func (export "matmul")
     (param $batch i32) (param $M i32) (param $K i32) (param $N i32)
-    (param $a i32) (param $bm i32) (param $c i32)
+    (param $a i32) (param $bm i32) (param $c i32) (param $bias i32)
     (local $m i32) (local $n i32) (local $k i32)
     (local $rowA i32) (local $rowB i32) (local $lda i32) (local $ldb i32)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32) (local $cp i32)
@@ -63,10 +64,17 @@
         (local.set $n (i32.const 0))
         (block $ndone (loop $nloop
           (br_if $ndone (i32.ge_u (local.get $n) (local.get $N)))
-          (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
-          (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
-          (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
-          (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+          (if (i32.ge_s (local.get $bias) (i32.const 0))
+            (then
+              (local.set $b0 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))))
+              (local.set $b1 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2))))))
+            (else
+              (local.set $b0 (v128.const i32x4 0 0 0 0))
+              (local.set $b1 (v128.const i32x4 0 0 0 0))))
+          (local.set $c00 (local.get $b0)) (local.set $c01 (local.get $b1))
+          (local.set $c10 (local.get $b0)) (local.set $c11 (local.get $b1))
+          (local.set $c20 (local.get $b0)) (local.set $c21 (local.get $b1))
+          (local.set $c30 (local.get $b0)) (local.set $c31 (local.get $b1))
           (local.set $a0 (local.get $rowA))
           (local.set $a1 (i32.add (local.get $a0) (local.get $lda)))
           (local.set $a2 (i32.add (local.get $a1) (local.get $lda)))

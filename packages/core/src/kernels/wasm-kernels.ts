@@ -30,7 +30,7 @@ interface KernelExports {
     dstBatchStride: number,
     dstRowStride: number,
   ): void;
-  matmul(batch: number, m: number, k: number, n: number, a: number, b: number, c: number): void;
+  matmul(batch: number, m: number, k: number, n: number, a: number, b: number, c: number, bias: number): void;
 }
 
 /** The parts of TF.js's BackendWasm this kernel uses. */
@@ -66,14 +66,19 @@ export function hasWasmKernels(): boolean {
   return kernel !== undefined && tf.getBackend() === 'wasm';
 }
 
-/** a (N, M, K) @ b (N, K, S) with either operand given transposed → (N, M, S). Differentiable. */
+/**
+ * a (N, M, K) @ b (N, K, S) with either operand given transposed, plus an optional bias (S) on every row
+ * → (N, M, S). Differentiable.
+ */
 export function wasmBatchMatMul(
   a: tf.Tensor,
   b: tf.Tensor,
   transposeA: boolean,
   transposeB: boolean,
+  bias?: tf.Tensor,
 ): tf.Tensor3D {
-  return tf.engine().runKernel(WASM_BATCH_MATMUL, { a, b }, { transposeA, transposeB }) as tf.Tensor3D;
+  const inputs: tf.NamedTensorMap = bias ? { a, b, bias } : { a, b };
+  return tf.engine().runKernel(WASM_BATCH_MATMUL, inputs, { transposeA, transposeB }) as tf.Tensor3D;
 }
 
 /** x (R, C) → (C, R). Differentiable. */
@@ -95,7 +100,10 @@ const batchMatMulGrad: tf.GradFunc = (grad, saved, attrs) => {
         : tA && !tB
           ? [() => mm(b, dy, false, true), () => mm(a, dy, false, false)]
           : [() => mm(b, dy, true, true), () => mm(dy, a, true, true)];
-  return { a: da, b: db };
+  // d bias = dy summed over batch and rows, as a ones-row product.
+  const s = dy.shape[2]!;
+  const dbias = () => mm(tf.ones([1, 1, dy.size / s]), dy.reshape([1, -1, s]), false, false).reshape([s]);
+  return { a: da, b: db, bias: dbias };
 };
 
 /** Room for `floats` float32 values in the kernel's memory; returns a fresh view of it. */
@@ -170,9 +178,9 @@ function stage(
   );
 }
 
-/** a (N, M, K), or (N, K, M) if transposeA; b (N, K, S), or (N, S, K) if transposeB → (N, M, S). */
+/** a (N, M, K), or (N, K, M) if transposeA; b (N, K, S), or (N, S, K) if transposeB; bias (S)? → (N, M, S). */
 const batchMatMulKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
   const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
   const k0 = kernel!;
   const wasm = backend as WasmBackendLike;
@@ -184,7 +192,8 @@ const batchMatMulKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const outView = wasm.typedArrayFromHeap(out);
   if (outView.length === 0) return out;
   if (k === 0) {
-    outView.fill(0);
+    if (bias) for (let r = 0; r < outView.length; r += n) outView.set(wasm.typedArrayFromHeap(bias), r);
+    else outView.fill(0);
     return out;
   }
   const mp = roundUp(m, 4);
@@ -200,16 +209,21 @@ const batchMatMulKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const panelB = panelA + batch * mp * k;
   const product = panelB + batch * k * np;
   const compact = product + batch * mp * np;
-  const end = compact + (padded ? batch * m * n : 0);
+  const biasAt = compact + (padded ? batch * m * n : 0);
+  const end = biasAt + (bias ? np : 0);
   const heap = heapFor(end);
+  if (bias) {
+    heap.set(wasm.typedArrayFromHeap(bias), biasAt);
+    heap.fill(0, biasAt + n, end);
+  }
   stage(heap, wasm.typedArrayFromHeap(a), rawA, panelA, batch, m, k, mp, k, transposeA);
   stage(heap, wasm.typedArrayFromHeap(b), rawB, panelB, batch, k, n, k, np, transposeB);
 
-  k0.matmul(batch, mp, k, np, panelA * 4, panelB * 4, product * 4);
+  k0.matmul(batch, mp, k, np, panelA * 4, panelB * 4, product * 4, bias ? biasAt * 4 : -1);
 
   if (padded) {
     k0.pack(product * 4, compact * 4, batch, m, n, mp * np * 4, np * 4, 4, m * n * 4, n * 4);
-    outView.set(heap.subarray(compact, end));
+    outView.set(heap.subarray(compact, biasAt));
   } else outView.set(heap.subarray(product, compact));
   return out;
 };
