@@ -4,7 +4,7 @@
  * (live plot, stop/resume) drive the same code.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, Trainer } from '@transformer-kit/core';
+import { Rng, seedDropout, Trainer } from '@transformer-kit/core';
 import { GPT, type GPTConfig } from '@transformer-kit/gpt';
 import { charTokenizer, type Tokenizer } from './text.js';
 
@@ -62,6 +62,7 @@ export class GptExperiment {
     readonly options: GptExperimentOptions,
   ) {
     this.#rng = new Rng(options.seed + 1);
+    seedDropout(options.seed);
     // The last 10% of the book is held out for the evaluation loss.
     const cut = Math.floor(ids.length * 0.9);
     this.#train = ids.subarray(0, cut);

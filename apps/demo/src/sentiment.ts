@@ -12,7 +12,7 @@ import {
   BertModel,
   bertConfig,
 } from '@transformer-kit/bert';
-import { Module, Rng, Trainer } from '@transformer-kit/core';
+import { Module, Rng, seedDropout, Trainer } from '@transformer-kit/core';
 import { classificationLoss, MeanPoolClassifier } from '@transformer-kit/heads';
 import { type LabelledSentence, shuffled, trainTestSplit } from './data.js';
 import { type Tokenizer, trainWordPieceTokenizer } from './text.js';
@@ -153,6 +153,7 @@ export class SentimentExperiment {
     readonly options: SentimentOptions,
   ) {
     this.#rng = new Rng(options.seed + 7);
+    seedDropout(options.seed);
     this.#totalSteps = options.steps;
     this.#trainer = this.#newTrainer();
   }

@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { IdOutOfRangeError, InvalidArgumentError, type Module, Rng, Trainer } from '@transformer-kit/core';
+import {
+  IdOutOfRangeError,
+  InvalidArgumentError,
+  type Module,
+  Rng,
+  seedDropout,
+  Trainer,
+} from '@transformer-kit/core';
 import { accuracy, classificationLoss, f1Score, predictions } from '@transformer-kit/heads';
 import type { Tokenizer } from '@transformer-kit/tokenizer';
 import type { BertInputs } from './model.js';
@@ -98,6 +105,7 @@ export async function fineTune(
     minLr: 0,
   });
   const rng = new Rng(seed);
+  seedDropout(seed);
   const losses: number[] = [];
   model.train();
   try {

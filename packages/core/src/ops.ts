@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
 import { hasWasmKernels, wasmBatchMatMul, wasmTranspose2d } from './kernels/wasm-kernels.js';
+import { Rng } from './random.js';
 
 /*
  * The few primitives every model is made of, written so that they train on every backend and run at
@@ -231,10 +232,18 @@ const geluTanhWithGrad = tf.customGrad((...args) => {
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
-/** Inverted dropout; identity when not training or rate is 0. */
+// Masks come from one seeded stream (TF.js would seed each from Math.random), so a seeded run repeats.
+let dropoutRng = new Rng(0);
+
+/** Restarts the stream dropout masks are drawn from: same seed, same masks, same training run. */
+export function seedDropout(seed: number): void {
+  dropoutRng = new Rng(seed);
+}
+
+/** Inverted dropout; identity when not training or rate is 0. Seeded by `seed`, else by seedDropout's stream. */
 export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: number): tf.Tensor {
   if (!training || rate === 0) return x;
-  return tf.dropout(x, rate, undefined, seed);
+  return tf.dropout(x, rate, undefined, seed ?? dropoutRng.nextSeed());
 }
 
 /**

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
   crossEntropy,
+  dropout,
   embedding,
   gelu,
   geluTanh,
@@ -9,6 +10,7 @@ import {
   layerNorm,
   linear,
   matMul,
+  seedDropout,
 } from '../src/index.js';
 
 // Each op is checked against a plain TF.js formulation (values and gradients) on every CPU-side backend.
@@ -21,6 +23,29 @@ const close = (a: tf.Tensor, b: tf.Tensor, tol = 1e-5) => {
 describe.each(['cpu', 'wasm'] as const)('ops on %s', (backend) => {
   it('sets up the backend', async () => {
     expect((await initBackend(backend)).backend).toBe(backend);
+  });
+
+  it('dropout: seedDropout makes the masks repeat; successive masks differ; eval is the identity', () => {
+    tf.tidy(() => {
+      const x = tf.ones([64, 64]);
+      const masks = () => {
+        seedDropout(3);
+        return [dropout(x, 0.5, true), dropout(x, 0.5, true)].map((t) => Array.from(t.dataSync())) as [
+          number[],
+          number[],
+        ];
+      };
+      const [a1, a2] = masks();
+      const [b1, b2] = masks();
+      expect(a1).toEqual(b1);
+      expect(a2).toEqual(b2);
+      expect(a1).not.toEqual(a2);
+      // Inverted dropout: kept values are scaled by 1 / (1 - rate); about half are kept.
+      expect(new Set(a1)).toEqual(new Set([0, 2]));
+      const kept = a1.filter((v) => v > 0).length / a1.length;
+      expect(Math.abs(kept - 0.5)).toBeLessThan(0.05);
+      expect(dropout(x, 0.5, false)).toBe(x);
+    });
   });
 
   it('matMul and linear match tf.matMul, gradients included', () => {

@@ -3,6 +3,7 @@ import {
   InvalidArgumentError,
   Rng,
   type StepResult,
+  seedDropout,
   Trainer,
   type TrainerOptions,
 } from '@transformer-kit/core';
@@ -131,6 +132,7 @@ export async function pretrain(
     );
   }
   const rng = new Rng(seed);
+  seedDropout(seed);
   const trainer = new Trainer(model, { ...trainerOptions, totalSteps: trainerOptions.totalSteps ?? steps });
   const history: PretrainStep[] = [];
   model.train();
