@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 // Compiles src/kernels/*.wat (hand-written WebAssembly SIMD kernels) into src/kernels/*.wasm.ts, the bytes
 // as base64, so the package ships no separate .wasm file to locate at run time. Run after editing a .wat;
-// test/kernels.test.ts fails when a committed .wasm.ts no longer matches its source.
-//   node scripts/build-kernels.mjs          write
-//   node scripts/build-kernels.mjs --check  exit 1 if any output is stale
+// test/wasm-kernels.test.ts fails when a committed .wasm.ts no longer matches its source.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,23 +23,9 @@ export async function compileKernel(watFile) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const check = process.argv.includes('--check');
-  let stale = 0;
   for (const wat of readdirSync(dir).filter((f) => f.endsWith('.wat'))) {
     const out = join(dir, wat.replace(/\.wat$/, '.wasm.ts'));
-    const text = await compileKernel(wat);
-    let old = '';
-    try {
-      old = readFileSync(out, 'utf8');
-    } catch {}
-    if (old === text) continue;
-    if (check) {
-      console.error(`stale: ${out} (run node scripts/build-kernels.mjs)`);
-      stale++;
-    } else {
-      writeFileSync(out, text);
-      console.log(`wrote ${out}`);
-    }
+    writeFileSync(out, await compileKernel(wat));
+    console.log(`wrote ${out}`);
   }
-  process.exit(stale ? 1 : 0);
 }

@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from './errors.js';
-import { hasWasmKernels, wasmBatchMatMul, wasmTranspose2d } from './kernels/wasm-kernels.js';
+import { hasWasmKernels, wasmBatchMatMul, wasmSumLeading, wasmTranspose2d } from './kernels/wasm-kernels.js';
 import { Rng } from './random.js';
 
 /*
  * The few primitives every model is made of, written so that they train on every backend and run at
  * speed on wasm. Model code uses these instead of tf.matMul / tf.gather, so kernel gaps stay here:
- *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so forward products
- *    and input gradients are plain 2-D products, while weight gradients (xᵀ·dy), column sums and batched
- *    products (attention) run on core's own SIMD kernel (kernels/matmul.wat);
+ *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so on wasm every product
+ *    of two or more rows (linear layers forward and backward, column sums, attention) runs on core's own
+ *    SIMD kernel (kernels/matmul.wat), which reads transposed operands directly;
  *  - wasm has no UnsortedSegmentSum, so the gradient of an embedding lookup is a scatter-add (ScatterNd).
  */
 
@@ -25,6 +25,23 @@ const matMulWithGrad = tf.customGrad((...args) => {
     gradFunc: (dy, [sx, sy]) => [
       timesTransposed(dy as tf.Tensor2D, sy as tf.Tensor2D),
       transposedTimes(sx as tf.Tensor2D, dy as tf.Tensor2D),
+    ],
+  };
+});
+
+/** a (M, K) @ b (N, K)ᵀ → (M, N), e.g. a tied vocabulary projection; on wasm bᵀ is never materialised. */
+export function matMulTransposed(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return matMulTransposedWithGrad(a, b) as tf.Tensor2D;
+}
+
+const matMulTransposedWithGrad = tf.customGrad((...args) => {
+  const [x, y, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([x, y]);
+  return {
+    value: timesTransposed(x, y),
+    gradFunc: (dy, [sx, sy]) => [
+      product(dy as tf.Tensor2D, sy as tf.Tensor2D),
+      transposedTimes(dy as tf.Tensor2D, sx as tf.Tensor2D),
     ],
   };
 });
@@ -53,10 +70,9 @@ function transposedTimes(x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
  * slower), and XNNPACK would repack x for a single row.
  */
 export function sumLeading(x: tf.Tensor): tf.Tensor1D {
+  if (hasWasmKernels()) return wasmSumLeading(x);
   const d = x.shape[x.rank - 1]!;
-  const n = x.size / d;
-  if (!hasWasmKernels()) return x.reshape([n, d]).sum(0);
-  return wasmBatchMatMul(tf.ones([1, 1, n]), x.reshape([1, n, d]), false, false).reshape([d]);
+  return x.reshape([-1, d]).sum(0);
 }
 
 /** x (..., in) @ weight (in, out) + bias (out) → (..., out). */

@@ -10,6 +10,7 @@ import {
   layerNorm,
   linear,
   matMul,
+  matMulTransposed,
   seedDropout,
 } from '../src/index.js';
 
@@ -45,6 +46,26 @@ describe.each(['cpu', 'wasm'] as const)('ops on %s', (backend) => {
       const kept = a1.filter((v) => v > 0).length / a1.length;
       expect(Math.abs(kept - 0.5)).toBeLessThan(0.05);
       expect(dropout(x, 0.5, false)).toBe(x);
+    });
+  });
+
+  it('matMulTransposed matches tf.matMul with transposeB, gradients included', () => {
+    tf.tidy(() => {
+      // 9 rows (two 4-row tiles and a ragged one), 13 columns (off the 8-wide tile); and a single row.
+      for (const rows of [9, 1]) {
+        const a = tf.randomNormal([rows, 6], 0, 1, 'float32', 5) as tf.Tensor2D;
+        const b = tf.randomNormal([13, 6], 0, 1, 'float32', 6) as tf.Tensor2D;
+        const w = tf.randomNormal([rows, 13], 0, 1, 'float32', 7);
+        close(matMulTransposed(a, b), tf.matMul(a, b, false, true), 1e-4);
+        const [ga, gb] = tf.grads((x, y) =>
+          matMulTransposed(x as tf.Tensor2D, y as tf.Tensor2D)
+            .mul(w)
+            .sum(),
+        )([a, b]);
+        const [ra, rb] = tf.grads((x, y) => tf.matMul(x, y, false, true).mul(w).sum())([a, b]);
+        close(ga!, ra!, 1e-4);
+        close(gb!, rb!, 1e-4);
+      }
     });
   });
 

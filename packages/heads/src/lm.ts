@@ -6,21 +6,20 @@ import {
   Linear,
   Module,
   matMul,
+  matMulTransposed,
   type Rng,
   ShapeError,
-  transpose2d,
 } from '@transformer-kit/core';
 import { type Activation, activate, checkHidden } from './classifiers.js';
 
 /*
- * Vocabulary heads. Decoders tied to an embedding table (V, D) project with the table's transpose; the
- * transpose is made explicitly so the product stays a plain 2-D matmul (fast on wasm; a transposed
- * operand is ~10x slower there).
+ * Vocabulary heads. Decoders tied to an embedding table (V, D) project with the table's transpose
+ * (core's matMulTransposed: on wasm its kernel reads the table transposed; no transposed copy is made).
  */
 
 /** hidden (N, D) @ table (V, D)ᵀ → (N, V), gradients flowing into both. */
 function projectTied(x: tf.Tensor, table: tf.Tensor): tf.Tensor {
-  return matMul(x as tf.Tensor2D, transpose2d(table as tf.Tensor2D));
+  return matMulTransposed(x as tf.Tensor2D, table as tf.Tensor2D);
 }
 
 /**

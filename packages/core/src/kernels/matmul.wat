@@ -48,7 +48,7 @@
     (param $batch i32) (param $M i32) (param $K i32) (param $N i32)
     (param $a i32) (param $bm i32) (param $c i32) (param $bias i32)
     (local $m i32) (local $n i32) (local $k i32)
-    (local $rowA i32) (local $rowB i32) (local $lda i32) (local $ldb i32)
+    (local $rowA i32) (local $lda i32) (local $ldb i32)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32) (local $cp i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)

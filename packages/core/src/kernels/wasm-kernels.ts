@@ -100,11 +100,14 @@ const batchMatMulGrad: tf.GradFunc = (grad, saved, attrs) => {
         : tA && !tB
           ? [() => mm(b, dy, false, true), () => mm(a, dy, false, false)]
           : [() => mm(b, dy, true, true), () => mm(dy, a, true, true)];
-  // d bias = dy summed over batch and rows, as a ones-row product.
-  const s = dy.shape[2]!;
-  const dbias = () => mm(tf.ones([1, 1, dy.size / s]), dy.reshape([1, -1, s]), false, false).reshape([s]);
-  return { a: da, b: db, bias: dbias };
+  return { a: da, b: db, bias: () => wasmSumLeading(dy) };
 };
+
+/** (..., D) summed over every axis but the last, as ones (1, N) @ x (N, D) in the kernel. */
+export function wasmSumLeading(x: tf.Tensor): tf.Tensor1D {
+  const d = x.shape[x.rank - 1]!;
+  return wasmBatchMatMul(tf.ones([1, 1, x.size / d]), x.reshape([1, -1, d]), false, false).reshape([d]);
+}
 
 /** Room for `floats` float32 values in the kernel's memory; returns a fresh view of it. */
 function heapFor(floats: number): Float32Array {
