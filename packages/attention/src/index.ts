@@ -10,6 +10,7 @@ export {
   type BlockOptions,
   type BlockResult,
   Mlp,
+  setRecompute,
   TransformerBlock,
   type TransformerBlockConfig,
 } from './block.js';

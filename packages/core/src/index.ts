@@ -1,7 +1,15 @@
+export {
+  resetWasmHeapPeak,
+  setWasmHeapBudget,
+  WASM_HEAP_MAX,
+  type WasmHeapStats,
+  wasmHeapStats,
+} from './backend/wasm-heap.js';
 export * from './backend.js';
 export * from './checkpoint.js';
 export * from './clip.js';
 export * from './errors.js';
+export * from './grad.js';
 export * from './layers.js';
 export * from './module.js';
 export * from './ops.js';
