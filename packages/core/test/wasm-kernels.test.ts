@@ -6,7 +6,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compileKernel } from '../scripts/build-kernels.mjs';
 import { batchMatMul, initBackend, matMul, matMulTransposed, sumLeading, transpose2d } from '../src/index.js';
 import { WASM_BASE64 } from '../src/kernels/matmul.wasm.js';
-import { hasWasmKernels, WASM_BATCH_MATMUL, WASM_TRANSPOSE_2D } from '../src/kernels/wasm-kernels.js';
+import {
+  hasWasmKernels,
+  instantiateKernel,
+  WASM_BATCH_MATMUL,
+  WASM_TRANSPOSE_2D,
+} from '../src/kernels/wasm-kernels.js';
 
 // core's SIMD kernel against TF.js's own BatchMatMul (a scalar loop on wasm, but exact).
 const run = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean) =>
@@ -197,6 +202,29 @@ describe("core's wasm kernels", () => {
     const want = tf.matMul(x, y);
     expect(relDiff(got, want)).toBeLessThan(1e-5);
     tf.dispose([a, b, ref, x, y, got, want]);
+  });
+
+  it("runs on a shared heap too (TF.js's threaded build in cross-origin isolated pages)", () => {
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+    const k0 = instantiateKernel(memory);
+    k0.setScratch(65536);
+    const [m, k, n] = [6, 300, 11];
+    const heapF = new Float32Array(memory.buffer);
+    const [aAt, bAt, cAt] = [2 << 20, 2.5 * (1 << 20), 3 << 20];
+    const av = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
+    const bv = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i));
+    heapF.set(av, aAt / 4);
+    heapF.set(bv, bAt / 4);
+    for (const rows of [m, 1]) {
+      k0.matmul(1, rows, n, k, aAt, 0, k * 4, 4, bAt, 0, n * 4, 4, cAt, 0, n * 4, 0);
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < n; j++) {
+          let want = 0;
+          for (let q = 0; q < k; q++) want += av[i * k + q]! * bv[q * n + j]!;
+          expect(heapF[cAt / 4 + i * n + j]).toBeCloseTo(want, 3);
+        }
+      }
+    }
   });
 
   it('gradients of batchMatMul equal tf.matMul gradients (plain and transposeB, rank 4)', () => {

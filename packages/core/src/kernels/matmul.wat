@@ -4,9 +4,12 @@
 ;; Operands are read through strides, so a transposed operand is read where it lies:
 ;;   A (M, K): element (i, k) at a + i·ras + k·cas;  B (K, N): (k, j) at b + k·rbs + j·cbs;
 ;;   C (M, N): (i, j) at c + i·ldc + 4j.
-;;  - matmul: batched C = A·B (+ bias on every row). M >= 4: GotoBLAS-style blocked product (gemm); fewer
-;;    rows (one-token decoding, column sums): streaming matrix-vector products (gemv_rows, gemv_cols).
+;;  - matmul: batched C = A·B (+ bias on every row). From 4 rows: a GotoBLAS-style blocked product ($gemm);
+;;    fewer rows (one-token decoding, column sums): streaming matrix-vector products ($gemvRows, $gemvCols),
+;;    bound by memory bandwidth.
 ;;  - transpose: a blocked strided copy.
+;; The heap's limits (up to 65536 pages = 4 GB) are declared so that wasm-kernels.ts can import TF.js's shared
+;; heap (threaded build) by setting the import's shared flag in these bytes.
 (module
   (import "env" "memory" (memory 1 65536))
 
@@ -27,9 +30,10 @@
   (func $min (param $x i32) (param $y i32) (result i32)
     (select (local.get $x) (local.get $y) (i32.lt_u (local.get $x) (local.get $y))))
 
-  ;; dst = n strided vectors (vector t: element k at src + t·ts + k·ks, k < kc) as panels of W vectors
+  ;; dst = n strided vectors (vector t: element k at src + t·ts + k·ks, k < kc) as panels of W (4 or 8) vectors
   ;; interleaved: panel p holds [kc][W] floats, zero-padded past n. A full panel whose W vectors are
-  ;; contiguous (ts = 4) is copied with vector loads; otherwise vector by vector (sequential when ks = 4).
+  ;; contiguous (ts = 4: row-major B, transposed A) is copied with vector loads; otherwise vector by vector
+  ;; (reads sequential when ks = 4: row-major A, transposed B).
   (func $pack (param $src i32) (param $n i32) (param $kc i32) (param $ts i32) (param $ks i32)
     (param $dst i32) (param $W i32)
     (local $p0 i32) (local $w i32) (local $t i32) (local $k i32) (local $s i32) (local $d i32) (local $wb i32)
@@ -48,8 +52,6 @@
             (v128.store (local.get $d) (v128.load (local.get $s)))
             (if (i32.eq (local.get $W) (i32.const 8))
               (then (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))))
-            (if (i32.eq (local.get $W) (i32.const 6))
-              (then (i64.store offset=16 (local.get $d) (i64.load offset=16 (local.get $s)))))
             (local.set $s (i32.add (local.get $s) (local.get $ks)))
             (local.set $d (i32.add (local.get $d) (local.get $wb)))
             (local.set $k (i32.sub (local.get $k) (i32.const 1)))
@@ -88,6 +90,7 @@
   ;; C (4x8 at c, row stride ldc) = [C if mode 2 | bias row (8 at $bias) if mode 1 | 0] + packed A strip
   ;; ([kc][4] at ap) · packed B panel ([kc][8] at bp). The register tile: per k two vector loads of B,
   ;; 4 splatted scalars of A, 8 multiply-adds into 8 accumulators.
+  ;; (6x8 and 5x8 tiles, 12 and 10 accumulators, measured 35-45% slower: V8 spills on x64's 16 xmm registers.)
   (func $micro (param $kc i32) (param $ap i32) (param $bp i32) (param $c i32) (param $ldc i32)
     (param $mode i32) (param $bias i32)
     (local $p i32) (local $b0 v128) (local $b1 v128) (local $av v128) (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
@@ -247,13 +250,12 @@
   )
 
   ;; y (N at y, contiguous) = x · B (+ bias) for one row x (element k at x + k·xs) and B with contiguous rows
-  ;; (cbs = 4): B is streamed row by row, each pass over a block of 4096 columns of y (16 KB, L1),
-  ;; so for N <= 4096 B is read once, in order, as one stream (measured: faster than several rows at once).
+  ;; (cbs = 4): y += x[k]·B[k] row by row, over blocks of 4096 columns of y (16 KB, in L1), so for N <= 4096
+  ;; B is read once, in order, as one stream (measured: twice as fast as several rows of B at once).
   (func $gemvRows (param $N i32) (param $K i32) (param $x i32) (param $xs i32) (param $b i32) (param $rbs i32)
     (param $y i32) (param $bias i32)
     (local $j0 i32) (local $nb i32) (local $k i32) (local $j i32) (local $yp i32) (local $xp i32)
-    (local $n16 i32) (local $n4 i32) (local $bp i32)
-    (local $xv0 v128) (local $xf0 f32) (local $bp0 i32)
+    (local $n16 i32) (local $n4 i32) (local $row i32) (local $bp i32) (local $xv v128) (local $xf f32)
     (local.set $j0 (i32.const 0))
     (block $jdone (loop $jloop
       (br_if $jdone (i32.ge_u (local.get $j0) (local.get $N)))
@@ -267,43 +269,49 @@
           (i32.shl (local.get $nb) (i32.const 2))))
         (else (memory.fill (local.get $yp) (i32.const 0) (i32.shl (local.get $nb) (i32.const 2)))))
       (local.set $xp (local.get $x))
-      (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j0) (i32.const 2))))
-      (local.set $k (i32.const 0))
-      (block $kudone (loop $kuloop
-        (br_if $kudone (i32.gt_u (i32.add (local.get $k) (i32.const 1)) (local.get $K)))
-        (local.set $xf0 (f32.load (i32.add (local.get $xp) (i32.mul (local.get $xs) (i32.const 0)))))
-        (local.set $xv0 (f32x4.splat (local.get $xf0)))
-        (local.set $bp0 (i32.add (local.get $bp) (i32.mul (local.get $rbs) (i32.const 0))))
+      (local.set $row (i32.add (local.get $b) (i32.shl (local.get $j0) (i32.const 2))))
+      (local.set $k (local.get $K))
+      (block $kdone (loop $kloop
+        (br_if $kdone (i32.eqz (local.get $k)))
+        (local.set $xf (f32.load (local.get $xp)))
+        (local.set $xv (f32x4.splat (local.get $xf)))
+        (local.set $bp (local.get $row))
         (local.set $j (i32.const 0))
         (block $vdone (loop $vloop
           (br_if $vdone (i32.ge_u (local.get $j) (local.get $n16)))
-          (v128.store offset=0 (local.get $yp) (f32x4.add (v128.load offset=0 (local.get $yp)) (f32x4.mul (local.get $xv0) (v128.load offset=0 (local.get $bp0)))))
-          (v128.store offset=16 (local.get $yp) (f32x4.add (v128.load offset=16 (local.get $yp)) (f32x4.mul (local.get $xv0) (v128.load offset=16 (local.get $bp0)))))
-          (v128.store offset=32 (local.get $yp) (f32x4.add (v128.load offset=32 (local.get $yp)) (f32x4.mul (local.get $xv0) (v128.load offset=32 (local.get $bp0)))))
-          (v128.store offset=48 (local.get $yp) (f32x4.add (v128.load offset=48 (local.get $yp)) (f32x4.mul (local.get $xv0) (v128.load offset=48 (local.get $bp0)))))
+          (v128.store offset=0 (local.get $yp)
+            (f32x4.add (v128.load offset=0 (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $bp)))))
+          (v128.store offset=16 (local.get $yp)
+            (f32x4.add (v128.load offset=16 (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $bp)))))
+          (v128.store offset=32 (local.get $yp)
+            (f32x4.add (v128.load offset=32 (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $bp)))))
+          (v128.store offset=48 (local.get $yp)
+            (f32x4.add (v128.load offset=48 (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load offset=48 (local.get $bp)))))
           (local.set $yp (i32.add (local.get $yp) (i32.const 64)))
-          (local.set $bp0 (i32.add (local.get $bp0) (i32.const 64)))
+          (local.set $bp (i32.add (local.get $bp) (i32.const 64)))
           (local.set $j (i32.add (local.get $j) (i32.const 16)))
           (br $vloop)))
         (block $v4done (loop $v4loop
           (br_if $v4done (i32.ge_u (local.get $j) (local.get $n4)))
-          (v128.store (local.get $yp) (f32x4.add (v128.load offset=0 (local.get $yp)) (f32x4.mul (local.get $xv0) (v128.load offset=0 (local.get $bp0)))))
+          (v128.store (local.get $yp)
+            (f32x4.add (v128.load (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load (local.get $bp)))))
           (local.set $yp (i32.add (local.get $yp) (i32.const 16)))
-          (local.set $bp0 (i32.add (local.get $bp0) (i32.const 16)))
+          (local.set $bp (i32.add (local.get $bp) (i32.const 16)))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $v4loop)))
         (block $sdone (loop $sloop
           (br_if $sdone (i32.ge_u (local.get $j) (local.get $nb)))
-          (f32.store (local.get $yp) (f32.add (f32.load (local.get $yp)) (f32.mul (local.get $xf0) (f32.load (local.get $bp0)))))
+          (f32.store (local.get $yp)
+            (f32.add (f32.load (local.get $yp)) (f32.mul (local.get $xf) (f32.load (local.get $bp)))))
           (local.set $yp (i32.add (local.get $yp) (i32.const 4)))
-          (local.set $bp0 (i32.add (local.get $bp0) (i32.const 4)))
+          (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (br $sloop)))
         (local.set $yp (i32.sub (local.get $yp) (i32.shl (local.get $nb) (i32.const 2))))
-        (local.set $bp (i32.add (local.get $bp) (i32.mul (local.get $rbs) (i32.const 1))))
-        (local.set $xp (i32.add (local.get $xp) (i32.mul (local.get $xs) (i32.const 1))))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $kuloop)))
+        (local.set $row (i32.add (local.get $row) (local.get $rbs)))
+        (local.set $xp (i32.add (local.get $xp) (local.get $xs)))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+        (br $kloop)))
       (local.set $j0 (i32.add (local.get $j0) (local.get $nb)))
       (br $jloop)))
   )

@@ -19,7 +19,7 @@ import { WASM_BASE64 } from './matmul.wasm.js';
 export const WASM_BATCH_MATMUL = 'TkBatchMatMul';
 export const WASM_TRANSPOSE_2D = 'TkTranspose2D';
 
-interface KernelExports {
+export interface KernelExports {
   scratchBytes(): number;
   setScratch(at: number): void;
   matmul(
@@ -90,14 +90,19 @@ function sharedModule(): WebAssembly.Module {
   return c.shared;
 }
 
+/** A kernel instance on `memory` (plain or shared); exported for tests. Needs registerWasmKernels first. */
+export function instantiateKernel(memory: WebAssembly.Memory): KernelExports {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const instance = new WebAssembly.Instance(shared ? sharedModule() : compiled!.plain, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
+}
+
 /** The kernel instance on `backend`'s heap (instantiated again if the backend or its heap changed). */
 function kernelOn(backend: WasmBackendLike): KernelExports {
   const memory = heapMemory(backend);
   if (bound && bound.backend === backend && bound.memory === memory) return bound.exports;
   if (!memory) throw new Error("core's wasm kernels: TF.js's wasm heap (Module.asm.memory) not found");
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const instance = new WebAssembly.Instance(shared ? sharedModule() : compiled!.plain, { env: { memory } });
-  const exports = instance.exports as unknown as KernelExports;
+  const exports = instantiateKernel(memory);
   // Packing buffers and an edge tile, once per heap (~1.2 MB), kept for the backend's life.
   exports.setScratch(backend.wasm._malloc(exports.scratchBytes()) >>> 0);
   bound = { backend, memory, exports };
