@@ -30,10 +30,61 @@
   (func $min (param $x i32) (param $y i32) (result i32)
     (select (local.get $x) (local.get $y) (i32.lt_u (local.get $x) (local.get $y))))
 
+  ;; Four contiguous vectors (vector t at src + t·ts, kc floats) interleaved: dst + k·wb holds their k-th
+  ;; elements. Four k at a time: four vector loads, a 4x4 transpose in registers, four vector stores.
+  (func $pack4T (param $src i32) (param $ts i32) (param $kc i32) (param $dst i32) (param $wb i32)
+    (local $k i32) (local $k4 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128)
+    (local.set $s1 (i32.add (local.get $src) (local.get $ts)))
+    (local.set $s2 (i32.add (local.get $s1) (local.get $ts)))
+    (local.set $s3 (i32.add (local.get $s2) (local.get $ts)))
+    (local.set $k4 (i32.and (local.get $kc) (i32.const -4)))
+    (local.set $k (i32.const 0))
+    (block $kdone (loop $kloop
+      (br_if $kdone (i32.ge_u (local.get $k) (local.get $k4)))
+      (local.set $r0 (v128.load (local.get $src)))
+      (local.set $r1 (v128.load (local.get $s1)))
+      (local.set $r2 (v128.load (local.get $s2)))
+      (local.set $r3 (v128.load (local.get $s3)))
+      ;; t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r2[0] r3[0] r2[1] r3[1]): their halves are columns 0 and 1
+      (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+      (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+      (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      (v128.store (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      ;; columns 2 and 3
+      (local.set $t0 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+      (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+      (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      (v128.store (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $s1 (i32.add (local.get $s1) (i32.const 16)))
+      (local.set $s2 (i32.add (local.get $s2) (i32.const 16)))
+      (local.set $s3 (i32.add (local.get $s3) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 4)))
+      (br $kloop)))
+    (block $tdone (loop $tloop
+      (br_if $tdone (i32.ge_u (local.get $k) (local.get $kc)))
+      (f32.store (local.get $dst) (f32.load (local.get $src)))
+      (f32.store offset=4 (local.get $dst) (f32.load (local.get $s1)))
+      (f32.store offset=8 (local.get $dst) (f32.load (local.get $s2)))
+      (f32.store offset=12 (local.get $dst) (f32.load (local.get $s3)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+      (local.set $s1 (i32.add (local.get $s1) (i32.const 4)))
+      (local.set $s2 (i32.add (local.get $s2) (i32.const 4)))
+      (local.set $s3 (i32.add (local.get $s3) (i32.const 4)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $tloop)))
+  )
+
   ;; dst = n strided vectors (vector t: element k at src + t·ts + k·ks, k < kc) as panels of W (4 or 8) vectors
   ;; interleaved: panel p holds [kc][W] floats, zero-padded past n. A full panel whose W vectors are
-  ;; contiguous (ts = 4: row-major B, transposed A) is copied with vector loads; otherwise vector by vector
-  ;; (reads sequential when ks = 4: row-major A, transposed B).
+  ;; contiguous (ts = 4: row-major B, transposed A) is copied with vector loads; one whose vectors are each
+  ;; contiguous (ks = 4: row-major A, transposed B) through 4x4 transposes; the rest element by element.
   (func $pack (param $src i32) (param $n i32) (param $kc i32) (param $ts i32) (param $ks i32)
     (param $dst i32) (param $W i32)
     (local $p0 i32) (local $w i32) (local $t i32) (local $k i32) (local $s i32) (local $d i32) (local $wb i32)
@@ -56,6 +107,13 @@
             (local.set $d (i32.add (local.get $d) (local.get $wb)))
             (local.set $k (i32.sub (local.get $k) (i32.const 1)))
             (br $kloop))))
+        (else (if (i32.and (i32.eq (local.get $w) (local.get $W)) (i32.eq (local.get $ks) (i32.const 4)))
+        (then
+          ;; full panel, each vector contiguous (row-major A, transposed B): 4x4 transposes
+          (call $pack4T (local.get $s) (local.get $ts) (local.get $kc) (local.get $dst) (local.get $wb))
+          (if (i32.eq (local.get $W) (i32.const 8))
+            (then (call $pack4T (i32.add (local.get $s) (i32.shl (local.get $ts) (i32.const 2))) (local.get $ts)
+              (local.get $kc) (i32.add (local.get $dst) (i32.const 16)) (local.get $wb)))))
         (else
           (local.set $t (i32.const 0))
           (block $tdone (loop $tloop
@@ -81,7 +139,7 @@
             (local.set $s (i32.add (local.get $src)
               (i32.mul (i32.add (local.get $p0) (i32.add (local.get $t) (i32.const 1))) (local.get $ts))))
             (local.set $t (i32.add (local.get $t) (i32.const 1)))
-            (br $tloop)))))
+            (br $tloop)))))))
       (local.set $dst (i32.add (local.get $dst) (i32.mul (local.get $kc) (local.get $wb))))
       (local.set $p0 (i32.add (local.get $p0) (local.get $W)))
       (br $ploop)))
