@@ -1,6 +1,7 @@
 // Matrix products at BERT-base / GPT-2-small sizes on wasm: core's kernel (kernels/matmul.wat, through the
 // ops models use) against TF.js's tf.matMul (XNNPACK, plain 2-D: the backend's peak), and one-token
-// decoding products (memory-bound: GB/s of weights read). Best of several runs (a shared machine is noisy).
+// decoding products (memory-bound: GB/s of weights read). Best of several rounds, the two sides alternating
+// within a round (a shared machine is noisy).
 // Run: node bench/matmul.bench.mjs (after `turbo run build`). TK_BENCH_QUICK=1 for fewer repeats.
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMul, initBackend, matMul, matMulTransposed } from '@transformer-kit/core';
@@ -9,16 +10,21 @@ import { printTable, writeResults } from './lib.mjs';
 await initBackend('wasm');
 const quick = process.env.TK_BENCH_QUICK === '1';
 
-/** Best wall time (ms) of `fn` (which returns a tensor, disposed here) over `iters` runs. */
-function bestMs(fn, iters) {
-  tf.dispose(fn());
-  let best = Number.POSITIVE_INFINITY;
+/**
+ * Best wall times (ms) of each function (each returns a tensor, disposed here) over `iters` rounds; the
+ * functions alternate within a round, so both see the same machine load.
+ */
+function bestMs(fns, iters) {
+  for (const fn of fns) tf.dispose(fn());
+  const best = fns.map(() => Number.POSITIVE_INFINITY);
   for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
-    const out = fn();
-    out.dataSync();
-    best = Math.min(best, performance.now() - t0);
-    out.dispose();
+    fns.forEach((fn, j) => {
+      const t0 = performance.now();
+      const out = fn();
+      out.dataSync();
+      best[j] = Math.min(best[j], performance.now() - t0);
+      out.dispose();
+    });
   }
   return best;
 }
@@ -118,12 +124,11 @@ for (const [name, m, k, n, batch, ours, sa, sb] of training) {
   const iters = quick ? 2 : flop > 2e10 ? 3 : 6;
   const pa = rand([m, k], 1);
   const pb = rand([k, n], 2);
-  const xnnMs = bestMs(() => tf.matMul(pa, pb), iters) / 1; // one 2-D slice; scaled by batch below
-  tf.dispose([pa, pb]);
   const a = rand(sa, 3);
   const b = rand(sb, 4);
-  const oursMs = bestMs(() => ours(a, b), iters);
-  tf.dispose([a, b]);
+  // XNNPACK runs one 2-D slice (its rate is per slice).
+  const [xnnMs, oursMs] = bestMs([() => tf.matMul(pa, pb), () => ours(a, b)], iters);
+  tf.dispose([pa, pb, a, b]);
   const xnn = flop / batch / (xnnMs * 1e6);
   const our = flop / (oursMs * 1e6);
   peak = Math.max(peak, xnn);
@@ -141,16 +146,18 @@ const decode = [
 const drows = [];
 // Weights cycle through enough copies (>= 256 MB) that each call reads from memory, as decoding a real
 // model does (12 layers of GPT-2 small do not fit in any cache); one copy would be measured in L3.
-function bestCycling(fn, copies, iters) {
-  let best = Number.POSITIVE_INFINITY;
+function bestCycling(fns, copies, iters) {
+  const best = fns.map(() => Number.POSITIVE_INFINITY);
   for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
-    for (const w of copies) {
-      const out = fn(w);
-      out.dataSync();
-      out.dispose();
-    }
-    best = Math.min(best, (performance.now() - t0) / copies.length);
+    fns.forEach((fn, j) => {
+      const t0 = performance.now();
+      for (const w of copies) {
+        const out = fn(w);
+        out.dataSync();
+        out.dispose();
+      }
+      best[j] = Math.min(best[j], (performance.now() - t0) / copies.length);
+    });
   }
   return best;
 }
@@ -158,9 +165,12 @@ for (const [name, k, n, transposed] of decode) {
   const x = rand([1, k], 5);
   const count = Math.max(2, Math.ceil(256e6 / (k * n * 4)));
   const ws = Array.from({ length: count }, (_, i) => rand(transposed ? [n, k] : [k, n], 6 + i));
-  const iters = quick ? 2 : 5;
-  const tfMs = bestCycling((w) => tf.matMul(x, w, false, transposed), ws, iters);
-  const oursMs = bestCycling((w) => (transposed ? matMulTransposed(x, w) : matMul(x, w)), ws, iters);
+  const iters = quick ? 2 : 8;
+  const [tfMs, oursMs] = bestCycling(
+    [(w) => tf.matMul(x, w, false, transposed), (w) => (transposed ? matMulTransposed(x, w) : matMul(x, w))],
+    ws,
+    iters,
+  );
   tf.dispose([x, ...ws]);
   const gb = (k * n * 4) / 1e9;
   drows.push({
@@ -177,10 +187,11 @@ for (const [name, k, n, transposed] of decode) {
   const kc = rand([12, 512, 64], 8);
   const p = rand([12, 1, 512], 9);
   const iters = quick ? 5 : 20;
-  const scoresTf = bestMs(() => tf.matMul(q, kc, false, true), iters);
-  const scores = bestMs(() => batchMatMul(q, kc, true), iters);
-  const mixTf = bestMs(() => tf.matMul(p, kc), iters);
-  const mix = bestMs(() => batchMatMul(p, kc), iters);
+  const [scoresTf, scores] = bestMs(
+    [() => tf.matMul(q, kc, false, true), () => batchMatMul(q, kc, true)],
+    iters,
+  );
+  const [mixTf, mix] = bestMs([() => tf.matMul(p, kc), () => batchMatMul(p, kc)], iters);
   const gb = (12 * 512 * 64 * 4) / 1e9;
   for (const [product, t, o] of [
     ['attn q@KT 12x (1x64)@(512x64)T', scoresTf, scores],
