@@ -11,8 +11,8 @@ import { Rng } from './random.js';
  * The few primitives every model is made of, written so that they train on every backend and run at
  * speed on wasm. Model code uses these instead of tf.matMul / tf.gather, so kernel gaps stay here:
  *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so on wasm every product
- *    of two or more rows (linear layers forward and backward, column sums, attention) runs on core's own
- *    SIMD kernel (kernels/matmul.wat), which reads transposed operands directly;
+ *    (linear layers forward and backward, column sums, attention, one-token decoding) runs on core's own
+ *    SIMD kernel (kernels/matmul.wat), which reads transposed operands in place on TF.js's heap;
  *  - wasm has no UnsortedSegmentSum, so the gradient of an embedding lookup is a scatter-add (ScatterNd).
  */
 
@@ -111,19 +111,24 @@ const linearWithGrad = tf.customGrad((...args) => {
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
-// On wasm, core's kernel runs the linear layer's products too: 5-8% faster per GPT training step than
-// XNNPACK (which repacks every freshly updated weight) plus a separate transpose (bench/gpt.bench.mjs).
+// On wasm, core's kernel runs the linear layer's products too: XNNPACK repacks every freshly updated
+// weight on each call, and a transposed operand would need a separate transpose (bench/matmul.bench.mjs).
 
-/** x @ w (+ b); on wasm core's kernel (its accumulators start at the bias). */
+/**
+ * x @ w (+ b); on wasm core's kernel (its accumulators start at the bias). Under 4 rows (one-token
+ * decoding) the kernel streams w once, row by row, at memory bandwidth.
+ */
 function product(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
-  // Under 4 rows (one-token decoding) the kernel's 4-row tile and its copy of w cost more than XNNPACK.
-  if (x.shape[0] < 4 || !hasWasmKernels()) return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
+  if (!hasWasmKernels()) return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
   const [n, k] = x.shape;
   const m = w.shape[1];
   return wasmBatchMatMul(x.reshape([1, n, k]), w.reshape([1, k, m]), false, false, b).reshape([n, m]);
 }
 
-/** y @ wᵀ for y (N, M), w (K, M): input gradients. */
+/**
+ * y @ wᵀ for y (N, M), w (K, M): input gradients, and tied vocabulary heads. Under 4 rows the kernel takes
+ * dot products with w's contiguous rows (no transposed copy; XNNPACK's transposed path is ~4x slower).
+ */
 function timesTransposed(y: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   if (!hasWasmKernels()) return tf.matMul(y, transpose2d(w));
   const [n, m] = y.shape;
@@ -138,9 +143,8 @@ function timesTransposed(y: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
  */
 export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
   const lead = a.shape.slice(0, -2);
-  // Fewer than 4 query rows (one-token decoding): the kernel's 4-row tile would do 4x the work, and TF.js's
-  // loop reads each key once, as it must.
-  if (a.rank < 3 || a.shape[a.rank - 2]! < 4 || !hasWasmKernels()) return tf.matMul(a, b, false, transposeB);
+  // Fewer than 4 query rows (one-token decoding) run the kernel's matrix-vector path, reading each key once.
+  if (a.rank < 3 || !hasWasmKernels()) return tf.matMul(a, b, false, transposeB);
   if (b.rank !== a.rank || b.shape.slice(0, -2).some((d, i) => d !== lead[i])) {
     throw new ShapeError(`batchMatMul: leading dims of [${a.shape}] and [${b.shape}] differ`);
   }
