@@ -369,7 +369,9 @@ function subtractAt(x: tf.Tensor, at: tf.Tensor1D, values: tf.Tensor1D): tf.Tens
   const idx = at.dataSync();
   const vals = values.dataSync();
   const target = hostView(x)!; // after the reads above, which may allocate
-  for (let i = 0; i < idx.length; i++) target[idx[i]!]! -= vals[i];
+  idx.forEach((flat, i) => {
+    target[flat] = (target[flat] as number) - (vals[i] as number);
+  });
   return x;
 }
 
