@@ -1,7 +1,7 @@
 // Matrix products at BERT-base / GPT-2-small sizes on wasm: core's kernel (kernels/matmul.wat, through the
 // ops models use) against TF.js's tf.matMul (XNNPACK, plain 2-D: the backend's peak), and one-token
-// decoding products (memory-bound: GB/s of weights read). Best of several rounds, the two sides alternating
-// within a round (a shared machine is noisy).
+// decoding products (memory-bound: GB/s of weights read). Best of several rounds (a shared machine is noisy);
+// decoding products alternate the two sides within a round, so both see the same memory traffic.
 // Run: node bench/matmul.bench.mjs (after `turbo run build`). TK_BENCH_QUICK=1 for fewer repeats.
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMul, initBackend, matMul, matMulTransposed } from '@transformer-kit/core';
@@ -126,8 +126,10 @@ for (const [name, m, k, n, batch, ours, sa, sb] of training) {
   const pb = rand([k, n], 2);
   const a = rand(sa, 3);
   const b = rand(sb, 4);
-  // XNNPACK runs one 2-D slice (its rate is per slice).
-  const [xnnMs, oursMs] = bestMs([() => tf.matMul(pa, pb), () => ours(a, b)], iters);
+  // XNNPACK runs one 2-D slice (its rate is per slice), warm and alone: its peak (it caches the packed
+  // weight between calls on the same tensor; alternated with other work it measured up to 2x slower).
+  const [xnnMs] = bestMs([() => tf.matMul(pa, pb)], iters);
+  const [oursMs] = bestMs([() => ours(a, b)], iters);
   tf.dispose([pa, pb, a, b]);
   const xnn = flop / batch / (xnnMs * 1e6);
   const our = flop / (oursMs * 1e6);
