@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { importModule, isNode, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
-import { initWasm, type WasmPaths } from './backend/wasm.js';
+import { initWasm, type WasmInfo, type WasmPaths } from './backend/wasm.js';
 import { type AdapterInfo, initWebGPU, probeWebGPU as probe, type WebGPUProbe } from './backend/webgpu.js';
 import { BackendUnavailableError, UnknownBackendError } from './errors.js';
 
@@ -44,7 +44,7 @@ export interface BackendInfo {
   /** The WebGPU adapter, when the backend is webgpu. */
   adapter?: AdapterInfo;
   /** SIMD and threads, when the backend is wasm. */
-  wasm?: { simd: boolean; threads: boolean; threadsCount: number };
+  wasm?: WasmInfo;
   /** Why this backend: what auto tried and skipped, or that it was asked for. */
   reason: string;
   warnings: string[];

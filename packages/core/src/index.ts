@@ -10,6 +10,7 @@ export * from './checkpoint.js';
 export * from './clip.js';
 export * from './errors.js';
 export * from './grad.js';
+export { preferRelaxedSimd, wasmKernelVariant } from './kernels/wasm-kernels.js';
 export * from './layers.js';
 export * from './module.js';
 export * from './ops.js';

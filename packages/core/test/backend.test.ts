@@ -7,6 +7,7 @@ import {
   probeWebGPU,
   resolveBackendChoice,
   UnknownBackendError,
+  wasmKernelVariant,
 } from '../src/index.js';
 
 // Backend selection on this machine: cpu and wasm for real; node-gpu/node through the real loader (not
@@ -77,7 +78,8 @@ describe('initBackend', () => {
     const info = await initBackend('wasm');
     expect(info).toMatchObject({ backend: 'wasm', tfBackend: 'wasm', device: 'cpu' });
     expect(tf.getBackend()).toBe('wasm');
-    expect(info.wasm).toEqual({ simd: true, threads: false, threadsCount: 1 });
+    expect(info.wasm).toEqual({ simd: true, threads: false, threadsCount: 1, kernels: wasmKernelVariant() });
+    expect(['simd', 'relaxed-simd']).toContain(info.wasm?.kernels);
     const y = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0]);
     expect(y).toBe(11);
   });

@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain .mjs build script, no types
@@ -308,4 +310,32 @@ describe("core's wasm kernels", () => {
     const committed = readFileSync(join(__dirname, '..', 'src', 'kernels', 'matmul.wasm.ts'), 'utf8');
     expect(await compileKernel('matmul.wat')).toBe(committed);
   });
+});
+
+describe('the relaxed-SIMD (fused multiply-add) build', () => {
+  const run = (flags: string[], arg: string[]) => {
+    const script = fileURLToPath(new URL('./fixtures/kernel-products.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, [...flags, script, ...arg], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { variant: string; products: number[][] };
+  };
+
+  it('is chosen where the engine has relaxed SIMD and equals the SIMD build within 1e-5 relative', () => {
+    // Node 20 has relaxed SIMD behind a V8 flag; Node >= 22 by default (the flag is then not needed).
+    const flags =
+      Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
+    const fused = run(flags, []);
+    const plain = run(flags, ['simd']);
+    expect(fused.variant).toBe('relaxed-simd');
+    expect(plain.variant).toBe('simd');
+    let worst = 0;
+    fused.products.forEach((p, i) => {
+      const q = plain.products[i]!;
+      const scale = Math.max(...q.map(Math.abs));
+      for (let j = 0; j < p.length; j++) worst = Math.max(worst, Math.abs(p[j]! - q[j]!) / scale);
+    });
+    expect(worst).toBeLessThan(1e-5);
+    // Not bit-identical: the fused build really ran (one rounding per multiply-add instead of two).
+    expect(worst).toBeGreaterThan(0);
+  }, 60_000);
 });

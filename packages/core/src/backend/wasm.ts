@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendUnavailableError } from '../errors.js';
-import { registerWasmKernels } from '../kernels/wasm-kernels.js';
+import { registerWasmKernels, wasmKernelVariant } from '../kernels/wasm-kernels.js';
 import { guardWasmHeap } from './wasm-heap.js';
 
 /** Where the .wasm binaries are served from: a URL prefix ending in '/', or one URL per file. */
@@ -17,6 +17,11 @@ export interface WasmInfo {
   threads: boolean;
   /** Threads in XNNPACK's pool. */
   threadsCount: number;
+  /**
+   * core's own kernels: 'relaxed-simd' (fused multiply-add; Chrome >= 114, Node >= 22, Node 20 with
+   * --experimental-wasm-relaxed-simd), 'simd', or 'none' (then TF.js's kernels run every product).
+   */
+  kernels: 'relaxed-simd' | 'simd' | 'none';
 }
 
 /**
@@ -55,5 +60,10 @@ export async function initWasm(wasmPaths?: WasmPaths, threads = true): Promise<W
   if (simd) await registerWasmKernels();
   guardWasmHeap();
   // threads: the threaded build is in use; threadsCount: the pool XNNPACK actually got.
-  return { simd: Boolean(simd), threads: Boolean(threadsOk), threadsCount: wasm.getThreadsCount() };
+  return {
+    simd: Boolean(simd),
+    threads: Boolean(threadsOk),
+    threadsCount: wasm.getThreadsCount(),
+    kernels: wasmKernelVariant() ?? 'none',
+  };
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { WASM_BASE64 } from './matmul.wasm.js';
+import { WASM_BASE64, WASM_RELAXED_BASE64 } from './matmul.wasm.js';
 
 /*
  * Kernels core adds to the wasm backend where TF.js's own are slow on the shapes transformers use. The kernel
@@ -112,11 +112,17 @@ function kernelOn(backend: WasmBackendLike): KernelExports {
 /** Compiles and registers the kernels (once); false where the engine cannot run them (see wasmKernelsUnavailable). */
 export async function registerWasmKernels(): Promise<boolean> {
   if (compiled) return true;
-  const bytes = Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0));
-  if (!WebAssembly.validate(bytes)) {
+  const decode = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const simd = decode(WASM_BASE64);
+  if (!WebAssembly.validate(simd)) {
     unavailable = 'this engine has no WebAssembly SIMD';
     return false;
   }
+  // Fused multiply-adds where the engine has relaxed SIMD (the results differ from mul + add only in the
+  // last bits of rounding); else the plain SIMD build.
+  const relaxed = decode(WASM_RELAXED_BASE64);
+  const bytes = useRelaxedSimd && WebAssembly.validate(relaxed) ? relaxed : simd;
+  variant = bytes === relaxed ? 'relaxed-simd' : 'simd';
   compiled = { plain: await WebAssembly.compile(bytes), bytes };
   try {
     kernelOn(tf.backend() as unknown as WasmBackendLike);
@@ -137,6 +143,19 @@ export async function registerWasmKernels(): Promise<boolean> {
   tf.unregisterKernel('Identity', 'wasm');
   tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity });
   return true;
+}
+
+let variant: 'relaxed-simd' | 'simd' | undefined;
+let useRelaxedSimd = true;
+
+/** Which build of the kernels runs: 'relaxed-simd' (fused multiply-add), 'simd', or undefined (none). */
+export function wasmKernelVariant(): 'relaxed-simd' | 'simd' | undefined {
+  return compiled ? variant : undefined;
+}
+
+/** For tests and measurements: pick the plain SIMD build even where relaxed SIMD validates (before registering). */
+export function preferRelaxedSimd(on: boolean): void {
+  useRelaxedSimd = on;
 }
 
 /** Why the kernels are not in use ('' when they are). */
