@@ -3,7 +3,7 @@ import { importModule, isNode, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
 import { initWasm, type WasmInfo, type WasmPaths } from './backend/wasm.js';
 import { type AdapterInfo, initWebGPU, probeWebGPU as probe, type WebGPUProbe } from './backend/webgpu.js';
-import { BackendUnavailableError, UnknownBackendError } from './errors.js';
+import { BackendUnavailableError, InvalidArgumentError, UnknownBackendError } from './errors.js';
 
 /*
  * Backend choice, made once at startup; model code never names a backend.
@@ -59,6 +59,11 @@ export interface InitBackendOptions {
   wasmPaths?: WasmPaths;
   /** Use wasm threads where the platform allows (default true). */
   wasmThreads?: boolean;
+  /**
+   * Threads on wasm (default: every core). In Node, core's large matrix products run on that many threads
+   * (worker threads; results identical to one thread); in a cross-origin isolated page, XNNPACK's pool.
+   */
+  threads?: number;
   /** Receives warnings (default console.warn). */
   warn?: (message: string) => void;
 }
@@ -97,7 +102,10 @@ export async function initBackend(
   const base = { requested, softwareAdapter: false, warnings };
 
   const useWasm = async (reason: string): Promise<BackendInfo> => {
-    const wasm = await initWasm(options.wasmPaths, options.wasmThreads ?? true);
+    if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
+      throw new InvalidArgumentError(`initBackend: threads must be an integer >= 1, got ${options.threads}`);
+    }
+    const wasm = await initWasm(options.wasmPaths, options.wasmThreads ?? true, options.threads);
     return { ...base, backend: 'wasm', tfBackend: 'wasm', device: 'cpu', wasm, reason };
   };
   const useCpu = async (reason: string): Promise<BackendInfo> => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -74,11 +75,17 @@ describe('initBackend', () => {
     expect(tf.findBackendFactory('webgpu')).toBeNull();
   });
 
-  it('wasm: selects wasm with SIMD; Node gets no threads', async () => {
+  it("wasm: selects wasm with SIMD; in Node TF.js gets no threads, core's products get every core", async () => {
     const info = await initBackend('wasm');
     expect(info).toMatchObject({ backend: 'wasm', tfBackend: 'wasm', device: 'cpu' });
     expect(tf.getBackend()).toBe('wasm');
-    expect(info.wasm).toEqual({ simd: true, threads: false, threadsCount: 1, kernels: wasmKernelVariant() });
+    expect(info.wasm).toEqual({
+      simd: true,
+      threads: false,
+      threadsCount: 1,
+      kernels: wasmKernelVariant(),
+      kernelThreads: availableParallelism(),
+    });
     expect(['simd', 'relaxed-simd']).toContain(info.wasm?.kernels);
     const y = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0]);
     expect(y).toBe(11);

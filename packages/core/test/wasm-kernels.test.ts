@@ -315,7 +315,10 @@ describe("core's wasm kernels", () => {
 describe('the relaxed-SIMD (fused multiply-add) build', () => {
   const run = (flags: string[], arg: string[]) => {
     const script = fileURLToPath(new URL('./fixtures/kernel-products.mjs', import.meta.url));
-    const r = spawnSync(process.execPath, [...flags, script, ...arg], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...flags, script, ...arg], {
+      encoding: 'utf8',
+      maxBuffer: 2 ** 26,
+    });
     if (r.status !== 0) throw new Error(r.stderr);
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { variant: string; products: number[][] };
   };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendUnavailableError } from '../errors.js';
-import { registerWasmKernels, wasmKernelVariant } from '../kernels/wasm-kernels.js';
+import { registerWasmKernels, setKernelThreads, wasmKernelVariant } from '../kernels/wasm-kernels.js';
+import { importModule, isNode } from './load.js';
 import { guardWasmHeap } from './wasm-heap.js';
 
 /** Where the .wasm binaries are served from: a URL prefix ending in '/', or one URL per file. */
@@ -22,6 +23,13 @@ export interface WasmInfo {
    * --experimental-wasm-relaxed-simd), 'simd', or 'none' (then TF.js's kernels run every product).
    */
   kernels: 'relaxed-simd' | 'simd' | 'none';
+  /** Threads core's large products run on (Node: worker threads; pages: 1, XNNPACK's pool is `threadsCount`). */
+  kernelThreads: number;
+}
+
+async function nodeCores(): Promise<number> {
+  const os = (await importModule('node:os')) as { availableParallelism?: () => number; cpus(): unknown[] };
+  return os.availableParallelism?.() ?? os.cpus().length;
 }
 
 /**
@@ -29,10 +37,16 @@ export interface WasmInfo {
  * say where they are served (`wasmPaths`, e.g. Vite `?url` imports). SIMD is used whenever the engine
  * validates it; threads need SharedArrayBuffer (a cross-origin isolated page; TF.js never threads in Node).
  */
-export async function initWasm(wasmPaths?: WasmPaths, threads = true): Promise<WasmInfo> {
+export async function initWasm(
+  wasmPaths?: WasmPaths,
+  threads = true,
+  threadCount?: number,
+): Promise<WasmInfo> {
   // Literal specifier: bundlers give it its own chunk, loaded only when wasm is chosen.
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!threads) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  // XNNPACK's pool in the threaded build (pages): TF.js's default is half the cores.
+  if (threadCount !== undefined) wasm.setThreadsCount(threadCount);
   if (wasmPaths !== undefined) {
     // Takes effect at the first start (later calls change nothing); throws only after a failed start,
     // which setBackend below reports. (Not tf.findBackend: it would start wasm before the paths are set.)
@@ -59,11 +73,15 @@ export async function initWasm(wasmPaths?: WasmPaths, threads = true): Promise<W
   // core's SIMD kernels for the shapes TF.js's wasm kernels run slowly (kernels/wasm-kernels.ts).
   if (simd) await registerWasmKernels();
   guardWasmHeap();
+  // In Node, core's products run on every core (worker threads; kernels/pool.ts): TF.js has no threads there.
+  const kernelThreadsWanted = isNode() ? (threadCount ?? (await nodeCores())) : 1;
+  const kernelThreadsUsed = simd ? await setKernelThreads(kernelThreadsWanted) : 1;
   // threads: the threaded build is in use; threadsCount: the pool XNNPACK actually got.
   return {
     simd: Boolean(simd),
     threads: Boolean(threadsOk),
     threadsCount: wasm.getThreadsCount(),
     kernels: wasmKernelVariant() ?? 'none',
+    kernelThreads: kernelThreadsUsed,
   };
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { WASM_BASE64, WASM_RELAXED_BASE64 } from './matmul.wasm.js';
+import { KernelPool } from './pool.js';
 
 /*
  * Kernels core adds to the wasm backend where TF.js's own are slow on the shapes transformers use. The kernel
@@ -158,6 +159,27 @@ export function preferRelaxedSimd(on: boolean): void {
   useRelaxedSimd = on;
 }
 
+let pool: KernelPool | undefined;
+
+/**
+ * Runs large products on `threads` threads (Node: worker_threads over a shared memory; see pool.ts).
+ * 1 stops the workers. Needs registerWasmKernels first; returns the thread count in use.
+ */
+export async function setKernelThreads(threads: number): Promise<number> {
+  if (!compiled || !Number.isInteger(threads) || threads < 1) return pool?.threads ?? 1;
+  if (pool?.threads === threads) return threads;
+  const old = pool;
+  pool = undefined;
+  await old?.close();
+  if (threads > 1) pool = await KernelPool.start(threads, sharedModule, instantiateKernel);
+  return threads;
+}
+
+/** Threads core's products run on (1 unless setKernelThreads started more). */
+export function kernelThreads(): number {
+  return pool?.threads ?? 1;
+}
+
 /** Why the kernels are not in use ('' when they are). */
 export function wasmKernelsUnavailable(): string {
   return unavailable;
@@ -256,6 +278,23 @@ const batchMatMulKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   // Element (i, k) of A at i·ras + k·cas; (k, j) of B at k·rbs + j·cbs (bytes).
   const [ras, cas] = transposeA ? [4, m * 4] : [k * 4, 4];
   const [rbs, cbs] = transposeB ? [4, k * 4] : [n * 4, 4];
+  const staged = (batch * m * k + bBatch * k * n + (bias ? n : 0) + batch * m * n) * 4;
+  if (pool?.worthIt(batch, m, n, k, staged)) {
+    const view = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t);
+    pool.run({
+      batch,
+      m,
+      n,
+      k,
+      a: view(a),
+      aStrides: [m * k * 4, ras, cas],
+      b: view(b),
+      bStrides: [bBatch === 1 ? 0 : k * n * 4, rbs, cbs],
+      bias: bias ? view(bias) : undefined,
+      out: view(out),
+    });
+    return out;
+  }
   k0.matmul(
     batch,
     m,

@@ -1,0 +1,112 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  batchMatMul,
+  crossEntropy,
+  initBackend,
+  Linear,
+  Module,
+  matMul,
+  Rng,
+  Trainer,
+} from '../src/index.js';
+import { kernelThreads, setKernelThreads } from '../src/kernels/wasm-kernels.js';
+
+/** Two wide layers: every product is large enough for the thread pool. */
+class Wide extends Module {
+  readonly fc = this.module('fc', new Linear(256, 512, { rng: new Rng(1), std: 0.1 }));
+  readonly out = this.module('out', new Linear(512, 256, { rng: new Rng(2), std: 0.1 }));
+  loss(x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+    return crossEntropy(this.out.forward(this.fc.forward(x).relu()), y);
+  }
+}
+
+const inputs = () => ({
+  a: tf.randomNormal([300, 512], 0, 1, 'float32', 1),
+  b: tf.randomNormal([512, 384], 0, 1, 'float32', 2),
+  q: tf.randomNormal([6, 128, 64], 0, 1, 'float32', 3),
+  k: tf.randomNormal([6, 128, 64], 0, 1, 'float32', 4),
+});
+
+describe('products on several threads (Node worker threads)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm', { threads: 2 });
+  });
+  afterAll(async () => {
+    await setKernelThreads(1);
+  });
+
+  it('starts a pool of the asked size and reports it', async () => {
+    expect(kernelThreads()).toBe(2);
+    const info = await initBackend('wasm', { threads: 2 });
+    expect(info.wasm?.kernelThreads).toBe(2);
+    await expect(initBackend('wasm', { threads: 0 })).rejects.toThrow(/threads must be an integer >= 1/);
+  });
+
+  it('gives bitwise the same products as one thread, every transpose flag and ragged rows', async () => {
+    const { a, b, q, k } = inputs();
+    const run = () =>
+      tf.tidy(() =>
+        [
+          matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+          batchMatMul(q, k, true),
+          batchMatMul(q.slice([0, 0, 0], [6, 127, 64]), k.transpose([0, 2, 1])),
+          // xᵀ·dy and dy·wᵀ, as in a linear layer's backward pass
+          tf.grads((x: tf.Tensor, w: tf.Tensor) =>
+            matMul(x as tf.Tensor2D, w as tf.Tensor2D)
+              .square()
+              .sum(),
+          )([a, b]),
+        ].flat(),
+      );
+    const two = run();
+    await setKernelThreads(1);
+    const one = run();
+    await setKernelThreads(2);
+    two.forEach((t, i) => expect(t.dataSync()).toEqual(one[i]!.dataSync()));
+    tf.dispose([...one, ...two, a, b, q, k]);
+  });
+
+  it('trains step for step to the same losses as one thread, and survives a step that throws', async () => {
+    const losses = async (threads: number) => {
+      await setKernelThreads(threads);
+      const model = new Wide();
+      const trainer = new Trainer(model, { lr: 1e-2 });
+      const x = tf.randomNormal([256, 256], 0, 1, 'float32', 5);
+      const y = tf.randomUniformInt([256], 0, 256, 6);
+      const out: number[] = [];
+      for (let i = 0; i < 4; i++) out.push((await trainer.step(() => model.loss(x, y))).loss);
+      // A failing step (its loss function throws after the pool ran the forward products) ...
+      await expect(
+        trainer.step(() => {
+          model.loss(x, y);
+          throw new Error('bad batch');
+        }),
+      ).rejects.toThrow('bad batch');
+      // ... leaves the pool working.
+      out.push((await trainer.step(() => model.loss(x, y))).loss);
+      trainer.dispose();
+      model.dispose();
+      tf.dispose([x, y]);
+      return out;
+    };
+    const one = await losses(1);
+    const two = await losses(2);
+    expect(two).toEqual(one);
+    expect(two[4]!).toBeLessThan(two[0]!);
+  });
+
+  it('ends with the process: a script that used the pool exits by itself', () => {
+    const script = fileURLToPath(new URL('./fixtures/kernel-products.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, [script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      maxBuffer: 2 ** 26,
+      env: { ...process.env, TK_KERNEL_THREADS: '2' },
+    });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).threads).toBe(2);
+  });
+});
