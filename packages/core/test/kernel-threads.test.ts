@@ -65,7 +65,7 @@ describe('products on several threads (Node worker threads)', () => {
     await setKernelThreads(1);
     const one = run();
     await setKernelThreads(2);
-    two.forEach((t, i) => expect(t.dataSync()).toEqual(one[i]!.dataSync()));
+    for (const [i, t] of two.entries()) expect(t.dataSync()).toEqual(one[i]!.dataSync());
     tf.dispose([...one, ...two, a, b, q, k]);
   });
 
