@@ -3,8 +3,8 @@
 // workload runs in its own node process per backend (so peak RSS is that workload's), next to the same
 // models in PyTorch (bench/scale_torch.py) on 1 and 2 threads in the same run.
 //
-// MFU is against the backend's own matmul peak measured in the same process (TF.js tf.matMul, plain 2-D,
-// best of the BERT-base shapes): a ratio to PyTorch alone depends on the CPU (AVX-512 BLAS vs 128-bit wasm
+// MFU is against the backend's own single-thread matmul peak measured in the same process (TF.js tf.matMul,
+// plain 2-D, best of the BERT-base shapes; on several threads it can pass 100%): a ratio to PyTorch alone depends on the CPU (AVX-512 BLAS vs 128-bit wasm
 // SIMD), MFU does not. Run: node bench/scale.bench.mjs [backends...] [--only workload,...] (after the build).
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -56,16 +56,34 @@ async function matmulPeak(tf) {
   return best; // GFLOP/s
 }
 
-async function child(backend, workload) {
+/**
+ * A backend spec: a backend name, optionally with `:threads=N` (wasm: threads for core's products) and
+ * `:fma` (wasm on Node 20: V8's relaxed SIMD, so core's kernels use fused multiply-add).
+ */
+function parseSpec(spec) {
+  const [backend, ...opts] = spec.split(':');
+  const threads = opts.find((o) => o.startsWith('threads='));
+  return { backend, threads: threads ? Number(threads.slice(8)) : undefined, fma: opts.includes('fma') };
+}
+
+async function child(spec, workload) {
   const tf = await import('@tensorflow/tfjs');
   const core = await import('@transformer-kit/core');
-  const info = await core.initBackend(backend);
+  const { backend, threads, fma } = parseSpec(spec);
+  if (fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const info = await core.initBackend(backend, { threads });
   const peakGflops = await matmulPeak(tf);
   const rng = new core.Rng(1);
   const ids = (vocab, b, t) =>
     Array.from({ length: b }, () => Array.from({ length: t }, () => 1 + rng.int(vocab - 1)));
   const iters = backend === 'cpu' ? 1 : 2;
-  const result = { backend: info.backend, device: info.device, workload, peakGflops };
+  const result = {
+    backend: spec,
+    device: info.device,
+    kernels: info.wasm ? `${info.wasm.kernels} ×${info.wasm.kernelThreads}` : undefined,
+    workload,
+    peakGflops,
+  };
   core.resetWasmHeapPeak();
   const timeSteps = async (fn, n) => {
     const times = [];
@@ -203,6 +221,7 @@ async function main() {
         rows.push({
           workload: `gpt2-generate @${pos}`,
           backend: r.backend,
+          kernels: r.kernels,
           ms: r.msPerToken[pos],
           'tok/s': 1000 / r.msPerToken[pos],
           'torch1 ms': t1?.[pos],
@@ -220,6 +239,7 @@ async function main() {
     rows.push({
       workload: r.workload,
       backend: r.backend,
+      kernels: r.kernels,
       ms: r.ms,
       'tok/s': (BATCH * SEQ * 1000) / r.ms,
       GFLOPs: gflops,
@@ -252,9 +272,13 @@ async function main() {
   });
 }
 
-/** wasm always; cpu is minutes per step at these sizes and is left out; GPUs when present. */
+/**
+ * wasm on one thread and on every core (with fused multiply-add where Node needs V8's flag for it); cpu is
+ * minutes per step at these sizes and is left out; GPUs when present.
+ */
 async function presentBackends() {
-  const found = ['wasm'];
+  const found = ['wasm:threads=1', 'wasm'];
+  if (Number(process.versions.node.split('.')[0]) < 22) found.push('wasm:fma');
   const { probeWebGPU } = await import('@transformer-kit/core').catch(() => ({}));
   if (probeWebGPU) {
     const p = await probeWebGPU().catch(() => undefined);
