@@ -1,19 +1,25 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  accuracy,
+  classificationLoss,
+  epochBatches,
+  f1Score,
   IdOutOfRangeError,
   InvalidArgumentError,
+  type LoopCallbacks,
   type Module,
+  predictions,
   Rng,
   seedDropout,
   Trainer,
+  TrainingLoop,
 } from '@transformer-kit/core';
-import { accuracy, classificationLoss, f1Score, predictions } from '@transformer-kit/heads';
 import type { Tokenizer } from '@transformer-kit/tokenizer';
 import type { BertInputs } from './model.js';
 
 /*
  * The fine-tuning loop for sentence (pair) classification: tokenizer → padded batches → AdamW with warmup
- * and decay → accuracy / F1. It works for any model with `forward(inputs) → logits (B, C)` and `numLabels`,
+ * and decay (core's TrainingLoop) → accuracy / F1. It works for any model with `forward(inputs) → logits (B, C)` and `numLabels`,
  * so a baseline (e.g. a mean-pool bag of words) trains under exactly the same recipe.
  */
 
@@ -64,11 +70,16 @@ export interface FineTuneOptions {
   /** Shuffling seed. */
   seed?: number;
   onStep?: (step: number, loss: number) => void;
+  /** Progress subscribers (core's TrainingLoop events). */
+  callbacks?: LoopCallbacks[];
 }
 
 const toInput = (e: Example): string | [string, string] => (e.pair === undefined ? e.text : [e.text, e.pair]);
 
-/** Trains `model` on `examples`; returns the loss of every step. Dropout is on during training, off after. */
+/**
+ * Trains `model` on `examples` with core's TrainingLoop (shuffled epochs); returns the loss of every step.
+ * Dropout is on during training, off after.
+ */
 export async function fineTune(
   model: SequenceClassifier,
   tokenizer: Tokenizer,
@@ -85,6 +96,7 @@ export async function fineTune(
     maxLength = 128,
     seed = 0,
     onStep,
+    callbacks = [],
   } = options;
   if (!examples.length) throw new InvalidArgumentError('fineTune: no training examples');
   if (!Number.isInteger(batchSize) || batchSize < 1)
@@ -94,8 +106,8 @@ export async function fineTune(
       throw new IdOutOfRangeError(`example ${i} has label ${e.label}, outside [0, ${model.numLabels})`);
     }
   });
-  const stepsPerEpoch = Math.ceil(examples.length / batchSize);
-  const totalSteps = epochs * stepsPerEpoch;
+  const batches = epochBatches(examples, batchSize, new Rng(seed));
+  const totalSteps = epochs * batches.stepsPerEpoch!;
   const trainer = new Trainer(model, {
     lr,
     weightDecay,
@@ -104,36 +116,30 @@ export async function fineTune(
     totalSteps,
     minLr: 0,
   });
-  const rng = new Rng(seed);
   seedDropout(seed);
-  const losses: number[] = [];
-  model.train();
+  const loop = new TrainingLoop({
+    trainer,
+    batches,
+    epochs,
+    // Labels were checked above: skip the per-step read-back.
+    loss: (batch) =>
+      classificationLoss(
+        model.forward(encodeTexts(tokenizer, batch.map(toInput), maxLength)),
+        tf.tensor1d(
+          batch.map((e) => e.label),
+          'int32',
+        ),
+        { check: false },
+      ),
+    callbacks: onStep ? [{ onStep: (r) => onStep(r.step, r.loss) }, ...callbacks] : callbacks,
+  });
   try {
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const order = shuffle(examples.length, rng);
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const batch = order.slice(s * batchSize, (s + 1) * batchSize).map((i) => examples[i]!);
-        const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength);
-        const { loss } = await trainer.step(() =>
-          // Labels were checked above: skip the per-step read-back.
-          classificationLoss(
-            model.forward(inputs),
-            tf.tensor1d(
-              batch.map((e) => e.label),
-              'int32',
-            ),
-            { check: false },
-          ),
-        );
-        losses.push(loss);
-        onStep?.(trainer.stepCount, loss);
-      }
-    }
+    const { history } = await loop.run();
+    return history.map((r) => r.loss);
   } finally {
     trainer.dispose();
     model.eval();
   }
-  return losses;
 }
 
 export interface Evaluation {
@@ -144,7 +150,7 @@ export interface Evaluation {
 }
 
 /** Predicts every example (eval mode, batched) and scores the predictions. */
-export async function evaluate(
+export async function evaluateClassifier(
   model: SequenceClassifier,
   tokenizer: Tokenizer,
   examples: Example[],
@@ -167,13 +173,4 @@ export async function evaluate(
     f1: f1Score(preds, labels, { numClasses: model.numLabels }),
     predictions: preds,
   };
-}
-
-function shuffle(n: number, rng: Rng): number[] {
-  const a = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
 }

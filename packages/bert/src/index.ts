@@ -15,7 +15,7 @@ export {
   type Evaluation,
   type Example,
   encodeTexts,
-  evaluate,
+  evaluateClassifier,
   type FineTuneOptions,
   fineTune,
   type SequenceClassifier,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { attentionBias, paddingMask, TransformerBlock } from '@transformer-kit/attention';
 import {
+  canReadSync,
   dropout,
   Embedding,
   embedding,
@@ -13,7 +14,6 @@ import {
   SequenceTooLongError,
   ShapeError,
 } from '@transformer-kit/core';
-import { canReadSync } from '@transformer-kit/heads';
 
 /*
  * BERT (Devlin et al. 2018), as HuggingFace's BertModel: word + position + token-type embeddings, LayerNorm,

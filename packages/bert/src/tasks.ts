@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import { crossEntropy, Module, Rng } from '@transformer-kit/core';
-import { ClsClassifier, classificationLoss, MaskedLMHead, TokenClassifier } from '@transformer-kit/heads';
+import { classificationLoss, crossEntropy, Module, Rng } from '@transformer-kit/core';
+import { ClsClassifier, MaskedLMHead, TokenClassifier } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
 import { type BertConfig, type BertInputs, BertModel } from './model.js';
 

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { importModule, isNode, type ModuleLoader } from './backend/load.js';
+import { importModule, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
 import { initWasm, type WasmPaths } from './backend/wasm.js';
 import { type AdapterInfo, initWebGPU, probeWebGPU as probe, type WebGPUProbe } from './backend/webgpu.js';
+import { isNode } from './env.js';
 import { BackendUnavailableError, UnknownBackendError } from './errors.js';
 
 /*

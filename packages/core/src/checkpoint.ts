@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { isNode } from './env.js';
 import { CheckpointError } from './errors.js';
 import {
   type ReadSafetensorsOptions,
@@ -167,7 +168,7 @@ export async function encodeCheckpoint(checkpoint: SaveCheckpointOptions): Promi
  * only then renamed over the old one, so a save that dies midway leaves the previous checkpoint intact.
  */
 export async function saveCheckpoint(dir: string, checkpoint: SaveCheckpointOptions): Promise<void> {
-  if (!isNode) {
+  if (!isNode()) {
     throw new CheckpointError(
       'saveCheckpoint writes to the file system (Node); in the browser use encodeCheckpoint() and download the bytes',
     );
@@ -246,14 +247,12 @@ async function missing(files: Files, name: string): Promise<CheckpointError> {
   return new CheckpointError(`checkpoint ${files.where} has no ${name}${listing}`);
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
 function openSource(source: CheckpointSource): Files {
   if (typeof source === 'string' || source instanceof URL) {
     const url = typeof source === 'string' ? parseUrl(source) : source;
     if (url?.protocol === 'file:') return folder(decodeURIComponent(url.pathname));
     if (url) return remote(url.href);
-    if (isNode) return folder(source as string);
+    if (isNode()) return folder(source as string);
     return remote(new URL(source as string, globalThis.location?.href).href);
   }
   return inMemory(source);

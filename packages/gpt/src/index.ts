@@ -20,13 +20,10 @@ export {
 } from './model.js';
 export {
   type EvalOptions,
-  evaluate,
+  evaluateLoss,
   type PretrainOptions,
   type PretrainResult,
   type PretrainStep,
   pretrain,
-  sampleBatch,
-  splitTokens,
-  type Tokens,
 } from './pretrain.js';
 export { pickToken, type SamplingOptions } from './sample.js';

@@ -10,6 +10,7 @@ import {
   TransformerBlock,
 } from '@transformer-kit/attention';
 import {
+  canReadSync,
   crossEntropy,
   dropout,
   Embedding,
@@ -21,7 +22,7 @@ import {
   SequenceTooLongError,
   ShapeError,
 } from '@transformer-kit/core';
-import { canReadSync, LMHead } from '@transformer-kit/heads';
+import { LMHead } from '@transformer-kit/heads';
 import { checkSampling, pickToken, type SamplingOptions } from './sample.js';
 
 /*

@@ -10,12 +10,3 @@ export {
   TokenClassifier,
 } from './classifiers.js';
 export { gatherPositions, LMHead, type LMHeadOptions, MaskedLMHead, type MaskedLMHeadOptions } from './lm.js';
-export {
-  accuracy,
-  canReadSync,
-  classificationLoss,
-  type F1Options,
-  f1Score,
-  IGNORE_INDEX,
-  predictions,
-} from './metrics.js';

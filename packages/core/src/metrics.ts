@@ -1,17 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy, IdOutOfRangeError, InvalidArgumentError, ShapeError } from '@transformer-kit/core';
+import { canReadSync } from './env.js';
+import { IdOutOfRangeError, InvalidArgumentError, ShapeError } from './errors.js';
+import { crossEntropy } from './ops.js';
 
-/** The label value losses and metrics skip (PyTorch's and HF's convention). */
+/** The label value losses and metrics skip (PyTorch's and HF's convention; ops' crossEntropy default). */
 export const IGNORE_INDEX = -100;
-
-/**
- * Whether tensors can be read back synchronously here (cpu, wasm: a plain copy). WebGPU in Node cannot
- * (TF.js's readSync needs OffscreenCanvas), and on any GPU a sync read stalls the pipeline.
- */
-export function canReadSync(): boolean {
-  const b = tf.getBackend();
-  return b !== 'webgpu' && b !== 'webgl';
-}
 
 /**
  * Mean cross-entropy of logits (..., C) against integer labels (...), skipping `ignoreIndex`. Labels are
