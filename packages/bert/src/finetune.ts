@@ -2,20 +2,16 @@ import * as tf from '@tensorflow/tfjs';
 import {
   accuracy,
   classificationLoss,
-  epochBatches,
   f1Score,
   IdOutOfRangeError,
+  IGNORE_INDEX,
   InvalidArgumentError,
-  type LoopCallbacks,
   type Module,
   predictions,
-  Rng,
-  seedDropout,
-  Trainer,
-  TrainingLoop,
 } from '@transformer-kit/core';
-import type { Tokenizer } from '@transformer-kit/tokenizer';
+import type { Encoding, Tokenizer } from '@transformer-kit/tokenizer';
 import type { BertInputs } from './model.js';
+import { type RecipeOptions, runRecipe } from './recipe.js';
 
 /*
  * The fine-tuning loop for sentence (pair) classification: tokenizer → padded batches → AdamW with warmup
@@ -44,7 +40,10 @@ export function encodeTexts(
   texts: Array<string | [string, string | undefined]>,
   maxLength = 128,
 ): EncodedBatch {
-  const enc = tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding: {} });
+  return batchOf(tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding: {} }));
+}
+
+function batchOf(enc: Encoding[]): EncodedBatch {
   return {
     inputIds: enc.map((e) => e.ids),
     tokenTypeIds: enc.map((e) => e.typeIds),
@@ -58,27 +57,13 @@ export interface SequenceClassifier extends Module {
   forward(inputs: BertInputs): tf.Tensor;
 }
 
-export interface FineTuneOptions {
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  /** Fraction of the steps spent warming up linearly (default 0.1); cosine decay after. */
-  warmupRatio?: number;
-  weightDecay?: number;
-  clipNorm?: number;
-  maxLength?: number;
-  /** Shuffling seed. */
-  seed?: number;
-  onStep?: (step: number, loss: number) => void;
-  /** Progress subscribers (core's TrainingLoop events). */
-  callbacks?: LoopCallbacks[];
-}
+export type FineTuneOptions = RecipeOptions;
 
 const toInput = (e: Example): string | [string, string] => (e.pair === undefined ? e.text : [e.text, e.pair]);
 
 /**
- * Trains `model` on `examples` with core's TrainingLoop (shuffled epochs); returns the loss of every step.
- * Dropout is on during training, off after.
+ * Trains `model` on `examples` with core's TrainingLoop (shuffled epochs, BERT's recipe); returns the loss of
+ * every step. Dropout is on during training, off after.
  */
 export async function fineTune(
   model: SequenceClassifier,
@@ -86,18 +71,7 @@ export async function fineTune(
   examples: Example[],
   options: FineTuneOptions = {},
 ): Promise<number[]> {
-  const {
-    epochs = 3,
-    batchSize = 16,
-    lr = 5e-5,
-    warmupRatio = 0.1,
-    weightDecay = 0.01,
-    clipNorm = 1,
-    maxLength = 128,
-    seed = 0,
-    onStep,
-    callbacks = [],
-  } = options;
+  const { batchSize = 16, maxLength = 128 } = options;
   if (!examples.length) throw new InvalidArgumentError('fineTune: no training examples');
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new InvalidArgumentError(`fineTune: batchSize must be a positive integer, got ${batchSize}`);
@@ -106,40 +80,83 @@ export async function fineTune(
       throw new IdOutOfRangeError(`example ${i} has label ${e.label}, outside [0, ${model.numLabels})`);
     }
   });
-  const batches = epochBatches(examples, batchSize, new Rng(seed));
-  const totalSteps = epochs * batches.stepsPerEpoch!;
-  const trainer = new Trainer(model, {
-    lr,
-    weightDecay,
-    clipNorm,
-    warmupSteps: Math.round(warmupRatio * totalSteps),
-    totalSteps,
-    minLr: 0,
-  });
-  seedDropout(seed);
-  const loop = new TrainingLoop({
-    trainer,
-    batches,
-    epochs,
-    // Labels were checked above: skip the per-step read-back.
-    loss: (batch) =>
-      classificationLoss(
-        model.forward(encodeTexts(tokenizer, batch.map(toInput), maxLength)),
-        tf.tensor1d(
-          batch.map((e) => e.label),
-          'int32',
-        ),
-        { check: false },
+  // Labels were checked above: skip the per-step read-back.
+  const loss = (batch: Example[]) =>
+    classificationLoss(
+      model.forward(encodeTexts(tokenizer, batch.map(toInput), maxLength)),
+      tf.tensor1d(
+        batch.map((e) => e.label),
+        'int32',
       ),
-    callbacks: onStep ? [{ onStep: (r) => onStep(r.step, r.loss) }, ...callbacks] : callbacks,
+      { check: false },
+    );
+  return runRecipe(model, examples, loss, options, 5e-5);
+}
+
+/** A pre-split sentence with one label per word (NER-style). */
+export interface TokenExample {
+  words: string[];
+  labels: number[];
+}
+
+export interface TokenClassifier extends Module {
+  readonly numLabels: number;
+  forward(inputs: BertInputs): tf.Tensor;
+}
+
+/**
+ * Encodes `words` joined by spaces; each word's label goes to its first subword, IGNORE_INDEX to the other
+ * subwords, special tokens and padding (HF's token-classification convention).
+ */
+export function encodeWords(
+  tokenizer: Tokenizer,
+  examples: TokenExample[],
+  maxLength = 128,
+): EncodedBatch & { labels: number[][] } {
+  const texts = examples.map((e) => e.words.join(' '));
+  const batch = tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding: {} });
+  const labels = examples.map((ex, b) => {
+    if (ex.words.length !== ex.labels.length)
+      throw new InvalidArgumentError(
+        `token example ${b} has ${ex.words.length} words but ${ex.labels.length} labels`,
+      );
+    const starts: number[] = [];
+    let at = 0;
+    for (const w of ex.words) {
+      starts.push(at);
+      at += w.length + 1;
+    }
+    const e = batch[b]!;
+    return e.ids.map((_, i) => {
+      if (e.specialTokensMask[i] || !e.attentionMask[i]) return IGNORE_INDEX;
+      const w = starts.indexOf(e.offsets[i]![0]);
+      return w < 0 ? IGNORE_INDEX : ex.labels[w]!;
+    });
   });
-  try {
-    const { history } = await loop.run();
-    return history.map((r) => r.loss);
-  } finally {
-    trainer.dispose();
-    model.eval();
-  }
+  return { ...batchOf(batch), labels };
+}
+
+/** Token classification (e.g. NER) with the same recipe and loop as `fineTune`; returns the step losses. */
+export async function fineTuneTokenClassifier(
+  model: TokenClassifier,
+  tokenizer: Tokenizer,
+  examples: TokenExample[],
+  options: FineTuneOptions = {},
+): Promise<number[]> {
+  const { maxLength = 128 } = options;
+  if (!examples.length) throw new InvalidArgumentError('fineTuneTokenClassifier: no training examples');
+  examples.forEach((e, i) => {
+    for (const l of e.labels)
+      if (l !== IGNORE_INDEX && (!Number.isInteger(l) || l < 0 || l >= model.numLabels))
+        throw new IdOutOfRangeError(`example ${i} has label ${l}, outside [0, ${model.numLabels})`);
+  });
+  const loss = (batch: TokenExample[]) => {
+    const { labels, ...inputs } = encodeWords(tokenizer, batch, maxLength);
+    return classificationLoss(model.forward(inputs), tf.tensor2d(labels, undefined, 'int32'), {
+      check: false,
+    });
+  };
+  return runRecipe(model, examples, loss, options, 5e-5);
 }
 
 export interface Evaluation {

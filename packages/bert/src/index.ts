@@ -15,10 +15,14 @@ export {
   type Evaluation,
   type Example,
   encodeTexts,
+  encodeWords,
   evaluateClassifier,
   type FineTuneOptions,
   fineTune,
+  fineTuneTokenClassifier,
   type SequenceClassifier,
+  type TokenClassifier,
+  type TokenExample,
 } from './finetune.js';
 export {
   type MaskedBatch,
@@ -39,6 +43,8 @@ export {
   checkConfig,
   prepareInputs,
 } from './model.js';
+export { type PretrainMaskedLMOptions, pretrainMaskedLM } from './pretrain.js';
+export type { RecipeOptions } from './recipe.js';
 export {
   BertForMaskedLM,
   BertForSequenceClassification,

@@ -15,6 +15,7 @@ import {
   dropout,
   Embedding,
   IdOutOfRangeError,
+  IGNORE_INDEX,
   InvalidArgumentError,
   LayerNorm,
   Module,
@@ -217,7 +218,7 @@ export class GPT extends Module {
     ids: Ids,
     targets: Ids,
     {
-      ignoreIndex = -100,
+      ignoreIndex = IGNORE_INDEX,
       attentionMask,
     }: { ignoreIndex?: number; attentionMask?: tf.Tensor | number[][] } = {},
   ): tf.Scalar {
