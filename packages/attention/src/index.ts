@@ -9,7 +9,6 @@ export {
 export {
   type BlockOptions,
   type BlockResult,
-  Mlp,
   TransformerBlock,
   type TransformerBlockConfig,
 } from './block.js';
@@ -25,3 +24,9 @@ export {
   type Mask,
   paddingMask,
 } from './mask.js';
+export {
+  type BackboneExtras,
+  type RunOptions,
+  runBlocks,
+  type StackOptions,
+} from './stack.js';

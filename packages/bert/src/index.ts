@@ -8,7 +8,9 @@ export {
   loadBertForSequenceClassification,
   loadBertForTokenClassification,
   loadBertModel,
-  saveBert,
+  loadPretrained,
+  type Pretrained,
+  savePretrained,
 } from './checkpoint.js';
 export {
   type EncodedBatch,
@@ -50,4 +52,6 @@ export {
   BertForSequenceClassification,
   BertForTokenClassification,
   type ClassifierOptions,
+  type SequenceClassifierOptions,
+  type TaskOutput,
 } from './tasks.js';

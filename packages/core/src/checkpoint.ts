@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { isNode } from './env.js';
-import { CheckpointError } from './errors.js';
+import { CheckpointError, CheckpointMismatchError } from './errors.js';
 import {
   type ReadSafetensorsOptions,
   readSafetensors,
@@ -56,6 +56,15 @@ export function parseConfig(text: string | Bytes, source = CONFIG_FILE): HFConfi
 /** config.json text as transformers writes it: 2-space indent, trailing newline. */
 export function stringifyConfig(config: HFConfig): string {
   return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/** Throws CheckpointMismatchError when config.json names another model_type than `expected`. */
+export function checkModelType(config: HFConfig, expected: string): void {
+  if (config.model_type !== undefined && config.model_type !== expected) {
+    throw new CheckpointMismatchError(
+      `config.json says model_type '${String(config.model_type)}' (architectures ${JSON.stringify(config.architectures ?? [])}), not '${expected}'`,
+    );
+  }
 }
 
 export interface LoadedCheckpoint {
@@ -131,6 +140,23 @@ function disposeAll(ts: Record<string, tf.Tensor>): void {
 /** One file of a checkpoint (e.g. vocab.json, merges.txt next to the weights). Missing is a CheckpointError. */
 export async function readCheckpointFile(source: CheckpointSource, name: string): Promise<Uint8Array> {
   return need(openSource(source), name);
+}
+
+/**
+ * The text of the files among `names` that the checkpoint has (tokenizer files ride along with the weights);
+ * missing ones are left out.
+ */
+export async function readOptionalFiles(
+  source: CheckpointSource,
+  names: readonly string[],
+): Promise<Record<string, string>> {
+  const files = openSource(source);
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const bytes = await files.read(name);
+    if (bytes) out[name] = new TextDecoder().decode(bytes);
+  }
+  return out;
 }
 
 export interface SaveCheckpointOptions {

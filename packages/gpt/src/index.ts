@@ -3,7 +3,8 @@ export {
   configToHF,
   gptFromHF,
   loadGPT2,
-  saveGPT2,
+  loadPretrained,
+  savePretrained,
   stateDictFromHF,
   stateDictToHF,
 } from './hf.js';

@@ -1,12 +1,10 @@
+export { checkHidden } from './check.js';
 export {
-  type Activation,
-  activate,
   ClsClassifier,
   type ClsClassifierOptions,
+  type HeadOptions,
   MeanPoolClassifier,
-  Mlp,
-  type MlpOptions,
-  meanPool,
   TokenClassifier,
 } from './classifiers.js';
 export { gatherPositions, LMHead, type LMHeadOptions, MaskedLMHead, type MaskedLMHeadOptions } from './lm.js';
+export { clsToken, meanPool, Pooler } from './pooling.js';
