@@ -34,13 +34,18 @@ export interface EncodedBatch
   specialTokensMask: number[][];
 }
 
-/** Tokenizes texts (or pairs), truncated to `maxLength` and right-padded to the batch's longest. */
+/**
+ * Tokenizes texts (or pairs), truncated to `maxLength` and right-padded to the batch's longest (rounded up
+ * to a multiple of `padToMultipleOf`, which keeps the number of distinct shapes small on GPUs).
+ */
 export function encodeTexts(
   tokenizer: Tokenizer,
   texts: Array<string | [string, string | undefined]>,
   maxLength = 128,
+  padToMultipleOf?: number,
 ): EncodedBatch {
-  return batchOf(tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding: {} }));
+  const padding = padToMultipleOf ? { padToMultipleOf } : {};
+  return batchOf(tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding }));
 }
 
 function batchOf(enc: Encoding[]): EncodedBatch {
