@@ -27,4 +27,18 @@ export {
   type PretrainStep,
   pretrain,
 } from './pretrain.js';
-export { pickToken, type SamplingOptions } from './sample.js';
+export {
+  BeamSearch,
+  GreedySampler,
+  type LogitsProcessor,
+  MinP,
+  processLogits,
+  RandomSampler,
+  RepetitionPenalty,
+  type Sampler,
+  type SamplingOptions,
+  samplerFrom,
+  Temperature,
+  TopK,
+  TopP,
+} from './samplers.js';

@@ -32,7 +32,7 @@ import {
   ShapeError,
 } from '@transformer-kit/core';
 import { LMHead } from '@transformer-kit/heads';
-import { checkSampling, pickToken, type SamplingOptions } from './sample.js';
+import { BeamSearch, type SamplingOptions, samplerFrom } from './samplers.js';
 
 /*
  * GPT (GPT-2 architecture), in the spirit of nanoGPT's model.py: token + learned position embeddings,
@@ -249,7 +249,7 @@ export class GPT extends Module {
       throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
     if (!Array.isArray(prompt) || prompt.length === 0)
       throw new ShapeError('prompt must be a non-empty array of token ids');
-    checkSampling(options);
+    const sampler = samplerFrom(options);
     tf.tidy(() => {
       this.checkIds([prompt]);
     });
@@ -257,6 +257,10 @@ export class GPT extends Module {
       throw new SequenceTooLongError(
         `prompt (${prompt.length}) + maxNewTokens (${maxNewTokens}) needs ${prompt.length + maxNewTokens - 1} positions, block size is ${blockSize}; pass cropToBlockSize: true to slide the window`,
       );
+    }
+    if (sampler instanceof BeamSearch) {
+      yield* await this.#beamSearch(prompt, sampler, maxNewTokens, stopIds, cropToBlockSize);
+      return;
     }
     const rng = new Rng(seed);
     const tokens = [...prompt];
@@ -277,7 +281,7 @@ export class GPT extends Module {
         const row = tf.tidy(() => this.forward([input], { cache, lastOnly: true }).reshape([vocabSize]));
         const logits = await row.data();
         row.dispose();
-        const next = pickToken(logits, options, rng);
+        const next = sampler.pick(logits, tokens, rng);
         tokens.push(next);
         pending = [next];
         yield next;
@@ -287,6 +291,52 @@ export class GPT extends Module {
       cache?.dispose();
       this.train(wasTraining);
     }
+  }
+
+  /**
+   * Keeps the `numBeams` most likely continuations (sum of log-probabilities; each step re-runs the beams as
+   * one batch); a beam that emits a stop id is finished. Returns the best by score / length^lengthPenalty.
+   */
+  async #beamSearch(
+    prompt: number[],
+    beam: BeamSearch,
+    maxNewTokens: number,
+    stopIds: number[],
+    crop: boolean,
+  ): Promise<number[]> {
+    const { blockSize, vocabSize: v } = this.config;
+    type Beam = { tokens: number[]; score: number };
+    let live: Beam[] = [{ tokens: [], score: 0 }];
+    const done: Beam[] = [];
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      for (let step = 0; step < maxNewTokens && live.length > 0; step++) {
+        const seqs = live.map((b) => [...prompt, ...b.tokens].slice(crop ? -blockSize : 0));
+        const rows = tf.tidy(() =>
+          tf.logSoftmax(this.forward(seqs, { lastOnly: true }).reshape([live.length, v])),
+        );
+        const logp = await rows.data();
+        rows.dispose();
+        const candidates: Array<{ from: number; id: number; score: number }> = [];
+        live.forEach((b, i) => {
+          for (let id = 0; id < v; id++) candidates.push({ from: i, id, score: b.score + logp[i * v + id]! });
+        });
+        candidates.sort((a, b) => b.score - a.score || a.from - b.from || a.id - b.id);
+        const next: Beam[] = [];
+        for (const c of candidates) {
+          const b = { tokens: [...live[c.from]!.tokens, c.id], score: c.score };
+          if (stopIds.includes(c.id)) done.push(b);
+          else next.push(b);
+          if (next.length === beam.numBeams) break;
+        }
+        live = next;
+      }
+    } finally {
+      this.train(wasTraining);
+    }
+    const norm = (b: Beam) => b.score / Math.max(1, b.tokens.length) ** beam.lengthPenalty;
+    return [...done, ...live].reduce((best, b) => (norm(b) > norm(best) ? b : best)).tokens;
   }
 
   /** The causal mask, combined with padding if given, as one bias shared by every layer. */
