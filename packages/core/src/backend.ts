@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { importModule, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
+import { probeInChild, silenceTfjsBanner } from './backend/quiet.js';
 import { initWasm, type WasmPaths } from './backend/wasm.js';
 import { type AdapterInfo, initWebGPU, probeWebGPU as probe, type WebGPUProbe } from './backend/webgpu.js';
 import { isNode } from './env.js';
@@ -49,6 +50,8 @@ export interface BackendInfo {
   /** Why this backend: what auto tried and skipped, or that it was asked for. */
   reason: string;
   warnings: string[];
+  /** Native output kept out of the console in quiet mode (Dawn's warnings), for a --verbose flag. */
+  quietLog: string[];
 }
 
 export interface InitBackendOptions {
@@ -62,6 +65,11 @@ export interface InitBackendOptions {
   wasmThreads?: boolean;
   /** Receives warnings (default console.warn). */
   warn?: (message: string) => void;
+  /**
+   * For CLIs (default false): no TF.js "install tfjs-node" banner, and in `auto` mode Dawn looks for an
+   * adapter in a child process first, so its native warnings land in `quietLog`, not on stderr.
+   */
+  quiet?: boolean;
 }
 
 /** Reads the choice from TK_BACKEND when none is passed; unknown names throw UnknownBackendError. */
@@ -95,7 +103,9 @@ export async function initBackend(
     warnings.push(message);
     (options.warn ?? console.warn)(message);
   };
-  const base = { requested, softwareAdapter: false, warnings };
+  const quietLog: string[] = [];
+  const base = { requested, softwareAdapter: false, warnings, quietLog };
+  if (options.quiet) silenceTfjsBanner();
 
   const useWasm = async (reason: string): Promise<BackendInfo> => {
     const wasm = await initWasm(options.wasmPaths, options.wasmThreads ?? true);
@@ -175,7 +185,7 @@ export async function initBackend(
         skipped.push(msg.includes('not installed') ? 'no tfjs-node-gpu' : msg);
       }
     }
-    const p = await probeWebGPU({ loadModule: load });
+    const p = await probeForAuto();
     if (p.available && !p.software) {
       try {
         return await useWebGPU(p, because(skipped, `WebGPU ${p.reason}`));
@@ -191,6 +201,18 @@ export async function initBackend(
       skipped.push(`wasm failed: ${(err as Error).message}`);
     }
     return useCpu(because(skipped, 'using cpu'));
+  }
+
+  /** Quiet: ask a child process first; load Dawn here only for a hardware adapter that will be used. */
+  async function probeForAuto(): Promise<WebGPUProbe> {
+    if (options.quiet && !options.loadModule && isNode()) {
+      const child = await probeInChild(importModule);
+      if (child) {
+        if (child.stderr.trim()) quietLog.push(child.stderr.trim());
+        if (!child.probe.available || child.probe.software) return child.probe;
+      }
+    }
+    return probeWebGPU({ loadModule: load });
   }
 }
 

@@ -27,7 +27,7 @@ export interface WebGPUProbe {
 }
 
 // Just the parts of the WebGPU API used here (TypeScript's DOM lib has no WebGPU types).
-interface GPUAdapterLike {
+export interface GPUAdapterLike {
   info?: Partial<AdapterInfo> & { isFallbackAdapter?: boolean };
   isFallbackAdapter?: boolean;
 }
@@ -107,6 +107,11 @@ export async function probeWebGPU(load: ModuleLoader): Promise<WebGPUProbe> {
   } catch (err) {
     return { available: false, software: false, reason: `requestAdapter failed: ${(err as Error).message}` };
   }
+  return adapterProbe(adapter);
+}
+
+/** The probe's answer for an adapter (or none); also used for what a child process found. */
+export function adapterProbe(adapter: GPUAdapterLike | null): WebGPUProbe {
   if (!adapter) {
     return { available: false, software: false, reason: `navigator.gpu found no adapter: ${NO_ADAPTER_FIX}` };
   }
