@@ -83,37 +83,33 @@ const extras = ({ hiddenStates, attentions }: BackboneExtras): BackboneExtras =>
 const maskOf = (inputs: BertInputs) =>
   inputs.attentionMask === undefined ? undefined : asInt2d(inputs.attentionMask, 'attentionMask');
 
-/**
- * Sentence (pair) classification: backbone → ClsClassifier (pooler → dropout → linear), exactly HF's
- * BertForSequenceClassification, or with `pooling: 'mean'` a MeanPoolClassifier.
- * Params: bert.*, classifier.pooler.* ('cls' only), classifier.mlp.out.*.
- */
-export class BertForSequenceClassification extends Module {
+/** A head over the backbone's hidden states (and the attention mask), e.g. heads' classifiers. */
+interface Head extends Module {
+  forward(hidden: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor;
+}
+
+/** Backbone (`bert`) + a labelled classification head (`classifier`): what both classifiers share. */
+abstract class BertWithClassifier<H extends Head> extends Module {
   readonly config: BertConfig;
   readonly bert: BertModel;
-  readonly classifier: ClsClassifier | MeanPoolClassifier;
+  readonly classifier: H;
   readonly numLabels: number;
   readonly id2label: Record<number, string>;
-  readonly pooling: 'cls' | 'mean';
   constructor(
     config: ConfigArg,
-    { numLabels, id2label, seed = 0, pooling = 'cls' }: SequenceClassifierOptions,
+    { numLabels, id2label, seed = 0 }: ClassifierOptions,
+    head: (c: BertConfig, options: { dropout: number; rng: Rng }) => H,
   ) {
     super();
     this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
     this.config = this.bert.config;
-    const head = { dropout: this.config.hiddenDropout, rng: new Rng(seed + 1) };
     this.classifier = this.module(
       'classifier',
-      pooling === 'mean'
-        ? new MeanPoolClassifier(this.config.hiddenSize, numLabels, head)
-        : new ClsClassifier(this.config.hiddenSize, numLabels, { ...head, pooler: true }),
+      head(this.config, { dropout: this.config.hiddenDropout, rng: new Rng(seed + 1) }),
     );
-    this.pooling = pooling;
     this.numLabels = numLabels;
     this.id2label = id2label ?? defaultLabels(numLabels);
   }
-  /** Logits (B, numLabels). */
   forward(inputs: BertInputs): tf.Tensor {
     return this.run(inputs).logits;
   }
@@ -122,47 +118,36 @@ export class BertForSequenceClassification extends Module {
     const logits = this.classifier.forward(out.sequenceOutput, maskOf(inputs));
     return { ...extras(out), hidden: out.sequenceOutput, logits };
   }
-  /** Mean cross-entropy against labels (B); a label outside [0, numLabels) is an IdOutOfRangeError. */
+  /** Mean cross-entropy against the labels; a label outside [0, numLabels) is an IdOutOfRangeError. */
   loss(inputs: BertInputs, labels: tf.Tensor): tf.Scalar {
     return classificationLoss(this.forward(inputs), labels);
   }
 }
 
-/** Per-token tagging (NER): backbone → dropout → linear. Params: bert.*, classifier.mlp.out.*. */
-export class BertForTokenClassification extends Module {
-  readonly config: BertConfig;
-  readonly bert: BertModel;
-  readonly classifier: TokenClassifier;
-  readonly numLabels: number;
-  readonly id2label: Record<number, string>;
-  constructor(config: ConfigArg, { numLabels, id2label, seed = 0 }: ClassifierOptions) {
-    super();
-    this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
-    this.config = this.bert.config;
-    this.classifier = this.module(
-      'classifier',
-      new TokenClassifier(this.config.hiddenSize, numLabels, {
-        dropout: this.config.hiddenDropout,
-        rng: new Rng(seed + 1),
-      }),
+/**
+ * Sentence (pair) classification, logits (B, numLabels): backbone → ClsClassifier (pooler → dropout →
+ * linear), exactly HF's BertForSequenceClassification, or with `pooling: 'mean'` a MeanPoolClassifier.
+ * Labels (B). Params: bert.*, classifier.pooler.* ('cls' only), classifier.mlp.out.*.
+ */
+export class BertForSequenceClassification extends BertWithClassifier<ClsClassifier | MeanPoolClassifier> {
+  readonly pooling: 'cls' | 'mean';
+  constructor(config: ConfigArg, options: SequenceClassifierOptions) {
+    const pooling = options.pooling ?? 'cls';
+    super(config, options, (c, head) =>
+      pooling === 'mean'
+        ? new MeanPoolClassifier(c.hiddenSize, options.numLabels, head)
+        : new ClsClassifier(c.hiddenSize, options.numLabels, { ...head, pooler: true }),
     );
-    this.numLabels = numLabels;
-    this.id2label = id2label ?? defaultLabels(numLabels);
+    this.pooling = pooling;
   }
-  /** Logits (B, T, numLabels). */
-  forward(inputs: BertInputs): tf.Tensor {
-    return this.run(inputs).logits;
-  }
-  run(inputs: BertInputs, options: RunOptions = {}): TaskOutput {
-    const out = this.bert.run(inputs, options);
-    return {
-      ...extras(out),
-      hidden: out.sequenceOutput,
-      logits: this.classifier.forward(out.sequenceOutput),
-    };
-  }
-  /** Mean cross-entropy over labelled tokens (labels (B, T), IGNORE_INDEX = not scored, e.g. padding, subwords). */
-  loss(inputs: BertInputs, labels: tf.Tensor): tf.Scalar {
-    return classificationLoss(this.forward(inputs), labels);
+}
+
+/**
+ * Per-token tagging (NER), logits (B, T, numLabels): backbone → dropout → linear. Labels (B, T),
+ * IGNORE_INDEX = not scored (padding, subwords). Params: bert.*, classifier.mlp.out.*.
+ */
+export class BertForTokenClassification extends BertWithClassifier<TokenClassifier> {
+  constructor(config: ConfigArg, options: ClassifierOptions) {
+    super(config, options, (c, head) => new TokenClassifier(c.hiddenSize, options.numLabels, head));
   }
 }

@@ -46,8 +46,8 @@ export class ClsClassifier extends Module {
   }
 }
 
-/** Mean of the hidden states over real tokens (padding excluded) → MLP → logits: a bag-of-vectors baseline. */
-export class MeanPoolClassifier extends Module {
+/** A head that pools the hidden states (or not) and applies an MLP. Params: mlp.* */
+abstract class PoolingHead extends Module {
   readonly mlp: Mlp;
   constructor(
     readonly hiddenSize: number,
@@ -57,25 +57,23 @@ export class MeanPoolClassifier extends Module {
     super();
     this.mlp = this.module('mlp', headMlp(hiddenSize, numClasses, options));
   }
+  protected abstract pool(hidden: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor;
   forward(hidden: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
     checkHidden(hidden, attentionMask, this.hiddenSize);
-    return this.mlp.forward(meanPool(hidden, attentionMask));
+    return this.mlp.forward(this.pool(hidden, attentionMask));
+  }
+}
+
+/** Mean of the hidden states over real tokens (padding excluded) → MLP → logits: a bag-of-vectors baseline. */
+export class MeanPoolClassifier extends PoolingHead {
+  protected pool(hidden: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
+    return meanPool(hidden, attentionMask);
   }
 }
 
 /** Per-token logits (B, T, numClasses), e.g. for NER. With no hidden layers: BERT's token-classification head. */
-export class TokenClassifier extends Module {
-  readonly mlp: Mlp;
-  constructor(
-    readonly hiddenSize: number,
-    readonly numClasses: number,
-    options: HeadOptions = {},
-  ) {
-    super();
-    this.mlp = this.module('mlp', headMlp(hiddenSize, numClasses, options));
-  }
-  forward(hidden: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
-    checkHidden(hidden, attentionMask, this.hiddenSize);
-    return this.mlp.forward(hidden);
+export class TokenClassifier extends PoolingHead {
+  protected pool(hidden: tf.Tensor): tf.Tensor {
+    return hidden;
   }
 }
