@@ -45,8 +45,8 @@ export interface LoopCallbacks {
 }
 
 /**
- * Where batches come from: `next()` returns the next batch. With `stepsPerEpoch` the source also counts as
- * epochs (`epochs` in the loop options, and `LoopStep.epoch`).
+ * Where batches come from: `next()` returns the next batch (one per micro-batch). With `stepsPerEpoch`
+ * (batches per epoch) the source also counts epochs (`epochs` in the loop options, and `LoopStep.epoch`).
  */
 export interface BatchSource<B> {
   next(): B;
@@ -73,7 +73,7 @@ export interface TrainingLoopOptions<B> {
    * the batch source) makes are freed there; the loop puts the model in train mode before each step.
    */
   loss: (batch: B) => tf.Scalar;
-  /** Optimizer steps to take (or `epochs` × the source's stepsPerEpoch). */
+  /** Optimizer steps to take, or `epochs` over the source (⌈epochs × stepsPerEpoch / accumulationSteps⌉). */
   steps?: number;
   epochs?: number;
   /** Held-out evaluation; the loop switches the model to eval mode around it. */
@@ -127,7 +127,8 @@ export class TrainingLoop<B> {
       const per = this.#source.stepsPerEpoch;
       if (per === undefined)
         throw new InvalidArgumentError('TrainingLoop: epochs needs a batch source with stepsPerEpoch');
-      this.totalSteps = epochs * per;
+      // With accumulation every optimizer step takes trainer.accumulationSteps batches.
+      this.totalSteps = Math.ceil((epochs * per) / trainer.accumulationSteps);
     } else if (steps !== undefined) {
       this.totalSteps = steps;
     } else {
@@ -175,7 +176,7 @@ export class TrainingLoop<B> {
   async trainStep(): Promise<LoopStep> {
     const { loss, evalEvery, checkpointEvery } = this.#options;
     const per = this.#source.stepsPerEpoch;
-    const epoch = per ? Math.floor(this.step / per) : 0;
+    const epoch = per ? Math.floor((this.step * this.trainer.accumulationSteps) / per) : 0;
     this.trainer.model.train();
     const r: LoopStep = { ...(await this.trainer.step(() => loss(this.#source.next()))), epoch };
     this.history.push(r);

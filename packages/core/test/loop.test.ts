@@ -148,6 +148,12 @@ describe('TrainingLoop', () => {
     const src = epochBatches([1, 2, 3, 4, 5], 2, new Rng(0));
     const loop = new TrainingLoop({ trainer, batches: src, loss: () => tf.scalar(0), epochs: 3 });
     expect(loop.totalSteps).toBe(9);
+    // Two batches per optimizer step: 3 epochs of 3 batches are 5 steps (the last one spans an epoch end).
+    const acc = new Trainer(model, { lr: 1e-2, accumulationSteps: 2 });
+    expect(
+      new TrainingLoop({ trainer: acc, batches: src, loss: () => tf.scalar(0), epochs: 3 }).totalSteps,
+    ).toBe(5);
+    acc.dispose();
     const mk = (o: object) => () =>
       new TrainingLoop({ trainer, batches: batch, loss: () => tf.scalar(0), ...o });
     expect(mk({})).toThrow(/give steps or epochs/);
