@@ -17,6 +17,11 @@ export interface TrainerOptions extends Omit<AdamWOptions, 'lr'> {
   clipNorm?: number;
   /** Micro-batches per optimizer step; gradients and losses are averaged over them (default 1). */
   accumulationSteps?: number;
+  /**
+   * Learning rate for 0-based step `step` (e.g. core's `warmupLinear`); replaces the default warmup + cosine
+   * (then warmupSteps, totalSteps and minLr are not used).
+   */
+  schedule?: (step: number) => number;
 }
 
 export interface StepResult {
@@ -50,7 +55,16 @@ export class Trainer {
     readonly model: Module,
     options: TrainerOptions,
   ) {
-    const { lr, warmupSteps, totalSteps, minLr, clipNorm, accumulationSteps = 1, ...adam } = options;
+    const {
+      lr,
+      warmupSteps,
+      totalSteps,
+      minLr,
+      clipNorm,
+      accumulationSteps = 1,
+      schedule,
+      ...adam
+    } = options;
     if (clipNorm !== undefined && !(clipNorm > 0)) {
       throw new InvalidArgumentError(`Trainer: clipNorm must be > 0, got ${clipNorm}`);
     }
@@ -59,7 +73,7 @@ export class Trainer {
         `Trainer: accumulationSteps must be an integer >= 1, got ${accumulationSteps}`,
       );
     }
-    this.schedule = warmupCosine({ lr, warmupSteps, totalSteps, minLr });
+    this.schedule = schedule ?? warmupCosine({ lr, warmupSteps, totalSteps, minLr });
     this.optimizer = new AdamW(model, { ...adam, lr });
     this.clipNorm = clipNorm;
     this.accumulationSteps = accumulationSteps;
