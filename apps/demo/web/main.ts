@@ -99,14 +99,16 @@ function disposeModels(): void {
 }
 
 // ---- training: core's TrainingLoop, the page subscribes (plot, counters) and stops/resumes it ----------
-const running = new Set<TrainingLoop<unknown>>();
+/** What the page uses of a TrainingLoop (whatever its batches are). */
+type Loop = Pick<TrainingLoop<unknown>, 'on' | 'run' | 'stop' | 'done'>;
+const running = new Set<Loop>();
 function stopAll(): void {
   for (const loop of running) loop.stop();
 }
 
 async function trainLoop(
   prefix: 's' | 'g',
-  exp: { readonly loop: TrainingLoop<never>; readonly steps: number; readonly totalSteps: number },
+  exp: { readonly loop: Loop; readonly steps: number; readonly totalSteps: number },
   plot: LossPlot,
   losses: number[],
   /** Set while training; the caller clears it when its own follow-up (evaluation) is done too. */
@@ -114,7 +116,7 @@ async function trainLoop(
   /** Tokens the training batches held so far (for tokens/s). */
   tokens: () => number,
 ): Promise<void> {
-  const loop = exp.loop as TrainingLoop<unknown>;
+  const loop = exp.loop;
   running.add(loop);
   flag.running = true;
   $(`${prefix}-train`).setAttribute('disabled', '');
