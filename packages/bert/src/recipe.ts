@@ -57,8 +57,11 @@ export async function runRecipe<T>(
     seed = 0,
     onStep,
     callbacks = [],
-    maxLength: _,
-    ...loopOptions
+    evaluate,
+    evalEvery,
+    earlyStopping,
+    checkpointEvery,
+    save,
   } = options;
   const batches = epochBatches(items, batchSize, new Rng(seed));
   const totalSteps = Math.ceil((epochs * batches.stepsPerEpoch!) / accumulationSteps);
@@ -73,7 +76,11 @@ export async function runRecipe<T>(
   });
   seedDropout(seed);
   const loop = new TrainingLoop({
-    ...loopOptions,
+    evaluate,
+    evalEvery,
+    earlyStopping,
+    checkpointEvery,
+    save,
     trainer,
     batches,
     steps: totalSteps,
