@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { globalNorm } from './clip.js';
+import { clipFactor, globalNorm } from './clip.js';
 import { InvalidArgumentError, NonFiniteLossError } from './errors.js';
 import { valueAndGrads } from './grad.js';
 import type { Module } from './module.js';
@@ -118,7 +118,7 @@ export class Trainer {
         throw err;
       }
       // torch.nn.utils.clip_grad_norm_
-      const clip = this.clipNorm === undefined ? 1 : Math.min(1, this.clipNorm / (gradNorm + 1e-6));
+      const clip = this.clipNorm === undefined ? 1 : clipFactor(gradNorm, this.clipNorm);
       this.optimizer.step(grads, { lr, gradScale: clip / n });
       return { step, loss, gradNorm, lr };
     } finally {
