@@ -36,6 +36,7 @@ Options:
   --tokens <n>            characters to generate (default: 400)
   --seed <n>              seed for data split, initialisation and sampling (default: 0)
   --fast                  tiny models, fewer steps: a smoke test (under a minute)
+  --verbose               also show what the runtimes print (TF.js's tfjs-node banner, Dawn's GPU probe)
   -h, --help              this text`;
 
 const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample'] as const;
@@ -50,6 +51,7 @@ export interface DemoOptions {
   tokens: number;
   seed: number;
   fast: boolean;
+  verbose: boolean;
 }
 
 function intOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -92,6 +94,7 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
     tokens: intOption('tokens', values.tokens, 1) ?? 400,
     seed: intOption('seed', values.seed, 0) ?? 0,
     fast: values.fast ?? false,
+    verbose: values.verbose ?? false,
   };
 }
 
@@ -107,6 +110,7 @@ function parse(argv: string[]) {
       tokens: { type: 'string' },
       seed: { type: 'string' },
       fast: { type: 'boolean' },
+      verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -136,7 +140,9 @@ export async function main(
         'classify needs a non-empty sentence, e.g. pnpm demo classify "attention is not too shabby"',
       );
     }
-    const info = await initBackend(opts.backend);
+    // Quiet unless --verbose: runtime banners and Dawn's native probe output stay out of the demo's output.
+    const info = await initBackend(opts.backend, { quiet: !opts.verbose });
+    if (opts.verbose) for (const l of info.quietLog) err(l);
     out.log(`backend: ${describeBackend(info)}`);
     switch (opts.command) {
       case 'all':

@@ -2,6 +2,7 @@
  * The demo's data, as plain values: labelled sentences and a long text. This file does no IO, so the CLI
  * (which reads the files from node_modules) and the web page (which bundles them) share it.
  */
+import { InvalidArgumentError } from '@transformer-kit/core';
 
 export type SentimentSource = 'amazon' | 'imdb' | 'yelp';
 export const SENTIMENT_SOURCES: readonly SentimentSource[] = ['amazon', 'imdb', 'yelp'];
@@ -66,7 +67,7 @@ export function trainTestSplit<T>(
   seed: number,
 ): { train: T[]; test: T[] } {
   if (!(testFraction > 0 && testFraction < 1))
-    throw new RangeError(`testFraction must be in (0, 1), got ${testFraction}`);
+    throw new InvalidArgumentError(`testFraction must be in (0, 1), got ${testFraction}`);
   const all = shuffled(items, seed);
   const nTest = Math.max(1, Math.round(all.length * testFraction));
   return { train: all.slice(0, all.length - nTest), test: all.slice(all.length - nTest) };

@@ -43,16 +43,12 @@ export async function runGenerate(opts: DemoOptions, out: Output): Promise<Gener
       `   GPT: ${c.numLayers} layers, dim ${c.dim}, ${c.numHeads} heads, block ${c.blockSize}, ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters; batch ${sizes.batchSize}, ${sizes.steps} steps, AdamW lr ${sizes.lr}`,
     );
     const bar = out.progress ? progressBar('GPT on Moby Dick', exp.totalSteps) : undefined;
-    const losses: number[] = [];
-    let tokens = 0;
+    const off = exp.loop.on({ onStep: (s) => bar?.update(s.step, s.loss, s.step * exp.tokensPerStep) });
+    let losses: number[];
     try {
-      while (exp.steps < exp.totalSteps) {
-        const r = await exp.step();
-        losses.push(r.loss);
-        tokens += r.tokens;
-        bar?.update(exp.steps, r.loss, tokens);
-      }
+      losses = (await exp.loop.run()).history.map((s) => s.loss);
     } finally {
+      off();
       bar?.stop();
     }
     const evalLoss = await exp.evalLoss();
@@ -82,7 +78,9 @@ export async function runGenerate(opts: DemoOptions, out: Output): Promise<Gener
       const b = await reloaded.generate(PROMPT, { maxNewTokens: n, temperature: 0 });
       identical = a === b;
       out.log('');
-      out.log(`   checkpoint: ${dir} (model.safetensors in GPT-2 layout, config.json, vocab.json)`);
+      out.log(
+        `   checkpoint: ${dir} (model.safetensors in GPT-2 layout, config.json, tokenizer.json, vocab.json)`,
+      );
       out.log(
         `   reloaded: ${identical ? 'same' : 'DIFFERENT'} greedy continuation (${n} characters): ${JSON.stringify(PROMPT + b)}`,
       );

@@ -1,12 +1,11 @@
 /**
- * Text generation: a character-level GPT trained on Moby Dick. The experiment owns the tokenizer, the
- * model and the trainer, and takes one optimizer step at a time, so the CLI (progress bar) and the page
- * (live plot, stop/resume) drive the same code.
+ * Text generation: a character-level GPT trained on Moby Dick. The experiment owns the tokenizer, the model
+ * and core's TrainingLoop; the CLI (progress bar) and the page (live plot, stop/resume) subscribe to the
+ * loop's events and drive the same code.
  */
-import * as tf from '@tensorflow/tfjs';
-import { Rng, seedDropout, Trainer } from '@transformer-kit/core';
-import { GPT, type GPTConfig } from '@transformer-kit/gpt';
-import { charTokenizer, type Tokenizer } from './text.js';
+import { Rng, seedDropout, splitTokens, Trainer, TrainingLoop, windowBatches } from '@transformer-kit/core';
+import { evaluateLoss, GPT, type GPTConfig } from '@transformer-kit/gpt';
+import { type Tokenizer, trainChar } from '@transformer-kit/tokenizer';
 
 export interface GptSizes {
   model: Pick<GPTConfig, 'blockSize' | 'numLayers' | 'numHeads' | 'dim' | 'dropout'>;
@@ -52,8 +51,7 @@ export class GptExperiment {
   readonly #rng: Rng;
   readonly #train: Int32Array;
   readonly #heldOut: Int32Array;
-  #trainer: Trainer;
-  #totalSteps: number;
+  #loop: TrainingLoop<{ x: unknown; y: unknown }>;
 
   private constructor(
     readonly tokenizer: Tokenizer,
@@ -64,15 +62,12 @@ export class GptExperiment {
     this.#rng = new Rng(options.seed + 1);
     seedDropout(options.seed);
     // The last 10% of the book is held out for the evaluation loss.
-    const cut = Math.floor(ids.length * 0.9);
-    this.#train = ids.subarray(0, cut);
-    this.#heldOut = ids.subarray(cut);
-    this.#totalSteps = options.steps;
-    this.#trainer = this.#newTrainer();
+    ({ train: this.#train, val: this.#heldOut } = splitTokens(ids, 0.1));
+    this.#loop = this.#newLoop(options.steps);
   }
 
   static async create(text: string, options: GptExperimentOptions): Promise<GptExperiment> {
-    const tokenizer = charTokenizer(text);
+    const tokenizer = trainChar(text);
     const ids = Int32Array.from(tokenizer.encode(text).ids);
     const model = new GPT({ vocabSize: tokenizer.vocabSize, ...options.model }, { seed: options.seed });
     return new GptExperiment(tokenizer, model, ids, options);
@@ -83,24 +78,37 @@ export class GptExperiment {
     return new GptExperiment(tokenizer, model, new Int32Array(0), options);
   }
 
-  #newTrainer(): Trainer {
-    const { lr, warmupSteps } = this.options;
-    return new Trainer(this.model, {
+  /** A fresh warmup + cosine over `steps` from where the weights are. */
+  #newLoop(steps: number): TrainingLoop<{ x: unknown; y: unknown }> {
+    const { lr, warmupSteps, batchSize } = this.options;
+    const trainer = new Trainer(this.model, {
       lr,
       warmupSteps,
-      totalSteps: this.#totalSteps,
+      totalSteps: steps,
       minLr: lr / 10,
       weightDecay: 0.1,
       clipNorm: 1,
     });
+    const model = this.model;
+    return new TrainingLoop({
+      trainer,
+      batches: windowBatches(this.#train, batchSize, model.config.blockSize, this.#rng),
+      loss: ({ x, y }) => model.loss(x, y),
+      steps,
+    });
+  }
+
+  /** The training loop: subscribe with `loop.on(...)`, train with `loop.run()`, pause with `loop.stop()`. */
+  get loop(): TrainingLoop<{ x: unknown; y: unknown }> {
+    return this.#loop;
   }
 
   get steps(): number {
-    return this.#trainer.stepCount;
+    return this.#loop.step;
   }
 
   get totalSteps(): number {
-    return this.#totalSteps;
+    return this.#loop.totalSteps;
   }
 
   /** Tokens per optimizer step. */
@@ -110,48 +118,14 @@ export class GptExperiment {
 
   /** Train `more` steps past the current schedule (a fresh warmup + cosine from where the weights are). */
   extend(more: number): void {
-    this.#trainer.dispose();
-    this.#totalSteps = more;
-    this.#trainer = this.#newTrainer();
-  }
-
-  /** `batchSize` random windows of blockSize + 1 tokens: inputs and next-token targets. */
-  #batch(source: Int32Array, rng: Rng): { x: tf.Tensor2D; y: tf.Tensor2D } {
-    const { batchSize } = this.options;
-    const t = this.model.config.blockSize;
-    const x = new Int32Array(batchSize * t);
-    const y = new Int32Array(batchSize * t);
-    for (let b = 0; b < batchSize; b++) {
-      const start = rng.int(source.length - t - 1);
-      x.set(source.subarray(start, start + t), b * t);
-      y.set(source.subarray(start + 1, start + t + 1), b * t);
-    }
-    return { x: tf.tensor2d(x, [batchSize, t], 'int32'), y: tf.tensor2d(y, [batchSize, t], 'int32') };
-  }
-
-  async step(): Promise<{ loss: number; tokens: number }> {
-    const { x, y } = this.#batch(this.#train, this.#rng);
-    try {
-      this.model.train();
-      const { loss } = await this.#trainer.step(() => this.model.loss(x, y));
-      return { loss, tokens: this.tokensPerStep };
-    } finally {
-      tf.dispose([x, y]);
-    }
+    this.#loop.trainer.dispose();
+    this.#loop = this.#newLoop(more);
   }
 
   /** Mean loss on `batches` fixed held-out batches (the same ones every call). */
-  async evalLoss(batches = 8): Promise<number> {
-    const rng = new Rng(12345);
-    this.model.eval();
-    let sum = 0;
-    for (let i = 0; i < batches; i++) {
-      const { x, y } = this.#batch(this.#heldOut, rng);
-      const l = tf.tidy(() => this.model.loss(x, y));
-      sum += (await l.data())[0]!;
-      tf.dispose([x, y, l]);
-    }
-    return sum / batches;
+  evalLoss(batches = 8): Promise<number> {
+    const { batchSize } = this.options;
+    return evaluateLoss(this.model, this.#heldOut, { batchSize, batches, seed: 12345 });
   }
 
   /** Continues `prompt`, streaming each new piece of text to `onText`; returns the generated text. */
@@ -177,7 +151,7 @@ export class GptExperiment {
   }
 
   dispose(): void {
-    this.#trainer.dispose();
+    this.#loop.trainer.dispose();
     this.model.dispose();
   }
 }

@@ -2,7 +2,12 @@
  * Runs a checkpoint folder picked in the page: a GPT-2 (generate, streamed) or a BERT classifier
  * (classify, with attention heatmaps), including the folders this demo's CLI writes.
  */
-import { CheckpointError, type FileData, parseConfig, readCheckpointFile } from '@transformer-kit/core';
+import {
+  CheckpointMismatchError,
+  type FileData,
+  parseConfig,
+  readCheckpointFile,
+} from '@transformer-kit/core';
 import { loadGptCheckpoint, loadSentimentCheckpoint } from './checkpoints.js';
 import { gptSizes } from './generate.js';
 import { type Classification, sentimentSizes } from './sentiment.js';
@@ -51,7 +56,7 @@ export async function loadHfCheckpoint(files: Map<string, FileData>): Promise<Lo
       dispose: () => exp.dispose(),
     };
   }
-  throw new CheckpointError(
+  throw new CheckpointMismatchError(
     `config.json has model_type '${String(type)}'; this page runs 'bert' and 'gpt2' checkpoints`,
   );
 }

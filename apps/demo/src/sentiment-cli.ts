@@ -28,27 +28,22 @@ export interface SentimentReport {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-/** Trains a model with a progress bar; returns the losses and wall time. */
+/** Runs the experiment's training loop with a progress bar subscribed; returns the losses and wall time. */
 async function train(
   exp: SentimentExperiment,
   label: string,
   out: Output,
 ): Promise<{ losses: number[]; seconds: number }> {
   const bar = out.progress ? progressBar(label, exp.totalSteps) : undefined;
-  const losses: number[] = [];
   const t0 = performance.now();
-  let tokens = 0;
+  const off = exp.loop.on({ onStep: (s) => bar?.update(s.step, s.loss, exp.tokensSeen) });
   try {
-    while (exp.steps < exp.totalSteps) {
-      const r = await exp.step();
-      losses.push(r.loss);
-      tokens += r.tokens;
-      bar?.update(exp.steps, r.loss, tokens);
-    }
+    const { history } = await exp.loop.run();
+    return { losses: history.map((s) => s.loss), seconds: (performance.now() - t0) / 1000 };
   } finally {
+    off();
     bar?.stop();
   }
-  return { losses, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** The `sentiment` package's own AFINN word-list scorer on the same test split: a no-training reference. */
@@ -132,7 +127,7 @@ export async function runSentiment(opts: DemoOptions, out: Output): Promise<Sent
       const maxDiff = Math.max(...before.flatMap((p, i) => p.map((v, j) => Math.abs(v - after[i]![j]!))));
       identical = maxDiff === 0;
       out.log('');
-      out.log(`   checkpoint: ${dir} (model.safetensors, config.json, vocab.txt)`);
+      out.log(`   checkpoint: ${dir} (model.safetensors, config.json, tokenizer.json, vocab.txt)`);
       out.log(
         `   reloaded: ${identical ? 'identical' : 'DIFFERENT'} predictions on all ${before.length} test sentences (max |Δp| = ${maxDiff})`,
       );

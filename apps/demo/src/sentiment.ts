@@ -1,21 +1,27 @@
 /**
- * Sentiment: a small BERT fine-tuned from scratch on the UCI labelled sentences, with either the [CLS]
- * classifier (bert's BertForSequenceClassification) or the mean-pool baseline (BertModel + heads'
- * MeanPoolClassifier). One optimizer step at a time, so the CLI and the page drive the same code.
+ * Sentiment: a small BERT fine-tuned from scratch on the UCI labelled sentences, with either pooling of
+ * bert's BertForSequenceClassification: [CLS] (HF's head) or the mean over real tokens (the baseline).
+ * Training is core's TrainingLoop, so the CLI (progress bar) and the page (plot, stop/resume) subscribe to
+ * the same loop.
  */
 import * as tf from '@tensorflow/tfjs';
-import { attentionBias, paddingMask } from '@transformer-kit/attention';
 import {
   type BertConfig,
   BertForSequenceClassification,
-  type BertInputs,
-  BertModel,
   bertConfig,
+  encodeTexts,
+  evaluateClassifier,
 } from '@transformer-kit/bert';
-import { Module, Rng, seedDropout, Trainer } from '@transformer-kit/core';
-import { classificationLoss, MeanPoolClassifier } from '@transformer-kit/heads';
-import { type LabelledSentence, shuffled, trainTestSplit } from './data.js';
-import { type Tokenizer, trainWordPieceTokenizer } from './text.js';
+import {
+  epochBatches,
+  InvalidArgumentError,
+  Rng,
+  seedDropout,
+  Trainer,
+  TrainingLoop,
+} from '@transformer-kit/core';
+import { type Tokenizer, trainWordPiece } from '@transformer-kit/tokenizer';
+import { type LabelledSentence, trainTestSplit } from './data.js';
 
 export const LABELS = ['negative', 'positive'] as const;
 export type Head = 'cls' | 'mean';
@@ -78,6 +84,8 @@ export function sentimentSizes(fast = false): SentimentSizes {
 export interface SentimentOptions extends SentimentSizes {
   seed: number;
   head: Head;
+  /** Test-set accuracy every this many steps (the loop's evaluation; default: none). */
+  evalEvery?: number;
   /** Reuse a vocabulary (e.g. the [CLS] and mean-pool models share one, so only the head differs). */
   tokenizer?: Tokenizer;
   /** Reuse a split (default: a seeded 80/20 split of `sentences`). */
@@ -98,52 +106,26 @@ export interface Classification {
   attention: Attention;
 }
 
-/** BertModel + mean over real tokens + MLP: the "bag of contextual vectors" baseline. Params: bert.*, classifier.*. */
-export class BertMeanPoolClassifier extends Module {
-  readonly bert: BertModel;
-  readonly classifier: MeanPoolClassifier;
-  constructor(
-    readonly config: BertConfig,
-    { numLabels, seed = 0 }: { numLabels: number; seed?: number },
-  ) {
-    super();
-    this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
-    this.classifier = this.module(
-      'classifier',
-      new MeanPoolClassifier(config.hiddenSize, numLabels, {
-        dropout: config.hiddenDropout,
-        rng: new Rng(seed + 1),
-      }),
-    );
-  }
-  forward(inputs: BertInputs): tf.Tensor {
-    const mask = inputs.attentionMask instanceof tf.Tensor ? inputs.attentionMask : undefined;
-    return this.classifier.forward(this.bert.forward(inputs).sequenceOutput, mask);
-  }
-  loss(inputs: BertInputs, labels: tf.Tensor): tf.Scalar {
-    return classificationLoss(this.forward(inputs), labels);
-  }
-}
-
-export type SentimentModel = BertForSequenceClassification | BertMeanPoolClassifier;
+export type SentimentModel = BertForSequenceClassification;
 
 export function buildSentimentModel(head: Head, config: BertConfig, seed: number): SentimentModel {
   const id2label = { 0: LABELS[0], 1: LABELS[1] };
-  return head === 'cls'
-    ? new BertForSequenceClassification(config, { numLabels: 2, id2label, seed })
-    : new BertMeanPoolClassifier(config, { numLabels: 2, seed });
+  return new BertForSequenceClassification(config, {
+    numLabels: 2,
+    id2label,
+    seed,
+    pooling: head === 'cls' ? 'cls' : 'mean',
+  });
 }
 
-interface Batch {
-  inputs: { inputIds: tf.Tensor2D; attentionMask: tf.Tensor2D };
-  tokens: number;
-}
+/** Padding to a multiple of 8 keeps the number of batch shapes (and GPU shader compiles) small. */
+const PAD_MULTIPLE = 8;
 
 export class SentimentExperiment {
   readonly #rng: Rng;
-  #order: LabelledSentence[] = [];
-  #trainer: Trainer;
-  #totalSteps: number;
+  #loop: TrainingLoop<LabelledSentence[]>;
+  /** Real (non-padding) tokens the training batches held so far. */
+  tokensSeen = 0;
 
   private constructor(
     readonly tokenizer: Tokenizer,
@@ -154,8 +136,7 @@ export class SentimentExperiment {
   ) {
     this.#rng = new Rng(options.seed + 7);
     seedDropout(options.seed);
-    this.#totalSteps = options.steps;
-    this.#trainer = this.#newTrainer();
+    this.#loop = this.#newLoop(options.steps);
   }
 
   static async create(
@@ -165,14 +146,14 @@ export class SentimentExperiment {
     const { train, test } = options.split ?? trainTestSplit(sentences, 0.2, options.seed);
     const tokenizer =
       options.tokenizer ??
-      trainWordPieceTokenizer(
+      trainWordPiece(
         train.map((s) => s.text),
-        options.vocabSize,
+        { vocabSize: options.vocabSize },
       );
     const config = bertConfig('tiny', {
       ...options.model,
       vocabSize: tokenizer.vocabSize,
-      padTokenId: tokenizer.padId,
+      padTokenId: tokenizer.specialId('[PAD]'),
     });
     return new SentimentExperiment(
       tokenizer,
@@ -193,71 +174,61 @@ export class SentimentExperiment {
     return new SentimentExperiment(tokenizer, model, split.train, split.test, options);
   }
 
-  #newTrainer(): Trainer {
-    const { lr, warmupSteps } = this.options;
-    return new Trainer(this.model, {
+  /** A fresh warmup + cosine over `steps`, on reshuffled epochs of the training sentences. */
+  #newLoop(steps: number): TrainingLoop<LabelledSentence[]> {
+    const { lr, warmupSteps, batchSize, evalEvery } = this.options;
+    const trainer = new Trainer(this.model, {
       lr,
       warmupSteps,
-      totalSteps: this.#totalSteps,
+      totalSteps: steps,
       minLr: lr / 10,
       weightDecay: 0.01,
       clipNorm: 1,
     });
+    return new TrainingLoop({
+      trainer,
+      batches: this.train.length ? epochBatches(this.train, batchSize, this.#rng) : () => [],
+      loss: (rows) => {
+        const inputs = this.encode(rows.map((r) => r.text));
+        this.tokensSeen += inputs.attentionMask.flat().reduce((a, b) => a + b, 0);
+        const labels = tf.tensor1d(
+          rows.map((r) => r.label),
+          'int32',
+        );
+        return this.model.loss(inputs, labels);
+      },
+      steps,
+      ...(evalEvery
+        ? {
+            evaluate: async () => ({ accuracy: await this.accuracy(this.test) }),
+            evalEvery,
+            evalAtEnd: false,
+          }
+        : {}),
+    });
+  }
+
+  /** The training loop: subscribe with `loop.on(...)`, train with `loop.run()`, pause with `loop.stop()`. */
+  get loop(): TrainingLoop<LabelledSentence[]> {
+    return this.#loop;
   }
 
   get steps(): number {
-    return this.#trainer.stepCount;
+    return this.#loop.step;
   }
 
   get totalSteps(): number {
-    return this.#totalSteps;
+    return this.#loop.totalSteps;
   }
 
   extend(more: number): void {
-    this.#trainer.dispose();
-    this.#totalSteps = more;
-    this.#trainer = this.#newTrainer();
+    this.#loop.trainer.dispose();
+    this.#loop = this.#newLoop(more);
   }
 
-  /** Token ids padded to the longest (rounded up to 8, to keep the number of shapes small), with the mask. */
-  encode(texts: string[]): Batch {
-    const maxLen = this.model.config.maxPositions;
-    const rows = texts.map((t) => this.tokenizer.encode(t, maxLen).ids);
-    const width = Math.min(maxLen, Math.ceil(Math.max(...rows.map((r) => r.length)) / 8) * 8);
-    const ids = new Int32Array(rows.length * width).fill(this.tokenizer.padId);
-    const mask = new Int32Array(rows.length * width);
-    let tokens = 0;
-    rows.forEach((r, i) => {
-      ids.set(r, i * width);
-      mask.fill(1, i * width, i * width + r.length);
-      tokens += r.length;
-    });
-    return {
-      inputs: {
-        inputIds: tf.tensor2d(ids, [rows.length, width], 'int32'),
-        attentionMask: tf.tensor2d(mask, [rows.length, width], 'int32'),
-      },
-      tokens,
-    };
-  }
-
-  /** One optimizer step on the next `batchSize` training sentences (reshuffled every epoch). */
-  async step(): Promise<{ loss: number; tokens: number }> {
-    const { batchSize } = this.options;
-    if (this.#order.length < batchSize) this.#order.push(...shuffled(this.train, this.#rng.nextSeed()));
-    const rows = this.#order.splice(0, batchSize);
-    const batch = this.encode(rows.map((r) => r.text));
-    const labels = tf.tensor1d(
-      rows.map((r) => r.label),
-      'int32',
-    );
-    try {
-      this.model.train();
-      const { loss } = await this.#trainer.step(() => this.model.loss(batch.inputs, labels));
-      return { loss, tokens: batch.tokens };
-    } finally {
-      tf.dispose([batch.inputs.inputIds, batch.inputs.attentionMask, labels]);
-    }
+  /** Token ids (with [CLS] … [SEP]) padded to the longest (a multiple of 8), with the attention mask. */
+  encode(texts: string[]) {
+    return encodeTexts(this.tokenizer, texts, this.model.config.maxPositions, PAD_MULTIPLE);
   }
 
   /** Class probabilities (n, 2) in eval mode, 64 sentences at a time. */
@@ -265,22 +236,18 @@ export class SentimentExperiment {
     this.model.eval();
     const out: number[][] = [];
     for (let i = 0; i < texts.length; i += 64) {
-      const batch = this.encode(texts.slice(i, i + 64));
-      const probs = tf.tidy(() => tf.softmax(this.model.forward(batch.inputs)));
-      const data = (await probs.array()) as number[][];
-      tf.dispose([probs, batch.inputs.inputIds, batch.inputs.attentionMask]);
-      out.push(...data);
+      const inputs = this.encode(texts.slice(i, i + 64));
+      const probs = tf.tidy(() => tf.softmax(this.model.forward(inputs)));
+      out.push(...((await probs.array()) as number[][]));
+      probs.dispose();
     }
     return out;
   }
 
   async accuracy(rows: LabelledSentence[]): Promise<number> {
-    const probs = await this.predict(rows.map((r) => r.text));
-    let right = 0;
-    probs.forEach((p, i) => {
-      if (Number(p[1]! > p[0]!) === rows[i]!.label) right++;
-    });
-    return right / rows.length;
+    const maxLength = this.model.config.maxPositions;
+    return (await evaluateClassifier(this.model, this.tokenizer, rows, { batchSize: 64, maxLength }))
+      .accuracy;
   }
 
   /** Probabilities plus every layer's attention for one sentence (for the page's heatmaps). */
@@ -289,45 +256,29 @@ export class SentimentExperiment {
   }
 
   dispose(): void {
-    this.#trainer.dispose();
+    this.#loop.trainer.dispose();
     this.model.dispose();
   }
 }
 
-/**
- * Runs the backbone layer by layer to collect attention probabilities (BertModel.forward does not return
- * them), then the model's own head on the same sequence output, so the probabilities match `forward`.
- */
+/** The model's probabilities and attention maps (its `run` with returnAttention) for one sentence. */
 export async function classifyWithAttention(
   model: SentimentModel,
   tokenizer: Tokenizer,
   text: string,
 ): Promise<Classification> {
-  if (text.trim() === '') throw new RangeError('type a sentence to classify');
+  if (text.trim() === '') throw new InvalidArgumentError('type a sentence to classify');
   model.eval();
-  const enc = tokenizer.encode(text, model.config.maxPositions);
-  const t = enc.ids.length;
-  const inputIds = tf.tensor2d(enc.ids, [1, t], 'int32');
-  const attentionMask = tf.ones([1, t], 'int32') as tf.Tensor2D;
+  const enc = tokenizer.encode(text, null, { truncation: { maxLength: model.config.maxPositions } });
   const [probs, ...maps] = tf.tidy(() => {
-    const bert = model.bert;
-    const bias = attentionBias(paddingMask(attentionMask));
-    let h = bert.embeddings.forward(inputIds, tf.zerosLike(inputIds) as tf.Tensor2D);
-    const attn: tf.Tensor[] = [];
-    for (const layer of bert.layers) {
-      const r = layer.forward(h, { mask: bias, returnAttention: true });
-      h = r.output;
-      attn.push(r.attention!);
-    }
-    const logits = model.classifier.forward(h, attentionMask);
-    return [tf.softmax(logits), ...attn];
+    const r = model.run({ inputIds: [enc.ids] }, { returnAttention: true });
+    return [tf.softmax(r.logits), ...r.attentions!];
   });
   const p = Array.from(await probs!.data());
   const layers = await Promise.all(maps.map(async (m) => (await m.data()) as Float32Array));
-  tf.dispose([probs!, ...maps, inputIds, attentionMask]);
-  const labels = model instanceof BertForSequenceClassification ? Object.values(model.id2label) : [...LABELS];
+  tf.dispose([probs!, ...maps]);
   return {
-    labels,
+    labels: Object.values(model.id2label),
     probs: p,
     tokens: enc.tokens,
     attention: { tokens: enc.tokens, numHeads: model.config.numHeads, layers },

@@ -4,7 +4,7 @@
  * HuggingFace checkpoint picked from disk. Every failure is shown in the page.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type BackendChoice, initBackend } from '@transformer-kit/core';
+import { type BackendChoice, initBackend, type TrainingLoop } from '@transformer-kit/core';
 import { describeBackend } from '../src/describe.js';
 import { GptExperiment, gptSizes } from '../src/generate.js';
 import { type LoadedCheckpoint, loadHfCheckpoint } from '../src/hf.js';
@@ -98,56 +98,51 @@ function disposeModels(): void {
   resetHfUi();
 }
 
-// ---- a training loop with stop/resume, shared by both models ------------------------------------------
-interface Loop {
-  running: boolean;
-}
-const loops: Loop[] = [];
+// ---- training: core's TrainingLoop, the page subscribes (plot, counters) and stops/resumes it ----------
+/** What the page uses of a TrainingLoop (whatever its batches are). */
+type Loop = Pick<TrainingLoop<unknown>, 'on' | 'run' | 'stop' | 'done'>;
+const running = new Set<Loop>();
 function stopAll(): void {
-  for (const l of loops) l.running = false;
+  for (const loop of running) loop.stop();
 }
 
 async function trainLoop(
   prefix: 's' | 'g',
-  exp: {
-    step(): Promise<{ loss: number; tokens: number }>;
-    readonly steps: number;
-    readonly totalSteps: number;
-  },
+  exp: { readonly loop: Loop; readonly steps: number; readonly totalSteps: number },
   plot: LossPlot,
   losses: number[],
   /** Set while training; the caller clears it when its own follow-up (evaluation) is done too. */
   flag: { running: boolean },
-  every?: (step: number) => Promise<void>,
+  /** Tokens the training batches held so far (for tokens/s). */
+  tokens: () => number,
 ): Promise<void> {
-  const loop: Loop = { running: true };
-  loops.push(loop);
+  const loop = exp.loop;
+  running.add(loop);
   flag.running = true;
   $(`${prefix}-train`).setAttribute('disabled', '');
   $(`${prefix}-stop`).removeAttribute('disabled');
   $(`${prefix}-status`).textContent = 'training…';
   const t0 = performance.now();
-  let tokens = 0;
-  try {
-    while (loop.running && exp.steps < exp.totalSteps) {
-      const r = await exp.step();
-      tokens += r.tokens;
-      losses.push(r.loss);
-      plot.push(exp.steps, r.loss);
-      $(`${prefix}-step`).textContent = `${exp.steps} / ${exp.totalSteps}`;
-      $(`${prefix}-loss`).textContent = r.loss.toFixed(3);
-      $(`${prefix}-tps`).textContent = Math.round(tokens / ((performance.now() - t0) / 1000)).toLocaleString(
-        'en-US',
-      );
-      if (every) await every(exp.steps);
+  const tokens0 = tokens();
+  const off = loop.on({
+    onStep: async (s) => {
+      losses.push(s.loss);
+      plot.push(s.step, s.loss);
+      $(`${prefix}-step`).textContent = `${s.step} / ${exp.totalSteps}`;
+      $(`${prefix}-loss`).textContent = s.loss.toFixed(3);
+      $(`${prefix}-tps`).textContent = Math.round(
+        (tokens() - tokens0) / ((performance.now() - t0) / 1000),
+      ).toLocaleString('en-US');
       // Let the page paint between steps.
-      await new Promise((r) => setTimeout(r, 0));
-    }
-    $(`${prefix}-status`).textContent =
-      exp.steps >= exp.totalSteps ? 'done' : 'stopped: press Train to resume';
+      await tick();
+    },
+  });
+  try {
+    await loop.run();
+    $(`${prefix}-status`).textContent = loop.done ? 'done' : 'stopped: press Train to resume';
   } finally {
-    loop.running = false;
-    loops.splice(loops.indexOf(loop), 1);
+    off();
+    running.delete(loop);
     $(`${prefix}-train`).removeAttribute('disabled');
     $(`${prefix}-stop`).setAttribute('disabled', '');
     $(`${prefix}-train`).textContent = exp.steps >= exp.totalSteps ? 'Train more' : 'Resume';
@@ -164,26 +159,26 @@ async function trainSentiment(): Promise<void> {
       ...stepsFrom('sentimentSteps'),
       seed,
       head: 'cls',
+      evalEvery: 50,
     });
   } else if (sentiment.steps >= sentiment.totalSteps) {
     sentiment.extend(sentiment.totalSteps);
   }
   const exp = sentiment;
+  const off = exp.loop.on({ onEval: (m) => showAccuracy(m.accuracy!) });
   try {
-    await trainLoop('s', exp, sPlot, state.sentiment.losses, state.sentiment, async (step) => {
-      if (step % 50 === 0 && step < exp.totalSteps) await evaluate(exp);
-    });
+    await trainLoop('s', exp, sPlot, state.sentiment.losses, state.sentiment, () => exp.tokensSeen);
     // Also after Stop, so the number matches the weights.
     $('s-status').textContent += ' · evaluating…';
-    await evaluate(exp);
+    showAccuracy(await exp.accuracy(exp.test));
     $('s-status').textContent = $('s-status').textContent!.replace(' · evaluating…', '');
   } finally {
+    off();
     state.sentiment.running = false;
   }
 }
 
-async function evaluate(exp: SentimentExperiment): Promise<void> {
-  const acc = await exp.accuracy(exp.test);
+function showAccuracy(acc: number): void {
   state.sentiment.accuracy = acc;
   $('s-acc').textContent = `${(acc * 100).toFixed(1)}%`;
 }
@@ -257,7 +252,8 @@ async function trainGpt(): Promise<void> {
     gpt.extend(gpt.totalSteps);
   }
   try {
-    await trainLoop('g', gpt, gPlot, state.gpt.losses, state.gpt);
+    const exp = gpt;
+    await trainLoop('g', exp, gPlot, state.gpt.losses, state.gpt, () => exp.steps * exp.tokensPerStep);
   } finally {
     state.gpt.running = false;
   }

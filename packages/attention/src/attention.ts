@@ -8,7 +8,7 @@ import {
   reshape,
   ShapeError,
 } from '@transformer-kit/core';
-import { type AttentionBias, attentionBias, type Mask } from './mask.js';
+import { type AttentionBias, attentionBias, checkBroadcast, type Mask } from './mask.js';
 import { attentionProbs } from './probs.js';
 
 export interface MultiHeadAttentionConfig {
@@ -141,7 +141,9 @@ export class MultiHeadAttention extends Module {
     let prepared: AttentionBias | undefined;
     if (mask) {
       prepared = attentionBias(mask);
-      checkBroadcastTo(prepared.bias.shape, [b, this.numHeads, t, s]);
+      checkBroadcast([b, this.numHeads, t, s], prepared.bias.shape, 'attention mask (B,H,T,S)', {
+        to: true,
+      });
     }
     const { probs, dropped } = attentionProbs(
       scores,
@@ -162,12 +164,4 @@ export class MultiHeadAttention extends Module {
     const [b, t] = y.shape as [number, number, number];
     return reshape(y, [b, t, this.numHeads, this.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
   }
-}
-
-function checkBroadcastTo(mask: readonly number[], target: readonly number[]): void {
-  const ok =
-    mask.length <= target.length &&
-    mask.every((d, i) => d === 1 || d === target[target.length - mask.length + i]);
-  if (!ok)
-    throw new ShapeError(`attention mask of shape [${mask}] does not broadcast to (B,H,T,S) = [${target}]`);
 }

@@ -1,14 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '@transformer-kit/core';
+import type { Activation, Rng } from '@transformer-kit/core';
 import {
   add,
   dropout,
-  gelu,
-  geluTanh,
   InvalidArgumentError,
   isRecordingGradients,
   LayerNorm,
-  Linear,
+  Mlp,
   Module,
   recompute,
 } from '@transformer-kit/core';
@@ -23,40 +21,17 @@ export interface TransformerBlockConfig {
   /** 'pre': x + f(LN(x)) (GPT-2). 'post': LN(x + f(x)) (BERT). */
   norm: 'pre' | 'post';
   /** 'gelu' = exact erf form (BERT), 'gelu_tanh' = tanh approximation (GPT-2's gelu_new). */
-  activation: 'gelu' | 'gelu_tanh';
+  activation: Activation;
   /** Dropout on each sublayer's output before the residual add (and on attention probabilities unless set below). */
   dropout?: number;
   attentionDropout?: number;
   layerNormEps?: number;
   bias?: boolean;
   headDim?: number;
-  /** Init std (default 0.02); the residual-facing projections (attn.output, mlp.proj) may use a smaller one. */
+  /** Init std (default 0.02); the residual-facing projections (attn.output, mlp.out) may use a smaller one. */
   std?: number;
   residualStd?: number;
   rng?: Rng;
-}
-
-/** fc → activation → proj. */
-export class Mlp extends Module {
-  readonly fc: Linear;
-  readonly proj: Linear;
-  constructor(
-    dim: number,
-    hidden: number,
-    readonly activation: 'gelu' | 'gelu_tanh',
-    opts: { bias: boolean; std: number; residualStd: number; rng?: Rng },
-  ) {
-    super();
-    this.fc = this.module('fc', new Linear(dim, hidden, { bias: opts.bias, std: opts.std, rng: opts.rng }));
-    this.proj = this.module(
-      'proj',
-      new Linear(hidden, dim, { bias: opts.bias, std: opts.residualStd, rng: opts.rng }),
-    );
-  }
-  forward(x: tf.Tensor): tf.Tensor {
-    const h = this.fc.forward(x);
-    return this.proj.forward(this.activation === 'gelu' ? gelu(h) : geluTanh(h));
-  }
 }
 
 export interface BlockOptions {
@@ -72,7 +47,7 @@ export interface BlockResult {
 }
 
 /**
- * Attention + MLP with residuals. Children: `attn` (query/key/value/output), `attnNorm`, `mlp` (fc/proj),
+ * Attention + MLP with residuals. Children: `attn` (query/key/value/output), `attnNorm`, `mlp` (core's Mlp: hidden.0/out),
  * `mlpNorm`. In pre-LN the norms come before their sublayer (GPT-2 ln_1/ln_2); in post-LN after the
  * residual add (BERT attention.output.LayerNorm / output.LayerNorm).
  */
@@ -94,9 +69,6 @@ export class TransformerBlock extends Module {
     const { dim, numHeads, mlpDim, bias = true, std = 0.02, rng } = config;
     if (config.norm !== 'pre' && config.norm !== 'post')
       throw new InvalidArgumentError(`norm must be 'pre' or 'post', got '${config.norm}'`);
-    if (config.activation !== 'gelu' && config.activation !== 'gelu_tanh') {
-      throw new InvalidArgumentError(`activation must be 'gelu' or 'gelu_tanh', got '${config.activation}'`);
-    }
     const residualStd = config.residualStd ?? std;
     this.dropoutRate = config.dropout ?? 0;
     const eps = config.layerNormEps ?? 1e-5;
@@ -114,7 +86,17 @@ export class TransformerBlock extends Module {
       }),
     );
     this.attnNorm = this.module('attnNorm', new LayerNorm(dim, eps));
-    this.mlp = this.module('mlp', new Mlp(dim, mlpDim, config.activation, { bias, std, residualStd, rng }));
+    this.mlp = this.module(
+      'mlp',
+      new Mlp(dim, dim, {
+        hiddenSizes: [mlpDim],
+        activation: config.activation,
+        bias,
+        std,
+        outStd: residualStd,
+        rng,
+      }),
+    );
     this.mlpNorm = this.module('mlpNorm', new LayerNorm(dim, eps));
   }
 

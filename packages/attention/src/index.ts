@@ -9,7 +9,6 @@ export {
 export {
   type BlockOptions,
   type BlockResult,
-  Mlp,
   setRecompute,
   TransformerBlock,
   type TransformerBlockConfig,
@@ -26,3 +25,9 @@ export {
   type Mask,
   paddingMask,
 } from './mask.js';
+export {
+  type BackboneExtras,
+  type RunOptions,
+  runBlocks,
+  type StackOptions,
+} from './stack.js';

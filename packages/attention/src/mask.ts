@@ -138,14 +138,23 @@ function toBias(m: tf.Tensor): tf.Tensor {
   return toBool(m).cast('float32').sub(1).mul(-BLOCKED);
 }
 
-/** Throws a ShapeError unless `b` broadcasts against `a` (numpy rules, aligned at the right). */
-export function checkBroadcast(a: readonly number[], b: readonly number[], what: string): void {
+/**
+ * Throws a ShapeError unless `b` broadcasts against `a` (numpy rules, aligned at the right); with `to`,
+ * unless `b` broadcasts to `a` itself (no longer, and only 1s where they differ). The one broadcast check
+ * of the masks and of attention.
+ */
+export function checkBroadcast(
+  a: readonly number[],
+  b: readonly number[],
+  what: string,
+  { to = false }: { to?: boolean } = {},
+): void {
   const n = Math.max(a.length, b.length);
-  for (let i = 1; i <= n; i++) {
+  let ok = !to || b.length <= a.length;
+  for (let i = 1; ok && i <= n; i++) {
     const x = a[a.length - i] ?? 1;
     const y = b[b.length - i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) {
-      throw new ShapeError(`${what}: shape [${b}] does not broadcast to [${a}]`);
-    }
+    ok = x === y || y === 1 || (!to && x === 1);
   }
+  if (!ok) throw new ShapeError(`${what}: shape [${b}] does not broadcast to [${a}]`);
 }

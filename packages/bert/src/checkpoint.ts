@@ -3,10 +3,22 @@ import {
   CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
+  CONFIG_FILE,
+  checkModelType,
   type HFConfig,
+  listFirst,
   loadCheckpoint,
+  parseConfig,
+  readCheckpointFile,
+  readOptionalFiles,
   saveCheckpoint,
 } from '@transformer-kit/core';
+import {
+  TOKENIZER_FILES,
+  type Tokenizer,
+  tokenizerFiles,
+  tokenizerFromFiles,
+} from '@transformer-kit/tokenizer';
 import { type BertConfig, BertModel, checkConfig } from './model.js';
 import { BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification } from './tasks.js';
 
@@ -34,8 +46,8 @@ const BACKBONE: Array<[RegExp, string, boolean]> = [
   [/^layers\.(\d+)\.attn\.(query|key|value)\.(weight|bias)$/, 'encoder.layer.$1.attention.self.$2.$3', true],
   [/^layers\.(\d+)\.attn\.output\.(weight|bias)$/, 'encoder.layer.$1.attention.output.dense.$2', true],
   [/^layers\.(\d+)\.attnNorm\.(weight|bias)$/, 'encoder.layer.$1.attention.output.LayerNorm.$2', false],
-  [/^layers\.(\d+)\.mlp\.fc\.(weight|bias)$/, 'encoder.layer.$1.intermediate.dense.$2', true],
-  [/^layers\.(\d+)\.mlp\.proj\.(weight|bias)$/, 'encoder.layer.$1.output.dense.$2', true],
+  [/^layers\.(\d+)\.mlp\.hidden\.0\.(weight|bias)$/, 'encoder.layer.$1.intermediate.dense.$2', true],
+  [/^layers\.(\d+)\.mlp\.out\.(weight|bias)$/, 'encoder.layer.$1.output.dense.$2', true],
   [/^layers\.(\d+)\.mlpNorm\.(weight|bias)$/, 'encoder.layer.$1.output.LayerNorm.$2', false],
   [/^pooler\.(weight|bias)$/, 'pooler.dense.$1', true],
 ];
@@ -66,7 +78,7 @@ export function hfParameterNames(model: BertTaskModel): Entry[] {
   const rules = model instanceof BertModel ? BACKBONE : TASK;
   return model.namedParameters().map(([ours, param]) => {
     const rule = rules.find(([re]) => re.test(ours));
-    if (!rule) throw new Error(`no HF name for parameter '${ours}'`);
+    if (!rule) throw new CheckpointError(`no HF name for parameter '${ours}'`);
     return {
       ours,
       hf: ours.replace(rule[0], rule[1]),
@@ -78,11 +90,7 @@ export function hfParameterNames(model: BertTaskModel): Entry[] {
 
 /** Our BertConfig from HF's config.json; fields we cannot honour are a CheckpointMismatchError. */
 export function bertConfigFromHF(hf: HFConfig): BertConfig {
-  if (hf.model_type !== undefined && hf.model_type !== 'bert') {
-    throw new CheckpointMismatchError(
-      `config.json says model_type '${String(hf.model_type)}' (architectures ${JSON.stringify(hf.architectures ?? [])}), not 'bert'`,
-    );
-  }
+  checkModelType(hf, 'bert');
   const num = (key: string, fallback?: number): number => {
     const v = hf[key] ?? fallback;
     if (typeof v !== 'number') throw new CheckpointError(`config.json: '${key}' is missing or not a number`);
@@ -148,6 +156,8 @@ export interface LoadOptions {
    * BertModel / BertForMaskedLM). Default false: a missing head is a CheckpointMismatchError.
    */
   newHead?: boolean;
+  /** Where the "newly initialised" warning goes (default console.warn). */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -168,12 +178,19 @@ async function load<M extends BertTaskModel>(
     const tensors = normalizeNames(raw, model instanceof BertModel);
     const entries = hfParameterNames(model);
     const expected = new Set(entries.map((e) => e.hf));
-    // The task head: our parameters outside the backbone (the classifier's pooler is HF's bert.pooler).
-    const head = entries.filter((e) => !(model instanceof BertModel) && !e.ours.startsWith('bert.'));
+    // The head: a task model's parameters outside the backbone (the classifier's pooler is HF's
+    // bert.pooler); a backbone's pooler, which task files such as BertForMaskedLM do not have.
+    const backbone = model instanceof BertModel;
+    const head = entries.filter((e) =>
+      backbone ? e.ours.startsWith('pooler.') : !e.ours.startsWith('bert.'),
+    );
     const missing = entries.filter((e) => !(e.hf in tensors)).map((e) => e.hf);
     const headMissing = head.filter((e) => !(e.hf in tensors)).map((e) => e.hf);
     const allHeadMissing = headMissing.length > 0 && headMissing.length === head.length;
-    const tolerated = options.newHead && allHeadMissing ? new Set(headMissing) : new Set<string>();
+    // HF's rule: a backbone loads from any task file, its missing pooler initialised with a warning; a task
+    // head starts fresh only when asked (newHead), also with the warning.
+    const tolerated =
+      (backbone || options.newHead) && allHeadMissing ? new Set(headMissing) : new Set<string>();
     // A file may carry parts this model does not have (another task's head, a pooler): those are skipped.
     const unexpected = Object.keys(tensors).filter(
       (k) => !expected.has(k) && !IGNORED.some((re) => re.test(k)),
@@ -185,9 +202,9 @@ async function load<M extends BertTaskModel>(
         headMissing.length && !options.newHead
           ? ' (to start the task head fresh, pass { newHead: true })'
           : '';
-      problems.push(`missing: ${first(reallyMissing)}${hint}`);
+      problems.push(`missing: ${listFirst(reallyMissing)}${hint}`);
     }
-    if (unexpected.length) problems.push(`unexpected: ${first(unexpected)}`);
+    if (unexpected.length) problems.push(`unexpected: ${listFirst(unexpected)}`);
     const shapes = entries
       .filter((e) => e.hf in tensors)
       .filter((e) => {
@@ -198,7 +215,7 @@ async function load<M extends BertTaskModel>(
         (e) =>
           `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${e.transpose ? [...e.param.shape].reverse() : e.param.shape}]`,
       );
-    if (shapes.length) problems.push(`shape mismatch: ${first(shapes)}`);
+    if (shapes.length) problems.push(`shape mismatch: ${listFirst(shapes)}`);
     if (problems.length) {
       const arch = JSON.stringify(hf.architectures ?? hf.model_type ?? 'unknown');
       throw new CheckpointMismatchError(
@@ -211,6 +228,10 @@ async function load<M extends BertTaskModel>(
       if (t) state[e.ours] = e.transpose ? tf.transpose(t) : t;
     }
     model.loadStateDict(state, { strict: false });
+    if (tolerated.size)
+      (options.onWarning ?? console.warn)(
+        `Some weights of ${architecture(model)} were not in the checkpoint and are newly initialised: ${listFirst([...tolerated])}. Train them before use.`,
+      );
     for (const e of entries) if (e.transpose && state[e.ours]) state[e.ours]!.dispose();
     return model;
   } catch (err) {
@@ -239,9 +260,6 @@ function normalizeNames(raw: Record<string, tf.Tensor>, forBackbone: boolean): R
   );
 }
 
-const first = (xs: string[], n = 5) =>
-  xs.length > n ? `${xs.slice(0, n).join(', ')} (+${xs.length - n} more)` : xs.join(', ');
-
 function labelsFrom(
   hf: HFConfig,
   numLabels?: number,
@@ -261,12 +279,15 @@ function labelsFrom(
   return { numLabels: n, id2label: labels };
 }
 
-/** A BertModel (backbone + pooler) from a BertModel file, or the backbone of any BERT task file. */
+/**
+ * A BertModel (backbone + pooler) from a BertModel file, or the backbone of any BERT task file; a pooler the
+ * file lacks (BertForMaskedLM, BertForTokenClassification) is initialised fresh with a warning, as HF does.
+ */
 export function loadBertModel(
   source: CheckpointSource,
-  { pooler = true }: { pooler?: boolean } = {},
+  { pooler = true, ...options }: Pick<LoadOptions, 'onWarning'> & { pooler?: boolean } = {},
 ): Promise<BertModel> {
-  return load(source, (c) => new BertModel(c, { pooler }));
+  return load(source, (c) => new BertModel(c, { pooler }), options);
 }
 
 export function loadBertForMaskedLM(
@@ -283,7 +304,11 @@ export function loadBertForSequenceClassification(
 ): Promise<BertForSequenceClassification> {
   return load(
     source,
-    (c, hf) => new BertForSequenceClassification(c, labelsFrom(hf, options.numLabels)),
+    (c, hf) =>
+      new BertForSequenceClassification(c, {
+        ...labelsFrom(hf, options.numLabels),
+        pooling: hf.classifier_pooling === 'mean' ? 'mean' : 'cls',
+      }),
     options,
   );
 }
@@ -307,8 +332,16 @@ function architecture(m: BertTaskModel): string {
   return 'BertModel';
 }
 
-/** Writes an HF folder that transformers' from_pretrained reads (Linear weights back to [out, in]). */
-export async function saveBert(model: BertTaskModel, dir: string): Promise<void> {
+/**
+ * Writes an HF folder that transformers' from_pretrained reads (Linear weights back to [out, in]), with the
+ * tokenizer's files (tokenizer.json, vocab.txt) when given: model, config and tokenizer together, each file
+ * written atomically.
+ */
+export async function savePretrained(
+  model: BertTaskModel,
+  dir: string,
+  { tokenizer }: { tokenizer?: Tokenizer } = {},
+): Promise<void> {
   const config: HFConfig = {
     architectures: [architecture(model)],
     ...bertConfigToHF(model.config),
@@ -317,11 +350,54 @@ export async function saveBert(model: BertTaskModel, dir: string): Promise<void>
     config.id2label = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [String(k), v]));
     config.label2id = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [v, Number(k)]));
   }
+  // Not an HF field: HF's BertForSequenceClassification always pools [CLS].
+  if (model instanceof BertForSequenceClassification && model.pooling === 'mean')
+    config.classifier_pooling = 'mean';
+  const entries = hfParameterNames(model);
   const tensors: Record<string, tf.Tensor> = {};
-  for (const e of hfParameterNames(model)) tensors[e.hf] = e.transpose ? tf.transpose(e.param) : e.param;
+  for (const e of entries) tensors[e.hf] = e.transpose ? tf.transpose(e.param) : e.param;
   try {
-    await saveCheckpoint(dir, { config, tensors, metadata: { format: 'pt' } });
+    await saveCheckpoint(dir, {
+      config,
+      tensors,
+      metadata: { format: 'pt' },
+      ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
+    });
   } finally {
-    for (const e of hfParameterNames(model)) if (e.transpose) tensors[e.hf]!.dispose();
+    for (const e of entries) if (e.transpose) tensors[e.hf]!.dispose();
+  }
+}
+
+export interface Pretrained<M> {
+  model: M;
+  /** From tokenizer.json (or vocab.txt) next to the weights, when the folder has one. */
+  tokenizer?: Tokenizer;
+}
+
+/**
+ * AutoModel + AutoTokenizer for BERT folders (path, URL or files): the task class comes from config.json's
+ * `architectures` (…ForMaskedLM / …ForPreTraining → BertForMaskedLM, …ForSequenceClassification,
+ * …ForTokenClassification, else BertModel), the tokenizer from the folder's tokenizer files.
+ */
+export async function loadPretrained(
+  source: CheckpointSource,
+  options: LoadOptions & { numLabels?: number } = {},
+): Promise<Pretrained<BertTaskModel>> {
+  const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
+  checkModelType(hf, 'bert');
+  const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? '');
+  const model: BertTaskModel = /ForMaskedLM$|ForPreTraining$/.test(arch)
+    ? await loadBertForMaskedLM(source, options)
+    : arch.endsWith('ForSequenceClassification')
+      ? await loadBertForSequenceClassification(source, options)
+      : arch.endsWith('ForTokenClassification')
+        ? await loadBertForTokenClassification(source, options)
+        : await loadBertModel(source, options);
+  try {
+    const tokenizer = tokenizerFromFiles(await readOptionalFiles(source, TOKENIZER_FILES));
+    return tokenizer ? { model, tokenizer } : { model };
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
 }

@@ -1,19 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  accuracy,
+  classificationLoss,
+  f1Score,
   IdOutOfRangeError,
+  IGNORE_INDEX,
   InvalidArgumentError,
   type Module,
-  Rng,
-  seedDropout,
-  Trainer,
+  predictions,
 } from '@transformer-kit/core';
-import { accuracy, classificationLoss, f1Score, predictions } from '@transformer-kit/heads';
-import type { Tokenizer } from '@transformer-kit/tokenizer';
+import type { Encoding, Tokenizer } from '@transformer-kit/tokenizer';
 import type { BertInputs } from './model.js';
+import { type RecipeOptions, runRecipe } from './recipe.js';
 
 /*
  * The fine-tuning loop for sentence (pair) classification: tokenizer → padded batches → AdamW with warmup
- * and decay → accuracy / F1. It works for any model with `forward(inputs) → logits (B, C)` and `numLabels`,
+ * and decay (core's TrainingLoop) → accuracy / F1. It works for any model with `forward(inputs) → logits (B, C)` and `numLabels`,
  * so a baseline (e.g. a mean-pool bag of words) trains under exactly the same recipe.
  */
 
@@ -32,13 +34,21 @@ export interface EncodedBatch
   specialTokensMask: number[][];
 }
 
-/** Tokenizes texts (or pairs), truncated to `maxLength` and right-padded to the batch's longest. */
+/**
+ * Tokenizes texts (or pairs), truncated to `maxLength` and right-padded to the batch's longest (rounded up
+ * to a multiple of `padToMultipleOf`, which keeps the number of distinct shapes small on GPUs).
+ */
 export function encodeTexts(
   tokenizer: Tokenizer,
   texts: Array<string | [string, string | undefined]>,
   maxLength = 128,
+  padToMultipleOf?: number,
 ): EncodedBatch {
-  const enc = tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding: {} });
+  const padding = padToMultipleOf ? { padToMultipleOf } : {};
+  return batchOf(tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding }));
+}
+
+function batchOf(enc: Encoding[]): EncodedBatch {
   return {
     inputIds: enc.map((e) => e.ids),
     tokenTypeIds: enc.map((e) => e.typeIds),
@@ -52,40 +62,21 @@ export interface SequenceClassifier extends Module {
   forward(inputs: BertInputs): tf.Tensor;
 }
 
-export interface FineTuneOptions {
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  /** Fraction of the steps spent warming up linearly (default 0.1); cosine decay after. */
-  warmupRatio?: number;
-  weightDecay?: number;
-  clipNorm?: number;
-  maxLength?: number;
-  /** Shuffling seed. */
-  seed?: number;
-  onStep?: (step: number, loss: number) => void;
-}
+export type FineTuneOptions = RecipeOptions;
 
 const toInput = (e: Example): string | [string, string] => (e.pair === undefined ? e.text : [e.text, e.pair]);
 
-/** Trains `model` on `examples`; returns the loss of every step. Dropout is on during training, off after. */
+/**
+ * Trains `model` on `examples` with core's TrainingLoop (shuffled epochs, BERT's recipe); returns the loss of
+ * every step. Dropout is on during training, off after.
+ */
 export async function fineTune(
   model: SequenceClassifier,
   tokenizer: Tokenizer,
   examples: Example[],
   options: FineTuneOptions = {},
 ): Promise<number[]> {
-  const {
-    epochs = 3,
-    batchSize = 16,
-    lr = 5e-5,
-    warmupRatio = 0.1,
-    weightDecay = 0.01,
-    clipNorm = 1,
-    maxLength = 128,
-    seed = 0,
-    onStep,
-  } = options;
+  const { batchSize = 16, maxLength = 128 } = options;
   if (!examples.length) throw new InvalidArgumentError('fineTune: no training examples');
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new InvalidArgumentError(`fineTune: batchSize must be a positive integer, got ${batchSize}`);
@@ -94,46 +85,83 @@ export async function fineTune(
       throw new IdOutOfRangeError(`example ${i} has label ${e.label}, outside [0, ${model.numLabels})`);
     }
   });
-  const stepsPerEpoch = Math.ceil(examples.length / batchSize);
-  const totalSteps = epochs * stepsPerEpoch;
-  const trainer = new Trainer(model, {
-    lr,
-    weightDecay,
-    clipNorm,
-    warmupSteps: Math.round(warmupRatio * totalSteps),
-    totalSteps,
-    minLr: 0,
-  });
-  const rng = new Rng(seed);
-  seedDropout(seed);
-  const losses: number[] = [];
-  model.train();
-  try {
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const order = shuffle(examples.length, rng);
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const batch = order.slice(s * batchSize, (s + 1) * batchSize).map((i) => examples[i]!);
-        const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength);
-        const { loss } = await trainer.step(() =>
-          // Labels were checked above: skip the per-step read-back.
-          classificationLoss(
-            model.forward(inputs),
-            tf.tensor1d(
-              batch.map((e) => e.label),
-              'int32',
-            ),
-            { check: false },
-          ),
-        );
-        losses.push(loss);
-        onStep?.(trainer.stepCount, loss);
-      }
+  // Labels were checked above: skip the per-step read-back.
+  const loss = (batch: Example[]) =>
+    classificationLoss(
+      model.forward(encodeTexts(tokenizer, batch.map(toInput), maxLength)),
+      tf.tensor1d(
+        batch.map((e) => e.label),
+        'int32',
+      ),
+      { check: false },
+    );
+  return runRecipe(model, examples, loss, options, 5e-5);
+}
+
+/** A pre-split sentence with one label per word (NER-style). */
+export interface TokenExample {
+  words: string[];
+  labels: number[];
+}
+
+export interface TokenClassifier extends Module {
+  readonly numLabels: number;
+  forward(inputs: BertInputs): tf.Tensor;
+}
+
+/**
+ * Encodes `words` joined by spaces; each word's label goes to its first subword, IGNORE_INDEX to the other
+ * subwords, special tokens and padding (HF's token-classification convention).
+ */
+export function encodeWords(
+  tokenizer: Tokenizer,
+  examples: TokenExample[],
+  maxLength = 128,
+): EncodedBatch & { labels: number[][] } {
+  const texts = examples.map((e) => e.words.join(' '));
+  const batch = tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding: {} });
+  const labels = examples.map((ex, b) => {
+    if (ex.words.length !== ex.labels.length)
+      throw new InvalidArgumentError(
+        `token example ${b} has ${ex.words.length} words but ${ex.labels.length} labels`,
+      );
+    const starts: number[] = [];
+    let at = 0;
+    for (const w of ex.words) {
+      starts.push(at);
+      at += w.length + 1;
     }
-  } finally {
-    trainer.dispose();
-    model.eval();
-  }
-  return losses;
+    const e = batch[b]!;
+    return e.ids.map((_, i) => {
+      if (e.specialTokensMask[i] || !e.attentionMask[i]) return IGNORE_INDEX;
+      const w = starts.indexOf(e.offsets[i]![0]);
+      return w < 0 ? IGNORE_INDEX : ex.labels[w]!;
+    });
+  });
+  return { ...batchOf(batch), labels };
+}
+
+/** Token classification (e.g. NER) with the same recipe and loop as `fineTune`; returns the step losses. */
+export async function fineTuneTokenClassifier(
+  model: TokenClassifier,
+  tokenizer: Tokenizer,
+  examples: TokenExample[],
+  options: FineTuneOptions = {},
+): Promise<number[]> {
+  const { maxLength = 128 } = options;
+  if (!examples.length) throw new InvalidArgumentError('fineTuneTokenClassifier: no training examples');
+  examples.forEach((e, i) => {
+    for (const l of e.labels)
+      if (l !== IGNORE_INDEX && (!Number.isInteger(l) || l < 0 || l >= model.numLabels))
+        throw new IdOutOfRangeError(`example ${i} has label ${l}, outside [0, ${model.numLabels})`);
+  });
+  const loss = (batch: TokenExample[]) => {
+    const { labels, ...inputs } = encodeWords(tokenizer, batch, maxLength);
+    return classificationLoss(model.forward(inputs), tf.tensor2d(labels, undefined, 'int32'), {
+      check: false,
+    });
+  };
+  return runRecipe(model, examples, loss, options, 5e-5);
 }
 
 export interface Evaluation {
@@ -144,7 +172,7 @@ export interface Evaluation {
 }
 
 /** Predicts every example (eval mode, batched) and scores the predictions. */
-export async function evaluate(
+export async function evaluateClassifier(
   model: SequenceClassifier,
   tokenizer: Tokenizer,
   examples: Example[],
@@ -167,13 +195,4 @@ export async function evaluate(
     f1: f1Score(preds, labels, { numClasses: model.numLabels }),
     predictions: preds,
   };
-}
-
-function shuffle(n: number, rng: Rng): number[] {
-  const a = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
 }

@@ -8,17 +8,23 @@ export {
   loadBertForSequenceClassification,
   loadBertForTokenClassification,
   loadBertModel,
-  saveBert,
+  loadPretrained,
+  type Pretrained,
+  savePretrained,
 } from './checkpoint.js';
 export {
   type EncodedBatch,
   type Evaluation,
   type Example,
   encodeTexts,
-  evaluate,
+  encodeWords,
+  evaluateClassifier,
   type FineTuneOptions,
   fineTune,
+  fineTuneTokenClassifier,
   type SequenceClassifier,
+  type TokenClassifier,
+  type TokenExample,
 } from './finetune.js';
 export {
   type MaskedBatch,
@@ -39,9 +45,13 @@ export {
   checkConfig,
   prepareInputs,
 } from './model.js';
+export { type PretrainMaskedLMOptions, pretrainMaskedLM } from './pretrain.js';
+export type { RecipeOptions } from './recipe.js';
 export {
   BertForMaskedLM,
   BertForSequenceClassification,
   BertForTokenClassification,
   type ClassifierOptions,
+  type SequenceClassifierOptions,
+  type TaskOutput,
 } from './tasks.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { InvalidArgumentError, Rng, ShapeError } from '@transformer-kit/core';
+import { IGNORE_INDEX, InvalidArgumentError, Rng, ShapeError } from '@transformer-kit/core';
 import { asInt2d } from './model.js';
 
 /*
@@ -34,11 +34,11 @@ export interface MaskInputs {
 export interface MaskedBatch {
   /** The corrupted ids (B, T) to feed the model. */
   inputIds: tf.Tensor2D;
-  /** Original ids at chosen positions, -100 elsewhere (B, T). */
+  /** Original ids at chosen positions, IGNORE_INDEX (-100) elsewhere (B, T). */
   labels: tf.Tensor2D;
   /** Chosen positions (B, P), P = ceil(selectionRate · T); slots past a row's count hold arbitrary positions. */
   positions: tf.Tensor2D;
-  /** Original ids at `positions`, -100 in unused slots (B, P): the MLM targets. */
+  /** Original ids at `positions`, IGNORE_INDEX in unused slots (B, P): the MLM targets. */
   positionLabels: tf.Tensor2D;
 }
 
@@ -142,14 +142,14 @@ export class MaskedLMMaskGenerator {
         tf.fill([b, t], this.maskTokenId, 'int32'),
         tf.where(toRandom, randomIds, ids),
       );
-      const ignore = tf.fill([b, t], -100, 'int32');
+      const ignore = tf.fill([b, t], IGNORE_INDEX, 'int32');
       // The label of slot j is the original id at its position: a one-hot row sum, not a batched gather.
       const atSlots = tf.oneHot(indices, t).mul(ids.expandDims(1)).sum(2);
       return {
         inputIds: corrupted as tf.Tensor2D,
         labels: tf.where(selected, ids, ignore) as tf.Tensor2D,
         positions: indices.cast('int32') as tf.Tensor2D,
-        positionLabels: tf.where(used, atSlots, tf.fill([b, p], -100, 'int32')) as tf.Tensor2D,
+        positionLabels: tf.where(used, atSlots, tf.fill([b, p], IGNORE_INDEX, 'int32')) as tf.Tensor2D,
       };
     });
   }

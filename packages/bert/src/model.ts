@@ -1,19 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
-import { attentionBias, paddingMask, TransformerBlock } from '@transformer-kit/attention';
 import {
+  attentionBias,
+  type BackboneExtras,
+  paddingMask,
+  type RunOptions,
+  runBlocks,
+  TransformerBlock,
+} from '@transformer-kit/attention';
+import {
+  canReadSync,
+  checkHeads,
+  checkIds,
+  checkPositiveInts,
+  checkRates,
   dropout,
   Embedding,
   embedding,
-  IdOutOfRangeError,
-  InvalidArgumentError,
+  fromPreset,
   LayerNorm,
-  Linear,
   Module,
   Rng,
   SequenceTooLongError,
   ShapeError,
 } from '@transformer-kit/core';
-import { canReadSync } from '@transformer-kit/heads';
+import { Pooler } from '@transformer-kit/heads';
 
 /*
  * BERT (Devlin et al. 2018), as HuggingFace's BertModel: word + position + token-type embeddings, LayerNorm,
@@ -58,17 +68,19 @@ export const BERT_PRESETS = {
 
 export type BertPreset = keyof typeof BERT_PRESETS;
 
-/** A full config from a preset name (default 'tiny') and overrides, checked. */
-export function bertConfig(preset: BertPreset = 'tiny', overrides: Partial<BertConfig> = {}): BertConfig {
-  if (!(preset in BERT_PRESETS))
-    throw new InvalidArgumentError(
-      `unknown BERT preset '${preset}'; valid: ${Object.keys(BERT_PRESETS).join(', ')}`,
-    );
-  return checkConfig({ ...BERT_PRESETS[preset], ...overrides });
+/**
+ * A full config from a preset name or a partial config (filled from 'tiny'), plus overrides; checked.
+ * The same rule as gptConfig.
+ */
+export function bertConfig(
+  base: BertPreset | Partial<BertConfig> = 'tiny',
+  overrides: Partial<BertConfig> = {},
+): BertConfig {
+  return checkConfig(fromPreset<BertConfig, BertPreset>('BERT', BERT_PRESETS, 'tiny', base, overrides));
 }
 
 export function checkConfig(c: BertConfig): BertConfig {
-  for (const k of [
+  checkPositiveInts('BERT', c, [
     'vocabSize',
     'hiddenSize',
     'numLayers',
@@ -76,16 +88,9 @@ export function checkConfig(c: BertConfig): BertConfig {
     'intermediateSize',
     'maxPositions',
     'typeVocabSize',
-  ] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1)
-      throw new InvalidArgumentError(`BertConfig.${k} must be a positive integer, got ${c[k]}`);
-  }
-  if (c.hiddenSize % c.numHeads !== 0)
-    throw new InvalidArgumentError(`hiddenSize ${c.hiddenSize} is not divisible by numHeads ${c.numHeads}`);
-  for (const k of ['hiddenDropout', 'attentionDropout'] as const) {
-    if (!(c[k] >= 0 && c[k] < 1))
-      throw new InvalidArgumentError(`BertConfig.${k} must be in [0, 1), got ${c[k]}`);
-  }
+  ]);
+  checkHeads('BERT', c.hiddenSize, c.numHeads, 'hiddenSize');
+  checkRates('BERT', c, ['hiddenDropout', 'attentionDropout']);
   return c;
 }
 
@@ -96,8 +101,8 @@ export interface BertInputs {
   attentionMask?: tf.Tensor | number[][];
 }
 
-export interface BertOutput {
-  /** Last layer's hidden states (B, T, D). */
+export interface BertOutput extends BackboneExtras {
+  /** Last layer's hidden states (B, T, D). hiddenStates: the embeddings' output, then every layer's. */
   sequenceOutput: tf.Tensor;
   /** tanh(dense([CLS])) (B, D), when the model has a pooler. */
   pooledOutput?: tf.Tensor;
@@ -113,7 +118,7 @@ export function asInt2d(x: tf.Tensor | number[][], name: string): tf.Tensor {
 }
 
 /**
- * Throws IdOutOfRangeError unless every id is in [0, limit). Arrays are checked on the host; tensors where
+ * Throws IdOutOfRangeError unless every id is an integer in [0, limit) (core's checkIds). Arrays are checked on the host; tensors where
  * reading back is a cheap copy (cpu, wasm), not on GPUs (a sync read there stalls, or fails in Node).
  */
 function checkRange(
@@ -124,12 +129,7 @@ function checkRange(
   fix: string,
 ): void {
   if (source instanceof tf.Tensor && !canReadSync()) return;
-  const data = source instanceof tf.Tensor ? ids.dataSync() : source.flat();
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (!(v >= 0 && v < limit))
-      throw new IdOutOfRangeError(`${what} ${v} at flat index ${i} is outside [0, ${limit}): ${fix}`);
-  }
+  checkIds(source instanceof tf.Tensor ? ids.dataSync() : source.flat(), limit, { what, fix });
 }
 
 /** Checks the inputs against the config; returns int tensors (made inside the caller's tidy) and the mask. */
@@ -208,10 +208,13 @@ export class BertModel extends Module {
   readonly config: BertConfig;
   readonly embeddings: BertEmbeddings;
   readonly layers: TransformerBlock[];
-  readonly pooler: Linear | undefined;
-  constructor(config: BertConfig, { pooler = true, seed = 0 }: { pooler?: boolean; seed?: number } = {}) {
+  readonly pooler: Pooler | undefined;
+  constructor(
+    config: BertPreset | Partial<BertConfig> = 'tiny',
+    { pooler = true, seed = 0 }: { pooler?: boolean; seed?: number } = {},
+  ) {
     super();
-    this.config = checkConfig({ ...config });
+    this.config = bertConfig(config);
     const rng = new Rng(seed);
     const c = this.config;
     this.embeddings = this.module('embeddings', new BertEmbeddings(c, rng));
@@ -233,19 +236,29 @@ export class BertModel extends Module {
           }),
       ),
     );
-    this.pooler = pooler ? this.module('pooler', new Linear(c.hiddenSize, c.hiddenSize, { rng })) : undefined;
+    this.pooler = pooler ? this.module('pooler', new Pooler(c.hiddenSize, { rng })) : undefined;
   }
 
   /** Call inside tf.tidy (or a training step): the outputs are ordinary tensors. */
   forward(inputs: BertInputs): BertOutput {
+    return this.run(inputs);
+  }
+
+  /** The outputs plus hidden states / attention maps on request (GPT's `run` takes the same options). */
+  run(inputs: BertInputs, options: RunOptions = {}): BertOutput {
     const { ids, types, mask } = prepareInputs(this.config, inputs);
     // The padding mask becomes one additive bias, shared by every layer.
     const bias = attentionBias(paddingMask(mask));
-    let h = this.embeddings.forward(ids, types);
-    for (const layer of this.layers) h = layer.forward(h, { mask: bias }).output;
-    if (!this.pooler) return { sequenceOutput: h };
-    const [b, , d] = h.shape as [number, number, number];
-    const cls = h.slice([0, 0, 0], [b, 1, d]).reshape([b, d]);
-    return { sequenceOutput: h, pooledOutput: tf.tanh(this.pooler.forward(cls)) };
+    const { output, hiddenStates, attentions } = runBlocks(this.layers, this.embeddings.forward(ids, types), {
+      ...options,
+      mask: bias,
+    });
+    hiddenStates?.push(output as tf.Tensor3D);
+    return {
+      sequenceOutput: output,
+      ...(this.pooler ? { pooledOutput: this.pooler.forward(output) } : {}),
+      ...(hiddenStates ? { hiddenStates } : {}),
+      ...(attentions ? { attentions } : {}),
+    };
   }
 }

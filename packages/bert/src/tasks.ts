@@ -1,35 +1,53 @@
 import type * as tf from '@tensorflow/tfjs';
-import { crossEntropy, Module, Rng } from '@transformer-kit/core';
-import { ClsClassifier, classificationLoss, MaskedLMHead, TokenClassifier } from '@transformer-kit/heads';
+import type { BackboneExtras, RunOptions } from '@transformer-kit/attention';
+import { classificationLoss, crossEntropy, Module, Rng } from '@transformer-kit/core';
+import { ClsClassifier, MaskedLMHead, MeanPoolClassifier, TokenClassifier } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
-import { type BertConfig, type BertInputs, BertModel } from './model.js';
+import { asInt2d, type BertConfig, type BertInputs, BertModel, type BertPreset } from './model.js';
 
 /*
  * Task models: the BertModel backbone (`bert`) plus a head from @transformer-kit/heads. The backbone has no
  * pooler of its own here; the classification head carries it, so every parameter has exactly one owner.
+ * Every task model's `run(inputs, { returnAttention, returnHiddenStates })` gives its logits with the
+ * backbone's hidden states and attention maps (GPT's `run` takes the same options).
  */
+
+export interface TaskOutput extends BackboneExtras {
+  logits: tf.Tensor;
+  /** The backbone's last hidden states (B, T, D). */
+  hidden: tf.Tensor;
+}
+
+type ConfigArg = BertPreset | Partial<BertConfig>;
 
 /** Masked-LM pretraining: backbone + MaskedLMHead tied to the word embeddings. Params: bert.*, mlm.*. */
 export class BertForMaskedLM extends Module {
+  readonly config: BertConfig;
   readonly bert: BertModel;
   readonly mlm: MaskedLMHead;
-  constructor(
-    readonly config: BertConfig,
-    { seed = 0 }: { seed?: number } = {},
-  ) {
+  constructor(config: ConfigArg = 'tiny', { seed = 0 }: { seed?: number } = {}) {
     super();
     this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
+    this.config = this.bert.config;
     this.mlm = this.module(
       'mlm',
-      new MaskedLMHead(config.hiddenSize, this.bert.embeddings.word.weight, {
-        layerNormEps: config.layerNormEps,
+      new MaskedLMHead(this.config.hiddenSize, this.bert.embeddings.word.weight, {
+        layerNormEps: this.config.layerNormEps,
         rng: new Rng(seed + 1),
       }),
     );
   }
   /** Vocabulary logits (B, P, V) at `positions` (B, P), or (B, T, V) everywhere without them. */
   forward(inputs: BertInputs, positions?: tf.Tensor): tf.Tensor {
-    return this.mlm.forward(this.bert.forward(inputs).sequenceOutput, positions);
+    return this.run(inputs, {}, positions).logits;
+  }
+  run(inputs: BertInputs, options: RunOptions = {}, positions?: tf.Tensor): TaskOutput {
+    const out = this.bert.run(inputs, options);
+    return {
+      ...extras(out),
+      hidden: out.sequenceOutput,
+      logits: this.mlm.forward(out.sequenceOutput, positions),
+    };
   }
   /** Mean cross-entropy over the chosen positions of a MaskedLMMaskGenerator batch. */
   loss(batch: MaskedBatch, inputs: Omit<BertInputs, 'inputIds'> = {}): tf.Scalar {
@@ -45,73 +63,91 @@ export interface ClassifierOptions {
   seed?: number;
 }
 
+export interface SequenceClassifierOptions extends ClassifierOptions {
+  /**
+   * 'cls' (default): HF's head, pooler (dense + tanh on [CLS]) → dropout → linear. 'mean': the mean of the
+   * real tokens' states (padding excluded) → dropout → linear, a bag-of-contextual-vectors baseline.
+   */
+  pooling?: 'cls' | 'mean';
+}
+
 const defaultLabels = (n: number) =>
   Object.fromEntries(Array.from({ length: n }, (_, i) => [i, `LABEL_${i}`]));
 
-/**
- * Sentence (pair) classification from [CLS]: backbone → ClsClassifier (pooler → dropout → linear), exactly
- * HF's BertForSequenceClassification. Params: bert.*, classifier.pooler.*, classifier.mlp.out.*.
- */
-export class BertForSequenceClassification extends Module {
+const extras = ({ hiddenStates, attentions }: BackboneExtras): BackboneExtras => ({
+  ...(hiddenStates ? { hiddenStates } : {}),
+  ...(attentions ? { attentions } : {}),
+});
+
+/** The attention mask as a tensor (heads need it for mean pooling), or undefined. */
+const maskOf = (inputs: BertInputs) =>
+  inputs.attentionMask === undefined ? undefined : asInt2d(inputs.attentionMask, 'attentionMask');
+
+/** A head over the backbone's hidden states (and the attention mask), e.g. heads' classifiers. */
+interface Head extends Module {
+  forward(hidden: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor;
+}
+
+/** Backbone (`bert`) + a labelled classification head (`classifier`): what both classifiers share. */
+abstract class BertWithClassifier<H extends Head> extends Module {
+  readonly config: BertConfig;
   readonly bert: BertModel;
-  readonly classifier: ClsClassifier;
+  readonly classifier: H;
   readonly numLabels: number;
   readonly id2label: Record<number, string>;
   constructor(
-    readonly config: BertConfig,
+    config: ConfigArg,
     { numLabels, id2label, seed = 0 }: ClassifierOptions,
+    head: (c: BertConfig, options: { dropout: number; rng: Rng }) => H,
   ) {
     super();
     this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
+    this.config = this.bert.config;
     this.classifier = this.module(
       'classifier',
-      new ClsClassifier(config.hiddenSize, numLabels, {
-        pooler: true,
-        dropout: config.hiddenDropout,
-        rng: new Rng(seed + 1),
-      }),
+      head(this.config, { dropout: this.config.hiddenDropout, rng: new Rng(seed + 1) }),
     );
     this.numLabels = numLabels;
     this.id2label = id2label ?? defaultLabels(numLabels);
   }
-  /** Logits (B, numLabels). */
   forward(inputs: BertInputs): tf.Tensor {
-    return this.classifier.forward(this.bert.forward(inputs).sequenceOutput);
+    return this.run(inputs).logits;
   }
-  /** Mean cross-entropy against labels (B); a label outside [0, numLabels) is an IdOutOfRangeError. */
+  run(inputs: BertInputs, options: RunOptions = {}): TaskOutput {
+    const out = this.bert.run(inputs, options);
+    const logits = this.classifier.forward(out.sequenceOutput, maskOf(inputs));
+    return { ...extras(out), hidden: out.sequenceOutput, logits };
+  }
+  /** Mean cross-entropy against the labels; a label outside [0, numLabels) is an IdOutOfRangeError. */
   loss(inputs: BertInputs, labels: tf.Tensor): tf.Scalar {
     return classificationLoss(this.forward(inputs), labels);
   }
 }
 
-/** Per-token tagging (NER): backbone → dropout → linear. Params: bert.*, classifier.mlp.out.*. */
-export class BertForTokenClassification extends Module {
-  readonly bert: BertModel;
-  readonly classifier: TokenClassifier;
-  readonly numLabels: number;
-  readonly id2label: Record<number, string>;
-  constructor(
-    readonly config: BertConfig,
-    { numLabels, id2label, seed = 0 }: ClassifierOptions,
-  ) {
-    super();
-    this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
-    this.classifier = this.module(
-      'classifier',
-      new TokenClassifier(config.hiddenSize, numLabels, {
-        dropout: config.hiddenDropout,
-        rng: new Rng(seed + 1),
-      }),
+/**
+ * Sentence (pair) classification, logits (B, numLabels): backbone → ClsClassifier (pooler → dropout →
+ * linear), exactly HF's BertForSequenceClassification, or with `pooling: 'mean'` a MeanPoolClassifier.
+ * Labels (B). Params: bert.*, classifier.pooler.* ('cls' only), classifier.mlp.out.*.
+ */
+export class BertForSequenceClassification extends BertWithClassifier<ClsClassifier | MeanPoolClassifier> {
+  readonly pooling: 'cls' | 'mean';
+  constructor(config: ConfigArg, options: SequenceClassifierOptions) {
+    const pooling = options.pooling ?? 'cls';
+    super(config, options, (c, head) =>
+      pooling === 'mean'
+        ? new MeanPoolClassifier(c.hiddenSize, options.numLabels, head)
+        : new ClsClassifier(c.hiddenSize, options.numLabels, { ...head, pooler: true }),
     );
-    this.numLabels = numLabels;
-    this.id2label = id2label ?? defaultLabels(numLabels);
+    this.pooling = pooling;
   }
-  /** Logits (B, T, numLabels). */
-  forward(inputs: BertInputs): tf.Tensor {
-    return this.classifier.forward(this.bert.forward(inputs).sequenceOutput);
-  }
-  /** Mean cross-entropy over labelled tokens (labels (B, T), -100 = not scored, e.g. padding, subwords). */
-  loss(inputs: BertInputs, labels: tf.Tensor): tf.Scalar {
-    return classificationLoss(this.forward(inputs), labels);
+}
+
+/**
+ * Per-token tagging (NER), logits (B, T, numLabels): backbone → dropout → linear. Labels (B, T),
+ * IGNORE_INDEX = not scored (padding, subwords). Params: bert.*, classifier.mlp.out.*.
+ */
+export class BertForTokenClassification extends BertWithClassifier<TokenClassifier> {
+  constructor(config: ConfigArg, options: ClassifierOptions) {
+    super(config, options, (c, head) => new TokenClassifier(c.hiddenSize, options.numLabels, head));
   }
 }

@@ -8,7 +8,7 @@ import {
   BertForMaskedLM,
   BertForSequenceClassification,
   bertConfig,
-  evaluate,
+  evaluateClassifier,
   fineTune,
   loadBertForMaskedLM,
   loadBertForSequenceClassification,
@@ -113,7 +113,10 @@ describe('BERT on webgpu', () => {
     const recipe = { epochs: 4, batchSize: 32, lr: 2e-3, seed: 5 };
     await fineTune(bert, tokenizer, train, recipe);
     await fineTune(bow, tokenizer, train, recipe);
-    const [a, b] = [await evaluate(bert, tokenizer, test), await evaluate(bow, tokenizer, test)];
+    const [a, b] = [
+      await evaluateClassifier(bert, tokenizer, test),
+      await evaluateClassifier(bow, tokenizer, test),
+    ];
     console.log(
       `[webgpu] held-out accuracy: BERT [CLS] ${a.accuracy.toFixed(3)} vs mean-pool bag of words ${b.accuracy.toFixed(3)}`,
     );

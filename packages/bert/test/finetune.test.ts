@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { IdOutOfRangeError, initBackend, Rng } from '@transformer-kit/core';
 import { Tokenizer } from '@transformer-kit/tokenizer';
 import { describe, expect, it } from 'vitest';
-import { BertForSequenceClassification, bertConfig, evaluate, fineTune } from '../src/index.js';
+import { BertForSequenceClassification, bertConfig, evaluateClassifier, fineTune } from '../src/index.js';
 import { BagOfWords, makeExamples, VOCAB } from './task.js';
 
 // The task (see task.ts): negation and word order decide the label; a bag of words tops out near 67%.
@@ -46,8 +46,8 @@ describe.each(['wasm', 'cpu'] as const)('fine-tuning on %s', (backend) => {
     const bertLosses = await fineTune(bert, tokenizer, train, recipe);
     const bowLosses = await fineTune(bow, tokenizer, train, recipe);
     expect(tf.memory().numTensors).toBe(before);
-    const bertEval = await evaluate(bert, tokenizer, test);
-    const bowEval = await evaluate(bow, tokenizer, test);
+    const bertEval = await evaluateClassifier(bert, tokenizer, test);
+    const bowEval = await evaluateClassifier(bow, tokenizer, test);
     console.log(
       `[${backend}] held-out accuracy: BERT [CLS] ${bertEval.accuracy.toFixed(3)} vs mean-pool bag of words ${bowEval.accuracy.toFixed(3)}`,
     );

@@ -17,7 +17,7 @@ import {
   loadBertForMaskedLM,
   loadBertForSequenceClassification,
   loadBertModel,
-  saveBert,
+  savePretrained,
 } from '../src/index.js';
 
 // Fixtures from scripts/make_fixtures.py (plain PyTorch BERT, HF names): see that file for the batch.
@@ -110,7 +110,7 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
   it('save → HF names, [out,in] layout, config; reload gives the same logits', async () => {
     const model = (await loadBertForSequenceClassification(join(fixtures, 'bert-cls'))).eval();
     const dir = join(tmp, 'cls');
-    await saveBert(model, dir);
+    await savePretrained(model, dir);
     const ours = await loadCheckpoint(dir);
     const ref = await loadCheckpoint(join(fixtures, 'bert-cls'));
     expect(Object.keys(ours.tensors).sort()).toEqual(Object.keys(ref.tensors).sort());
@@ -131,7 +131,7 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
   it('MLM save omits the tied decoder, as HF does; the file reloads', async () => {
     const model = await loadBertForMaskedLM(join(fixtures, 'bert-mlm'));
     const dir = join(tmp, 'mlm');
-    await saveBert(model, dir);
+    await savePretrained(model, dir);
     const ours = await loadCheckpoint(dir);
     expect(Object.keys(ours.tensors).some((k) => k.includes('decoder'))).toBe(false);
     expect(Object.keys(ours.tensors)).toContain('cls.predictions.bias');
@@ -192,7 +192,7 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
       { numLabels: 5 },
     );
     const dir = join(tmp, 'five');
-    await saveBert(model, dir);
+    await savePretrained(model, dir);
     model.dispose();
     const before = tf.memory().numTensors;
     const err = await loadBertForSequenceClassification(dir, { numLabels: 3 }).catch((e) => e);

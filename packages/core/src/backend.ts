@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { importModule, isNode, type ModuleLoader } from './backend/load.js';
+import { importModule, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
+import { probeInChild, silenceTfjsBanner } from './backend/quiet.js';
 import { initWasm, type WasmInfo, type WasmPaths } from './backend/wasm.js';
 import { type AdapterInfo, initWebGPU, probeWebGPU as probe, type WebGPUProbe } from './backend/webgpu.js';
+import { isNode } from './env.js';
 import { BackendUnavailableError, InvalidArgumentError, UnknownBackendError } from './errors.js';
 
 /*
@@ -48,6 +50,8 @@ export interface BackendInfo {
   /** Why this backend: what auto tried and skipped, or that it was asked for. */
   reason: string;
   warnings: string[];
+  /** Native output kept out of the console in quiet mode (Dawn's warnings), for a --verbose flag. */
+  quietLog: string[];
 }
 
 export interface InitBackendOptions {
@@ -66,6 +70,11 @@ export interface InitBackendOptions {
   threads?: number;
   /** Receives warnings (default console.warn). */
   warn?: (message: string) => void;
+  /**
+   * For CLIs (default false): no TF.js "install tfjs-node" banner, and in `auto` mode Dawn looks for an
+   * adapter in a child process first, so its native warnings land in `quietLog`, not on stderr.
+   */
+  quiet?: boolean;
 }
 
 /** Reads the choice from TK_BACKEND when none is passed; unknown names throw UnknownBackendError. */
@@ -99,7 +108,9 @@ export async function initBackend(
     warnings.push(message);
     (options.warn ?? console.warn)(message);
   };
-  const base = { requested, softwareAdapter: false, warnings };
+  const quietLog: string[] = [];
+  const base = { requested, softwareAdapter: false, warnings, quietLog };
+  if (options.quiet) silenceTfjsBanner();
 
   const useWasm = async (reason: string): Promise<BackendInfo> => {
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
@@ -182,7 +193,7 @@ export async function initBackend(
         skipped.push(msg.includes('not installed') ? 'no tfjs-node-gpu' : msg);
       }
     }
-    const p = await probeWebGPU({ loadModule: load });
+    const p = await probeForAuto();
     if (p.available && !p.software) {
       try {
         return await useWebGPU(p, because(skipped, `WebGPU ${p.reason}`));
@@ -198,6 +209,18 @@ export async function initBackend(
       skipped.push(`wasm failed: ${(err as Error).message}`);
     }
     return useCpu(because(skipped, 'using cpu'));
+  }
+
+  /** Quiet: ask a child process first; load Dawn here only for a hardware adapter that will be used. */
+  async function probeForAuto(): Promise<WebGPUProbe> {
+    if (options.quiet && !options.loadModule && isNode()) {
+      const child = await probeInChild(importModule);
+      if (child) {
+        if (child.stderr.trim()) quietLog.push(child.stderr.trim());
+        if (!child.probe.available || child.probe.software) return child.probe;
+      }
+    }
+    return probeWebGPU({ loadModule: load });
   }
 }
 

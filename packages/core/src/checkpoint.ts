@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointError } from './errors.js';
+import { isNode } from './env.js';
+import { CheckpointError, CheckpointMismatchError } from './errors.js';
 import {
   type ReadSafetensorsOptions,
   readSafetensors,
@@ -55,6 +56,15 @@ export function parseConfig(text: string | Bytes, source = CONFIG_FILE): HFConfi
 /** config.json text as transformers writes it: 2-space indent, trailing newline. */
 export function stringifyConfig(config: HFConfig): string {
   return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/** Throws CheckpointMismatchError when config.json names another model_type than `expected`. */
+export function checkModelType(config: HFConfig, expected: string): void {
+  if (config.model_type !== undefined && config.model_type !== expected) {
+    throw new CheckpointMismatchError(
+      `config.json says model_type '${String(config.model_type)}' (architectures ${JSON.stringify(config.architectures ?? [])}), not '${expected}'`,
+    );
+  }
 }
 
 export interface LoadedCheckpoint {
@@ -132,6 +142,23 @@ export async function readCheckpointFile(source: CheckpointSource, name: string)
   return need(openSource(source), name);
 }
 
+/**
+ * The text of the files among `names` that the checkpoint has (tokenizer files ride along with the weights);
+ * missing ones are left out.
+ */
+export async function readOptionalFiles(
+  source: CheckpointSource,
+  names: readonly string[],
+): Promise<Record<string, string>> {
+  const files = openSource(source);
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const bytes = await files.read(name);
+    if (bytes) out[name] = new TextDecoder().decode(bytes);
+  }
+  return out;
+}
+
 export interface SaveCheckpointOptions {
   config: HFConfig;
   /** Tensors by checkpoint name, e.g. a model's stateDict() after its HF name mapping. */
@@ -167,7 +194,7 @@ export async function encodeCheckpoint(checkpoint: SaveCheckpointOptions): Promi
  * only then renamed over the old one, so a save that dies midway leaves the previous checkpoint intact.
  */
 export async function saveCheckpoint(dir: string, checkpoint: SaveCheckpointOptions): Promise<void> {
-  if (!isNode) {
+  if (!isNode()) {
     throw new CheckpointError(
       'saveCheckpoint writes to the file system (Node); in the browser use encodeCheckpoint() and download the bytes',
     );
@@ -246,14 +273,12 @@ async function missing(files: Files, name: string): Promise<CheckpointError> {
   return new CheckpointError(`checkpoint ${files.where} has no ${name}${listing}`);
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
 function openSource(source: CheckpointSource): Files {
   if (typeof source === 'string' || source instanceof URL) {
     const url = typeof source === 'string' ? parseUrl(source) : source;
     if (url?.protocol === 'file:') return folder(decodeURIComponent(url.pathname));
     if (url) return remote(url.href);
-    if (isNode) return folder(source as string);
+    if (isNode()) return folder(source as string);
     return remote(new URL(source as string, globalThis.location?.href).href);
   }
   return inMemory(source);

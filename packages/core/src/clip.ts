@@ -13,20 +13,10 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
 }
 
 /**
- * torch.nn.utils.clip_grad_norm_: scale every gradient by min(1, maxNorm / (norm + 1e-6)). Returns new
- * tensors (same keys) and the norm before clipping; the caller disposes all of them and keeps `grads`.
+ * torch.nn.utils.clip_grad_norm_'s factor: gradients are scaled by min(1, maxNorm / (norm + 1e-6)). The one
+ * clipping rule: Trainer applies it (folded into AdamW's gradScale).
  */
-export function clipByGlobalNorm(
-  grads: tf.NamedTensorMap,
-  maxNorm: number,
-): { grads: tf.NamedTensorMap; norm: tf.Scalar } {
-  if (!(maxNorm > 0)) throw new InvalidArgumentError(`clipByGlobalNorm: maxNorm must be > 0, got ${maxNorm}`);
-  const norm = globalNorm(Object.values(grads));
-  const clipped = tf.tidy(() => {
-    const scale = tf.minimum(tf.scalar(maxNorm).div(norm.add(1e-6)), 1);
-    const out: tf.NamedTensorMap = {};
-    for (const [k, g] of Object.entries(grads)) out[k] = g.mul(scale);
-    return out;
-  });
-  return { grads: clipped, norm };
+export function clipFactor(norm: number, maxNorm: number): number {
+  if (!(maxNorm > 0)) throw new InvalidArgumentError(`clipFactor: maxNorm must be > 0, got ${maxNorm}`);
+  return Math.min(1, maxNorm / (norm + 1e-6));
 }

@@ -68,16 +68,25 @@ export class BackendUnavailableError extends TransformerKitError {
 
 /** A checkpoint file is corrupt or malformed (safetensors header, byte ranges, dtype, config.json). */
 export class CheckpointError extends TransformerKitError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('CHECKPOINT', message, options);
+  constructor(message: string, options?: { cause?: unknown }, code: ErrorCode = 'CHECKPOINT') {
+    super(code, message, options);
   }
 }
 
-/** A well-formed checkpoint that does not fit the model (missing/unexpected names, wrong shapes). */
-export class CheckpointMismatchError extends TransformerKitError {
+/**
+ * A well-formed checkpoint that does not fit the model (another model_type, missing/unexpected names, wrong
+ * shapes). A kind of CheckpointError, with its own code.
+ */
+export class CheckpointMismatchError extends CheckpointError {
   constructor(message: string) {
-    super('CHECKPOINT_MISMATCH', message);
+    super(message, undefined, 'CHECKPOINT_MISMATCH');
   }
+}
+
+/** The "first N (+k more)" list every mismatch message uses. */
+export function listFirst(items: readonly string[], n = 5): string {
+  const head = items.slice(0, n).join(', ');
+  return items.length > n ? `${head} (+${items.length - n} more)` : head;
 }
 
 /** Training produced a NaN/Inf loss; `step` says where. */

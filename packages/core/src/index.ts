@@ -1,3 +1,4 @@
+export * from './activations.js';
 export {
   resetWasmHeapPeak,
   setWasmHeapBudget,
@@ -6,12 +7,19 @@ export {
   wasmHeapStats,
 } from './backend/wasm-heap.js';
 export * from './backend.js';
+export * from './batches.js';
 export * from './checkpoint.js';
 export * from './clip.js';
+export * from './config.js';
+export * from './env.js';
 export * from './errors.js';
 export * from './grad.js';
+export * from './ids.js';
 export { preferRelaxedSimd, wasmKernelVariant } from './kernels/wasm-kernels.js';
 export * from './layers.js';
+export * from './loop.js';
+export * from './metrics.js';
+export * from './mlp.js';
 export * from './module.js';
 export * from './ops.js';
 export * from './optim.js';

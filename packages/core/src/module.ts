@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointMismatchError } from './errors.js';
+import { CheckpointMismatchError, InvalidArgumentError, listFirst } from './errors.js';
 
 /** Tensors by dotted parameter name, e.g. `h.0.attn.c_attn.weight`. */
 export type StateDict = Record<string, tf.Tensor>;
@@ -46,9 +46,10 @@ export abstract class Module {
   }
 
   #checkName(name: string): void {
-    if (!name || name.includes('.')) throw new Error(`invalid module/parameter name '${name}'`);
+    if (!name || name.includes('.'))
+      throw new InvalidArgumentError(`invalid module/parameter name '${name}'`);
     if (this.#params.has(name) || this.#children.has(name))
-      throw new Error(`'${name}' is already registered`);
+      throw new InvalidArgumentError(`'${name}' is already registered`);
   }
 
   /** All parameters in registration order, with dotted names. */
@@ -137,9 +138,4 @@ class ModuleList<M extends Module> extends Module {
     super();
     for (const [i, c] of children.entries()) this.module(String(i), c);
   }
-}
-
-function listFirst(items: string[], n = 5): string {
-  const head = items.slice(0, n).join(', ');
-  return items.length > n ? `${head} (+${items.length - n} more)` : head;
 }

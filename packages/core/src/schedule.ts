@@ -11,16 +11,7 @@ export interface WarmupCosineOptions {
   minLr?: number;
 }
 
-/**
- * Learning rate for 0-based optimizer step `step`: linear warmup lr·(step+1)/warmupSteps (so the first step
- * already moves), then a half cosine from lr down to minLr at totalSteps, minLr after that.
- */
-export function warmupCosine({
-  lr,
-  warmupSteps = 0,
-  totalSteps,
-  minLr = 0,
-}: WarmupCosineOptions): (step: number) => number {
+function check({ lr, warmupSteps = 0, totalSteps, minLr = 0 }: WarmupCosineOptions): void {
   if (!(lr >= 0) || !Number.isFinite(lr))
     throw new InvalidArgumentError(`schedule: lr must be >= 0, got ${lr}`);
   if (!(minLr >= 0 && minLr <= lr))
@@ -33,11 +24,43 @@ export function warmupCosine({
       `schedule: totalSteps must be an integer >= warmupSteps (${warmupSteps}), got ${totalSteps}`,
     );
   }
+}
+
+/**
+ * Learning rate for 0-based optimizer step `step`: linear warmup lr·(step+1)/warmupSteps (so the first step
+ * already moves), then a half cosine from lr down to minLr at totalSteps, minLr after that.
+ */
+export function warmupCosine({
+  lr,
+  warmupSteps = 0,
+  totalSteps,
+  minLr = 0,
+}: WarmupCosineOptions): (step: number) => number {
+  check({ lr, warmupSteps, totalSteps, minLr });
   return (step: number) => {
     if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
     if (totalSteps === undefined) return lr;
     if (step >= totalSteps) return minLr;
     const progress = (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps);
     return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress));
+  };
+}
+
+/**
+ * HF's get_linear_schedule_with_warmup: the same warmup, then a straight line from lr down to minLr at
+ * totalSteps (lr after warmup without totalSteps), minLr after that.
+ */
+export function warmupLinear({
+  lr,
+  warmupSteps = 0,
+  totalSteps,
+  minLr = 0,
+}: WarmupCosineOptions): (step: number) => number {
+  check({ lr, warmupSteps, totalSteps, minLr });
+  return (step: number) => {
+    if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
+    if (totalSteps === undefined) return lr;
+    if (step >= totalSteps) return minLr;
+    return lr - ((lr - minLr) * (step - warmupSteps)) / Math.max(1, totalSteps - warmupSteps);
   };
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { globalNorm } from './clip.js';
+import { clipFactor, globalNorm } from './clip.js';
 import { InvalidArgumentError, NonFiniteLossError } from './errors.js';
 import { valueAndGrads } from './grad.js';
 import type { Module } from './module.js';
@@ -18,6 +18,11 @@ export interface TrainerOptions extends Omit<AdamWOptions, 'lr'> {
   clipNorm?: number;
   /** Micro-batches per optimizer step; gradients and losses are averaged over them (default 1). */
   accumulationSteps?: number;
+  /**
+   * Learning rate for 0-based step `step` (e.g. core's `warmupLinear`); replaces the default warmup + cosine
+   * (then warmupSteps, totalSteps and minLr are not used).
+   */
+  schedule?: (step: number) => number;
 }
 
 export interface StepResult {
@@ -51,7 +56,16 @@ export class Trainer {
     readonly model: Module,
     options: TrainerOptions,
   ) {
-    const { lr, warmupSteps, totalSteps, minLr, clipNorm, accumulationSteps = 1, ...adam } = options;
+    const {
+      lr,
+      warmupSteps,
+      totalSteps,
+      minLr,
+      clipNorm,
+      accumulationSteps = 1,
+      schedule,
+      ...adam
+    } = options;
     if (clipNorm !== undefined && !(clipNorm > 0)) {
       throw new InvalidArgumentError(`Trainer: clipNorm must be > 0, got ${clipNorm}`);
     }
@@ -60,7 +74,7 @@ export class Trainer {
         `Trainer: accumulationSteps must be an integer >= 1, got ${accumulationSteps}`,
       );
     }
-    this.schedule = warmupCosine({ lr, warmupSteps, totalSteps, minLr });
+    this.schedule = schedule ?? warmupCosine({ lr, warmupSteps, totalSteps, minLr });
     this.optimizer = new AdamW(model, { ...adam, lr });
     this.clipNorm = clipNorm;
     this.accumulationSteps = accumulationSteps;
@@ -104,7 +118,7 @@ export class Trainer {
         throw err;
       }
       // torch.nn.utils.clip_grad_norm_
-      const clip = this.clipNorm === undefined ? 1 : Math.min(1, this.clipNorm / (gradNorm + 1e-6));
+      const clip = this.clipNorm === undefined ? 1 : clipFactor(gradNorm, this.clipNorm);
       this.optimizer.step(grads, { lr, gradScale: clip / n });
       return { step, loss, gradNorm, lr };
     } finally {

@@ -2,10 +2,18 @@ import * as tf from '@tensorflow/tfjs';
 import {
   CheckpointError,
   type CheckpointSource,
+  checkModelType,
   loadCheckpoint,
+  readOptionalFiles,
   type StateDict,
   saveCheckpoint,
 } from '@transformer-kit/core';
+import {
+  TOKENIZER_FILES,
+  type Tokenizer,
+  tokenizerFiles,
+  tokenizerFromFiles,
+} from '@transformer-kit/tokenizer';
 import { GPT, type GPTConfig, gptConfig } from './model.js';
 
 /*
@@ -19,9 +27,7 @@ import { GPT, type GPTConfig, gptConfig } from './model.js';
 
 /** Our config from an HF GPT-2 config.json object. */
 export function configFromHF(hf: Record<string, unknown>, overrides: Partial<GPTConfig> = {}): GPTConfig {
-  if (hf.model_type !== undefined && hf.model_type !== 'gpt2') {
-    throw new CheckpointError(`config.json is for model_type '${String(hf.model_type)}', expected 'gpt2'`);
-  }
+  checkModelType(hf, 'gpt2');
   const num = (key: string, fallback?: number): number => {
     const v = hf[key] ?? fallback;
     if (typeof v !== 'number') throw new CheckpointError(`config.json: '${key}' is missing or not a number`);
@@ -73,8 +79,8 @@ const RENAMES: Array<[RegExp, string]> = [
   [/^h\.(\d+)\.ln_1\./, 'h.$1.attnNorm.'],
   [/^h\.(\d+)\.ln_2\./, 'h.$1.mlpNorm.'],
   [/^h\.(\d+)\.attn\.c_proj\./, 'h.$1.attn.output.'],
-  [/^h\.(\d+)\.mlp\.c_fc\./, 'h.$1.mlp.fc.'],
-  [/^h\.(\d+)\.mlp\.c_proj\./, 'h.$1.mlp.proj.'],
+  [/^h\.(\d+)\.mlp\.c_fc\./, 'h.$1.mlp.hidden.0.'],
+  [/^h\.(\d+)\.mlp\.c_proj\./, 'h.$1.mlp.out.'],
   [/^ln_f\./, 'lnF.'],
 ];
 
@@ -127,8 +133,8 @@ export function stateDictToHF(model: GPT, { prefix = 'transformer.' }: { prefix?
       const parts = ['query', 'key', 'value'].map((n) => get(`attn.${n}.${kind}`));
       out[`${prefix}${p}attn.c_attn.${kind}`] = tf.concat(parts, kind === 'weight' ? 1 : 0);
       out[`${prefix}${p}attn.c_proj.${kind}`] = get(`attn.output.${kind}`).clone();
-      out[`${prefix}${p}mlp.c_fc.${kind}`] = get(`mlp.fc.${kind}`).clone();
-      out[`${prefix}${p}mlp.c_proj.${kind}`] = get(`mlp.proj.${kind}`).clone();
+      out[`${prefix}${p}mlp.c_fc.${kind}`] = get(`mlp.hidden.0.${kind}`).clone();
+      out[`${prefix}${p}mlp.c_proj.${kind}`] = get(`mlp.out.${kind}`).clone();
     }
     out[`${prefix}${p}ln_2.weight`] = get('mlpNorm.weight').clone();
     out[`${prefix}${p}ln_2.bias`] = get('mlpNorm.bias').clone();
@@ -172,16 +178,41 @@ export async function loadGPT2(source: CheckpointSource, overrides: Partial<GPTC
   }
 }
 
-/** Saves as an HF GPT2LMHeadModel folder (same names and shapes; lm_head omitted when tied). Atomic per file. */
-export async function saveGPT2(
+/**
+ * Saves as an HF GPT2LMHeadModel folder (same names and shapes; lm_head omitted when tied), with the
+ * tokenizer's files (tokenizer.json, vocab.json, merges.txt) when given. Atomic per file.
+ */
+export async function savePretrained(
   model: GPT,
   dir: string,
-  { prefix = 'transformer.' }: { prefix?: string } = {},
+  { prefix = 'transformer.', tokenizer }: { prefix?: string; tokenizer?: Tokenizer } = {},
 ): Promise<void> {
   const tensors = stateDictToHF(model, { prefix });
   try {
-    await saveCheckpoint(dir, { config: configToHF(model.config), tensors });
+    await saveCheckpoint(dir, {
+      config: configToHF(model.config),
+      tensors,
+      ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
+    });
   } finally {
     tf.dispose(Object.values(tensors));
+  }
+}
+
+/**
+ * AutoModel + AutoTokenizer for GPT-2 folders (path, URL or files): the model, and the tokenizer from
+ * tokenizer.json (or vocab.json + merges.txt) when the folder has one.
+ */
+export async function loadPretrained(
+  source: CheckpointSource,
+  overrides: Partial<GPTConfig> = {},
+): Promise<{ model: GPT; tokenizer?: Tokenizer }> {
+  const model = await loadGPT2(source, overrides);
+  try {
+    const tokenizer = tokenizerFromFiles(await readOptionalFiles(source, TOKENIZER_FILES));
+    return tokenizer ? { model, tokenizer } : { model };
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
 }

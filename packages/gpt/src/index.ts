@@ -3,7 +3,8 @@ export {
   configToHF,
   gptFromHF,
   loadGPT2,
-  saveGPT2,
+  loadPretrained,
+  savePretrained,
   stateDictFromHF,
   stateDictToHF,
 } from './hf.js';
@@ -20,13 +21,24 @@ export {
 } from './model.js';
 export {
   type EvalOptions,
-  evaluate,
+  evaluateLoss,
   type PretrainOptions,
   type PretrainResult,
   type PretrainStep,
   pretrain,
-  sampleBatch,
-  splitTokens,
-  type Tokens,
 } from './pretrain.js';
-export { pickToken, type SamplingOptions } from './sample.js';
+export {
+  BeamSearch,
+  GreedySampler,
+  type LogitsProcessor,
+  MinP,
+  processLogits,
+  RandomSampler,
+  RepetitionPenalty,
+  type Sampler,
+  type SamplingOptions,
+  samplerFrom,
+  Temperature,
+  TopK,
+  TopP,
+} from './samplers.js';

@@ -2,18 +2,28 @@ import * as tf from '@tensorflow/tfjs';
 import {
   type AttentionBias,
   attentionBias,
+  type BackboneExtras,
   causalBias,
   causalMask,
   combineMasks,
   KVCache,
   paddingMask,
+  type RunOptions,
+  runBlocks,
   TransformerBlock,
 } from '@transformer-kit/attention';
 import {
+  canReadSync,
+  checkActivation,
+  checkHeads,
+  checkIds,
+  checkPositiveInts,
+  checkRates,
   crossEntropy,
   dropout,
   Embedding,
-  IdOutOfRangeError,
+  fromPreset,
+  IGNORE_INDEX,
   InvalidArgumentError,
   LayerNorm,
   Module,
@@ -21,8 +31,8 @@ import {
   SequenceTooLongError,
   ShapeError,
 } from '@transformer-kit/core';
-import { canReadSync, LMHead } from '@transformer-kit/heads';
-import { checkSampling, pickToken, type SamplingOptions } from './sample.js';
+import { LMHead } from '@transformer-kit/heads';
+import { BeamSearch, type SamplingOptions, samplerFrom } from './samplers.js';
 
 /*
  * GPT (GPT-2 architecture), in the spirit of nanoGPT's model.py: token + learned position embeddings,
@@ -72,50 +82,35 @@ export const GPT_PRESETS = {
 
 export type GPTPreset = keyof typeof GPT_PRESETS;
 
-/** A full config from a preset name and/or overrides, validated. */
+/** A full config from a preset name or a partial config (filled from 'tiny'), plus overrides; checked. */
 export function gptConfig(
   base: GPTPreset | Partial<GPTConfig> = 'tiny',
   overrides: Partial<GPTConfig> = {},
 ): GPTConfig {
-  const start = typeof base === 'string' ? GPT_PRESETS[base] : { ...GPT_PRESETS.tiny, ...base };
-  if (!start)
-    throw new InvalidArgumentError(
-      `unknown GPT preset '${base}'; valid: ${Object.keys(GPT_PRESETS).join(', ')}`,
-    );
-  const c: GPTConfig = { ...start, ...overrides };
-  for (const k of ['vocabSize', 'blockSize', 'numLayers', 'numHeads', 'dim'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1)
-      throw new InvalidArgumentError(`GPT config: ${k} must be a positive integer, got ${c[k]}`);
-  }
-  if (c.dim % c.numHeads !== 0)
-    throw new InvalidArgumentError(`GPT config: dim ${c.dim} is not divisible by numHeads ${c.numHeads}`);
-  if (!(c.dropout >= 0 && c.dropout < 1))
-    throw new InvalidArgumentError(`GPT config: dropout must be in [0, 1), got ${c.dropout}`);
+  const c: GPTConfig = fromPreset<GPTConfig, GPTPreset>('GPT', GPT_PRESETS, 'tiny', base, overrides);
+  checkPositiveInts('GPT', c, ['vocabSize', 'blockSize', 'numLayers', 'numHeads', 'dim']);
+  checkHeads('GPT', c.dim, c.numHeads, 'dim');
+  checkRates('GPT', c, ['dropout']);
+  checkActivation(c.activation);
   return c;
 }
 
 /** Token ids as a (B, T) tensor or nested arrays; a flat array is one sequence. */
 export type Ids = tf.Tensor | number[] | number[][];
 
-export interface ForwardOptions {
+export interface ForwardOptions extends RunOptions {
   /** (B, past + T) of 1 (token) / 0 (padding), e.g. a right-padded batch. */
   attentionMask?: tf.Tensor | number[][];
   /** Keys/values of earlier positions; the new ones are appended. Positions continue from cache.length. */
   cache?: KVCache;
-  /** Collect the input of every block and the final normed hidden state (HF's output_hidden_states). */
-  returnHiddenStates?: boolean;
-  /** Collect every layer's attention probabilities (B, H, T, S). */
-  returnAttention?: boolean;
   /** Project only the last position to the vocabulary (logits (B, 1, vocab)): all generation needs. */
   lastOnly?: boolean;
 }
 
-export interface GPTOutput {
+export interface GPTOutput extends BackboneExtras {
   logits: tf.Tensor3D;
-  /** After the final LayerNorm: (B, T, dim). */
+  /** After the final LayerNorm: (B, T, dim). hiddenStates: every block's input, then this. */
   hidden: tf.Tensor3D;
-  hiddenStates?: tf.Tensor3D[];
-  attentions?: tf.Tensor4D[];
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -190,24 +185,21 @@ export class GPT extends Module {
     }
     const bias = this.buildMask(b, t, past, options.attentionMask);
     const pos = tf.range(past, past + t, 1, 'int32');
-    let hsum = this.wte.forward(x).add(this.wpe.forward(pos));
-    hsum = dropout(hsum, this.config.dropout, this.training);
-    const hiddenStates: tf.Tensor3D[] = [];
-    const attentions: tf.Tensor4D[] = [];
-    this.h.forEach((block, i) => {
-      if (returnHiddenStates) hiddenStates.push(hsum as tf.Tensor3D);
-      const r = block.forward(hsum, { mask: bias, cache: cache?.layers[i], returnAttention });
-      hsum = r.output;
-      if (r.attention) attentions.push(r.attention as tf.Tensor4D);
+    const emb = dropout(this.wte.forward(x).add(this.wpe.forward(pos)), this.config.dropout, this.training);
+    const { output, hiddenStates, attentions } = runBlocks(this.h, emb, {
+      mask: bias,
+      caches: cache?.layers,
+      returnHiddenStates,
+      returnAttention,
     });
-    const hidden = this.lnF.forward(hsum) as tf.Tensor3D;
-    if (returnHiddenStates) hiddenStates.push(hidden);
+    const hidden = this.lnF.forward(output) as tf.Tensor3D;
+    hiddenStates?.push(hidden);
     const logits = this.lmHead.forward(lastOnly ? hidden.slice([0, t - 1], [b, 1]) : hidden) as tf.Tensor3D;
     return {
       logits,
       hidden,
-      ...(returnHiddenStates ? { hiddenStates } : {}),
-      ...(returnAttention ? { attentions } : {}),
+      ...(hiddenStates ? { hiddenStates } : {}),
+      ...(attentions ? { attentions } : {}),
     };
   }
 
@@ -216,7 +208,7 @@ export class GPT extends Module {
     ids: Ids,
     targets: Ids,
     {
-      ignoreIndex = -100,
+      ignoreIndex = IGNORE_INDEX,
       attentionMask,
     }: { ignoreIndex?: number; attentionMask?: tf.Tensor | number[][] } = {},
   ): tf.Scalar {
@@ -257,7 +249,7 @@ export class GPT extends Module {
       throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
     if (!Array.isArray(prompt) || prompt.length === 0)
       throw new ShapeError('prompt must be a non-empty array of token ids');
-    checkSampling(options);
+    const sampler = samplerFrom(options);
     tf.tidy(() => {
       this.checkIds([prompt]);
     });
@@ -265,6 +257,10 @@ export class GPT extends Module {
       throw new SequenceTooLongError(
         `prompt (${prompt.length}) + maxNewTokens (${maxNewTokens}) needs ${prompt.length + maxNewTokens - 1} positions, block size is ${blockSize}; pass cropToBlockSize: true to slide the window`,
       );
+    }
+    if (sampler instanceof BeamSearch) {
+      yield* await this.#beamSearch(prompt, sampler, maxNewTokens, stopIds, cropToBlockSize);
+      return;
     }
     const rng = new Rng(seed);
     const tokens = [...prompt];
@@ -285,7 +281,7 @@ export class GPT extends Module {
         const row = tf.tidy(() => this.forward([input], { cache, lastOnly: true }).reshape([vocabSize]));
         const logits = await row.data();
         row.dispose();
-        const next = pickToken(logits, options, rng);
+        const next = sampler.pick(logits, tokens, rng);
         tokens.push(next);
         pending = [next];
         yield next;
@@ -295,6 +291,52 @@ export class GPT extends Module {
       cache?.dispose();
       this.train(wasTraining);
     }
+  }
+
+  /**
+   * Keeps the `numBeams` most likely continuations (sum of log-probabilities; each step re-runs the beams as
+   * one batch); a beam that emits a stop id is finished. Returns the best by score / length^lengthPenalty.
+   */
+  async #beamSearch(
+    prompt: number[],
+    beam: BeamSearch,
+    maxNewTokens: number,
+    stopIds: number[],
+    crop: boolean,
+  ): Promise<number[]> {
+    const { blockSize, vocabSize: v } = this.config;
+    type Beam = { tokens: number[]; score: number };
+    let live: Beam[] = [{ tokens: [], score: 0 }];
+    const done: Beam[] = [];
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      for (let step = 0; step < maxNewTokens && live.length > 0; step++) {
+        const seqs = live.map((b) => [...prompt, ...b.tokens].slice(crop ? -blockSize : 0));
+        const rows = tf.tidy(() =>
+          tf.logSoftmax(this.forward(seqs, { lastOnly: true }).reshape([live.length, v])),
+        );
+        const logp = await rows.data();
+        rows.dispose();
+        const candidates: Array<{ from: number; id: number; score: number }> = [];
+        live.forEach((b, i) => {
+          for (let id = 0; id < v; id++) candidates.push({ from: i, id, score: b.score + logp[i * v + id]! });
+        });
+        candidates.sort((a, b) => b.score - a.score || a.from - b.from || a.id - b.id);
+        const next: Beam[] = [];
+        for (const c of candidates) {
+          const b = { tokens: [...live[c.from]!.tokens, c.id], score: c.score };
+          if (stopIds.includes(c.id)) done.push(b);
+          else next.push(b);
+          if (next.length === beam.numBeams) break;
+        }
+        live = next;
+      }
+    } finally {
+      this.train(wasTraining);
+    }
+    const norm = (b: Beam) => b.score / Math.max(1, b.tokens.length) ** beam.lengthPenalty;
+    return [...done, ...live].reduce((best, b) => (norm(b) > norm(best) ? b : best)).tokens;
   }
 
   /** The causal mask, combined with padding if given, as one bias shared by every layer. */
@@ -321,24 +363,15 @@ export class GPT extends Module {
   private checkIds(ids: Ids): tf.Tensor2D {
     // Host arrays are always checked (before upload); tensors where a sync read is cheap (cpu, wasm).
     if (!(ids instanceof tf.Tensor))
-      checkIdValues(
+      checkIds(
         (Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]]).flat(),
         this.config.vocabSize,
       );
     const x = toTensor(ids);
     if (x.rank !== 2) throw new ShapeError(`ids must be (batch, seqLen), got shape [${x.shape}]`);
     if (x.shape[1] === 0) throw new ShapeError('ids must contain at least one token per sequence');
-    if (ids instanceof tf.Tensor && canReadSync()) checkIdValues(x.dataSync(), this.config.vocabSize);
+    if (ids instanceof tf.Tensor && canReadSync()) checkIds(x.dataSync(), this.config.vocabSize);
     return (x.dtype === 'int32' ? x : x.cast('int32')) as tf.Tensor2D;
-  }
-}
-
-function checkIdValues(values: ArrayLike<number>, vocabSize: number): void {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (!Number.isInteger(v) || v < 0 || v >= vocabSize) {
-      throw new IdOutOfRangeError(`token id ${v} at flat index ${i} is not an integer in [0, ${vocabSize})`);
-    }
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError, CheckpointMismatchError, initBackend, loadCheckpoint } from '@transformer-kit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GPT, gptFromHF, loadGPT2, saveGPT2 } from '../src/index.js';
+import { GPT, gptFromHF, loadGPT2, savePretrained } from '../src/index.js';
 import { FIXTURE, maxAbsDiff } from './helpers.js';
 
 describe('GPT-2 checkpoints (HF layout)', () => {
@@ -16,7 +16,7 @@ describe('GPT-2 checkpoints (HF layout)', () => {
 
   it('saves back to the same names and shapes, and reloads to the same logits', async () => {
     const model = await loadGPT2(FIXTURE);
-    await saveGPT2(model, dir);
+    await savePretrained(model, dir);
     const original = await loadCheckpoint(FIXTURE);
     const saved = await loadCheckpoint(dir);
     const params = Object.keys(original.tensors)
@@ -68,7 +68,7 @@ describe('GPT-2 checkpoints (HF layout)', () => {
     broken['transformer.h.0.extra.weight'] = tensors['transformer.ln_f.bias']!;
     expect(() => gptFromHF(config, broken)).toThrow(CheckpointMismatchError);
     expect(() => gptFromHF(config, broken)).toThrow(
-      /missing: h\.1\.mlp\.fc\.weight.*unexpected: h\.0\.extra\.weight/,
+      /missing: h\.1\.mlp\.hidden\.0\.weight.*unexpected: h\.0\.extra\.weight/,
     );
     // A config that disagrees with the tensors: shapes are named.
     expect(() => gptFromHF({ ...config, n_positions: 64 }, tensors)).toThrow(
@@ -82,7 +82,7 @@ describe('GPT-2 checkpoints (HF layout)', () => {
   it('round-trips an untied model through lm_head.weight (HF [vocab, dim])', async () => {
     const model = new GPT({ tieWeights: false }, { seed: 3 });
     const sub = join(dir, 'untied');
-    await saveGPT2(model, sub);
+    await savePretrained(model, sub);
     const { tensors } = await loadCheckpoint(sub);
     expect(tensors['lm_head.weight']!.shape).toEqual([64, 16]);
     tf.dispose(Object.values(tensors));

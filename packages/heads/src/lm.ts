@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  type Activation,
+  activate,
   embedding,
   InvalidArgumentError,
   LayerNorm,
@@ -10,7 +12,7 @@ import {
   type Rng,
   ShapeError,
 } from '@transformer-kit/core';
-import { type Activation, activate, checkHidden } from './classifiers.js';
+import { checkHidden } from './check.js';
 
 /*
  * Vocabulary heads. Decoders tied to an embedding table (V, D) project with the table's transpose

@@ -1,16 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { IdOutOfRangeError, initBackend, Rng, ShapeError } from '@transformer-kit/core';
-import { describe, expect, it } from 'vitest';
 import {
   accuracy,
-  ClsClassifier,
   classificationLoss,
   f1Score,
+  IdOutOfRangeError,
+  initBackend,
+  predictions,
+  Rng,
+  ShapeError,
+} from '@transformer-kit/core';
+import { describe, expect, it } from 'vitest';
+import {
+  ClsClassifier,
   gatherPositions,
   LMHead,
   MaskedLMHead,
   MeanPoolClassifier,
-  predictions,
   TokenClassifier,
 } from '../src/index.js';
 

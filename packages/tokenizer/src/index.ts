@@ -10,6 +10,7 @@ export {
   type TruncationStrategy,
 } from './encoding.js';
 export { TokenizerError, type TokenizerErrorCode } from './errors.js';
+export { TOKENIZER_FILES, tokenizerFiles, tokenizerFromFiles } from './files.js';
 export {
   mergesToTxt,
   parseMerges,

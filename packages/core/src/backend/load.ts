@@ -7,11 +7,6 @@ export type ModuleLoader = (specifier: string) => Promise<unknown>;
 export const importModule: ModuleLoader = (specifier) =>
   import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
 
-export function isNode(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof p?.versions?.node === 'string';
-}
-
 export function isModuleNotFound(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | undefined;
   return (

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { isNode } from '../env.js';
 import { BackendUnavailableError } from '../errors.js';
-import { isModuleNotFound, isNode, type ModuleLoader } from './load.js';
+import { isModuleNotFound, type ModuleLoader } from './load.js';
 
 /*
  * TensorFlow's C library through @tensorflow/tfjs-node(-gpu): optional peers that register the

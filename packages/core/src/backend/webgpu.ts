@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { isNode } from '../env.js';
 import { BackendUnavailableError } from '../errors.js';
-import { isModuleNotFound, isNode, type ModuleLoader } from './load.js';
+import { isModuleNotFound, type ModuleLoader } from './load.js';
 
 /*
  * WebGPU: the browser's navigator.gpu, or in Node the `webgpu` npm package (Dawn) installed as
@@ -26,7 +27,7 @@ export interface WebGPUProbe {
 }
 
 // Just the parts of the WebGPU API used here (TypeScript's DOM lib has no WebGPU types).
-interface GPUAdapterLike {
+export interface GPUAdapterLike {
   info?: Partial<AdapterInfo> & { isFallbackAdapter?: boolean };
   isFallbackAdapter?: boolean;
 }
@@ -106,6 +107,11 @@ export async function probeWebGPU(load: ModuleLoader): Promise<WebGPUProbe> {
   } catch (err) {
     return { available: false, software: false, reason: `requestAdapter failed: ${(err as Error).message}` };
   }
+  return adapterProbe(adapter);
+}
+
+/** The probe's answer for an adapter (or none); also used for what a child process found. */
+export function adapterProbe(adapter: GPUAdapterLike | null): WebGPUProbe {
   if (!adapter) {
     return { available: false, software: false, reason: `navigator.gpu found no adapter: ${NO_ADAPTER_FIX}` };
   }

@@ -1,17 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy, IdOutOfRangeError, InvalidArgumentError, ShapeError } from '@transformer-kit/core';
+import { canReadSync } from './env.js';
+import { IdOutOfRangeError, InvalidArgumentError, ShapeError } from './errors.js';
+import { checkIds } from './ids.js';
+import { crossEntropy } from './ops.js';
 
-/** The label value losses and metrics skip (PyTorch's and HF's convention). */
+/** The label value losses and metrics skip (PyTorch's and HF's convention; ops' crossEntropy default). */
 export const IGNORE_INDEX = -100;
-
-/**
- * Whether tensors can be read back synchronously here (cpu, wasm: a plain copy). WebGPU in Node cannot
- * (TF.js's readSync needs OffscreenCanvas), and on any GPU a sync read stalls the pipeline.
- */
-export function canReadSync(): boolean {
-  const b = tf.getBackend();
-  return b !== 'webgpu' && b !== 'webgl';
-}
 
 /**
  * Mean cross-entropy of logits (..., C) against integer labels (...), skipping `ignoreIndex`. Labels are
@@ -29,20 +23,8 @@ export function classificationLoss(
       `labels shape [${labels.shape}] does not match logits [${logits.shape}] without the class axis`,
     );
   }
-  if (check && canReadSync()) checkLabels(labels.dataSync(), c, ignoreIndex);
+  if (check && canReadSync()) checkIds(labels.dataSync(), c, { what: 'label', ignore: ignoreIndex });
   return crossEntropy(logits, labels, ignoreIndex);
-}
-
-function checkLabels(labels: ArrayLike<number>, numClasses: number, ignoreIndex: number): void {
-  for (let i = 0; i < labels.length; i++) {
-    const v = labels[i]!;
-    if (v === ignoreIndex) continue;
-    if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
-      throw new IdOutOfRangeError(
-        `label ${v} at index ${i} is outside [0, ${numClasses}) (and is not the ignore index ${ignoreIndex})`,
-      );
-    }
-  }
 }
 
 /** Argmax over the last axis, read to the host: logits (..., C) → Int32Array of predicted classes. */

@@ -1,0 +1,49 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { LayerKV } from './attention.js';
+import type { TransformerBlock } from './block.js';
+import type { AttentionBias, Mask } from './mask.js';
+
+/** What every backbone's `run` takes on top of its inputs (HF's output_hidden_states / output_attentions). */
+export interface RunOptions {
+  /** Collect every layer's input and the final hidden state (numLayers + 1 tensors, (B, T, D)). */
+  returnHiddenStates?: boolean;
+  /** Collect every layer's attention probabilities (B, H, T, S). */
+  returnAttention?: boolean;
+}
+
+/** What every backbone's `run` returns on request, under the same names. */
+export interface BackboneExtras {
+  hiddenStates?: tf.Tensor3D[];
+  attentions?: tf.Tensor4D[];
+}
+
+export interface StackOptions extends RunOptions {
+  mask?: Mask | AttentionBias;
+  /** One KV slot per block (GPT's cache). */
+  caches?: LayerKV[];
+}
+
+/**
+ * Runs `x` through `blocks` in order. With `returnHiddenStates`, `hiddenStates` holds each block's input;
+ * the caller appends its final hidden state (after a final norm, if the model has one).
+ */
+export function runBlocks(
+  blocks: readonly TransformerBlock[],
+  x: tf.Tensor,
+  { mask, caches, returnHiddenStates = false, returnAttention = false }: StackOptions = {},
+): { output: tf.Tensor } & BackboneExtras {
+  const hiddenStates: tf.Tensor3D[] = [];
+  const attentions: tf.Tensor4D[] = [];
+  let h = x;
+  blocks.forEach((block, i) => {
+    if (returnHiddenStates) hiddenStates.push(h as tf.Tensor3D);
+    const r = block.forward(h, { mask, cache: caches?.[i], returnAttention });
+    h = r.output;
+    if (r.attention) attentions.push(r.attention as tf.Tensor4D);
+  });
+  return {
+    output: h,
+    ...(returnHiddenStates ? { hiddenStates } : {}),
+    ...(returnAttention ? { attentions } : {}),
+  };
+}

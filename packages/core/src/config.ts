@@ -1,0 +1,48 @@
+import { InvalidArgumentError } from './errors.js';
+
+/*
+ * The one rule for model configs: a preset name, or a partial config filled from the default preset, then
+ * overrides; the result is checked (positive integer sizes, dropout rates in [0, 1)). GPT and BERT both use it.
+ */
+
+/** `base` (a preset name, or a partial config over `presets[fallback]`) plus `overrides`. */
+export function fromPreset<C extends object, P extends string>(
+  family: string,
+  presets: Record<P, C>,
+  fallback: P,
+  base: P | Partial<C>,
+  overrides: Partial<C> = {},
+): C {
+  if (typeof base === 'string' && !Object.hasOwn(presets, base))
+    throw new InvalidArgumentError(
+      `unknown ${family} preset '${base}'; valid: ${Object.keys(presets).join(', ')}`,
+    );
+  const start = typeof base === 'string' ? presets[base] : { ...presets[fallback], ...base };
+  return { ...start, ...overrides };
+}
+
+/** Throws InvalidArgumentError unless every `keys` field of `c` is an integer >= 1. */
+export function checkPositiveInts<C>(family: string, c: C, keys: readonly (keyof C & string)[]): void {
+  for (const k of keys) {
+    const v = c[k] as unknown;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new InvalidArgumentError(`${family} config: ${k} must be a positive integer, got ${String(v)}`);
+  }
+}
+
+/** Throws InvalidArgumentError unless every `keys` field of `c` is a rate in [0, 1). */
+export function checkRates<C>(family: string, c: C, keys: readonly (keyof C & string)[]): void {
+  for (const k of keys) {
+    const v = c[k] as unknown;
+    if (typeof v !== 'number' || !(v >= 0 && v < 1))
+      throw new InvalidArgumentError(`${family} config: ${k} must be in [0, 1), got ${String(v)}`);
+  }
+}
+
+/** Throws InvalidArgumentError unless `dim` splits into `heads` heads. */
+export function checkHeads(family: string, dim: number, heads: number, dimName: string): void {
+  if (dim % heads !== 0)
+    throw new InvalidArgumentError(
+      `${family} config: ${dimName} ${dim} is not divisible by numHeads ${heads}`,
+    );
+}
