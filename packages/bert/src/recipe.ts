@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { setRecompute } from '@transformer-kit/attention';
 import {
   epochBatches,
   type LoopCallbacks,
@@ -30,6 +31,11 @@ export interface RecipeOptions
   clipNorm?: number;
   /** Micro-batches per optimizer step (default 1). */
   accumulationSteps?: number;
+  /**
+   * Recompute each block's activations in the backward pass instead of keeping them (default false): a
+   * step's memory stops growing with depth, for about a third more compute.
+   */
+  recompute?: boolean;
   maxLength?: number;
   /** Shuffling (and dropout) seed. */
   seed?: number;
@@ -54,6 +60,7 @@ export async function runRecipe<T>(
     weightDecay = 0.01,
     clipNorm = 1,
     accumulationSteps = 1,
+    recompute = false,
     seed = 0,
     onStep,
     callbacks = [],
@@ -75,6 +82,7 @@ export async function runRecipe<T>(
     minLr: 0,
   });
   seedDropout(seed);
+  setRecompute(model, recompute);
   const loop = new TrainingLoop({
     evaluate,
     evalEvery,
@@ -92,6 +100,7 @@ export async function runRecipe<T>(
     return history.map((r) => r.loss);
   } finally {
     trainer.dispose();
+    setRecompute(model, false);
     model.eval();
   }
 }

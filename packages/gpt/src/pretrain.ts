@@ -1,3 +1,4 @@
+import { setRecompute } from '@transformer-kit/attention';
 import {
   InvalidArgumentError,
   type LoopStep,
@@ -50,6 +51,8 @@ export interface PretrainOptions
   evalEvery?: number;
   evalBatches?: number;
   seed?: number;
+  /** Recompute each block's activations in the backward pass instead of keeping them (default false). */
+  recompute?: boolean;
   /** Called after every optimizer step (shorthand for a `callbacks` entry with onStep). */
   onStep?: (r: LoopStep) => void | Promise<void>;
 }
@@ -77,6 +80,7 @@ export async function pretrain(
     evalEvery,
     evalBatches = 10,
     seed = 0,
+    recompute = false,
     onStep,
     earlyStopping,
     checkpointEvery,
@@ -95,6 +99,7 @@ export async function pretrain(
   }
   const val = data.val;
   seedDropout(seed);
+  setRecompute(model, recompute);
   const trainer = new Trainer(model, { ...trainerOptions, totalSteps: trainerOptions.totalSteps ?? steps });
   const loop = new TrainingLoop({
     trainer,
@@ -116,5 +121,6 @@ export async function pretrain(
     return { steps: stepsOut, valLoss: loop.metrics?.valLoss };
   } finally {
     trainer.dispose();
+    setRecompute(model, false);
   }
 }
