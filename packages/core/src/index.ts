@@ -6,6 +6,7 @@ export * from './layers.js';
 export * from './module.js';
 export * from './ops.js';
 export * from './optim.js';
+export * from './patches.js';
 export * from './random.js';
 export * from './safetensors.js';
 export * from './schedule.js';

@@ -1,0 +1,266 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError, ShapeError } from './errors.js';
+import { embedding } from './ops.js';
+
+/*
+ * Patches: images (B, H, W, C) → (B, N, ph·pw·C) and back, and sequences (B, T, C) → frames (B, N, size·C).
+ * They live in core, not in the ViT package, because they are a general op: ViT and MAE cut images, and
+ * audio or long-text models cut sequences into equal (overlapping) chunks with the same code (`frames`).
+ *
+ *  - N is the grid in row-major order (patch (r, q) is number r·cols + q); inside a patch the values are
+ *    ordered (row, column, channel), which is HF ViTMAE's `patchify` and a Conv2d weight's (kh, kw, c).
+ *  - stride = size (and no padding needed): one reshape + one transpose, no gather.
+ *  - any other stride: one gather of precomputed pixel indices (built on the host once per geometry, never
+ *    a JavaScript loop over a batch's patches); its gradient is core's scatter-add, so overlapping pixels
+ *    sum their gradients, on every backend.
+ *  - patchesToImages is the adjoint (overlap-add), with `average` dividing by how many patches cover a
+ *    pixel, which makes it the exact inverse whenever every pixel is covered.
+ */
+
+export interface PatchOptions {
+  /** Patch height and width (one number: square). */
+  size: number | readonly [number, number];
+  /** Step between patch origins (default: `size`, non-overlapping). Smaller than size overlaps. */
+  stride?: number | readonly [number, number];
+  /** Zero-pad the bottom/right so the grid covers the whole image (default false: a size that does not fit is a ShapeError). */
+  pad?: boolean;
+}
+
+/** Where the patches of an (H, W) image lie. */
+export interface PatchGrid {
+  rows: number;
+  cols: number;
+  numPatches: number;
+  patchHeight: number;
+  patchWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  /** Image size after padding (equal to the input without `pad`). */
+  paddedHeight: number;
+  paddedWidth: number;
+}
+
+const pair = (v: number | readonly [number, number], what: string): [number, number] => {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!p.every((x) => Number.isInteger(x) && x >= 1))
+    throw new InvalidArgumentError(`patch ${what} must be positive integers, got ${JSON.stringify(v)}`);
+  return p;
+};
+
+/** The grid for an (H, W) image; ShapeError when the patches do not tile it and `pad` is off. */
+export function patchGrid(height: number, width: number, options: PatchOptions): PatchGrid {
+  const [ph, pw] = pair(options.size, 'size');
+  const [sh, sw] = pair(options.stride ?? options.size, 'stride');
+  const fit = (n: number, p: number, s: number, axis: string): [number, number] => {
+    if (n < p && !options.pad)
+      throw new ShapeError(`image ${axis} ${n} is smaller than the patch ${axis} ${p} (pass pad: true)`);
+    const steps = Math.max(0, Math.ceil((n - p) / s));
+    const padded = steps * s + p;
+    if (padded !== n && !options.pad) {
+      throw new ShapeError(
+        `image ${axis} ${n} is not covered by patches of ${p} every ${s} ((${n} - ${p}) % ${s} = ${(n - p) % s}): ` +
+          'resize, crop, or pass pad: true',
+      );
+    }
+    return [steps + 1, padded];
+  };
+  const [rows, paddedHeight] = fit(height, ph, sh, 'height');
+  const [cols, paddedWidth] = fit(width, pw, sw, 'width');
+  return {
+    rows,
+    cols,
+    numPatches: rows * cols,
+    patchHeight: ph,
+    patchWidth: pw,
+    strideHeight: sh,
+    strideWidth: sw,
+    paddedHeight,
+    paddedWidth,
+  };
+}
+
+const simple = (g: PatchGrid) => g.strideHeight === g.patchHeight && g.strideWidth === g.patchWidth;
+
+interface Plan {
+  /** Pixel index (y·W + x) of every patch element, (N·ph·pw), row-major over patches then inside them. */
+  index: Int32Array;
+  /** How many patches cover each pixel (H·W). */
+  count: Float32Array;
+}
+
+// Index plans by geometry: a few KB to a few MB of host memory, built once per image/patch shape.
+const plans = new Map<string, Plan>();
+function plan(g: PatchGrid): Plan {
+  const key = `${g.paddedHeight}x${g.paddedWidth}/${g.patchHeight}x${g.patchWidth}/${g.strideHeight}x${g.strideWidth}`;
+  let p = plans.get(key);
+  if (!p) {
+    const { rows, cols, patchHeight: ph, patchWidth: pw, strideHeight: sh, strideWidth: sw } = g;
+    const w = g.paddedWidth;
+    const index = new Int32Array(rows * cols * ph * pw);
+    const count = new Float32Array(g.paddedHeight * w);
+    let k = 0;
+    for (let r = 0; r < rows; r++)
+      for (let q = 0; q < cols; q++)
+        for (let i = 0; i < ph; i++)
+          for (let j = 0; j < pw; j++) {
+            const pix = (r * sh + i) * w + q * sw + j;
+            index[k++] = pix;
+            count[pix]! += 1;
+          }
+    p = { index, count };
+    if (plans.size > 64) plans.clear();
+    plans.set(key, p);
+  }
+  return p;
+}
+
+/** (B·N·ph·pw) flat pixel indices into the (B·H·W, C) table: the plan offset by each image's start. */
+function batchIndex(g: PatchGrid, b: number): tf.Tensor2D {
+  const { index } = plan(g);
+  const hw = g.paddedHeight * g.paddedWidth;
+  return tf.tidy(() =>
+    tf
+      .tensor2d(index, [1, index.length], 'int32')
+      .add(tf.range(0, b * hw, hw, 'int32').expandDims(1)),
+  ) as tf.Tensor2D;
+}
+
+function checkImages(images: tf.Tensor, what = 'images'): [number, number, number, number] {
+  if (images.rank !== 4)
+    throw new ShapeError(`${what} must be NHWC (batch, height, width, channels), got shape [${images.shape}]`);
+  return images.shape as [number, number, number, number];
+}
+
+/**
+ * NHWC images (B, H, W, C) → patches (B, N, ph·pw·C), N in row-major grid order. Differentiable on every
+ * backend. With `pad`, the image is zero-padded at the bottom/right until the grid covers it.
+ */
+export function extractPatches(images: tf.Tensor, options: PatchOptions): tf.Tensor3D {
+  const [b, h, w, c] = checkImages(images);
+  const g = patchGrid(h, w, options);
+  const { rows, cols, patchHeight: ph, patchWidth: pw } = g;
+  return tf.tidy(() => {
+    let x = images;
+    if (g.paddedHeight !== h || g.paddedWidth !== w)
+      x = tf.pad(x, [
+        [0, 0],
+        [0, g.paddedHeight - h],
+        [0, g.paddedWidth - w],
+        [0, 0],
+      ]);
+    if (simple(g)) {
+      return x
+        .reshape([b, rows, ph, cols, pw, c])
+        .transpose([0, 1, 3, 2, 4, 5])
+        .reshape([b, rows * cols, ph * pw * c]);
+    }
+    const table = x.reshape([b * g.paddedHeight * g.paddedWidth, c]);
+    return embedding(table, batchIndex(g, b)).reshape([b, rows * cols, ph * pw * c]);
+  }) as tf.Tensor3D;
+}
+
+export interface UnpatchOptions extends PatchOptions {
+  /** The image size to rebuild (before any padding). */
+  height: number;
+  width: number;
+  /** Divide each pixel by the number of patches that cover it (default false: plain overlap-add sums). */
+  average?: boolean;
+}
+
+/**
+ * Patches (B, N, ph·pw·C) → images (B, H, W, C): the inverse of `extractPatches` for non-overlapping
+ * patches; for overlapping ones the overlap-add (sum over the patches covering each pixel), or with
+ * `average` their mean. Padding added by `extractPatches` is cropped off again. Differentiable.
+ */
+export function patchesToImages(patches: tf.Tensor, options: UnpatchOptions): tf.Tensor4D {
+  if (patches.rank !== 3)
+    throw new ShapeError(`patches must be (batch, numPatches, patchDim), got shape [${patches.shape}]`);
+  const { height: h, width: w } = options;
+  const g = patchGrid(h, w, options);
+  const { rows, cols, patchHeight: ph, patchWidth: pw, paddedHeight: hp, paddedWidth: wp } = g;
+  const [b, n, dim] = patches.shape as [number, number, number];
+  if (n !== g.numPatches || dim % (ph * pw) !== 0) {
+    throw new ShapeError(
+      `patches [${patches.shape}] do not fit a ${rows}x${cols} grid of ${ph}x${pw} patches ` +
+        `(expected [${b}, ${g.numPatches}, ${ph}·${pw}·C])`,
+    );
+  }
+  const c = dim / (ph * pw);
+  return tf.tidy(() => {
+    let x: tf.Tensor;
+    if (simple(g)) {
+      x = patches
+        .reshape([b, rows, cols, ph, pw, c])
+        .transpose([0, 1, 3, 2, 4, 5])
+        .reshape([b, hp, wp, c]);
+    } else {
+      x = overlapAdd(patches.reshape([b * n * ph * pw, c]), batchIndex(g, b), b * hp * wp).reshape([
+        b,
+        hp,
+        wp,
+        c,
+      ]);
+      if (options.average) {
+        const count = tf.tensor(plan(g).count, [1, hp, wp, 1]).maximum(1);
+        x = x.div(count);
+      }
+    }
+    if (hp !== h || wp !== w) x = x.slice([0, 0, 0, 0], [b, h, w, c]);
+    return x;
+  }) as tf.Tensor4D;
+}
+
+// Scatter-add of rows into a (rows, C) table; its gradient is the gather it inverts.
+function overlapAdd(values: tf.Tensor, index: tf.Tensor, rows: number): tf.Tensor {
+  const fn = tf.customGrad((...args) => {
+    const [v, idx, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([idx]);
+    return {
+      value: tf.scatterND(idx.reshape([-1, 1]), v, [rows, v.shape[1]]),
+      gradFunc: (dy, [sidx]) => [tf.gather(dy, sidx!.reshape([-1])), tf.zerosLike(sidx!)],
+    };
+  }) as (v: tf.Tensor, i: tf.Tensor) => tf.Tensor;
+  return fn(values, index);
+}
+
+export interface FrameOptions {
+  /** Frame length (time steps). */
+  size: number;
+  /** Step between frame starts (default `size`). */
+  stride?: number;
+  /** Zero-pad the end so the frames cover the whole sequence (default false). */
+  pad?: boolean;
+}
+
+/** Sequences (B, T, C) → frames (B, N, size·C), each frame ordered (time, channel): patches of height 1. */
+export function frames(x: tf.Tensor, options: FrameOptions): tf.Tensor3D {
+  if (x.rank !== 3) throw new ShapeError(`sequences must be (batch, time, channels), got shape [${x.shape}]`);
+  const [b, t, c] = x.shape as [number, number, number];
+  return tf.tidy(() =>
+    extractPatches(x.reshape([b, 1, t, c]), {
+      size: [1, options.size],
+      stride: [1, options.stride ?? options.size],
+      pad: options.pad,
+    }),
+  );
+}
+
+/** Frames (B, N, size·C) → sequences (B, T, C): the inverse / overlap-add of `frames`. */
+export function framesToSequence(
+  x: tf.Tensor,
+  options: FrameOptions & { length: number; average?: boolean },
+): tf.Tensor3D {
+  if (x.rank !== 3) throw new ShapeError(`frames must be (batch, numFrames, frameDim), got shape [${x.shape}]`);
+  const b = x.shape[0];
+  return tf.tidy(() => {
+    const img = patchesToImages(x, {
+      height: 1,
+      width: options.length,
+      size: [1, options.size],
+      stride: [1, options.stride ?? options.size],
+      pad: options.pad,
+      average: options.average,
+    });
+    return img.reshape([b, options.length, img.shape[3]]);
+  }) as tf.Tensor3D;
+}
