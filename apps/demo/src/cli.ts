@@ -17,6 +17,7 @@ import { describeBackend } from './describe.js';
 import { runGenerate, runSample } from './generate-cli.js';
 import { type Output, UsageError } from './io.js';
 import { runClassify, runSentiment } from './sentiment-cli.js';
+import { runVit } from './vit-cli.js';
 
 const USAGE = `transformer-kit demo: train and use small transformers on this machine, offline.
 
@@ -28,17 +29,18 @@ Commands:
   generate            train a small character-level GPT on Moby Dick and stream a sample
   classify <text>     classify a sentence with the saved sentiment checkpoint
   sample [prompt]     continue a prompt with the saved GPT checkpoint
+  vit                 MAE-pretrain a small ViT on the UCI digits, then fine-tune it vs from scratch
 
 Options:
   --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
-  --steps <n>             training steps per model (default: sentiment 250, generate 1000)
+  --steps <n>             training steps per model (default: sentiment 250, generate 1000, vit MAE 1500)
   --checkpoint-dir <dir>  where checkpoints are written and read (default: ./checkpoints)
   --tokens <n>            characters to generate (default: 400)
   --seed <n>              seed for data split, initialisation and sampling (default: 0)
   --fast                  tiny models, fewer steps: a smoke test (under a minute)
   -h, --help              this text`;
 
-const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample'] as const;
+const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample', 'vit'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export interface DemoOptions {
@@ -80,7 +82,7 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
   if (backend !== undefined && !BACKEND_CHOICES.includes(backend)) {
     throw new UsageError(`unknown backend '${backend}'; valid: ${BACKEND_CHOICES.join(', ')}`);
   }
-  if ((command === 'all' || command === 'sentiment' || command === 'generate') && rest.length > 0) {
+  if (['all', 'sentiment', 'generate', 'vit'].includes(command) && rest.length > 0) {
     throw new UsageError(`'${command}' takes no arguments, got '${rest.join(' ')}' (see --help)`);
   }
   return {
@@ -154,6 +156,9 @@ export async function main(
         break;
       case 'sample':
         await runSample(opts, out);
+        break;
+      case 'vit':
+        await runVit(opts, out);
         break;
     }
     return 0;

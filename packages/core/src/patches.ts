@@ -119,15 +119,15 @@ function batchIndex(g: PatchGrid, b: number): tf.Tensor2D {
   const { index } = plan(g);
   const hw = g.paddedHeight * g.paddedWidth;
   return tf.tidy(() =>
-    tf
-      .tensor2d(index, [1, index.length], 'int32')
-      .add(tf.range(0, b * hw, hw, 'int32').expandDims(1)),
+    tf.tensor2d(index, [1, index.length], 'int32').add(tf.range(0, b * hw, hw, 'int32').expandDims(1)),
   ) as tf.Tensor2D;
 }
 
 function checkImages(images: tf.Tensor, what = 'images'): [number, number, number, number] {
   if (images.rank !== 4)
-    throw new ShapeError(`${what} must be NHWC (batch, height, width, channels), got shape [${images.shape}]`);
+    throw new ShapeError(
+      `${what} must be NHWC (batch, height, width, channels), got shape [${images.shape}]`,
+    );
   return images.shape as [number, number, number, number];
 }
 
@@ -189,10 +189,7 @@ export function patchesToImages(patches: tf.Tensor, options: UnpatchOptions): tf
   return tf.tidy(() => {
     let x: tf.Tensor;
     if (simple(g)) {
-      x = patches
-        .reshape([b, rows, cols, ph, pw, c])
-        .transpose([0, 1, 3, 2, 4, 5])
-        .reshape([b, hp, wp, c]);
+      x = patches.reshape([b, rows, cols, ph, pw, c]).transpose([0, 1, 3, 2, 4, 5]).reshape([b, hp, wp, c]);
     } else {
       x = overlapAdd(patches.reshape([b * n * ph * pw, c]), batchIndex(g, b), b * hp * wp).reshape([
         b,
@@ -250,7 +247,8 @@ export function framesToSequence(
   x: tf.Tensor,
   options: FrameOptions & { length: number; average?: boolean },
 ): tf.Tensor3D {
-  if (x.rank !== 3) throw new ShapeError(`frames must be (batch, numFrames, frameDim), got shape [${x.shape}]`);
+  if (x.rank !== 3)
+    throw new ShapeError(`frames must be (batch, numFrames, frameDim), got shape [${x.shape}]`);
   const b = x.shape[0];
   return tf.tidy(() => {
     const img = patchesToImages(x, {

@@ -39,7 +39,8 @@ export function argsortRows(
   key: tf.Tensor,
   { k, descending = false }: { k?: number; descending?: boolean } = {},
 ): tf.Tensor2D {
-  if (key.rank !== 2) throw new ShapeError(`argsortRows: key must be (batch, length), got shape [${key.shape}]`);
+  if (key.rank !== 2)
+    throw new ShapeError(`argsortRows: key must be (batch, length), got shape [${key.shape}]`);
   const l = key.shape[1]!;
   const n = k ?? l;
   if (!Number.isInteger(n) || n < 1 || n > l)

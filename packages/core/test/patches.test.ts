@@ -83,17 +83,19 @@ describe.each(['cpu', 'wasm'] as const)('patches on %s', (backend) => {
       expect(count.max().dataSync()[0]).toBe(4);
       expect(count.min().dataSync()[0]).toBe(1);
       expect(patchesToImages(p, o).sub(y.mul(count)).abs().max().dataSync()[0]).toBeLessThan(1e-6);
-      expect(patchesToImages(p, { ...o, average: true }).sub(y).abs().max().dataSync()[0]).toBeLessThan(1e-6);
+      expect(
+        patchesToImages(p, { ...o, average: true })
+          .sub(y)
+          .abs()
+          .max()
+          .dataSync()[0],
+      ).toBeLessThan(1e-6);
     });
   });
 
   it('gradients flow: d sum(w · patches) / d image is the overlap-add of w (the adjoint), every path', () => {
     tf.tidy(() => {
-      for (const o of [
-        { size: 2 },
-        { size: 3, stride: 2 },
-        { size: 3, stride: 2, pad: true },
-      ]) {
+      for (const o of [{ size: 2 }, { size: 3, stride: 2 }, { size: 3, stride: 2, pad: true }]) {
         const h = o.size === 2 || o.pad ? 8 : 9;
         const x = rand([2, h, h, 3], 4);
         const w = rand(extractPatches(x, o).shape, 5);
@@ -102,7 +104,11 @@ describe.each(['cpu', 'wasm'] as const)('patches on %s', (backend) => {
         expect(grad.sub(adj).abs().max().dataSync()[0]).toBeLessThan(1e-5);
         // ...and the other way: the gradient of patchesToImages is extractPatches.
         const v = rand(x.shape, 6);
-        const g2 = tf.grad((p: tf.Tensor) => patchesToImages(p, { ...o, height: h, width: h }).mul(v).sum())(w);
+        const g2 = tf.grad((p: tf.Tensor) =>
+          patchesToImages(p, { ...o, height: h, width: h })
+            .mul(v)
+            .sum(),
+        )(w);
         expect(g2.sub(extractPatches(v, o)).abs().max().dataSync()[0]).toBeLessThan(1e-5);
       }
     });

@@ -30,8 +30,16 @@ export type ViTTaskModel = ViTModel | ViTForImageClassification | ViTMAEForPreTr
 type Kind = 'plain' | 'linear' | 'conv';
 
 const block = (ours: string, hf: string): Array<[RegExp, string, Kind]> => [
-  [new RegExp(`^${ours}\\.(\\d+)\\.attn\\.(query|key|value)\\.(weight|bias)$`), `${hf}.$1.attention.attention.$2.$3`, 'linear'],
-  [new RegExp(`^${ours}\\.(\\d+)\\.attn\\.output\\.(weight|bias)$`), `${hf}.$1.attention.output.dense.$2`, 'linear'],
+  [
+    new RegExp(`^${ours}\\.(\\d+)\\.attn\\.(query|key|value)\\.(weight|bias)$`),
+    `${hf}.$1.attention.attention.$2.$3`,
+    'linear',
+  ],
+  [
+    new RegExp(`^${ours}\\.(\\d+)\\.attn\\.output\\.(weight|bias)$`),
+    `${hf}.$1.attention.output.dense.$2`,
+    'linear',
+  ],
   [new RegExp(`^${ours}\\.(\\d+)\\.attnNorm\\.(weight|bias)$`), `${hf}.$1.layernorm_before.$2`, 'plain'],
   [new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.fc\\.(weight|bias)$`), `${hf}.$1.intermediate.dense.$2`, 'linear'],
   [new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.proj\\.(weight|bias)$`), `${hf}.$1.output.dense.$2`, 'linear'],
@@ -76,7 +84,8 @@ export interface HFEntry {
 
 /** Our parameters with their HF names and layouts. */
 export function hfParameterNames(model: ViTTaskModel): HFEntry[] {
-  const rules = model instanceof ViTModel ? BACKBONE : model instanceof ViTMAEForPreTraining ? MAE : CLASSIFIER;
+  const rules =
+    model instanceof ViTModel ? BACKBONE : model instanceof ViTMAEForPreTraining ? MAE : CLASSIFIER;
   return model.namedParameters().map(([ours, param]) => {
     const rule = rules.find(([re]) => re.test(ours));
     if (!rule) throw new Error(`no HF name for parameter '${ours}'`);
@@ -133,15 +142,20 @@ const square = (hf: HFConfig, key: string, fallback: number): number => {
   const v = hf[key] ?? fallback;
   if (typeof v === 'number') return v;
   if (Array.isArray(v) && v.length === 2 && v[0] === v[1] && typeof v[0] === 'number') return v[0];
-  throw new CheckpointMismatchError(`config.json: ${key} ${JSON.stringify(v)} is not supported (square only)`);
+  throw new CheckpointMismatchError(
+    `config.json: ${key} ${JSON.stringify(v)} is not supported (square only)`,
+  );
 };
 
 /** Our ViTConfig from HF's config.json (model_type 'vit' or 'vit_mae'); what we cannot honour is a CheckpointMismatchError. */
 export function vitConfigFromHF(hf: HFConfig): ViTConfig {
   const act = hf.hidden_act ?? 'gelu';
   if (act !== 'gelu')
-    throw new CheckpointMismatchError(`config.json: hidden_act '${String(act)}' is not supported (ViT uses exact 'gelu')`);
-  if (hf.qkv_bias === false) throw new CheckpointMismatchError('config.json: qkv_bias false is not supported');
+    throw new CheckpointMismatchError(
+      `config.json: hidden_act '${String(act)}' is not supported (ViT uses exact 'gelu')`,
+    );
+  if (hf.qkv_bias === false)
+    throw new CheckpointMismatchError('config.json: qkv_bias false is not supported');
   return checkViTConfig({
     imageSize: square(hf, 'image_size', 224),
     patchSize: square(hf, 'patch_size', 16),
@@ -235,7 +249,10 @@ async function load<M extends ViTTaskModel>(
     );
     const problems: string[] = [];
     if (missing.length) {
-      const hint = headMissing.length && !options.newHead ? ' (to start the classifier fresh, pass { newHead: true })' : '';
+      const hint =
+        headMissing.length && !options.newHead
+          ? ' (to start the classifier fresh, pass { newHead: true })'
+          : '';
       problems.push(`missing: ${first(missing)}${hint}`);
     }
     if (unexpected.length) problems.push(`unexpected: ${first(unexpected)}`);
@@ -245,7 +262,9 @@ async function load<M extends ViTTaskModel>(
     if (shapes.length) problems.push(`shape mismatch: ${first(shapes)}`);
     if (problems.length) {
       const arch = JSON.stringify(hf.architectures ?? hf.model_type ?? 'unknown');
-      throw new CheckpointMismatchError(`checkpoint (${arch}) does not fit ${want} model: ${problems.join('; ')}`);
+      throw new CheckpointMismatchError(
+        `checkpoint (${arch}) does not fit ${want} model: ${problems.join('; ')}`,
+      );
     }
     const state: Record<string, tf.Tensor> = {};
     for (const e of entries) {
@@ -269,7 +288,8 @@ function normalizeNames(raw: Record<string, tf.Tensor>, forBackbone: boolean): R
   return Object.fromEntries(
     Object.entries(raw).map(([k, t]) => {
       if (forBackbone && hasPrefix) return [k.replace(/^vit\./, ''), t];
-      if (!forBackbone && !hasPrefix && /^(embeddings|encoder|layernorm|pooler)\./.test(k)) return [`vit.${k}`, t];
+      if (!forBackbone && !hasPrefix && /^(embeddings|encoder|layernorm|pooler)\./.test(k))
+        return [`vit.${k}`, t];
       return [k, t];
     }),
   );
@@ -278,9 +298,16 @@ function normalizeNames(raw: Record<string, tf.Tensor>, forBackbone: boolean): R
 const first = (xs: string[], n = 5) =>
   xs.length > n ? `${xs.slice(0, n).join(', ')} (+${xs.length - n} more)` : xs.join(', ');
 
-function labelsFrom(hf: HFConfig, numLabels?: number): { numLabels: number; id2label?: Record<number, string> } {
+function labelsFrom(
+  hf: HFConfig,
+  numLabels?: number,
+): { numLabels: number; id2label?: Record<number, string> } {
   const id2label = hf.id2label as Record<string, string> | undefined;
-  const fromFile = id2label ? Object.keys(id2label).length : typeof hf.num_labels === 'number' ? hf.num_labels : undefined;
+  const fromFile = id2label
+    ? Object.keys(id2label).length
+    : typeof hf.num_labels === 'number'
+      ? hf.num_labels
+      : undefined;
   const n = numLabels ?? fromFile;
   if (n === undefined) throw new CheckpointError('config.json has no id2label / num_labels: pass numLabels');
   const labels =
@@ -291,7 +318,10 @@ function labelsFrom(hf: HFConfig, numLabels?: number): { numLabels: number; id2l
 }
 
 /** A ViTModel from a ViTModel file (with its pooler when the file has one) or the backbone of a ViT classifier file. */
-export function loadViTModel(source: CheckpointSource, { pooler }: { pooler?: boolean } = {}): Promise<ViTModel> {
+export function loadViTModel(
+  source: CheckpointSource,
+  { pooler }: { pooler?: boolean } = {},
+): Promise<ViTModel> {
   return load(source, 'vit', (hf, names) => {
     checkModelType(hf, 'vit', 'ViTModel');
     const filePooler = names.some((k) => /^(vit\.)?pooler\.dense\.weight$/.test(k));

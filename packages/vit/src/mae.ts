@@ -85,8 +85,7 @@ export function checkMAEConfig(c: MAEConfig): MAEConfig {
 }
 
 function checkMaskRatio(ratio: number, n: number): number {
-  if (!(ratio > 0 && ratio < 1))
-    throw new InvalidArgumentError(`maskRatio must be in (0, 1), got ${ratio}`);
+  if (!(ratio > 0 && ratio < 1)) throw new InvalidArgumentError(`maskRatio must be in (0, 1), got ${ratio}`);
   const keep = Math.floor(n * (1 - ratio));
   if (keep < 1)
     throw new InvalidArgumentError(`maskRatio ${ratio} leaves no visible patch out of ${n}: lower it`);
@@ -276,12 +275,18 @@ export class ViTMAEForPreTraining extends Module {
       if (c.normPixLoss) {
         const { mean, variance } = tf.moments(target, -1, true);
         const d = target.shape[2]!;
-        pred = pred.mul(variance.mul(d / Math.max(1, d - 1)).add(1e-6).sqrt()).add(mean);
+        pred = pred
+          .mul(
+            variance
+              .mul(d / Math.max(1, d - 1))
+              .add(1e-6)
+              .sqrt(),
+          )
+          .add(mean);
       }
       const m = out.mask.expandDims(2);
       const size = c.imageSize;
-      const unpatch = (p: tf.Tensor) =>
-        patchesToImages(p, { height: size, width: size, size: c.patchSize });
+      const unpatch = (p: tf.Tensor) => patchesToImages(p, { height: size, width: size, size: c.patchSize });
       const masked = unpatch(target.mul(tf.sub(1, m)).add(m.mul(fill)));
       const reconstructed = unpatch(target.mul(tf.sub(1, m)).add(pred.mul(m)));
       return { masked, reconstructed, mask: out.mask };

@@ -202,11 +202,7 @@ export class ViTEmbeddings extends Module {
     return tf.concat([cls, tokens], 1);
   }
   forward(images: tf.Tensor): tf.Tensor {
-    return dropout(
-      this.prependCls(this.patchTokens(images)),
-      this.config.hiddenDropout,
-      this.training,
-    );
+    return dropout(this.prependCls(this.patchTokens(images)), this.config.hiddenDropout, this.training);
   }
 }
 

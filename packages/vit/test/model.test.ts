@@ -45,7 +45,10 @@ function toyImages(n: number, seed: number): { images: tf.Tensor4D; labels: tf.T
 /** Stripes, vertical or horizontal, in one of two phases, with a little noise: every masked patch is predictable from any visible one. */
 function stripes(n: number, seed: number): tf.Tensor4D {
   return tf.tidy(() => {
-    const kind = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 4), 'int32');
+    const kind = tf.tensor1d(
+      Array.from({ length: n }, (_, i) => i % 4),
+      'int32',
+    );
     const x = tf.range(0, 8, 1, 'int32').reshape([1, 1, 8, 1]);
     const y = tf.range(0, 8, 1, 'int32').reshape([1, 8, 1, 1]);
     const k = kind.reshape([n, 1, 1, 1]);
@@ -116,9 +119,7 @@ describe('ViT and MAE', () => {
       for (const [b, row] of mask.entries()) {
         expect(row.filter((v) => v === 0)).toHaveLength(k);
         // The kept indices are exactly the visible patches.
-        expect([...keep[b]!].sort((x, y) => x - y)).toEqual(
-          row.flatMap((v, i) => (v === 0 ? [i] : [])),
-        );
+        expect([...keep[b]!].sort((x, y) => x - y)).toEqual(row.flatMap((v, i) => (v === 0 ? [i] : [])));
         row.forEach((v, i) => {
           counts[i]! += v;
         });
@@ -146,7 +147,9 @@ describe('ViT and MAE', () => {
       // Scramble the pixels of the masked patches only: the encoder output must not move.
       const maskPix = a.mask.reshape([2, 4, 4, 1, 1, 1]).tile([1, 1, 1, 2, 2, 1]);
       const m = maskPix.transpose([0, 1, 3, 2, 4, 5]).reshape([2, 8, 8, 1]);
-      const scrambled = images.mul(tf.sub(1, m)).add(m.mul(tf.randomNormal([2, 8, 8, 1], 5, 1, 'float32', 3)));
+      const scrambled = images
+        .mul(tf.sub(1, m))
+        .add(m.mul(tf.randomNormal([2, 8, 8, 1], 5, 1, 'float32', 3)));
       const b = mae.encode(scrambled, { noise });
       expect(b.lastHiddenState.sub(a.lastHiddenState).abs().max().dataSync()[0]).toBe(0);
       // Change the predictions of visible patches only: the loss must not move.
@@ -166,7 +169,10 @@ describe('ViT and MAE', () => {
     tf.tidy(() => {
       const images = tf.randomNormal([4, 8, 8, 1], 0, 1, 'float32', 4);
       const vars = mae.trainableParameters();
-      const names = mae.namedParameters().filter(([, v]) => v.trainable).map(([n]) => n);
+      const names = mae
+        .namedParameters()
+        .filter(([, v]) => v.trainable)
+        .map(([n]) => n);
       expect(names).not.toContain('vit.embeddings.position');
       expect(names).not.toContain('decoder.position');
       expect(names).toContain('decoder.maskToken');
@@ -232,8 +238,16 @@ describe('ViT and MAE', () => {
       const { images, labels } = toyImages(32, 11);
       for (let s = 0; s < 40; s++) await trainer.step(() => model.loss(images, labels));
       const test = toyImages(64, 12);
-      const acc = tf.tidy(() =>
-        model.eval().forward(test.images).argMax(-1).equal(test.labels).cast('float32').mean().dataSync()[0]!,
+      const acc = tf.tidy(
+        () =>
+          model
+            .eval()
+            .forward(test.images)
+            .argMax(-1)
+            .equal(test.labels)
+            .cast('float32')
+            .mean()
+            .dataSync()[0]!,
       );
       expect(acc).toBeGreaterThan(0.9);
       tf.dispose([images, labels, test.images, test.labels]);
@@ -245,7 +259,10 @@ describe('ViT and MAE', () => {
     const a = mae.vit.stateDict();
     const b = cls.vit.stateDict();
     for (const [k, v] of Object.entries(a))
-      expect(tf.tidy(() => v.sub(b[k]!).abs().max().dataSync()[0]), k).toBe(0);
+      expect(
+        tf.tidy(() => v.sub(b[k]!).abs().max().dataSync()[0]),
+        k,
+      ).toBe(0);
     expect(cls.vit.embeddings.position.trainable).toBe(true);
     mae.dispose();
     cls.dispose();

@@ -1,5 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -98,9 +98,9 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
         decoderNumHeads: 2,
       }),
     );
-    expect(maxDiff(fresh.vit.embeddings.position, tensors['vit.embeddings.position_embeddings']!)).toBeLessThan(
-      1e-6,
-    );
+    expect(
+      maxDiff(fresh.vit.embeddings.position, tensors['vit.embeddings.position_embeddings']!),
+    ).toBeLessThan(1e-6);
     expect(maxDiff(fresh.decoder.position, tensors['decoder.decoder_pos_embed']!)).toBeLessThan(1e-6);
     expect(fresh.vit.embeddings.position.trainable).toBe(false);
     tf.dispose(Object.values(tensors));
@@ -139,17 +139,23 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
     const bertLike = join(tmp, `${backend}-bert`);
     const { mkdir } = await import('node:fs/promises');
     await mkdir(bertLike, { recursive: true });
-    await writeFile(join(bertLike, 'config.json'), JSON.stringify({ model_type: 'bert', architectures: ['BertModel'] }));
+    await writeFile(
+      join(bertLike, 'config.json'),
+      JSON.stringify({ model_type: 'bert', architectures: ['BertModel'] }),
+    );
     await writeFile(
       join(bertLike, 'model.safetensors'),
       await readFile(join(fixtures, 'vit-model', 'model.safetensors')),
     );
     await expect(loadViTForImageClassification(bertLike, { numLabels: 2 })).rejects.toThrow(/'bert'/);
     // A ViTModel file has no classifier: refused unless newHead.
-    await expect(loadViTForImageClassification(join(fixtures, 'vit-model'), { numLabels: 2 })).rejects.toThrow(
-      /newHead/,
-    );
-    const fresh = await loadViTForImageClassification(join(fixtures, 'vit-model'), { numLabels: 2, newHead: true });
+    await expect(
+      loadViTForImageClassification(join(fixtures, 'vit-model'), { numLabels: 2 }),
+    ).rejects.toThrow(/newHead/);
+    const fresh = await loadViTForImageClassification(join(fixtures, 'vit-model'), {
+      numLabels: 2,
+      newHead: true,
+    });
     expect(fresh.numLabels).toBe(2);
     fresh.dispose();
     // Wrong shape: a config that disagrees with the weights.
@@ -157,12 +163,18 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
     await mkdir(wrong, { recursive: true });
     const cfg = JSON.parse(await readFile(join(fixtures, 'vit-model', 'config.json'), 'utf8'));
     await writeFile(join(wrong, 'config.json'), JSON.stringify({ ...cfg, patch_size: 2 }));
-    await writeFile(join(wrong, 'model.safetensors'), await readFile(join(fixtures, 'vit-model', 'model.safetensors')));
+    await writeFile(
+      join(wrong, 'model.safetensors'),
+      await readFile(join(fixtures, 'vit-model', 'model.safetensors')),
+    );
     await expect(loadViTModel(wrong)).rejects.toThrow(/shape mismatch.*patch_embeddings/);
   });
 
   it('a mean-pooling classifier refuses to save as HF (which would read [CLS])', async () => {
-    const m = new ViTForImageClassification(vitConfig('nano', { numLayers: 1 }), { numLabels: 2, pooling: 'mean' });
+    const m = new ViTForImageClassification(vitConfig('nano', { numLayers: 1 }), {
+      numLabels: 2,
+      pooling: 'mean',
+    });
     await expect(saveViT(m, join(tmp, 'mean'))).rejects.toThrow(/mean-pooling/);
     m.dispose();
   });
