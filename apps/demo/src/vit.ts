@@ -63,9 +63,14 @@ export function splitDigits(
   };
 }
 
+/** Pixel mean and spread of the whole set: the models see standardised images (as ImageNet models do). */
+const MEAN = 0.3;
+const STD = 0.4;
+
+/** Images (n, 8, 8, 1), standardised; `idx` picks a subset. */
 export const imagesTensor = (d: Digits, idx?: number[]): tf.Tensor4D => {
   const s = idx ? subset(d, idx) : d;
-  return tf.tensor4d(s.pixels, [s.n, 8, 8, 1]);
+  return tf.tidy(() => tf.tensor4d(s.pixels, [s.n, 8, 8, 1]).sub(MEAN).div(STD)) as tf.Tensor4D;
 };
 
 export interface VitSizes {
@@ -116,8 +121,10 @@ class Batches {
   }
   next(): { images: tf.Tensor4D; labels: tf.Tensor1D } {
     const idx = Array.from({ length: Math.min(this.size, this.data.n) }, () => this.#rng.int(this.data.n));
-    const s = subset(this.data, idx);
-    return { images: tf.tensor4d(s.pixels, [s.n, 8, 8, 1]), labels: tf.tensor1d(s.labels, 'int32') };
+    return {
+      images: imagesTensor(this.data, idx),
+      labels: tf.tensor1d(subset(this.data, idx).labels, 'int32'),
+    };
   }
 }
 
@@ -168,14 +175,20 @@ export class MaePretraining {
     const noise = tf.randomUniform([images.shape[0], 16], 0, 1, 'float32', seed);
     const wasTraining = this.model.training;
     this.model.eval();
-    const { masked, reconstructed, mask } = this.model.reconstruct(images, { noise, fill: -1 });
+    const { masked, reconstructed, mask } = this.model.reconstruct(images, { noise, fill: -1e3 });
     this.model.train(wasTraining);
     try {
-      const [o, m, r] = await Promise.all([
-        images.data(),
-        masked.data(),
-        reconstructed.clipByValue(0, 1).data(),
-      ]);
+      // Back to [0, 1] for drawing; masked patches become -1.
+      const shown = tf.tidy(() =>
+        [images, masked, reconstructed].map((t, i) =>
+          t
+            .mul(STD)
+            .add(MEAN)
+            .clipByValue(i === 1 ? -1 : 0, 1),
+        ),
+      );
+      const [o, m, r] = await Promise.all(shown.map((t) => t.data()));
+      tf.dispose(shown);
       return { original: o as Float32Array, masked: m as Float32Array, reconstructed: r as Float32Array };
     } finally {
       tf.dispose([noise, masked, reconstructed, mask]);

@@ -9,10 +9,14 @@ import { embedding } from './ops.js';
  *
  *  - N is the grid in row-major order (patch (r, q) is number r·cols + q); inside a patch the values are
  *    ordered (row, column, channel), which is HF ViTMAE's `patchify` and a Conv2d weight's (kh, kw, c).
- *  - stride = size (and no padding needed): one reshape + one transpose, no gather.
- *  - any other stride: one gather of precomputed pixel indices (built on the host once per geometry, never
- *    a JavaScript loop over a batch's patches); its gradient is core's scatter-add, so overlapping pixels
- *    sum their gradients, on every backend.
+ *  - stride = size: one reshape + one rank-4 transpose, no gather, no copy beyond the transpose.
+ *  - size a multiple of stride (the usual overlap, e.g. stride = size / 2): the image is cut into
+ *    stride × stride tiles (a reshape + transpose), and patch (r, q) is tiles (r + a, q + b), a, b < k =
+ *    size / stride: k² shifted slices of the tile grid, stacked and transposed once. A fixed number of
+ *    copies, independent of the number of patches, and autodiff sums the overlaps' gradients.
+ *  - any other stride: one gather of precomputed indices (built on the host once per geometry, never a
+ *    JavaScript loop over a batch's patches), of runs of g = gcd(stride, size) pixels (rows of g·C values);
+ *    its gradient is core's scatter-add, so overlapping pixels sum their gradients, on every backend.
  *  - patchesToImages is the adjoint (overlap-add), with `average` dividing by how many patches cover a
  *    pixel, which makes it the exact inverse whenever every pixel is covered.
  */
@@ -82,11 +86,15 @@ export function patchGrid(height: number, width: number, options: PatchOptions):
 const simple = (g: PatchGrid) => g.strideHeight === g.patchHeight && g.strideWidth === g.patchWidth;
 
 interface Plan {
-  /** Pixel index (y·W + x) of every patch element, (N·ph·pw), row-major over patches then inside them. */
+  /** Run index ((y·W + x) / g) of every run of g pixels in every patch, (N·ph·pw/g), patch-major. */
   index: Int32Array;
+  /** Pixels per run: gcd(strideWidth, patchWidth). */
+  run: number;
   /** How many patches cover each pixel (H·W). */
   count: Float32Array;
 }
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 // Index plans by geometry: a few KB to a few MB of host memory, built once per image/patch shape.
 const plans = new Map<string, Plan>();
@@ -96,31 +104,54 @@ function plan(g: PatchGrid): Plan {
   if (!p) {
     const { rows, cols, patchHeight: ph, patchWidth: pw, strideHeight: sh, strideWidth: sw } = g;
     const w = g.paddedWidth;
-    const index = new Int32Array(rows * cols * ph * pw);
+    const run = gcd(sw, pw);
+    const index = new Int32Array((rows * cols * ph * pw) / run);
     const count = new Float32Array(g.paddedHeight * w);
     let k = 0;
     for (let r = 0; r < rows; r++)
       for (let q = 0; q < cols; q++)
-        for (let i = 0; i < ph; i++)
-          for (let j = 0; j < pw; j++) {
-            const pix = (r * sh + i) * w + q * sw + j;
-            index[k++] = pix;
-            count[pix]! += 1;
-          }
-    p = { index, count };
+        for (let i = 0; i < ph; i++) {
+          for (let j = 0; j < pw; j += run) index[k++] = ((r * sh + i) * w + q * sw + j) / run;
+          for (let j = 0; j < pw; j++) count[(r * sh + i) * w + q * sw + j]! += 1;
+        }
+    p = { index, run, count };
     if (plans.size > 64) plans.clear();
     plans.set(key, p);
   }
   return p;
 }
 
-/** (B·N·ph·pw) flat pixel indices into the (B·H·W, C) table: the plan offset by each image's start. */
+/** (B·N·ph·pw/g) flat run indices into the (B·H·W/g, g·C) table: the plan offset by each image's start. */
 function batchIndex(g: PatchGrid, b: number): tf.Tensor2D {
-  const { index } = plan(g);
-  const hw = g.paddedHeight * g.paddedWidth;
+  const { index, run } = plan(g);
+  const runs = (g.paddedHeight * g.paddedWidth) / run;
   return tf.tidy(() =>
-    tf.tensor2d(index, [1, index.length], 'int32').add(tf.range(0, b * hw, hw, 'int32').expandDims(1)),
+    tf.tensor2d(index, [1, index.length], 'int32').add(tf.range(0, b * runs, runs, 'int32').expandDims(1)),
   ) as tf.Tensor2D;
+}
+
+/** Patches as k × k shifted views of the stride × stride tile grid (size = k · stride on both axes). */
+function tiledPatches(x: tf.Tensor, g: PatchGrid): tf.Tensor {
+  const [b, h, w, c] = x.shape as [number, number, number, number];
+  const { rows, cols, strideHeight: sh, strideWidth: sw } = g;
+  const kh = g.patchHeight / sh;
+  const kw = g.patchWidth / sw;
+  const th = h / sh;
+  const tw = w / sw;
+  // (B, TH, TW, sh, sw·C): tile (y, x) holds its pixels row by row.
+  const tiles = x
+    .reshape([b * th, sh, tw, sw * c])
+    .transpose([0, 2, 1, 3])
+    .reshape([b, th, tw, sh * sw * c]);
+  const shifted: tf.Tensor[] = [];
+  for (let a = 0; a < kh; a++)
+    for (let e = 0; e < kw; e++) shifted.push(tiles.slice([0, a, e, 0], [b, rows, cols, sh * sw * c]));
+  // (B·rows·cols, kh, kw, sh, sw·C) → patch order (kh, sh, kw, sw·C) = (row, column, channel).
+  return tf
+    .stack(shifted, 3)
+    .reshape([b * rows * cols, kh, kw, sh, sw * c])
+    .transpose([0, 1, 3, 2, 4])
+    .reshape([b, rows * cols, g.patchHeight * g.patchWidth * c]);
 }
 
 function checkImages(images: tf.Tensor, what = 'images'): [number, number, number, number] {
@@ -149,12 +180,15 @@ export function extractPatches(images: tf.Tensor, options: PatchOptions): tf.Ten
         [0, 0],
       ]);
     if (simple(g)) {
+      // Rank 4, not 6: (B·rows, ph, cols, pw·C) → (B·rows, cols, ph, pw·C).
       return x
-        .reshape([b, rows, ph, cols, pw, c])
-        .transpose([0, 1, 3, 2, 4, 5])
+        .reshape([b * rows, ph, cols, pw * c])
+        .transpose([0, 2, 1, 3])
         .reshape([b, rows * cols, ph * pw * c]);
     }
-    const table = x.reshape([b * g.paddedHeight * g.paddedWidth, c]);
+    if (ph % g.strideHeight === 0 && pw % g.strideWidth === 0) return tiledPatches(x, g);
+    const run = plan(g).run;
+    const table = x.reshape([(b * g.paddedHeight * g.paddedWidth) / run, run * c]);
     return embedding(table, batchIndex(g, b)).reshape([b, rows * cols, ph * pw * c]);
   }) as tf.Tensor3D;
 }
@@ -189,14 +223,17 @@ export function patchesToImages(patches: tf.Tensor, options: UnpatchOptions): tf
   return tf.tidy(() => {
     let x: tf.Tensor;
     if (simple(g)) {
-      x = patches.reshape([b, rows, cols, ph, pw, c]).transpose([0, 1, 3, 2, 4, 5]).reshape([b, hp, wp, c]);
+      x = patches
+        .reshape([b * rows, cols, ph, pw * c])
+        .transpose([0, 2, 1, 3])
+        .reshape([b, hp, wp, c]);
     } else {
-      x = overlapAdd(patches.reshape([b * n * ph * pw, c]), batchIndex(g, b), b * hp * wp).reshape([
-        b,
-        hp,
-        wp,
-        c,
-      ]);
+      const run = plan(g).run;
+      x = overlapAdd(
+        patches.reshape([(b * n * ph * pw) / run, run * c]),
+        batchIndex(g, b),
+        (b * hp * wp) / run,
+      ).reshape([b, hp, wp, c]);
       if (options.average) {
         const count = tf.tensor(plan(g).count, [1, hp, wp, 1]).maximum(1);
         x = x.div(count);

@@ -52,6 +52,10 @@ describe.each(['cpu', 'wasm'] as const)('patches on %s', (backend) => {
     [7, 7, 1, 3, 3, true], // padded, non-overlapping
     [8, 8, 2, 3, 2, true], // padded, overlapping
     [8, 8, 1, 2, 3, false], // gaps between patches
+    [12, 12, 3, 4, 2, false], // size = 2 × stride: shifted tiles, no gather
+    [10, 9, 2, [4, 3], [2, 1], false], // shifted tiles, rectangular
+    [14, 12, 2, 4, 2, true], // shifted tiles, padded
+    [14, 18, 1, 6, 4, false], // gather of 2-pixel runs (gcd(4, 6) = 2)
   ] as const)('H=%i W=%i C=%i size=%j stride=%j pad=%s: exactly the naive loop', (h, w, c, size, stride, pad) => {
     const x = rand([2, h, w, c], h * w + c);
     const g = patchGrid(h, w, { size, stride, pad });
