@@ -70,13 +70,25 @@ for (const backend of backends) {
       const oursMs = await time(() => extractPatches(images, { size, stride }));
       const loopMs = await time(() => naive(images, size, stride).t);
       const sliceMs = await time(() => perSlice(images, size, stride));
-      const peak = async (fn) => (await tf.profile(() => fn())).peakBytes;
+      // Peak bytes above what was allocated before the call.
+      const peak = async (fn) => {
+        const base = tf.memory().numBytes;
+        return (await tf.profile(() => fn())).peakBytes - base;
+      };
       const oursPeak = await peak(() => extractPatches(images, { size, stride }));
       const slicePeak = await peak(() => perSlice(images, size, stride));
       tf.dispose(images);
       const MB = (x) => (x / 2 ** 20).toFixed(2);
       const key = `${backend} ${hw}px p${size} s${stride}`;
-      results[key] = { oursMs, loopMs, sliceMs, oursPeak, slicePeak, loopHostBytes: hostBytes, patches: g.numPatches };
+      results[key] = {
+        oursMs,
+        loopMs,
+        sliceMs,
+        oursPeak,
+        slicePeak,
+        loopHostBytes: hostBytes,
+        patches: g.numPatches,
+      };
       rows.push({
         backend,
         image: `${BATCH}×${hw}×${hw}×${C}`,
@@ -95,7 +107,7 @@ for (const backend of backends) {
   }
 }
 printTable(
-  'extractPatches vs a naive JS loop vs per-patch tf.slice + stack (median ms; peak = TF.js bytes during the call)',
+  'extractPatches vs a naive JS loop vs per-patch tf.slice + stack (median ms; peak = TF.js bytes allocated during the call, input excluded)',
   rows,
 );
 writeResults(named.length ? `patches-${named.join('-')}` : 'patches', { batch: BATCH, channels: C, results });

@@ -3,7 +3,7 @@
 // backend: forward ms, step ms, tokens/s and MFU against the best 2-D matmul rate the same backend reaches in
 // the same process (tf.matMul or core's matMul, whichever is faster); next to the same model in PyTorch
 // (bench/vit_torch.py, system torch, 2 threads) in the same run. Each backend runs in its own node process.
-// Run: node bench/vit.bench.mjs [wasm|cpu|webgpu ...] (after the build).
+// Run: node bench/vit.bench.mjs [wasm|cpu|webgpu ...] (after the build; default wasm + webgpu if present, ~1 min).
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,7 +11,17 @@ import { fileURLToPath } from 'node:url';
 import { printTable, timeIt, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CONFIG = { image: 32, patch: 4, channels: 3, hidden: 192, layers: 6, heads: 3, inter: 768, classes: 10, batch: 32 };
+const CONFIG = {
+  image: 32,
+  patch: 4,
+  channels: 3,
+  hidden: 192,
+  layers: 6,
+  heads: 3,
+  inter: 768,
+  classes: 10,
+  batch: 32,
+};
 const THREADS = 2;
 const TOKENS = (CONFIG.image / CONFIG.patch) ** 2 + 1;
 
@@ -68,7 +78,11 @@ async function child(backend) {
     Array.from({ length: c.batch }, (_, i) => i % c.classes),
     'int32',
   );
-  const runs = slow ? { warmup: 1, iters: 1 } : backend === 'webgpu' ? { warmup: 1, iters: 3 } : { warmup: 2, iters: 5 };
+  const runs = slow
+    ? { warmup: 1, iters: 1 }
+    : backend === 'webgpu'
+      ? { warmup: 1, iters: 3 }
+      : { warmup: 2, iters: 5 };
   model.eval();
   const forwardMs = await timeIt(async () => {
     const y = tf.tidy(() => model.forward(images));
@@ -80,7 +94,9 @@ async function child(backend) {
   const trainMs = await timeIt(async () => {
     await trainer.step(() => model.loss(images, labels));
   }, runs);
-  console.log(JSON.stringify({ backend: info.backend, device: info.device, forwardMs, trainMs, peakGflops: peak }));
+  console.log(
+    JSON.stringify({ backend: info.backend, device: info.device, forwardMs, trainMs, peakGflops: peak }),
+  );
 }
 
 if (process.argv[2] === '--child') {
@@ -91,16 +107,24 @@ if (process.argv[2] === '--child') {
 const { probeWebGPU } = await import('@transformer-kit/core');
 const probe = await probeWebGPU();
 const named = process.argv.slice(2);
-const backends = named.length ? named : ['wasm', 'cpu', ...(probe.available ? ['webgpu'] : [])];
+// cpu (TF.js's reference kernels, ~80 s a step here) only when named: `node vit.bench.mjs cpu`.
+const backends = named.length ? named : ['wasm', ...(probe.available ? ['webgpu'] : [])];
 
 const torchRuns = [];
 const runTorch = () => {
-  const torch = spawnSync('/usr/bin/python3', [join(here, 'vit_torch.py'), JSON.stringify({ ...CONFIG, threads: THREADS })], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
-  });
+  const torch = spawnSync(
+    '/usr/bin/python3',
+    [join(here, 'vit_torch.py'), JSON.stringify({ ...CONFIG, threads: THREADS })],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+    },
+  );
   if (torch.status === 0) torchRuns.push(JSON.parse(torch.stdout.trim().split('\n').pop()));
-  else console.log(`PyTorch not run: ${(torch.stderr || torch.error?.message || '').trim().split('\n').slice(-2).join(' ')}`);
+  else
+    console.log(
+      `PyTorch not run: ${(torch.stderr || torch.error?.message || '').trim().split('\n').slice(-2).join(' ')}`,
+    );
 };
 runTorch();
 const results = {};
@@ -116,7 +140,9 @@ for (const b of backends) {
     .filter((l) => l.startsWith('{'))
     .pop();
   if (r.status !== 0 || !line) {
-    console.log(`${b}: failed (${(r.stderr || r.error?.message || '').trim().split('\n').slice(-2).join(' ')})`);
+    console.log(
+      `${b}: failed (${(r.stderr || r.error?.message || '').trim().split('\n').slice(-2).join(' ')})`,
+    );
     continue;
   }
   results[b] = JSON.parse(line);
@@ -124,7 +150,12 @@ for (const b of backends) {
 runTorch();
 if (torchRuns.length) {
   const best = (k) => Math.min(...torchRuns.map((r) => r[k]));
-  results.pytorch = { ...torchRuns[0], forward_ms: best('forward_ms'), train_step_ms: best('train_step_ms'), runs: torchRuns };
+  results.pytorch = {
+    ...torchRuns[0],
+    forward_ms: best('forward_ms'),
+    train_step_ms: best('train_step_ms'),
+    runs: torchRuns,
+  };
 }
 const flops = stepFlops(CONFIG);
 const tokens = CONFIG.batch * TOKENS;
@@ -148,4 +179,10 @@ printTable(
     `"vs PyTorch" = PyTorch time / ours (higher is better); WebGPU: ${probe.available ? 'yes' : probe.reason}`,
   rows,
 );
-writeResults(named.length ? `vit-${named.join('-')}` : 'vit', { config: CONFIG, tokensPerStep: tokens, flopsPerStep: flops, webgpu: probe, results });
+writeResults(named.length ? `vit-${named.join('-')}` : 'vit', {
+  config: CONFIG,
+  tokensPerStep: tokens,
+  flopsPerStep: flops,
+  webgpu: probe,
+  results,
+});

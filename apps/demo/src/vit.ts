@@ -101,9 +101,9 @@ export function vitSizes(fast = false): VitSizes {
     vit,
     mae,
     batchSize: 64,
-    maeSteps: fast ? 100 : 1500,
-    fineTuneSteps: fast ? 60 : 300,
-    labelled: 200,
+    maeSteps: fast ? 100 : 800,
+    fineTuneSteps: fast ? 60 : 150,
+    labelled: 300,
     test: 400,
     lr: 2e-3,
   };
