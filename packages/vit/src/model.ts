@@ -181,9 +181,9 @@ export class ViTEmbeddings extends Module {
       // HF ViTMAE's init: xavier_uniform over the flattened Conv2d weight, so the patch signal is not drowned
       // by the unit-scale sin-cos positions (ViT's N(0, 0.02) would make it ~30x smaller on small patches).
       const limit = Math.sqrt(6 / (patchDim(config) + d));
-      this.patch.weight.assign(
-        tf.tidy(() => tf.randomUniform(this.patch.weight.shape, -limit, limit, 'float32', rng.nextSeed())),
-      );
+      const init = tf.randomUniform(this.patch.weight.shape, -limit, limit, 'float32', rng.nextSeed());
+      this.patch.weight.assign(init);
+      init.dispose();
     }
     this.clsToken = this.param('clsToken', tf.randomNormal([1, 1, d], 0, 0.02, 'float32', rng.nextSeed()));
     this.position = fixedPositions

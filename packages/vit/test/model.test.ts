@@ -80,6 +80,14 @@ describe('ViT and MAE', () => {
     expect(() => vitConfig('nano', { imageSize: 9 })).toThrow(/not a multiple of patchSize/);
   });
 
+  it('building and disposing models leaves no tensor behind', () => {
+    const before = tf.memory().numTensors;
+    new ViTMAEForPreTraining(smallMae).dispose();
+    new ViTForImageClassification(small, { numLabels: 3 }).dispose();
+    new ViTModel(small, { pooler: true }).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('bad images are ShapeErrors that name the problem', () => {
     const m = new ViTModel(small);
     tf.tidy(() => {
