@@ -37,7 +37,7 @@ beforeAll(async () => {
 
 describe('ViT / MAE on webgpu', () => {
   it('patches: every path equals the cpu result; patchesToImages inverts', async () => {
-    for (const o of [{ size: 4 }, { size: 4, stride: 2 }, { size: 3, stride: 2 }]) {
+    for (const o of [{ size: 4 }, { size: 4, stride: 2 }, { size: 3, stride: 2, pad: true }]) {
       const x = tf.randomUniform([2, 12, 12, 3], 0, 1, 'float32', 1);
       const p = extractPatches(x, o);
       const back = patchesToImages(p, { ...o, height: 12, width: 12, average: true });
