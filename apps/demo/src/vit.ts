@@ -12,6 +12,7 @@ import {
   ViTForImageClassification,
   ViTMAEForPreTraining,
   vitConfig,
+  vitDecay,
 } from '@transformer-kit/vit';
 import { DIGITS_TEXT } from './digits-data.js';
 
@@ -143,6 +144,7 @@ export class MaePretraining {
     this.trainer = new Trainer(this.model, {
       lr: sizes.lr,
       weightDecay: 0.05,
+      decay: vitDecay,
       beta2: 0.95,
       warmupSteps: Math.round(sizes.maeSteps / 20),
       totalSteps: sizes.maeSteps,
@@ -219,6 +221,7 @@ export class FineTuning {
     this.trainer = new Trainer(this.model, {
       lr: sizes.lr / 2,
       weightDecay: 0.05,
+      decay: vitDecay,
       warmupSteps: Math.round(sizes.fineTuneSteps / 10),
       totalSteps: sizes.fineTuneSteps,
       minLr: sizes.lr / 50,

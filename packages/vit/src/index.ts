@@ -39,4 +39,5 @@ export {
   type ViTOutput,
   type ViTPreset,
   vitConfig,
+  vitDecay,
 } from './model.js';

@@ -103,6 +103,14 @@ export function checkViTConfig<C extends ViTConfig>(c: C): C {
   return c;
 }
 
+/**
+ * AdamW decay rule for ViT/MAE (timm's and the MAE paper's): weight matrices decay; biases, LayerNorms,
+ * [CLS] / mask tokens and position tables do not (core's default decays every rank >= 2 tensor, which
+ * would include the (1, 1, D) tokens and (1, N + 1, D) positions). Pass as `decay` to Trainer / AdamW.
+ */
+export const vitDecay = (name: string, param: tf.Variable): boolean =>
+  param.rank >= 2 && !/(^|\.)(clsToken|maskToken|position)$/.test(name);
+
 /** Patches per image. */
 export const numPatches = (c: ViTConfig) => (c.imageSize / c.patchSize) ** 2;
 

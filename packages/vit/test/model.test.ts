@@ -9,6 +9,7 @@ import {
   ViTMAEForPreTraining,
   ViTModel,
   vitConfig,
+  vitDecay,
 } from '../src/index.js';
 
 // A CI-sized model: 8×8 grey images, 2×2 patches (16 of them).
@@ -88,6 +89,24 @@ describe('ViT and MAE', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('vitDecay: matrices decay; tokens, positions, biases and norms do not', () => {
+    const mae = new ViTMAEForPreTraining(smallMae);
+    const decayed = mae
+      .namedParameters()
+      .filter(([n, p]) => vitDecay(n, p))
+      .map(([n]) => n);
+    expect(decayed).toContain('vit.embeddings.patch.weight');
+    expect(decayed).toContain('decoder.layers.0.attn.query.weight');
+    for (const n of [
+      'vit.embeddings.clsToken',
+      'vit.embeddings.position',
+      'decoder.maskToken',
+      'vit.norm.weight',
+    ])
+      expect(decayed).not.toContain(n);
+    mae.dispose();
+  });
+
   it('bad images are ShapeErrors that name the problem', () => {
     const m = new ViTModel(small);
     tf.tidy(() => {
@@ -121,7 +140,9 @@ describe('ViT and MAE', () => {
     let prev: number[][] | undefined;
     const mae = new ViTMAEForPreTraining(smallMae, { seed: 3 });
     for (let it = 0; it < 50; it++) {
-      const m = tf.tidy(() => randomPatchMask(mae.noise(16), 0.75));
+      const noise = mae.noise(16);
+      const m = randomPatchMask(noise, 0.75);
+      noise.dispose();
       const mask = m.mask.arraySync() as number[][];
       const keep = m.keep.arraySync() as number[][];
       for (const [b, row] of mask.entries()) {
