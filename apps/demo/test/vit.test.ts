@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@transformer-kit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main, parseOptions } from '../src/cli.js';
-import { runVit } from '../src/vit-cli.js';
 import { FineTuning, imagesTensor, loadDigits, MaePretraining, splitDigits, vitSizes } from '../src/vit.js';
+import { runVit } from '../src/vit-cli.js';
 
 const quiet = { log: () => {}, write: () => {}, progress: false };
 
