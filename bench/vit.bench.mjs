@@ -3,7 +3,7 @@
 // backend: forward ms, step ms, tokens/s and MFU against the best 2-D matmul rate the same backend reaches in
 // the same process (tf.matMul or core's matMul, whichever is faster); next to the same model in PyTorch
 // (bench/vit_torch.py, system torch, 2 threads) in the same run. Each backend runs in its own node process.
-// Run: node bench/vit.bench.mjs [wasm|cpu|webgpu ...] (after the build; default wasm + webgpu if present, ~1 min).
+// Run: node bench/vit.bench.mjs [wasm|cpu|webgpu ...] (after the build; default wasm only, ~30 s).
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -49,15 +49,16 @@ async function child(backend) {
     const a = tf.randomNormal([m, k]);
     const b = tf.randomNormal([k, n]);
     for (const mm of [(x, y) => tf.matMul(x, y), (x, y) => matMul(x, y)]) {
-      const ms = await timeIt(
-        async () => {
-          const out = mm(a, b);
-          await out.data();
-          out.dispose();
-        },
-        { warmup: 1, iters: slow ? 2 : 7 },
-      );
-      peak = Math.max(peak, (2 * m * k * n) / (ms / 1e3) / 1e9);
+      // The fastest of several runs: a peak, so other load on the machine only lowers it.
+      let best = Infinity;
+      for (let i = 0; i < (slow ? 3 : 15); i++) {
+        const t0 = performance.now();
+        const out = mm(a, b);
+        await out.data();
+        out.dispose();
+        if (i > 0) best = Math.min(best, performance.now() - t0);
+      }
+      peak = Math.max(peak, (2 * m * k * n) / (best / 1e3) / 1e9);
     }
     tf.dispose([a, b]);
   }
@@ -107,8 +108,9 @@ if (process.argv[2] === '--child') {
 const { probeWebGPU } = await import('@transformer-kit/core');
 const probe = await probeWebGPU();
 const named = process.argv.slice(2);
-// cpu (TF.js's reference kernels, ~80 s a step here) only when named: `node vit.bench.mjs cpu`.
-const backends = named.length ? named : ['wasm', ...(probe.available ? ['webgpu'] : [])];
+// cpu (TF.js's reference kernels, ~80 s a step here) and webgpu (minutes on a software adapter) only when
+// named: `node vit.bench.mjs wasm cpu webgpu`.
+const backends = named.length ? named : ['wasm'];
 
 const torchRuns = [];
 const runTorch = () => {
@@ -152,6 +154,7 @@ if (torchRuns.length) {
   const best = (k) => Math.min(...torchRuns.map((r) => r[k]));
   results.pytorch = {
     ...torchRuns[0],
+    peakGflops: Math.max(...torchRuns.map((r) => r.peakGflops ?? 0)),
     forward_ms: best('forward_ms'),
     train_step_ms: best('train_step_ms'),
     runs: torchRuns,
