@@ -123,11 +123,12 @@ function hfShape(e: HFEntry, c: ViTConfig): number[] {
 
 type ModelType = 'vit' | 'vit_mae';
 
-function checkModelType(hf: HFConfig, want: ModelType, what: string): void {
-  if (hf.model_type !== want) {
+function checkModelType(hf: HFConfig, want: ModelType | ModelType[], what: string): void {
+  const ok = Array.isArray(want) ? want : [want];
+  if (!ok.includes(hf.model_type as ModelType)) {
     throw new CheckpointMismatchError(
       `config.json says model_type '${String(hf.model_type)}' (architectures ${JSON.stringify(hf.architectures ?? [])}), ` +
-        `but ${what} needs a '${want}' checkpoint`,
+        `but ${what} needs a ${ok.map((t) => `'${t}'`).join(' or ')} checkpoint`,
     );
   }
 }
@@ -329,7 +330,10 @@ export function loadViTModel(
   });
 }
 
-/** Labels come from config.json's id2label, or `numLabels` (with `newHead`, from a ViTModel file). */
+/**
+ * Labels come from config.json's id2label, or `numLabels` (with `newHead`, from a ViTModel file, or from a
+ * ViTMAEForPreTraining file: its encoder, sin-cos positions included, becomes the backbone, as HF does).
+ */
 export function loadViTForImageClassification(
   source: CheckpointSource,
   options: LoadOptions & { numLabels?: number } = {},
@@ -338,7 +342,11 @@ export function loadViTForImageClassification(
     source,
     'vit',
     (hf) => {
-      checkModelType(hf, 'vit', 'ViTForImageClassification');
+      checkModelType(
+        hf,
+        options.newHead ? ['vit', 'vit_mae'] : 'vit',
+        `ViTForImageClassification${options.newHead ? '' : ' (a vit_mae file needs { newHead: true })'}`,
+      );
       return new ViTForImageClassification(vitConfigFromHF(hf), labelsFrom(hf, options.numLabels));
     },
     options,

@@ -152,6 +152,19 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
     await expect(
       loadViTForImageClassification(join(fixtures, 'vit-model'), { numLabels: 2 }),
     ).rejects.toThrow(/newHead/);
+    // An MAE file gives a classifier its encoder (the fine-tuning start), only with a fresh head.
+    await expect(loadViTForImageClassification(join(fixtures, 'vit-mae'), { numLabels: 2 })).rejects.toThrow(
+      /needs \{ newHead: true \}/,
+    );
+    const fromMae = await loadViTForImageClassification(join(fixtures, 'vit-mae'), {
+      numLabels: 2,
+      newHead: true,
+    });
+    const mae = await loadViTMAEForPreTraining(join(fixtures, 'vit-mae'));
+    const theirs = fromMae.vit.stateDict();
+    for (const [k, v] of Object.entries(mae.vit.stateDict())) expect(maxDiff(v, theirs[k]!), k).toBe(0);
+    fromMae.dispose();
+    mae.dispose();
     const fresh = await loadViTForImageClassification(join(fixtures, 'vit-model'), {
       numLabels: 2,
       newHead: true,
