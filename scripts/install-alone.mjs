@@ -156,6 +156,12 @@ function forwardChecks(kind) {
       `{ const bert = new BertModel(bertConfig('tiny')); const out = bert.forward({ inputIds: [[1, 2, 3]] }); expectShape('bert', out.sequenceOutput, [1, 3, bert.config.hiddenSize]); bert.dispose(); }`,
     );
   }
+  if (has('@transformer-kit/vit')) {
+    lines.unshift(`import { ViTModel, vitConfig } from '@transformer-kit/vit';`);
+    lines.push(
+      `{ const vit = new ViTModel(vitConfig('nano')); const out = vit.forward(tf.zeros([1, 8, 8, 1])); expectShape('vit', out.lastHiddenState, [1, 17, vit.config.hiddenSize]); out.lastHiddenState.dispose(); vit.dispose(); }`,
+    );
+  }
   // Imports must come first in a module.
   const imports = lines.filter((l) => l.startsWith('import '));
   return [...imports.map((l) => l), ...lines.filter((l) => !l.startsWith('import '))].join('\n');

@@ -17,6 +17,7 @@ import { describeBackend } from './describe.js';
 import { runGenerate, runSample } from './generate-cli.js';
 import { type Output, UsageError } from './io.js';
 import { runClassify, runSentiment } from './sentiment-cli.js';
+import { runVit } from './vit-cli.js';
 
 const USAGE = `transformer-kit demo: train and use small transformers on this machine, offline.
 
@@ -28,10 +29,11 @@ Commands:
   generate            train a small character-level GPT on Moby Dick and stream a sample
   classify <text>     classify a sentence with the saved sentiment checkpoint
   sample [prompt]     continue a prompt with the saved GPT checkpoint
+  vit                 MAE-pretrain a small ViT on the UCI digits, then fine-tune it vs from scratch
 
 Options:
   --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
-  --steps <n>             training steps per model (default: sentiment 250, generate 1000)
+  --steps <n>             training steps per model (default: sentiment 250, generate 1000, vit MAE 800)
   --checkpoint-dir <dir>  where checkpoints are written and read (default: ./checkpoints)
   --tokens <n>            characters to generate (default: 400)
   --seed <n>              seed for data split, initialisation and sampling (default: 0)
@@ -39,7 +41,7 @@ Options:
   --verbose               also show what the runtimes print (TF.js's tfjs-node banner, Dawn's GPU probe)
   -h, --help              this text`;
 
-const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample'] as const;
+const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample', 'vit'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export interface DemoOptions {
@@ -82,7 +84,7 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
   if (backend !== undefined && !BACKEND_CHOICES.includes(backend)) {
     throw new UsageError(`unknown backend '${backend}'; valid: ${BACKEND_CHOICES.join(', ')}`);
   }
-  if ((command === 'all' || command === 'sentiment' || command === 'generate') && rest.length > 0) {
+  if (['all', 'sentiment', 'generate', 'vit'].includes(command) && rest.length > 0) {
     throw new UsageError(`'${command}' takes no arguments, got '${rest.join(' ')}' (see --help)`);
   }
   return {
@@ -160,6 +162,9 @@ export async function main(
         break;
       case 'sample':
         await runSample(opts, out);
+        break;
+      case 'vit':
+        await runVit(opts, out);
         break;
     }
     return 0;

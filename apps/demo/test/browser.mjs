@@ -227,6 +227,41 @@ async function runBackend(page, backend) {
     `${backend}: bad checkpoint shown as an error: ${JSON.stringify(s.errors.at(-1))}`,
   );
   check(s.errors.length === before + 1, `${backend}: no other errors (${JSON.stringify(s.errors)})`);
+
+  // 5. Vision, wasm only (the fast schedule is 160 steps; SwiftShader takes seconds per step): MAE loss
+  // curve, original / masked / reconstructed grid, both accuracies, [CLS] attention on the digits.
+  if (backend !== 'wasm') return;
+  await page.click('#v-train');
+  await page.waitForFunction(
+    () => window.demo.vit.accuracy.scratch !== null && !window.demo.vit.running,
+    null,
+    {
+      timeout: 300_000,
+    },
+  );
+  const v = await page.evaluate(() => window.demo.vit);
+  check(
+    mean(v.maeLosses.slice(-10)) < mean(v.maeLosses.slice(0, 10)),
+    `${backend}: MAE loss falls (${mean(v.maeLosses.slice(0, 10)).toFixed(3)} → ${mean(v.maeLosses.slice(-10)).toFixed(3)})`,
+  );
+  check(
+    v.pictures > 0 && (await page.evaluate(() => window.demo.inked('v-grid'))),
+    `${backend}: MAE pictures drawn`,
+  );
+  check(await page.evaluate(() => window.demo.inked('v-plot')), `${backend}: MAE loss plot drawn`);
+  check(
+    await page.evaluate(() => window.demo.inked('v-att')),
+    `${backend}: [CLS] attention drawn on the digits`,
+  );
+  check(
+    v.accuracy.mae >= 0 && v.accuracy.scratch >= 0,
+    `${backend}: accuracy from MAE ${v.accuracy.mae}, from scratch ${v.accuracy.scratch}`,
+  );
+  s = await state();
+  check(
+    s.errors.length === before + 1,
+    `${backend}: no errors from the vision section (${JSON.stringify(s.errors)})`,
+  );
 }
 
 function mean(xs) {

@@ -17,6 +17,7 @@ import {
 import { loadMobyDick, loadSentences } from './data.js';
 import { drawMatrix, drawRow } from './heatmap.js';
 import { canvasHasInk, LossPlot } from './plot.js';
+import { setupVitSection } from './vit.js';
 import { wasmPaths } from './wasm.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
@@ -375,10 +376,13 @@ const backendSelect = $<HTMLSelectElement>('backend');
 backendSelect.onchange = guarded(() => useBackend(backendSelect.value as BackendChoice));
 $('tf-version').textContent = tf.version.tfjs;
 
+const vit = setupVitSection({ $, guarded, fast, seed });
+
 // For the browser test and for poking around in the console.
 Object.assign(window, {
   demo: {
     state,
+    vit,
     useBackend,
     ready: null as Promise<void> | null,
     inked: (id: string) => canvasHasInk($<HTMLCanvasElement>(id)),

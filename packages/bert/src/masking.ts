@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { IGNORE_INDEX, InvalidArgumentError, Rng, ShapeError } from '@transformer-kit/core';
+import { argsortRows, IGNORE_INDEX, InvalidArgumentError, Rng, ShapeError } from '@transformer-kit/core';
 import { asInt2d } from './model.js';
 
 /*
@@ -112,7 +112,8 @@ export class MaskedLMMaskGenerator {
         );
       for (const id of this.unselectableIds) candidate = candidate.logicalAnd(ids.notEqual(id));
 
-      // Rank candidates by a random key; take the top k of each row.
+      // Rank candidates by a random key; take the top k of each row (core's argsortRows, which MAE's patch
+      // mask in @transformer-kit/vit shares).
       const p = this.numSlots(t);
       const key = tf.where(
         candidate,
@@ -125,7 +126,7 @@ export class MaskedLMMaskGenerator {
         .add(tf.randomUniform([b], 0, 1, 'float32', seeds[1]))
         .floor()
         .minimum(n);
-      const { indices } = tf.topk(key, p);
+      const indices = argsortRows(key, { k: p, descending: true });
       const used = tf.range(0, p, 1, 'float32').expandDims(0).less(k.expandDims(1)); // (B, P)
       // In float: a reduction over a middle axis transposes first, and WebGPU's int32 transpose is broken.
       const slotsOneHot = tf.oneHot(indices, t).cast('float32').mul(used.cast('float32').expandDims(2)); // (B, P, T)

@@ -23,6 +23,7 @@ export * from './mlp.js';
 export * from './module.js';
 export * from './ops.js';
 export * from './optim.js';
+export * from './patches.js';
 export * from './random.js';
 export * from './safetensors.js';
 export * from './schedule.js';

@@ -1,3 +1,6 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError, ShapeError } from './errors.js';
+
 /**
  * Seeded randomness. An Rng hands out integer seeds for TF.js's seeded ops (randomNormal, dropout,
  * multinomial) and uniform numbers for host-side choices, so a run with the same seed repeats exactly.
@@ -30,4 +33,26 @@ export class Rng {
   nextSeed(): number {
     return Math.floor(this.next() * 2 ** 31);
   }
+}
+
+/**
+ * Per-row order of a key (B, L): the indices that sort each row, ascending (the argsort of MAE's noise) or
+ * descending, all L of them or the first `k` (BERT's "top k of a random key"). This is the one
+ * random-subset primitive the masked models share: a row of uniform noise, ranked, picks a uniformly random
+ * subset / permutation per sample, on the device. Returns int32 (B, k).
+ */
+export function argsortRows(
+  key: tf.Tensor,
+  { k, descending = false }: { k?: number; descending?: boolean } = {},
+): tf.Tensor2D {
+  if (key.rank !== 2)
+    throw new ShapeError(`argsortRows: key must be (batch, length), got shape [${key.shape}]`);
+  const l = key.shape[1]!;
+  const n = k ?? l;
+  if (!Number.isInteger(n) || n < 1 || n > l)
+    throw new InvalidArgumentError(`argsortRows: k must be an integer in [1, ${l}], got ${k}`);
+  return tf.tidy(() => {
+    const f = key.dtype === 'float32' ? key : key.cast('float32');
+    return tf.topk(descending ? f : f.neg(), n).indices;
+  }) as tf.Tensor2D;
 }

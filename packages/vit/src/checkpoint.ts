@@ -1,0 +1,393 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  CheckpointError,
+  CheckpointMismatchError,
+  type CheckpointSource,
+  type HFConfig,
+  InvalidArgumentError,
+  loadCheckpoint,
+  saveCheckpoint,
+} from '@transformer-kit/core';
+import { checkMAEConfig, type MAEConfig, ViTMAEForPreTraining } from './mae.js';
+import { checkViTConfig, type ViTConfig, ViTForImageClassification, ViTModel } from './model.js';
+
+/*
+ * HuggingFace ViT / ViTMAE folders (config.json + model.safetensors) ⇄ our modules. Three differences:
+ *  - names: HF's module tree (encoder.layer.i.attention.attention.query, layernorm_before, ...) vs ours
+ *    (layers.i.attn.query, attnNorm, ...); task files put the backbone under `vit.`;
+ *  - Linear weights: HF [out, in], ours (in, out): transposed on load and on save;
+ *  - the patch embedding, stated here once: HF's Conv2d(C → D, kernel p, stride p) weight
+ *    `embeddings.patch_embeddings.projection.weight` is (D, C, p, p) and reads NCHW images; ours is a
+ *    Linear (p·p·C, D) over extractPatches' (row, column, channel) patch vectors of NHWC images, so
+ *        ours[(i·p + j)·C + c, d] = hf[d, c, i, j]      (load: transpose [2, 3, 1, 0] then reshape)
+ *    The bias is the same vector. This is the only place NCHW exists.
+ * MAE's sin-cos position tables are saved parameters in HF files (requires_grad=False); we read and write
+ * them like any other tensor.
+ */
+
+export type ViTTaskModel = ViTModel | ViTForImageClassification | ViTMAEForPreTraining;
+
+type Kind = 'plain' | 'linear' | 'conv';
+
+const block = (ours: string, hf: string): Array<[RegExp, string, Kind]> => [
+  [
+    new RegExp(`^${ours}\\.(\\d+)\\.attn\\.(query|key|value)\\.(weight|bias)$`),
+    `${hf}.$1.attention.attention.$2.$3`,
+    'linear',
+  ],
+  [
+    new RegExp(`^${ours}\\.(\\d+)\\.attn\\.output\\.(weight|bias)$`),
+    `${hf}.$1.attention.output.dense.$2`,
+    'linear',
+  ],
+  [new RegExp(`^${ours}\\.(\\d+)\\.attnNorm\\.(weight|bias)$`), `${hf}.$1.layernorm_before.$2`, 'plain'],
+  [new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.fc\\.(weight|bias)$`), `${hf}.$1.intermediate.dense.$2`, 'linear'],
+  [new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.proj\\.(weight|bias)$`), `${hf}.$1.output.dense.$2`, 'linear'],
+  [new RegExp(`^${ours}\\.(\\d+)\\.mlpNorm\\.(weight|bias)$`), `${hf}.$1.layernorm_after.$2`, 'plain'],
+];
+
+// [our name pattern, HF name, layout], for ViTModel's own names.
+const BACKBONE: Array<[RegExp, string, Kind]> = [
+  [/^embeddings\.clsToken$/, 'embeddings.cls_token', 'plain'],
+  [/^embeddings\.position$/, 'embeddings.position_embeddings', 'plain'],
+  [/^embeddings\.patch\.weight$/, 'embeddings.patch_embeddings.projection.weight', 'conv'],
+  [/^embeddings\.patch\.bias$/, 'embeddings.patch_embeddings.projection.bias', 'plain'],
+  ...block('layers', 'encoder.layer'),
+  [/^norm\.(weight|bias)$/, 'layernorm.$1', 'plain'],
+  [/^pooler\.(weight|bias)$/, 'pooler.dense.$1', 'linear'],
+];
+
+const prefixed = (rules: Array<[RegExp, string, Kind]>, p: string): Array<[RegExp, string, Kind]> =>
+  rules.map(([re, hf, k]) => [new RegExp(`^${p}\\.${re.source.slice(1)}`), `${p}.${hf}`, k]);
+
+const CLASSIFIER: Array<[RegExp, string, Kind]> = [
+  ...prefixed(BACKBONE, 'vit'),
+  [/^classifier\.mlp\.out\.(weight|bias)$/, 'classifier.$1', 'linear'],
+];
+
+const MAE: Array<[RegExp, string, Kind]> = [
+  ...prefixed(BACKBONE, 'vit'),
+  [/^decoder\.embed\.(weight|bias)$/, 'decoder.decoder_embed.$1', 'linear'],
+  [/^decoder\.maskToken$/, 'decoder.mask_token', 'plain'],
+  [/^decoder\.position$/, 'decoder.decoder_pos_embed', 'plain'],
+  ...block('decoder\\.layers', 'decoder.decoder_layers'),
+  [/^decoder\.norm\.(weight|bias)$/, 'decoder.decoder_norm.$1', 'plain'],
+  [/^decoder\.pred\.(weight|bias)$/, 'decoder.decoder_pred.$1', 'linear'],
+];
+
+export interface HFEntry {
+  ours: string;
+  hf: string;
+  kind: Kind;
+  param: tf.Variable;
+}
+
+/** Our parameters with their HF names and layouts. */
+export function hfParameterNames(model: ViTTaskModel): HFEntry[] {
+  const rules =
+    model instanceof ViTModel ? BACKBONE : model instanceof ViTMAEForPreTraining ? MAE : CLASSIFIER;
+  return model.namedParameters().map(([ours, param]) => {
+    const rule = rules.find(([re]) => re.test(ours));
+    if (!rule) throw new Error(`no HF name for parameter '${ours}'`);
+    const kind = rule[2] === 'linear' && !ours.endsWith('.weight') ? 'plain' : rule[2];
+    return { ours, hf: ours.replace(rule[0], rule[1]), kind, param };
+  });
+}
+
+/** HF layout of one of our tensors. */
+function toHF(t: tf.Tensor, kind: Kind, c: ViTConfig): tf.Tensor {
+  if (kind === 'linear') return tf.transpose(t);
+  if (kind === 'conv') {
+    const p = c.patchSize;
+    return tf.tidy(() => t.reshape([p, p, c.numChannels, c.hiddenSize]).transpose([3, 2, 0, 1]));
+  }
+  return t;
+}
+
+/** Our layout of one HF tensor. */
+function fromHF(t: tf.Tensor, kind: Kind): tf.Tensor {
+  if (kind === 'linear') return tf.transpose(t);
+  if (kind === 'conv') {
+    const [d, ch, p, q] = t.shape as [number, number, number, number];
+    return tf.tidy(() => t.transpose([2, 3, 1, 0]).reshape([p * q * ch, d]));
+  }
+  return t;
+}
+
+/** The shape HF stores for one of our parameters. */
+function hfShape(e: HFEntry, c: ViTConfig): number[] {
+  if (e.kind === 'linear') return [...e.param.shape].reverse();
+  if (e.kind === 'conv') return [c.hiddenSize, c.numChannels, c.patchSize, c.patchSize];
+  return e.param.shape;
+}
+
+type ModelType = 'vit' | 'vit_mae';
+
+function checkModelType(hf: HFConfig, want: ModelType | ModelType[], what: string): void {
+  const ok = Array.isArray(want) ? want : [want];
+  if (!ok.includes(hf.model_type as ModelType)) {
+    throw new CheckpointMismatchError(
+      `config.json says model_type '${String(hf.model_type)}' (architectures ${JSON.stringify(hf.architectures ?? [])}), ` +
+        `but ${what} needs a ${ok.map((t) => `'${t}'`).join(' or ')} checkpoint`,
+    );
+  }
+}
+
+const num = (hf: HFConfig, key: string, fallback?: number): number => {
+  const v = hf[key] ?? fallback;
+  if (typeof v !== 'number') throw new CheckpointError(`config.json: '${key}' is missing or not a number`);
+  return v;
+};
+
+const square = (hf: HFConfig, key: string, fallback: number): number => {
+  const v = hf[key] ?? fallback;
+  if (typeof v === 'number') return v;
+  if (Array.isArray(v) && v.length === 2 && v[0] === v[1] && typeof v[0] === 'number') return v[0];
+  throw new CheckpointMismatchError(
+    `config.json: ${key} ${JSON.stringify(v)} is not supported (square only)`,
+  );
+};
+
+/** Our ViTConfig from HF's config.json (model_type 'vit' or 'vit_mae'); what we cannot honour is a CheckpointMismatchError. */
+export function vitConfigFromHF(hf: HFConfig): ViTConfig {
+  const act = hf.hidden_act ?? 'gelu';
+  if (act !== 'gelu')
+    throw new CheckpointMismatchError(
+      `config.json: hidden_act '${String(act)}' is not supported (ViT uses exact 'gelu')`,
+    );
+  if (hf.qkv_bias === false)
+    throw new CheckpointMismatchError('config.json: qkv_bias false is not supported');
+  return checkViTConfig({
+    imageSize: square(hf, 'image_size', 224),
+    patchSize: square(hf, 'patch_size', 16),
+    numChannels: num(hf, 'num_channels', 3),
+    hiddenSize: num(hf, 'hidden_size'),
+    numLayers: num(hf, 'num_hidden_layers'),
+    numHeads: num(hf, 'num_attention_heads'),
+    intermediateSize: num(hf, 'intermediate_size'),
+    hiddenDropout: num(hf, 'hidden_dropout_prob', 0),
+    attentionDropout: num(hf, 'attention_probs_dropout_prob', 0),
+    layerNormEps: num(hf, 'layer_norm_eps', 1e-12),
+    qkvBias: true,
+  });
+}
+
+export function maeConfigFromHF(hf: HFConfig): MAEConfig {
+  return checkMAEConfig({
+    ...vitConfigFromHF(hf),
+    decoderHiddenSize: num(hf, 'decoder_hidden_size', 512),
+    decoderNumLayers: num(hf, 'decoder_num_hidden_layers', 8),
+    decoderNumHeads: num(hf, 'decoder_num_attention_heads', 16),
+    decoderIntermediateSize: num(hf, 'decoder_intermediate_size', 2048),
+    maskRatio: num(hf, 'mask_ratio', 0.75),
+    normPixLoss: Boolean(hf.norm_pix_loss ?? false),
+  });
+}
+
+export function vitConfigToHF(c: ViTConfig): HFConfig {
+  return {
+    model_type: 'vit',
+    hidden_size: c.hiddenSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    intermediate_size: c.intermediateSize,
+    hidden_act: 'gelu',
+    hidden_dropout_prob: c.hiddenDropout,
+    attention_probs_dropout_prob: c.attentionDropout,
+    initializer_range: 0.02,
+    layer_norm_eps: c.layerNormEps,
+    image_size: c.imageSize,
+    patch_size: c.patchSize,
+    num_channels: c.numChannels,
+    qkv_bias: c.qkvBias,
+    encoder_stride: c.patchSize,
+  };
+}
+
+export function maeConfigToHF(c: MAEConfig): HFConfig {
+  const { encoder_stride: _, ...vit } = vitConfigToHF(c);
+  return {
+    ...vit,
+    model_type: 'vit_mae',
+    decoder_num_attention_heads: c.decoderNumHeads,
+    decoder_hidden_size: c.decoderHiddenSize,
+    decoder_num_hidden_layers: c.decoderNumLayers,
+    decoder_intermediate_size: c.decoderIntermediateSize,
+    mask_ratio: c.maskRatio,
+    norm_pix_loss: c.normPixLoss,
+  };
+}
+
+// Names a file may carry that a given model does not need.
+const IGNORED = [/(^|\.)embeddings\.mask_token$/, /^classifier\./, /^(vit\.)?pooler\./, /^decoder\./];
+
+export interface LoadOptions {
+  /** Start the classifier fresh when the file has none (e.g. fine-tuning from a ViTModel file). Default false. */
+  newHead?: boolean;
+}
+
+async function load<M extends ViTTaskModel>(
+  source: CheckpointSource,
+  want: ModelType,
+  build: (hf: HFConfig, names: string[]) => M,
+  options: LoadOptions = {},
+): Promise<M> {
+  const { config: hf, tensors: raw } = await loadCheckpoint(source);
+  let model: M | undefined;
+  try {
+    model = build(hf, Object.keys(raw));
+    const c = model.config;
+    const tensors = normalizeNames(raw, model instanceof ViTModel);
+    const entries = hfParameterNames(model);
+    const expected = new Set(entries.map((e) => e.hf));
+    const head = entries.filter((e) => e.ours.startsWith('classifier.'));
+    const headMissing = head.filter((e) => !(e.hf in tensors)).map((e) => e.hf);
+    const tolerated =
+      options.newHead && headMissing.length === head.length ? new Set(headMissing) : new Set<string>();
+    const missing = entries.map((e) => e.hf).filter((k) => !(k in tensors) && !tolerated.has(k));
+    const unexpected = Object.keys(tensors).filter(
+      (k) => !expected.has(k) && !IGNORED.some((re) => re.test(k)),
+    );
+    const problems: string[] = [];
+    if (missing.length) {
+      const hint =
+        headMissing.length && !options.newHead
+          ? ' (to start the classifier fresh, pass { newHead: true })'
+          : '';
+      problems.push(`missing: ${first(missing)}${hint}`);
+    }
+    if (unexpected.length) problems.push(`unexpected: ${first(unexpected)}`);
+    const shapes = entries
+      .filter((e) => e.hf in tensors && !tf.util.arraysEqual(tensors[e.hf]!.shape, hfShape(e, c)))
+      .map((e) => `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${hfShape(e, c)}]`);
+    if (shapes.length) problems.push(`shape mismatch: ${first(shapes)}`);
+    if (problems.length) {
+      const arch = JSON.stringify(hf.architectures ?? hf.model_type ?? 'unknown');
+      throw new CheckpointMismatchError(
+        `checkpoint (${arch}) does not fit ${want} model: ${problems.join('; ')}`,
+      );
+    }
+    const state: Record<string, tf.Tensor> = {};
+    for (const e of entries) {
+      const t = tensors[e.hf];
+      if (t) state[e.ours] = fromHF(t, e.kind);
+    }
+    model.loadStateDict(state, { strict: false });
+    for (const e of entries) if (e.kind !== 'plain' && state[e.ours]) state[e.ours]!.dispose();
+    return model;
+  } catch (err) {
+    model?.dispose();
+    throw err;
+  } finally {
+    for (const t of Object.values(raw)) t.dispose();
+  }
+}
+
+/** A backbone loads from a task file (`vit.` dropped); a classifier from a bare ViTModel file (`vit.` added). */
+function normalizeNames(raw: Record<string, tf.Tensor>, forBackbone: boolean): Record<string, tf.Tensor> {
+  const hasPrefix = Object.keys(raw).some((k) => k.startsWith('vit.'));
+  return Object.fromEntries(
+    Object.entries(raw).map(([k, t]) => {
+      if (forBackbone && hasPrefix) return [k.replace(/^vit\./, ''), t];
+      if (!forBackbone && !hasPrefix && /^(embeddings|encoder|layernorm|pooler)\./.test(k))
+        return [`vit.${k}`, t];
+      return [k, t];
+    }),
+  );
+}
+
+const first = (xs: string[], n = 5) =>
+  xs.length > n ? `${xs.slice(0, n).join(', ')} (+${xs.length - n} more)` : xs.join(', ');
+
+function labelsFrom(
+  hf: HFConfig,
+  numLabels?: number,
+): { numLabels: number; id2label?: Record<number, string> } {
+  const id2label = hf.id2label as Record<string, string> | undefined;
+  const fromFile = id2label
+    ? Object.keys(id2label).length
+    : typeof hf.num_labels === 'number'
+      ? hf.num_labels
+      : undefined;
+  const n = numLabels ?? fromFile;
+  if (n === undefined) throw new CheckpointError('config.json has no id2label / num_labels: pass numLabels');
+  const labels =
+    id2label && Object.keys(id2label).length === n
+      ? Object.fromEntries(Object.entries(id2label).map(([k, v]) => [Number(k), v]))
+      : undefined;
+  return { numLabels: n, id2label: labels };
+}
+
+/** A ViTModel from a ViTModel file (with its pooler when the file has one) or the backbone of a ViT classifier file. */
+export function loadViTModel(
+  source: CheckpointSource,
+  { pooler }: { pooler?: boolean } = {},
+): Promise<ViTModel> {
+  return load(source, 'vit', (hf, names) => {
+    checkModelType(hf, 'vit', 'ViTModel');
+    const filePooler = names.some((k) => /^(vit\.)?pooler\.dense\.weight$/.test(k));
+    return new ViTModel(vitConfigFromHF(hf), { pooler: pooler ?? filePooler });
+  });
+}
+
+/**
+ * Labels come from config.json's id2label, or `numLabels` (with `newHead`, from a ViTModel file, or from a
+ * ViTMAEForPreTraining file: its encoder, sin-cos positions included, becomes the backbone, as HF does).
+ */
+export function loadViTForImageClassification(
+  source: CheckpointSource,
+  options: LoadOptions & { numLabels?: number } = {},
+): Promise<ViTForImageClassification> {
+  return load(
+    source,
+    'vit',
+    (hf) => {
+      checkModelType(
+        hf,
+        options.newHead ? ['vit', 'vit_mae'] : 'vit',
+        `ViTForImageClassification${options.newHead ? '' : ' (a vit_mae file needs { newHead: true })'}`,
+      );
+      return new ViTForImageClassification(vitConfigFromHF(hf), labelsFrom(hf, options.numLabels));
+    },
+    options,
+  );
+}
+
+export function loadViTMAEForPreTraining(source: CheckpointSource): Promise<ViTMAEForPreTraining> {
+  return load(source, 'vit_mae', (hf) => {
+    checkModelType(hf, 'vit_mae', 'ViTMAEForPreTraining');
+    return new ViTMAEForPreTraining(maeConfigFromHF(hf));
+  });
+}
+
+// Spelled out rather than constructor.name, which minifiers rename.
+function architecture(m: ViTTaskModel): string {
+  if (m instanceof ViTMAEForPreTraining) return 'ViTMAEForPreTraining';
+  if (m instanceof ViTForImageClassification) return 'ViTForImageClassification';
+  return 'ViTModel';
+}
+
+/** Writes an HF folder that transformers' from_pretrained reads (Linear weights [out, in], the patch Conv2d (D, C, p, p)). */
+export async function saveViT(model: ViTTaskModel, dir: string): Promise<void> {
+  const config: HFConfig = {
+    architectures: [architecture(model)],
+    ...(model instanceof ViTMAEForPreTraining ? maeConfigToHF(model.config) : vitConfigToHF(model.config)),
+  };
+  if (model instanceof ViTForImageClassification) {
+    if (model.pooling !== 'cls')
+      throw new InvalidArgumentError(
+        "saveViT: a mean-pooling classifier has no HF equivalent (ViTForImageClassification reads [CLS]); use pooling: 'cls'",
+      );
+    config.id2label = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [String(k), v]));
+    config.label2id = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [v, Number(k)]));
+  }
+  if (model instanceof ViTModel) config.add_pooling_layer = model.pooler !== undefined;
+  const entries = hfParameterNames(model);
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const e of entries) tensors[e.hf] = toHF(e.param, e.kind, model.config);
+  try {
+    await saveCheckpoint(dir, { config, tensors, metadata: { format: 'pt' } });
+  } finally {
+    for (const e of entries) if (e.kind !== 'plain') tensors[e.hf]!.dispose();
+  }
+}

@@ -1,0 +1,381 @@
+import * as tf from '@tensorflow/tfjs';
+import { TransformerBlock } from '@transformer-kit/attention';
+import {
+  dropout,
+  extractPatches,
+  InvalidArgumentError,
+  LayerNorm,
+  Linear,
+  Module,
+  Rng,
+  ShapeError,
+} from '@transformer-kit/core';
+import { ClsClassifier, classificationLoss, MeanPoolClassifier } from '@transformer-kit/heads';
+
+/*
+ * ViT (Dosovitskiy et al. 2020), as HuggingFace's ViTModel: images cut into non-overlapping patches
+ * (core's extractPatches), a Linear patch embedding, a learned [CLS] token, learned position embeddings,
+ * pre-LN blocks (exact GELU) from @transformer-kit/attention with no mask at all, a final LayerNorm.
+ * Images are NHWC (B, H, W, C) float tensors everywhere in this API; NCHW exists only in checkpoint.ts.
+ *
+ * GPT, BERT and ViT/MAE differ only in what goes in (token ids vs patches), the mask (causal, padding,
+ * none / dropped patches) and the head.
+ */
+
+export interface ViTConfig {
+  /** Square images of imageSize × imageSize pixels. */
+  imageSize: number;
+  /** Square patches of patchSize × patchSize; imageSize must be a multiple. */
+  patchSize: number;
+  numChannels: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  /** MLP width (4 × hidden in every released ViT). */
+  intermediateSize: number;
+  hiddenDropout: number;
+  attentionDropout: number;
+  layerNormEps: number;
+  /** Biases on query/key/value (HF qkv_bias, true in every released ViT). */
+  qkvBias: boolean;
+}
+
+const base = {
+  imageSize: 224,
+  patchSize: 16,
+  numChannels: 3,
+  hiddenDropout: 0,
+  attentionDropout: 0,
+  layerNormEps: 1e-12,
+  qkvBias: true,
+};
+
+/** From a CI-sized toy to Google's ViT-B/16 (google/vit-base-patch16-224). tiny/small/base follow DeiT's widths. */
+export const VIT_PRESETS = {
+  /** 8×8 grey images (the UCI digits), 2×2 patches: the demo's size. */
+  nano: {
+    ...base,
+    imageSize: 8,
+    patchSize: 2,
+    numChannels: 1,
+    hiddenSize: 64,
+    numLayers: 4,
+    numHeads: 4,
+    intermediateSize: 128,
+  },
+  tiny: { ...base, hiddenSize: 192, numLayers: 12, numHeads: 3, intermediateSize: 768 },
+  small: { ...base, hiddenSize: 384, numLayers: 12, numHeads: 6, intermediateSize: 1536 },
+  base: { ...base, hiddenSize: 768, numLayers: 12, numHeads: 12, intermediateSize: 3072 },
+} as const satisfies Record<string, ViTConfig>;
+
+export type ViTPreset = keyof typeof VIT_PRESETS;
+
+/** A full config from a preset name (default 'nano') and overrides, checked. */
+export function vitConfig(preset: ViTPreset = 'nano', overrides: Partial<ViTConfig> = {}): ViTConfig {
+  if (!(preset in VIT_PRESETS))
+    throw new InvalidArgumentError(
+      `unknown ViT preset '${preset}'; valid: ${Object.keys(VIT_PRESETS).join(', ')}`,
+    );
+  return checkViTConfig({ ...VIT_PRESETS[preset], ...overrides });
+}
+
+export function checkViTConfig<C extends ViTConfig>(c: C): C {
+  for (const k of [
+    'imageSize',
+    'patchSize',
+    'numChannels',
+    'hiddenSize',
+    'numLayers',
+    'numHeads',
+    'intermediateSize',
+  ] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new InvalidArgumentError(`ViTConfig.${k} must be a positive integer, got ${c[k]}`);
+  }
+  if (c.imageSize % c.patchSize !== 0)
+    throw new InvalidArgumentError(`imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`);
+  if (c.hiddenSize % c.numHeads !== 0)
+    throw new InvalidArgumentError(`hiddenSize ${c.hiddenSize} is not divisible by numHeads ${c.numHeads}`);
+  for (const k of ['hiddenDropout', 'attentionDropout'] as const) {
+    if (!(c[k] >= 0 && c[k] < 1))
+      throw new InvalidArgumentError(`ViTConfig.${k} must be in [0, 1), got ${c[k]}`);
+  }
+  return c;
+}
+
+/**
+ * AdamW decay rule for ViT/MAE (timm's and the MAE paper's): weight matrices decay; biases, LayerNorms,
+ * [CLS] / mask tokens and position tables do not (core's default decays every rank >= 2 tensor, which
+ * would include the (1, 1, D) tokens and (1, N + 1, D) positions). Pass as `decay` to Trainer / AdamW.
+ */
+export const vitDecay = (name: string, param: tf.Variable): boolean =>
+  param.rank >= 2 && !/(^|\.)(clsToken|maskToken|position)$/.test(name);
+
+/** Patches per image. */
+export const numPatches = (c: ViTConfig) => (c.imageSize / c.patchSize) ** 2;
+
+/** Values per patch (patchSize² · channels): the patch embedding's input and MAE's prediction width. */
+export const patchDim = (c: ViTConfig) => c.patchSize * c.patchSize * c.numChannels;
+
+/** Throws a ShapeError naming the problem unless `images` is (B, imageSize, imageSize, numChannels). */
+export function checkImages(images: tf.Tensor, c: ViTConfig): void {
+  if (images.rank !== 4) {
+    throw new ShapeError(
+      `images must be NHWC (batch, height, width, channels), got rank ${images.rank} shape [${images.shape}]` +
+        (images.rank === 3 ? ': add a batch axis (expandDims(0))' : ''),
+    );
+  }
+  const [, h, w, ch] = images.shape as number[];
+  if (ch !== c.numChannels) {
+    const hint = h === c.numChannels ? ' (this looks like NCHW: transpose to NHWC with [0, 2, 3, 1])' : '';
+    throw new ShapeError(`images have ${ch} channels, the model expects ${c.numChannels}${hint}`);
+  }
+  if (h !== c.imageSize || w !== c.imageSize) {
+    const fit = h! % c.patchSize === 0 && w! % c.patchSize === 0;
+    throw new ShapeError(
+      `images are ${h}×${w}, the model expects ${c.imageSize}×${c.imageSize}` +
+        (fit ? '' : ` (and ${h}×${w} is not divisible by the patch size ${c.patchSize})`) +
+        ': resize or crop them',
+    );
+  }
+}
+
+/**
+ * Fixed 2-D sin-cos position embeddings (MAE's get_2d_sincos_pos_embed), (1 + gridSize², dim) with a zero
+ * row for [CLS] first: the first dim/2 channels encode the column, the last dim/2 the row; each half is
+ * [sin(p·ω), cos(p·ω)], ω_i = 10000^(-i/(dim/4)). Computed in float64, like numpy.
+ */
+export function sincosPositions(dim: number, gridSize: number, cls = true): tf.Tensor2D {
+  if (dim % 4 !== 0) throw new InvalidArgumentError(`sin-cos positions need dim % 4 == 0, got ${dim}`);
+  const quarter = dim / 4;
+  const rows = gridSize * gridSize + (cls ? 1 : 0);
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < gridSize; i++)
+    for (let j = 0; j < gridSize; j++) {
+      const row = (cls ? 1 : 0) + i * gridSize + j;
+      for (const [half, pos] of [
+        [0, j],
+        [1, i],
+      ] as const) {
+        for (let k = 0; k < quarter; k++) {
+          const a = pos * (1 / 10000 ** (k / quarter));
+          out[row * dim + half * 2 * quarter + k] = Math.sin(a);
+          out[row * dim + half * 2 * quarter + quarter + k] = Math.cos(a);
+        }
+      }
+    }
+  return tf.tensor2d(out, [rows, dim]);
+}
+
+/**
+ * Patches → Linear → + positions, with [CLS] (+ its position) in front. Params: patch.* (Linear
+ * patchDim → D: HF's Conv2d stride p, see checkpoint.ts), clsToken (1, 1, D), position (1, N + 1, D).
+ * With `fixedPositions` (MAE) the position table is 2-D sin-cos and not trained.
+ */
+export class ViTEmbeddings extends Module {
+  readonly patch: Linear;
+  readonly clsToken: tf.Variable;
+  readonly position: tf.Variable;
+  constructor(
+    readonly config: ViTConfig,
+    rng: Rng,
+    { fixedPositions = false }: { fixedPositions?: boolean } = {},
+  ) {
+    super();
+    const d = config.hiddenSize;
+    const n = numPatches(config);
+    this.patch = this.module('patch', new Linear(patchDim(config), d, { rng }));
+    if (fixedPositions) {
+      // HF ViTMAE's init: xavier_uniform over the flattened Conv2d weight, so the patch signal is not drowned
+      // by the unit-scale sin-cos positions (ViT's N(0, 0.02) would make it ~30x smaller on small patches).
+      const limit = Math.sqrt(6 / (patchDim(config) + d));
+      const init = tf.randomUniform(this.patch.weight.shape, -limit, limit, 'float32', rng.nextSeed());
+      this.patch.weight.assign(init);
+      init.dispose();
+    }
+    this.clsToken = this.param('clsToken', tf.randomNormal([1, 1, d], 0, 0.02, 'float32', rng.nextSeed()));
+    this.position = fixedPositions
+      ? this.param(
+          'position',
+          tf.tidy(() => sincosPositions(d, Math.sqrt(n)).expandDims(0)),
+          false,
+        )
+      : this.param('position', tf.randomNormal([1, n + 1, d], 0, 0.02, 'float32', rng.nextSeed()));
+  }
+  /** Patch tokens with their positions (B, N, D), no [CLS]. */
+  patchTokens(images: tf.Tensor): tf.Tensor {
+    checkImages(images, this.config);
+    const c = this.config;
+    const patches = extractPatches(images, { size: c.patchSize });
+    const n = patches.shape[1];
+    return this.patch.forward(patches).add(this.position.slice([0, 1, 0], [1, n, c.hiddenSize]));
+  }
+  /** [CLS] + its position in front of the tokens: (B, K, D) → (B, 1 + K, D). */
+  prependCls(tokens: tf.Tensor): tf.Tensor {
+    const b = tokens.shape[0]!;
+    const d = this.config.hiddenSize;
+    const cls = this.clsToken.add(this.position.slice([0, 0, 0], [1, 1, d])).tile([b, 1, 1]);
+    return tf.concat([cls, tokens], 1);
+  }
+  forward(images: tf.Tensor): tf.Tensor {
+    return dropout(this.prependCls(this.patchTokens(images)), this.config.hiddenDropout, this.training);
+  }
+}
+
+export interface ViTOutput {
+  /** Final-LayerNorm hidden states (B, 1 + N, D); position 0 is [CLS]. */
+  lastHiddenState: tf.Tensor;
+  /** tanh(dense([CLS])) (B, D), when the model has a pooler. */
+  pooledOutput?: tf.Tensor;
+  /** Attention probabilities of each layer (B, H, 1 + N, 1 + N), with `returnAttention`. */
+  attentions?: tf.Tensor[];
+}
+
+/** Pre-LN blocks over a token sequence, then the final LayerNorm. Params: layers.i.*, norm.*. */
+export function encoderBlocks(
+  config: Pick<ViTConfig, 'layerNormEps' | 'hiddenDropout' | 'attentionDropout' | 'qkvBias'>,
+  dims: { dim: number; numHeads: number; mlpDim: number; numLayers: number },
+  rng: Rng,
+): TransformerBlock[] {
+  return Array.from(
+    { length: dims.numLayers },
+    () =>
+      new TransformerBlock({
+        dim: dims.dim,
+        numHeads: dims.numHeads,
+        mlpDim: dims.mlpDim,
+        norm: 'pre',
+        activation: 'gelu',
+        dropout: config.hiddenDropout,
+        attentionDropout: config.attentionDropout,
+        layerNormEps: config.layerNormEps,
+        rng,
+      }),
+  );
+}
+
+/** The encoder: embeddings → pre-LN blocks → LayerNorm → (optional) pooler. Params: embeddings.*, layers.i.*, norm.*, pooler.*. */
+export class ViTModel extends Module {
+  readonly config: ViTConfig;
+  readonly embeddings: ViTEmbeddings;
+  readonly layers: TransformerBlock[];
+  readonly norm: LayerNorm;
+  readonly pooler: Linear | undefined;
+  constructor(
+    config: ViTConfig,
+    {
+      pooler = false,
+      seed = 0,
+      fixedPositions = false,
+    }: { pooler?: boolean; seed?: number; fixedPositions?: boolean } = {},
+  ) {
+    super();
+    this.config = checkViTConfig({ ...config });
+    const c = this.config;
+    if (!c.qkvBias) throw new InvalidArgumentError('qkvBias: false is not supported');
+    const rng = new Rng(seed);
+    this.embeddings = this.module('embeddings', new ViTEmbeddings(c, rng, { fixedPositions }));
+    this.layers = this.moduleList(
+      'layers',
+      encoderBlocks(
+        c,
+        { dim: c.hiddenSize, numHeads: c.numHeads, mlpDim: c.intermediateSize, numLayers: c.numLayers },
+        rng,
+      ),
+    );
+    this.norm = this.module('norm', new LayerNorm(c.hiddenSize, c.layerNormEps));
+    this.pooler = pooler ? this.module('pooler', new Linear(c.hiddenSize, c.hiddenSize, { rng })) : undefined;
+  }
+
+  /** Runs the blocks and the final LayerNorm over embedded tokens (B, T, D) (MAE passes only the visible ones). */
+  encode(tokens: tf.Tensor, { returnAttention = false } = {}): ViTOutput {
+    let h = tokens;
+    const attentions: tf.Tensor[] = [];
+    for (const layer of this.layers) {
+      const r = layer.forward(h, { returnAttention });
+      h = r.output;
+      if (r.attention) attentions.push(r.attention);
+    }
+    const lastHiddenState = this.norm.forward(h);
+    const out: ViTOutput = { lastHiddenState };
+    if (returnAttention) out.attentions = attentions;
+    if (this.pooler) {
+      const [b, , d] = lastHiddenState.shape as [number, number, number];
+      const cls = lastHiddenState.slice([0, 0, 0], [b, 1, d]).reshape([b, d]);
+      out.pooledOutput = tf.tanh(this.pooler.forward(cls));
+    }
+    return out;
+  }
+
+  /** NHWC images (B, H, W, C) → hidden states. Call inside tf.tidy (or a training step). */
+  forward(images: tf.Tensor, options: { returnAttention?: boolean } = {}): ViTOutput {
+    return this.encode(this.embeddings.forward(images), options);
+  }
+}
+
+export interface ViTClassifierOptions {
+  numLabels: number;
+  /** Class names by id (HF's id2label); default LABEL_0, LABEL_1, ... */
+  id2label?: Record<number, string>;
+  /** 'cls' (HF's ViTForImageClassification) or 'mean' over the patch tokens (no HF equivalent). */
+  pooling?: 'cls' | 'mean';
+  seed?: number;
+}
+
+/**
+ * Image classification: ViTModel (`vit`, no pooler) → [CLS] → Linear, exactly HF's ViTForImageClassification;
+ * or the mean of the patch tokens → Linear. Both heads come from @transformer-kit/heads.
+ * Params: vit.*, classifier.mlp.out.*.
+ */
+export class ViTForImageClassification extends Module {
+  readonly vit: ViTModel;
+  readonly classifier: ClsClassifier | MeanPoolClassifier;
+  readonly numLabels: number;
+  readonly id2label: Record<number, string>;
+  readonly pooling: 'cls' | 'mean';
+  constructor(
+    readonly config: ViTConfig,
+    { numLabels, id2label, pooling = 'cls', seed = 0 }: ViTClassifierOptions,
+  ) {
+    super();
+    if (pooling !== 'cls' && pooling !== 'mean')
+      throw new InvalidArgumentError(`pooling must be 'cls' or 'mean', got '${pooling}'`);
+    this.vit = this.module('vit', new ViTModel(config, { seed }));
+    const opts = { dropout: 0, rng: new Rng(seed + 1) };
+    this.classifier = this.module(
+      'classifier',
+      pooling === 'cls'
+        ? new ClsClassifier(config.hiddenSize, numLabels, { pooler: false, ...opts })
+        : new MeanPoolClassifier(config.hiddenSize, numLabels, opts),
+    );
+    this.pooling = pooling;
+    this.numLabels = numLabels;
+    this.id2label =
+      id2label ?? Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
+  }
+  /** Logits (B, numLabels) from the final hidden states (B, 1 + N, D). */
+  head(hidden: tf.Tensor): tf.Tensor {
+    if (this.pooling === 'cls') return this.classifier.forward(hidden);
+    const [b, t, d] = hidden.shape as [number, number, number];
+    return this.classifier.forward(hidden.slice([0, 1, 0], [b, t - 1, d]));
+  }
+  /** NHWC images → logits (B, numLabels). */
+  forward(images: tf.Tensor): tf.Tensor {
+    return this.head(this.vit.forward(images).lastHiddenState);
+  }
+  /** Mean cross-entropy against integer labels (B). */
+  loss(images: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+    return classificationLoss(this.forward(images), labels);
+  }
+  /**
+   * Copies a pretrained encoder in (e.g. `mae.vit` after MAE pretraining): every backbone parameter,
+   * positions included; the classifier stays as it is.
+   */
+  loadEncoder(encoder: ViTModel): this {
+    const state = Object.fromEntries(
+      encoder.namedParameters().filter(([name]) => !name.startsWith('pooler.')),
+    );
+    this.vit.loadStateDict(state, { strict: false });
+    return this;
+  }
+}
