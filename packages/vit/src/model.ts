@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { TransformerBlock } from '@transformer-kit/attention';
 import {
+  classificationLoss,
   dropout,
   extractPatches,
   InvalidArgumentError,
@@ -10,7 +11,7 @@ import {
   Rng,
   ShapeError,
 } from '@transformer-kit/core';
-import { ClsClassifier, classificationLoss, MeanPoolClassifier } from '@transformer-kit/heads';
+import { ClsClassifier, MeanPoolClassifier } from '@transformer-kit/heads';
 
 /*
  * ViT (Dosovitskiy et al. 2020), as HuggingFace's ViTModel: images cut into non-overlapping patches
