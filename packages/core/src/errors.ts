@@ -13,7 +13,9 @@ export type ErrorCode =
   | 'CHECKPOINT'
   | 'CHECKPOINT_MISMATCH'
   | 'NON_FINITE_LOSS'
-  | 'OUT_OF_MEMORY';
+  | 'OUT_OF_MEMORY'
+  | 'GRADIENT'
+  | 'KERNEL';
 
 export class TransformerKitError extends Error {
   readonly code: ErrorCode;
@@ -109,5 +111,19 @@ export class OutOfMemoryError extends TransformerKitError {
     this.requested = sizes.requested;
     this.inUse = sizes.inUse;
     this.budget = sizes.budget;
+  }
+}
+
+/** A gradient cannot be computed: an op without a gradient, or a gradient of the wrong shape or dtype. */
+export class GradientError extends TransformerKitError {
+  constructor(message: string) {
+    super('GRADIENT', message);
+  }
+}
+
+/** One of core's wasm kernels (or a worker thread running one) failed. */
+export class KernelError extends TransformerKitError {
+  constructor(message: string) {
+    super('KERNEL', message);
   }
 }

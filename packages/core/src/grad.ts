@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { InvalidArgumentError } from './errors.js';
+import { GradientError, InvalidArgumentError } from './errors.js';
 import { dropoutStream, setDropoutStream } from './ops.js';
 
 /*
@@ -105,7 +105,7 @@ function walk(tape: TapeNode[], grads: Map<number, tf.Tensor>, keepIds: Set<numb
     const dys = node.outputs.map((o) => grads.get(o.id) ?? null);
     if (dys.some((d) => d !== null)) {
       if (!node.gradient)
-        throw new Error(`Cannot compute gradient: no gradient function for ${node.kernelName}`);
+        throw new GradientError(`Cannot compute gradient: no gradient function for ${node.kernelName}`);
       const gradient = node.gradient;
       // One scope for the gradient function and its thunks: custom gradients do their work in the former.
       const inputGrads = tf.tidy(() => {
@@ -113,7 +113,8 @@ function walk(tape: TapeNode[], grads: Map<number, tf.Tensor>, keepIds: Set<numb
         const out: Record<string, tf.Tensor> = {};
         for (const name in node.inputs) {
           const thunk = thunks[name];
-          if (!thunk) throw new Error(`Cannot backprop through input '${name}' of ${node.kernelName}`);
+          if (!thunk)
+            throw new GradientError(`Cannot backprop through input '${name}' of ${node.kernelName}`);
           out[name] = thunk();
         }
         return out;
@@ -142,7 +143,7 @@ function walk(tape: TapeNode[], grads: Map<number, tf.Tensor>, keepIds: Set<numb
 function accumulate(grads: Map<number, tf.Tensor>, node: TapeNode, name: string, dx: tf.Tensor): void {
   const x = node.inputs[name]!;
   if (dx.dtype !== 'float32' || !tf.util.arraysEqual(dx.shape, x.shape)) {
-    throw new Error(
+    throw new GradientError(
       `Gradient of ${node.kernelName} input '${name}' has ${dx.dtype} [${dx.shape}], expected float32 [${x.shape}]`,
     );
   }

@@ -2,10 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { canReadSync } from './env.js';
 import { IdOutOfRangeError, InvalidArgumentError, ShapeError } from './errors.js';
 import { checkIds } from './ids.js';
-import { crossEntropy } from './ops.js';
-
-/** The label value losses and metrics skip (PyTorch's and HF's convention; ops' crossEntropy default). */
-export const IGNORE_INDEX = -100;
+import { crossEntropy, IGNORE_INDEX } from './ops.js';
 
 /**
  * Mean cross-entropy of logits (..., C) against integer labels (...), skipping `ignoreIndex`. Labels are

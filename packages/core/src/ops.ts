@@ -375,12 +375,15 @@ function subtractAt(x: tf.Tensor, at: tf.Tensor1D, values: tf.Tensor1D): tf.Tens
   return x;
 }
 
+/** The label value losses and metrics skip (PyTorch's and HF's convention). */
+export const IGNORE_INDEX = -100;
+
 /**
  * Mean cross-entropy of logits (N, V) against integer targets (N), skipping positions whose target is
  * `ignoreIndex`. One op with its own gradient, (softmax − onehot)·w/count: autodiff through logSoftmax
  * and a one-hot product held five (N, V) tensors, 1 GB for GPT-2's 50,257-way head at 8 × 128 tokens.
  */
-export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, ignoreIndex = -100): tf.Scalar {
+export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, ignoreIndex = IGNORE_INDEX): tf.Scalar {
   const v = logits.shape[logits.rank - 1]!;
   const flatLogits = logits.reshape([-1, v]) as tf.Tensor2D;
   const flatTargets = targets.reshape([-1]).cast('int32') as tf.Tensor1D;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostView } from './backend/host-memory.js';
-import { CheckpointMismatchError, InvalidArgumentError } from './errors.js';
+import { CheckpointMismatchError, InvalidArgumentError, listFirst } from './errors.js';
 import type { Module } from './module.js';
 
 /** Which parameters get weight decay. The usual rule: matrices yes; biases, norm gains (rank < 2) no. */
@@ -212,10 +212,7 @@ export class AdamW {
     }
     for (const key of Object.keys(state.tensors)) if (!wanted.has(key)) problems.push(`unexpected ${key}`);
     if (problems.length) {
-      const more = problems.length > 5 ? ` (+${problems.length - 5} more)` : '';
-      throw new CheckpointMismatchError(
-        `optimizer state does not fit: ${problems.slice(0, 5).join(', ')}${more}`,
-      );
+      throw new CheckpointMismatchError(`optimizer state does not fit: ${listFirst(problems)}`);
     }
     for (const s of this.#slots.values()) {
       for (const [which, suffix] of [

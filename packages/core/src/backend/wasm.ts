@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { isNode } from '../env.js';
 import { BackendUnavailableError } from '../errors.js';
 import { registerWasmKernels, setKernelThreads, wasmKernelVariant } from '../kernels/wasm-kernels.js';
-import { isNode } from '../env.js';
 import { importModule } from './load.js';
 import { guardWasmHeap } from './wasm-heap.js';
 

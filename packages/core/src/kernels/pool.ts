@@ -1,3 +1,4 @@
+import { KernelError } from '../errors.js';
 import type { KernelExports } from './wasm-kernels.js';
 
 /*
@@ -174,11 +175,11 @@ export class KernelPool {
       const deadline = Date.now() + WAIT_MS;
       while (Atomics.load(ctrl, at) === JOB) {
         if (Atomics.wait(ctrl, at, JOB, deadline - Date.now()) === 'timed-out') {
-          failure ??= new Error(`kernel worker ${slot} did not answer within ${WAIT_MS / 1000} s`);
+          failure ??= new KernelError(`kernel worker ${slot} did not answer within ${WAIT_MS / 1000} s`);
           break;
         }
       }
-      if (Atomics.load(ctrl, at) === FAILED) failure ??= new Error(`kernel worker ${slot} failed`);
+      if (Atomics.load(ctrl, at) === FAILED) failure ??= new KernelError(`kernel worker ${slot} failed`);
       Atomics.store(ctrl, at, IDLE);
     }
     if (failure) throw failure;

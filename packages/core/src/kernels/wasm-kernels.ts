@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { KernelError } from '../errors.js';
 import { WASM_BASE64, WASM_RELAXED_BASE64 } from './matmul.wasm.js';
 import { KernelPool } from './pool.js';
 
@@ -85,7 +86,7 @@ function sharedModule(): WebAssembly.Module {
   // "memory" (the import's field name), kind 0x02 (memory), flags 0x01, min 1, max 65536 (LEB 80 80 04).
   const pattern = [6, 109, 101, 109, 111, 114, 121, 2, 1, 1, 0x80, 0x80, 4];
   const at = bytes.findIndex((_, i) => pattern.every((v, j) => bytes[i + j] === v));
-  if (at < 0) throw new Error('memory import not found in the kernel module');
+  if (at < 0) throw new KernelError('memory import not found in the kernel module');
   bytes[at + 8] = 3;
   c.shared = new WebAssembly.Module(bytes);
   return c.shared;
@@ -102,7 +103,7 @@ export function instantiateKernel(memory: WebAssembly.Memory): KernelExports {
 function kernelOn(backend: WasmBackendLike): KernelExports {
   const memory = heapMemory(backend);
   if (bound && bound.backend === backend && bound.memory === memory) return bound.exports;
-  if (!memory) throw new Error("core's wasm kernels: TF.js's wasm heap (Module.asm.memory) not found");
+  if (!memory) throw new KernelError("core's wasm kernels: TF.js's wasm heap (Module.asm.memory) not found");
   const exports = instantiateKernel(memory);
   // Packing buffers and an edge tile, once per heap (~1.2 MB), kept for the backend's life.
   exports.setScratch(backend.wasm._malloc(exports.scratchBytes()) >>> 0);
