@@ -38,14 +38,17 @@ export interface RecipeOptions
   callbacks?: LoopCallbacks[];
 }
 
-/** Trains `model` on shuffled epochs of `items` with `loss(batch)`; returns the loss of every step. */
-export async function runRecipe<T>(
+/**
+ * The recipe as a TrainingLoop over shuffled epochs of `items` with `loss(batch)`, not started: subscribe
+ * to it, `run()` it, `stop()` and `run()` again to resume. The caller disposes `loop.trainer`.
+ */
+export function recipeLoop<T>(
   model: Module,
   items: readonly T[],
   loss: (batch: T[]) => tf.Scalar,
   options: RecipeOptions,
   defaultLr: number,
-): Promise<number[]> {
+): TrainingLoop<T[]> {
   const {
     epochs = 3,
     batchSize = 16,
@@ -72,7 +75,7 @@ export async function runRecipe<T>(
     minLr: 0,
   });
   seedDropout(seed);
-  const loop = new TrainingLoop({
+  return new TrainingLoop({
     ...loopOptions,
     trainer,
     batches,
@@ -80,11 +83,26 @@ export async function runRecipe<T>(
     loss,
     callbacks: onStep ? [{ onStep: (r) => onStep(r.step, r.loss) }, ...callbacks] : callbacks,
   });
+}
+
+/** Trains `model` on shuffled epochs of `items` with `loss(batch)`; returns the loss of every step. */
+export async function runRecipe<T>(
+  model: Module,
+  items: readonly T[],
+  loss: (batch: T[]) => tf.Scalar,
+  options: RecipeOptions,
+  defaultLr: number,
+): Promise<number[]> {
+  return runToEnd(recipeLoop(model, items, loss, options, defaultLr));
+}
+
+/** Runs a loop to its end; returns the loss of every step, frees the optimizer, leaves the model in eval mode. */
+export async function runToEnd(loop: TrainingLoop<unknown>): Promise<number[]> {
   try {
     const { history } = await loop.run();
     return history.map((r) => r.loss);
   } finally {
-    trainer.dispose();
-    model.eval();
+    loop.trainer.dispose();
+    loop.trainer.model.eval();
   }
 }
