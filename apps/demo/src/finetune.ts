@@ -144,23 +144,22 @@ export function planMemory(
       message: `about ${gb(estimate.totalBytes)} of the ${gb(budgetBytes)} wasm heap per step`,
     };
   const effective = settings.batchSize * settings.accumulationSteps;
+  // The largest batch that fits, without then with recompute (when available), then at shorter lengths.
   let suggestion: MemoryPlan['suggestion'];
-  for (const recompute of settings.recompute ? [true] : [false, true]) {
-    for (let b = settings.batchSize - 1; b >= 1 && !suggestion; b--)
-      if (est(b, recompute).totalBytes <= budgetBytes)
-        suggestion = {
-          batchSize: b,
-          accumulationSteps: Math.ceil(effective / b),
-          maxLength: seqLength,
-          recompute,
-        };
-    if (suggestion) break;
-  }
-  if (!suggestion && canRecompute())
-    for (let len = seqLength; len >= 16 && !suggestion; len = Math.floor(len / 2))
-      if (est(1, true, len).totalBytes <= budgetBytes)
-        suggestion = { batchSize: 1, accumulationSteps: effective, maxLength: len, recompute: true };
-  if (suggestion?.recompute && !canRecompute()) suggestion = undefined;
+  const modes = settings.recompute ? [true] : canRecompute() ? [false, true] : [false];
+  for (let len = seqLength; len >= 16 && !suggestion; len = Math.floor(len / 2))
+    for (const recompute of modes) {
+      // Divisors of the effective batch, so that batch × accumulation is the same number of examples.
+      for (let b = settings.batchSize - (len === seqLength ? 1 : 0); b >= 1 && !suggestion; b--)
+        if (effective % b === 0 && est(b, recompute, len).totalBytes <= budgetBytes)
+          suggestion = {
+            batchSize: b,
+            accumulationSteps: Math.ceil(effective / b),
+            maxLength: len,
+            recompute,
+          };
+      if (suggestion) break;
+    }
   const fix = suggestion
     ? `use batch ${suggestion.batchSize} × ${suggestion.accumulationSteps} accumulation steps${suggestion.recompute ? ' with recompute' : ''}${suggestion.maxLength < seqLength ? ` at max length ${suggestion.maxLength}` : ''} (the same effective batch of ${effective})`
     : 'use a smaller model or a shorter max length';
