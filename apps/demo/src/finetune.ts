@@ -239,6 +239,15 @@ export class FineTuneExperiment {
     recomputeHook()?.(this.model, this.settings.recompute);
   }
 
+  /** Optimizer steps taken and planned by the current loop. */
+  get steps(): number {
+    return this.#loop.step;
+  }
+
+  get totalSteps(): number {
+    return this.#loop.totalSteps;
+  }
+
   get maxLength(): number {
     return Math.min(this.settings.maxLength, this.model.config.maxPositions);
   }
