@@ -488,6 +488,14 @@ function checkMemory(settings: FineTuneSettings): boolean {
   box.className = plan.fits ? 'result muted' : 'result warn';
   box.append(plan.fits ? `Memory: ${plan.message}.` : `Not started: ${plan.message}.`);
   if (plan.suggestion) offer(plan.suggestion);
+  if (!plan.fits) {
+    // The estimate is rough: let the user try; an out-of-memory error is caught and loses nothing.
+    const b = document.createElement('button');
+    b.id = 'ft-force';
+    b.textContent = 'Try anyway';
+    b.onclick = guarded(() => fineTune(true));
+    box.append(' ', b);
+  }
   return plan.fits;
 }
 
@@ -508,11 +516,11 @@ function offer(
   $('ft-memory').append(' ', b);
 }
 
-async function fineTune(): Promise<void> {
+async function fineTune(force = false): Promise<void> {
   if (!ftFiles || !ftInfo) throw new Error('pick a BERT model folder first (section 5)');
   if (!ftSplit) await pickData(null);
   const settings = ftSettings();
-  if (!checkMemory(settings)) return;
+  if (!force && !checkMemory(settings)) return;
   if (!ft) {
     $('ft-status').textContent = 'loading the model…';
     await tick();
@@ -722,7 +730,7 @@ ftCard.ondrop = (ev) => {
   $<HTMLSelectElement>('ft-data-source').value = 'file';
   guarded(pickData)(file);
 };
-$('ft-train').onclick = guarded(fineTune);
+$('ft-train').onclick = guarded(() => fineTune());
 $('ft-stop').onclick = () => stopFt();
 $('ft-save').onclick = guarded(() => saveFt(true));
 $('ft-save-files').onclick = guarded(() => saveFt(false));
