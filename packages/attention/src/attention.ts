@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '@transformer-kit/core';
 import {
   batchMatMul,
-  dropout,
   InvalidArgumentError,
   Linear,
   Module,
+  reshape,
   ShapeError,
 } from '@transformer-kit/core';
 import { type AttentionBias, attentionBias, checkBroadcast, type Mask } from './mask.js';
+import { attentionProbs } from './probs.js';
 
 export interface MultiHeadAttentionConfig {
   /** Model width: the query input's last dim and the output's. */
@@ -136,19 +137,24 @@ export class MultiHeadAttention extends Module {
       cache.v = tf.keep(v);
     }
     const s = k.shape[2];
-    // Scale q rather than the (T, S) scores: fewer multiplies, same result to float precision.
-    let scores = batchMatMul(q.mul(1 / Math.sqrt(this.headDim)), k, true);
+    const scores = batchMatMul(q, k, true);
     let prepared: AttentionBias | undefined;
     if (mask) {
       prepared = attentionBias(mask);
-      checkBroadcast([b, this.numHeads, t, s], prepared.bias.shape, 'attention mask (B,H,T,S)', { to: true });
-      scores = scores.add(prepared.bias);
+      checkBroadcast([b, this.numHeads, t, s], prepared.bias.shape, 'attention mask (B,H,T,S)', {
+        to: true,
+      });
     }
-    let probs = tf.softmax(scores);
-    // A query with no visible key attends to nothing: zeros, not a uniform average.
-    if (prepared?.rowHasKeys) probs = probs.mul(prepared.rowHasKeys);
-    const attended = batchMatMul(dropout(probs, this.dropoutRate, this.training), v);
-    const merged = attended.transpose([0, 2, 1, 3]).reshape([b, t, this.numHeads * this.headDim]);
+    const { probs, dropped } = attentionProbs(
+      scores,
+      1 / Math.sqrt(this.headDim),
+      prepared,
+      this.dropoutRate,
+      this.training,
+      returnAttention,
+    );
+    const attended = batchMatMul(dropped, v);
+    const merged = reshape(attended.transpose([0, 2, 1, 3]), [b, t, this.numHeads * this.headDim]);
     const output = this.output.forward(merged);
     return returnAttention ? { output, attention: probs } : { output };
   }
@@ -156,6 +162,6 @@ export class MultiHeadAttention extends Module {
   /** (B, T, H·hd) → (B, H, T, hd). */
   private splitHeads(y: tf.Tensor): tf.Tensor4D {
     const [b, t] = y.shape as [number, number, number];
-    return y.reshape([b, t, this.numHeads, this.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+    return reshape(y, [b, t, this.numHeads, this.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
   }
 }

@@ -1,8 +1,17 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { Activation, Rng } from '@transformer-kit/core';
-import { dropout, InvalidArgumentError, LayerNorm, Mlp, Module } from '@transformer-kit/core';
+import {
+  add,
+  dropout,
+  InvalidArgumentError,
+  isRecordingGradients,
+  LayerNorm,
+  Mlp,
+  Module,
+  recompute,
+} from '@transformer-kit/core';
 import { type LayerKV, MultiHeadAttention } from './attention.js';
-import type { AttentionBias, Mask } from './mask.js';
+import { type AttentionBias, attentionBias, type Mask } from './mask.js';
 
 export interface TransformerBlockConfig {
   dim: number;
@@ -48,6 +57,12 @@ export class TransformerBlock extends Module {
   readonly mlp: Mlp;
   readonly mlpNorm: LayerNorm;
   readonly dropoutRate: number;
+  /**
+   * Activation recomputation: when training, keep only the block's input for the backward pass and rerun
+   * the block there (torch.utils.checkpoint). Gradients are the same; memory per block drops from its
+   * activations (~100 MB at BERT-base, batch 8 × 128) to its input (3 MB), for one extra forward.
+   */
+  recompute = false;
 
   constructor(readonly config: TransformerBlockConfig) {
     super();
@@ -86,16 +101,43 @@ export class TransformerBlock extends Module {
   }
 
   forward(x: tf.Tensor, options: BlockOptions = {}): BlockResult {
+    if (this.recompute && !options.cache && !options.returnAttention && isRecordingGradients()) {
+      // The mask goes along as saved constants: the caller's tensors are gone by the backward pass.
+      const prepared = options.mask ? attentionBias(options.mask) : undefined;
+      const consts = prepared ? [prepared.bias, ...(prepared.rowHasKeys ? [prepared.rowHasKeys] : [])] : [];
+      const output = recompute(
+        (h, bias, rowHasKeys) => this.sublayers(h, { mask: bias ? { bias, rowHasKeys } : undefined }).output,
+        x,
+        consts,
+        this.parameters(),
+      );
+      return { output };
+    }
+    // Each block's transients are freed as it ends, not when the whole forward pass does.
+    return tf.tidy(
+      () => this.sublayers(x, options) as unknown as tf.TensorContainerObject,
+    ) as unknown as BlockResult;
+  }
+
+  private sublayers(x: tf.Tensor, options: BlockOptions): BlockResult {
     const drop = (y: tf.Tensor) => dropout(y, this.dropoutRate, this.training);
     if (this.config.norm === 'pre') {
       const a = this.attn.forward(this.attnNorm.forward(x), options);
-      const h = x.add(drop(a.output));
-      const output = h.add(drop(this.mlp.forward(this.mlpNorm.forward(h))));
+      const h = add(x, drop(a.output));
+      const output = add(h, drop(this.mlp.forward(this.mlpNorm.forward(h))));
       return a.attention ? { output, attention: a.attention } : { output };
     }
     const a = this.attn.forward(x, options);
-    const h = this.attnNorm.forward(x.add(drop(a.output)));
-    const output = this.mlpNorm.forward(h.add(drop(this.mlp.forward(h))));
+    const h = this.attnNorm.forward(add(x, drop(a.output)));
+    const output = this.mlpNorm.forward(add(h, drop(this.mlp.forward(h))));
     return a.attention ? { output, attention: a.attention } : { output };
   }
+}
+
+/**
+ * Turns activation recomputation on (or off) for every TransformerBlock in `model`: the memory of a
+ * training step then grows with the number of blocks by one block input each (see `recompute`).
+ */
+export function setRecompute(model: Module, on = true): void {
+  for (const [, m] of model.namedModules()) if (m instanceof TransformerBlock) m.recompute = on;
 }

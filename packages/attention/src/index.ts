@@ -9,6 +9,7 @@ export {
 export {
   type BlockOptions,
   type BlockResult,
+  setRecompute,
   TransformerBlock,
   type TransformerBlockConfig,
 } from './block.js';

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'CHECKPOINT'
   | 'CHECKPOINT_MISMATCH'
-  | 'NON_FINITE_LOSS';
+  | 'NON_FINITE_LOSS'
+  | 'OUT_OF_MEMORY';
 
 export class TransformerKitError extends Error {
   readonly code: ErrorCode;
@@ -94,5 +95,19 @@ export class NonFiniteLossError extends TransformerKitError {
   constructor(step: number, loss: number) {
     super('NON_FINITE_LOSS', `loss is ${loss} at step ${step}: lower the learning rate or check the inputs`);
     this.step = step;
+  }
+}
+
+/** A step needs more memory than the backend has (the 4 GB wasm heap); the message names the fix. */
+export class OutOfMemoryError extends TransformerKitError {
+  /** Bytes asked for, bytes of live tensors then, and the cap they were held to. */
+  readonly requested: number;
+  readonly inUse: number;
+  readonly budget: number;
+  constructor(message: string, sizes: { requested: number; inUse: number; budget: number }) {
+    super('OUT_OF_MEMORY', message);
+    this.requested = sizes.requested;
+    this.inUse = sizes.inUse;
+    this.budget = sizes.budget;
   }
 }

@@ -1,4 +1,11 @@
 export * from './activations.js';
+export {
+  resetWasmHeapPeak,
+  setWasmHeapBudget,
+  WASM_HEAP_MAX,
+  type WasmHeapStats,
+  wasmHeapStats,
+} from './backend/wasm-heap.js';
 export * from './backend.js';
 export * from './batches.js';
 export * from './checkpoint.js';
@@ -6,6 +13,7 @@ export * from './clip.js';
 export * from './config.js';
 export * from './env.js';
 export * from './errors.js';
+export * from './grad.js';
 export * from './ids.js';
 export * from './layers.js';
 export * from './loop.js';

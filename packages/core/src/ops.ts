@@ -1,14 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
+import { hostView } from './backend/host-memory.js';
 import { ShapeError } from './errors.js';
 import { hasWasmKernels, wasmBatchMatMul, wasmSumLeading, wasmTranspose2d } from './kernels/wasm-kernels.js';
 import { Rng } from './random.js';
 
 /*
+ * (Each custom gradient below saves its tensors after computing its value: TF.js keeps what is saved, so a
+ * value that fails to allocate must not leave saved tensors behind.)
+ *
  * The few primitives every model is made of, written so that they train on every backend and run at
  * speed on wasm. Model code uses these instead of tf.matMul / tf.gather, so kernel gaps stay here:
  *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so on wasm every product
- *    of two or more rows (linear layers forward and backward, column sums, attention) runs on core's own
- *    SIMD kernel (kernels/matmul.wat), which reads transposed operands directly;
+ *    (linear layers forward and backward, column sums, attention, one-token decoding) runs on core's own
+ *    SIMD kernel (kernels/matmul.wat), which reads transposed operands in place on TF.js's heap;
  *  - wasm has no UnsortedSegmentSum, so the gradient of an embedding lookup is a scatter-add (ScatterNd).
  */
 
@@ -19,9 +23,10 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 
 const matMulWithGrad = tf.customGrad((...args) => {
   const [x, y, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  const value = product(x, y);
   save([x, y]);
   return {
-    value: product(x, y),
+    value,
     gradFunc: (dy, [sx, sy]) => [
       timesTransposed(dy as tf.Tensor2D, sy as tf.Tensor2D),
       transposedTimes(sx as tf.Tensor2D, dy as tf.Tensor2D),
@@ -36,9 +41,10 @@ export function matMulTransposed(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 
 const matMulTransposedWithGrad = tf.customGrad((...args) => {
   const [x, y, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  const value = timesTransposed(x, y);
   save([x, y]);
   return {
-    value: timesTransposed(x, y),
+    value,
     gradFunc: (dy, [sx, sy]) => [
       product(dy as tf.Tensor2D, sy as tf.Tensor2D),
       transposedTimes(dy as tf.Tensor2D, sx as tf.Tensor2D),
@@ -82,19 +88,21 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
   if (lastDim !== inDim)
     throw new ShapeError(`linear: input last dim ${lastDim} != weight in-features ${inDim}`);
   const lead = x.shape.slice(0, -1);
-  const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
+  // core's reshape: TF.js's would keep the 2-D output alive for the backward pass after its last use.
+  const x2 = reshape<tf.Rank.R2>(x, [-1, inDim]);
   const y = bias
     ? linearWithGrad(x2, weight as tf.Tensor2D, bias as tf.Tensor1D)
     : matMul(x2, weight as tf.Tensor2D);
-  return y.reshape([...lead, weight.shape[1]!]);
+  return reshape(y, [...lead, weight.shape[1]!]);
 }
 
 // One fused product + bias forward; three products backward.
 const linearWithGrad = tf.customGrad((...args) => {
   const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const value = product(x, w, b);
   save([x, w]);
   return {
-    value: product(x, w, b),
+    value,
     gradFunc: (dy, [sx, sw]) => [
       timesTransposed(dy as tf.Tensor2D, sw as tf.Tensor2D),
       transposedTimes(sx as tf.Tensor2D, dy as tf.Tensor2D),
@@ -103,19 +111,24 @@ const linearWithGrad = tf.customGrad((...args) => {
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
-// On wasm, core's kernel runs the linear layer's products too: 5-8% faster per GPT training step than
-// XNNPACK (which repacks every freshly updated weight) plus a separate transpose (bench/gpt.bench.mjs).
+// On wasm, core's kernel runs the linear layer's products too: XNNPACK repacks every freshly updated
+// weight on each call, and a transposed operand would need a separate transpose (bench/matmul.bench.mjs).
 
-/** x @ w (+ b); on wasm core's kernel (its accumulators start at the bias). */
+/**
+ * x @ w (+ b); on wasm core's kernel (its accumulators start at the bias). Under 4 rows (one-token
+ * decoding) the kernel streams w once, row by row, at memory bandwidth.
+ */
 function product(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
-  // Under 4 rows (one-token decoding) the kernel's 4-row tile and its copy of w cost more than XNNPACK.
-  if (x.shape[0] < 4 || !hasWasmKernels()) return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
+  if (!hasWasmKernels()) return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
   const [n, k] = x.shape;
   const m = w.shape[1];
   return wasmBatchMatMul(x.reshape([1, n, k]), w.reshape([1, k, m]), false, false, b).reshape([n, m]);
 }
 
-/** y @ wᵀ for y (N, M), w (K, M): input gradients. */
+/**
+ * y @ wᵀ for y (N, M), w (K, M): input gradients, and tied vocabulary heads. Under 4 rows the kernel takes
+ * dot products with w's contiguous rows (no transposed copy; XNNPACK's transposed path is ~4x slower).
+ */
 function timesTransposed(y: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   if (!hasWasmKernels()) return tf.matMul(y, transpose2d(w));
   const [n, m] = y.shape;
@@ -130,17 +143,16 @@ function timesTransposed(y: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
  */
 export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
   const lead = a.shape.slice(0, -2);
-  // Fewer than 4 query rows (one-token decoding): the kernel's 4-row tile would do 4x the work, and TF.js's
-  // loop reads each key once, as it must.
-  if (a.rank < 3 || a.shape[a.rank - 2]! < 4 || !hasWasmKernels()) return tf.matMul(a, b, false, transposeB);
+  // Fewer than 4 query rows (one-token decoding) run the kernel's matrix-vector path, reading each key once.
+  if (a.rank < 3 || !hasWasmKernels()) return tf.matMul(a, b, false, transposeB);
   if (b.rank !== a.rank || b.shape.slice(0, -2).some((d, i) => d !== lead[i])) {
     throw new ShapeError(`batchMatMul: leading dims of [${a.shape}] and [${b.shape}] differ`);
   }
   const n = lead.reduce((x, y) => x * y, 1);
   const [m, k] = a.shape.slice(-2) as [number, number];
   const [br, bc] = b.shape.slice(-2) as [number, number];
-  const out = wasmBatchMatMul(a.reshape([n, m, k]), b.reshape([n, br, bc]), false, transposeB);
-  return out.reshape([...lead, m, transposeB ? br : bc]);
+  const out = wasmBatchMatMul(reshape(a, [n, m, k]), reshape(b, [n, br, bc]), false, transposeB);
+  return reshape(out, [...lead, m, transposeB ? br : bc]);
 }
 
 /** Rows of `table` (V, D) at integer `ids` of any shape → (...ids.shape, D). Trains on every backend. */
@@ -151,9 +163,10 @@ export function embedding(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
 
 const embeddingWithGrad = tf.customGrad((...args) => {
   const [table, ids, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const value = tf.gather(table, ids);
   save([ids]);
   return {
-    value: tf.gather(table, ids),
+    value,
     // Scatter-add of the incoming rows (ScatterNd sums duplicate indices); ids get no gradient.
     gradFunc: (dy, [savedIds]) => [
       tf.scatterND(savedIds!.expandDims(1), dy, table.shape),
@@ -177,9 +190,10 @@ function layerNormWithGrad(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tens
       const centered = x.sub(x.mean(-1, true));
       const rstd = centered.square().mean(-1, true).add(eps).rsqrt();
       const xhat = centered.mul(rstd);
+      const value = xhat.mul(gamma).add(beta);
       save([xhat, rstd, gamma]);
       return {
-        value: xhat.mul(gamma).add(beta),
+        value,
         gradFunc: (dy, [sxhat, srstd, sgamma]) => {
           const g = dy.mul(sgamma!);
           // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂))
@@ -202,17 +216,20 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 }
 
 // Hand-written gradients: autodiff of these formulas costs 2-3x the kernels (and pow's gradient takes logs).
+// Only x is kept: Φ(x) is recomputed in the backward pass (a (B, T, 4D) tensor less per layer).
 const geluWithGrad = tf.customGrad((...args) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const cdf = tf.erf(x.mul(Math.SQRT1_2)).add(1).mul(0.5);
-  save([x, cdf]);
+  const value = x.mul(normalCdf(x));
+  save([x]);
   return {
-    value: x.mul(cdf),
+    value,
     // d/dx x·Φ(x) = Φ(x) + x·φ(x)
-    gradFunc: (dy, [sx, scdf]) =>
-      dy.mul(scdf!.add(sx!.mul(tf.exp(sx!.square().mul(-0.5)).mul(1 / Math.sqrt(2 * Math.PI))))),
+    gradFunc: (dy, [sx]) =>
+      dy.mul(normalCdf(sx!).add(sx!.mul(tf.exp(sx!.square().mul(-0.5)).mul(1 / Math.sqrt(2 * Math.PI))))),
   };
 }) as (x: tf.Tensor) => tf.Tensor;
+
+const normalCdf = (x: tf.Tensor) => tf.erf(x.mul(Math.SQRT1_2)).add(1).mul(0.5);
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
@@ -226,7 +243,25 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
 // scalar loop there (1 ms vs 11 ms for 512k values). x³ is x·x², never pow.
 const geluTanhWithGrad = tf.customGrad((...args) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const s = tf.sigmoid(
+  const value = x.mul(geluTanhGate(x));
+  save([x]);
+  return {
+    value,
+    // y' = s + x·s·(1 − s)·2c·(1 + 3a·x²), s recomputed from x
+    gradFunc: (dy, [sx]) => {
+      const s = geluTanhGate(sx!);
+      const poly = sx!
+        .square()
+        .mul(6 * GELU_A * GELU_C)
+        .add(2 * GELU_C);
+      return dy.mul(s.add(sx!.mul(s).mul(tf.sub(1, s)).mul(poly)));
+    },
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** σ(2c·(x + a·x³)) = ½(1 + tanh(c·(x + a·x³))). */
+const geluTanhGate = (x: tf.Tensor) =>
+  tf.sigmoid(
     x.mul(
       x
         .square()
@@ -234,19 +269,6 @@ const geluTanhWithGrad = tf.customGrad((...args) => {
         .add(2 * GELU_C),
     ),
   );
-  save([x, s]);
-  return {
-    value: x.mul(s),
-    // y' = s + x·s·(1 − s)·2c·(1 + 3a·x²)
-    gradFunc: (dy, [sx, ss]) => {
-      const poly = sx!
-        .square()
-        .mul(6 * GELU_A * GELU_C)
-        .add(2 * GELU_C);
-      return dy.mul(ss!.add(sx!.mul(ss!).mul(tf.sub(1, ss!)).mul(poly)));
-    },
-  };
-}) as (x: tf.Tensor) => tf.Tensor;
 
 // Masks come from one seeded stream (TF.js would seed each from Math.random), so a seeded run repeats.
 let dropoutRng = new Rng(0);
@@ -256,29 +278,154 @@ export function seedDropout(seed: number): void {
   dropoutRng = new Rng(seed);
 }
 
+/** A copy of the dropout stream where it stands now (activation recomputation replays from it). */
+export function dropoutStream(): Rng {
+  return dropoutRng.clone();
+}
+
+/** Makes `rng` the dropout stream; returns the one it replaces. */
+export function setDropoutStream(rng: Rng): Rng {
+  const previous = dropoutRng;
+  dropoutRng = rng;
+  return previous;
+}
+
+/**
+ * A keep-mask (bool, true = keep) with keep probability 1 − rate. Call it inside a custom op's forward
+ * function (where nothing is taped): taped, the comparison would keep its random floats for a backward
+ * pass that has no use for them.
+ */
+export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
+  return tf.tidy(() => tf.randomUniform(shape, 0, 1, 'float32', seed).greaterEqual(rate));
+}
+
+/** The next seed of the dropout stream (see seedDropout). */
+export function nextDropoutSeed(): number {
+  return dropoutRng.nextSeed();
+}
+
 /** Inverted dropout; identity when not training or rate is 0. Seeded by `seed`, else by seedDropout's stream. */
 export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: number): tf.Tensor {
   if (!training || rate === 0) return x;
-  return tf.dropout(x, rate, undefined, seed ?? dropoutRng.nextSeed());
+  const s = seed ?? dropoutRng.nextSeed();
+  const scale = 1 / (1 - rate);
+  // Keeps only the 1-byte mask: TF.js's dropout kept its float mask and its input for the backward pass.
+  return tf.customGrad((...args) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const mask = dropoutMask(input.shape, rate, s);
+    const value = tf.where(mask, input.mul(scale), tf.zerosLike(input));
+    save([mask]);
+    return {
+      value,
+      gradFunc: (dy, [m]) => tf.where(m!, (dy as tf.Tensor).mul(scale), tf.zerosLike(dy as tf.Tensor)),
+    };
+  })(x);
+}
+
+/**
+ * a + b with broadcasting, keeping nothing for the backward pass (TF.js's Add keeps both inputs alive
+ * until then, only to read their shapes: at BERT-base size that was 18 MB a layer of dead residuals).
+ */
+export function add(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const [sa, sb] = [a.shape, b.shape];
+  return tf.customGrad((...args) => {
+    const [x, y] = args as [tf.Tensor, tf.Tensor];
+    return {
+      value: tf.add(x, y),
+      gradFunc: (dy) => [sumTo(dy as tf.Tensor, sa), sumTo(dy as tf.Tensor, sb)],
+    };
+  })(a, b);
+}
+
+/** x reshaped, keeping nothing for the backward pass (TF.js's Reshape keeps its input alive for its shape). */
+export function reshape<R extends tf.Rank>(x: tf.Tensor, shape: number[]): tf.Tensor<R> {
+  const from = x.shape;
+  return tf.customGrad((...args) => ({
+    value: (args[0] as tf.Tensor).reshape(shape),
+    gradFunc: (dy) => (dy as tf.Tensor).reshape(from),
+  }))(x) as tf.Tensor<R>;
+}
+
+/** dy summed over the axes that broadcasting added or stretched, back to `shape`. */
+function sumTo(dy: tf.Tensor, shape: number[]): tf.Tensor {
+  if (tf.util.arraysEqual(dy.shape, shape)) return dy.clone();
+  const lead = dy.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < dy.rank; i++) if (i < lead || shape[i - lead] === 1) axes.push(i);
+  return dy.sum(axes).reshape(shape);
+}
+
+/**
+ * x with x.flat[at[i]] −= values[i]. Where x lives in host memory (cpu, wasm) it is written in place, so
+ * x must be a fresh tensor nobody else holds; elsewhere a scatter builds the difference.
+ */
+function subtractAt(x: tf.Tensor, at: tf.Tensor1D, values: tf.Tensor1D): tf.Tensor {
+  if (!hostView(x)) {
+    const hits = tf.scatterND(at.expandDims(1), values, [x.size]).reshape(x.shape);
+    const out = x.sub(hits);
+    tf.dispose([x, hits]);
+    return out;
+  }
+  const idx = at.dataSync();
+  const vals = values.dataSync();
+  const target = hostView(x)!; // after the reads above, which may allocate
+  idx.forEach((flat, i) => {
+    target[flat] = (target[flat] as number) - (vals[i] as number);
+  });
+  return x;
 }
 
 /**
  * Mean cross-entropy of logits (N, V) against integer targets (N), skipping positions whose target is
- * `ignoreIndex`. Written with a one-hot product rather than a gather so its gradient runs on wasm.
+ * `ignoreIndex`. One op with its own gradient, (softmax − onehot)·w/count: autodiff through logSoftmax
+ * and a one-hot product held five (N, V) tensors, 1 GB for GPT-2's 50,257-way head at 8 × 128 tokens.
  */
 export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, ignoreIndex = -100): tf.Scalar {
   const v = logits.shape[logits.rank - 1]!;
-  const flatLogits = logits.reshape([-1, v]);
-  const flatTargets = targets.reshape([-1]).cast('int32');
+  const flatLogits = logits.reshape([-1, v]) as tf.Tensor2D;
+  const flatTargets = targets.reshape([-1]).cast('int32') as tf.Tensor1D;
   if (flatLogits.shape[0] !== flatTargets.shape[0]) {
     throw new ShapeError(
       `crossEntropy: ${flatLogits.shape[0]} logit rows but ${flatTargets.shape[0]} targets`,
     );
   }
   const valid = flatTargets.notEqual(ignoreIndex);
-  const safeTargets = tf.where(valid, flatTargets, tf.zerosLike(flatTargets));
-  const logProbs = tf.logSoftmax(flatLogits);
-  const picked = logProbs.mul(tf.oneHot(safeTargets, v)).sum(-1);
-  const weights = valid.cast('float32');
-  return picked.mul(weights).sum().neg().div(weights.sum().maximum(1)) as tf.Scalar;
+  const weights = valid.cast('float32') as tf.Tensor1D;
+  const safeTargets = tf.where(valid, flatTargets, tf.zerosLike(flatTargets)) as tf.Tensor1D;
+  return crossEntropyWithGrad(flatLogits, safeTargets, weights);
 }
+
+const crossEntropyWithGrad = tf.customGrad((...args) => {
+  const [logits, targets, weights, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+  const [n, v] = logits.shape;
+  const lse = tf.logSumExp(logits, -1, true);
+  // The target logit of each row, by a flat gather (no (N, V) one-hot).
+  const at = tf.range(0, n * v, v, 'int32').add(targets);
+  const picked = tf.gather(logits.reshape([-1]), at);
+  const count = weights.sum().maximum(1);
+  const value = lse.reshape([n]).sub(picked).mul(weights).sum().div(count) as tf.Scalar;
+  save([logits, lse, at, weights, count]);
+  return {
+    value,
+    gradFunc: (dy, saved) => {
+      const [sLogits, sLse, sAt, sWeights, sCount] = saved as [
+        tf.Tensor2D,
+        tf.Tensor,
+        tf.Tensor1D,
+        tf.Tensor1D,
+        tf.Scalar,
+      ];
+      // Row scale w·dy/count folded into the exponent: exp(x − lse + log s) = s·softmax(x); a skipped row
+      // (s = 0) gives exp(−∞) = 0.
+      const scale = sWeights.mul(dy).div(sCount);
+      const shift = sLse.reshape([n]).sub(tf.log(scale)).reshape([n, 1]);
+      const shifted = sLogits.sub(shift);
+      // Each (N, V) tensor is ~200 MB at GPT-2's vocabulary and 8 × 128 tokens, so the logits go as soon as
+      // they are read (this was their last use; another op that kept them holds its own reference).
+      sLogits.dispose();
+      const dLogits = tf.exp(shifted);
+      shifted.dispose();
+      return [subtractAt(dLogits, sAt, scale as tf.Tensor1D), tf.zerosLike(targets), tf.zerosLike(weights)];
+    },
+  };
+}) as (logits: tf.Tensor2D, targets: tf.Tensor1D, weights: tf.Tensor1D) => tf.Scalar;

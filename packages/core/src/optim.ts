@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { hostView } from './backend/host-memory.js';
 import { CheckpointMismatchError, InvalidArgumentError } from './errors.js';
 import type { Module } from './module.js';
 
@@ -129,11 +130,14 @@ export class AdamW {
   #hostUpdate(s: Slot, grad: tf.Tensor, decayFactor: number, k: Constants): void {
     const m = toHost(s, 'm');
     const v = toHost(s, 'v');
-    // dataSync may return the backend's own buffer (cpu): read p and g, never write them.
-    const p = s.param.dataSync() as Float32Array;
-    const g = grad.dataSync() as Float32Array;
+    // The new values go into a fresh tensor (nothing else can see it yet); p and g are read in place
+    // (views taken after that allocation, which may grow the wasm heap): no host copies of the largest
+    // parameters (GPT-2's 154 MB embedding table was copied three times per step).
+    const next = tf.zerosLike(s.param);
+    const out = hostView(next)!;
+    const p = hostView(s.param)!;
+    const g = hostView(grad) ?? (grad.dataSync() as Float32Array);
     const { b1, b2, eps, stepSize, sqrtBc2, gradScale } = k;
-    const out = new Float32Array(p.length);
     for (let i = 0; i < p.length; i++) {
       const gi = g[i]! * gradScale;
       const mi = b1 * m[i]! + (1 - b1) * gi;
@@ -142,7 +146,6 @@ export class AdamW {
       v[i] = vi;
       out[i] = p[i]! * decayFactor - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
     }
-    const next = tf.tensor(out, s.param.shape, 'float32');
     s.param.assign(next);
     next.dispose();
   }

@@ -20,6 +20,12 @@ export class Rng {
   int(n: number): number {
     return Math.floor(this.next() * n);
   }
+  /** An independent generator at the same point of the stream. */
+  clone(): Rng {
+    const copy = new Rng();
+    copy.#state = this.#state;
+    return copy;
+  }
   /** A fresh seed for a TF.js op. */
   nextSeed(): number {
     return Math.floor(this.next() * 2 ** 31);

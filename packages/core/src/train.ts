@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { globalNorm } from './clip.js';
 import { InvalidArgumentError, NonFiniteLossError } from './errors.js';
+import { valueAndGrads } from './grad.js';
 import type { Module } from './module.js';
 import { AdamW, type AdamWOptions } from './optim.js';
 import { warmupCosine } from './schedule.js';
@@ -87,7 +88,7 @@ export class Trainer {
 
   /**
    * One optimizer step. `lossFn(i)` builds the scalar loss of micro-batch i (0 ≤ i < accumulationSteps);
-   * it runs inside tf.variableGrads, so its intermediates are freed automatically.
+   * it runs inside core's `valueAndGrads`, so its intermediates are freed as the backward pass goes.
    */
   async step(lossFn: (microBatch: number) => tf.Scalar): Promise<StepResult> {
     const step = this.stepCount + 1;
@@ -97,7 +98,7 @@ export class Trainer {
     let lossSum: tf.Scalar | undefined;
     try {
       for (let i = 0; i < n; i++) {
-        const { value, grads: g } = tf.variableGrads(() => lossFn(i), this.#vars);
+        const { value, grads: g } = variableGrads(() => lossFn(i), this.#vars);
         const prev = grads;
         const prevLoss = lossSum;
         grads = i === 0 ? g : addInto(prev, g);
@@ -130,6 +131,20 @@ export class Trainer {
   dispose(): void {
     this.optimizer.dispose();
   }
+}
+
+/** valueAndGrads keyed by variable name, as tf.variableGrads returns them (and AdamW takes them). */
+function variableGrads(
+  f: () => tf.Scalar,
+  vars: tf.Variable[],
+): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  const { value, grads } = valueAndGrads(f, vars);
+  const named: tf.NamedTensorMap = {};
+  vars.forEach((v, i) => {
+    const g = grads[i];
+    if (g) named[v.name] = g;
+  });
+  return { value, grads: named };
 }
 
 function addInto(a: tf.NamedTensorMap, b: tf.NamedTensorMap): tf.NamedTensorMap {

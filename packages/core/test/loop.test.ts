@@ -208,9 +208,8 @@ describe('schedules', () => {
   it('warmupLinear is HF linear-with-warmup; Trainer takes any schedule', async () => {
     const f = warmupLinear({ lr: 1, warmupSteps: 2, totalSteps: 6, minLr: 0.2 });
     // warmup 0.5, 1; then 1 → 0.2 over steps 2..6 in equal parts of 0.2.
-    [0.5, 1, 1, 0.8, 0.6, 0.4, 0.2, 0.2].forEach((want, step) => {
+    for (const [step, want] of [0.5, 1, 1, 0.8, 0.6, 0.4, 0.2, 0.2].entries())
       expect(f(step)).toBeCloseTo(want, 12);
-    });
     expect(() => warmupLinear({ lr: 1, warmupSteps: 3, totalSteps: 2 })).toThrow(/totalSteps/);
     const model = new TinyNet();
     const trainer = new Trainer(model, { lr: 1, schedule: (s) => 0.01 / (s + 1) });

@@ -4,13 +4,28 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain .mjs build script, no types
 import { compileKernel } from '../scripts/build-kernels.mjs';
-import { batchMatMul, initBackend, sumLeading, transpose2d } from '../src/index.js';
-import { hasWasmKernels, WASM_BATCH_MATMUL, WASM_TRANSPOSE_2D } from '../src/kernels/wasm-kernels.js';
+import { batchMatMul, initBackend, matMul, matMulTransposed, sumLeading, transpose2d } from '../src/index.js';
+import { WASM_BASE64 } from '../src/kernels/matmul.wasm.js';
+import {
+  hasWasmKernels,
+  instantiateKernel,
+  WASM_BATCH_MATMUL,
+  WASM_TRANSPOSE_2D,
+} from '../src/kernels/wasm-kernels.js';
 
 // core's SIMD kernel against TF.js's own BatchMatMul (a scalar loop on wasm, but exact).
 const run = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean) =>
   tf.engine().runKernel(WASM_BATCH_MATMUL, { a, b }, { transposeA, transposeB }) as tf.Tensor;
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0]!);
+/** Largest difference relative to the reference's largest magnitude. */
+const relDiff = (a: tf.Tensor, ref: tf.Tensor) =>
+  maxDiff(a, ref) /
+  Math.max(
+    1,
+    tf.tidy(() => tf.max(tf.abs(ref)).dataSync()[0]!),
+  );
+const heap = () =>
+  (tf.backend() as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory;
 
 describe("core's wasm kernels", () => {
   beforeAll(async () => {
@@ -52,6 +67,161 @@ describe("core's wasm kernels", () => {
             expect(got.shape).toEqual([n, m, s]);
             expect(maxDiff(got, tf.matMul(a, b, tA, tB))).toBeLessThan(1e-4);
           });
+        }
+      }
+    }
+  });
+
+  it('equals tf.matMul across the block boundaries (rows 128, depth 256, columns 1024) and off the tile', () => {
+    // (batch, M, K, N) from 1, 3, 5, 129, 257, 300, 1030: ragged everywhere, every block size crossed,
+    // and 1-3 rows (the matrix-vector paths) for every flag pair.
+    const shapes = [
+      [1, 1, 1, 1],
+      [1, 3, 5, 1030],
+      [1, 5, 1030, 3],
+      [1, 129, 257, 300],
+      [1, 257, 300, 129],
+      [1, 300, 129, 1030],
+      [1, 1030, 257, 5],
+      [1, 1, 1030, 257],
+      [1, 2, 300, 129],
+      [2, 3, 257, 1030],
+      [3, 129, 5, 257],
+      [5, 1, 129, 300],
+    ] as const;
+    let seed = 100;
+    for (const [n, m, k, s] of shapes) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          tf.tidy(() => {
+            const a = tf.randomNormal(tA ? [n, k, m] : [n, m, k], 0, 1, 'float32', seed++);
+            const b = tf.randomNormal(tB ? [n, s, k] : [n, k, s], 0, 1, 'float32', seed++);
+            const got = run(a, b, tA, tB);
+            expect(got.shape).toEqual([n, m, s]);
+            const err = relDiff(got, tf.matMul(a, b, tA, tB));
+            expect(err, `${[n, m, k, s]} tA=${tA} tB=${tB}`).toBeLessThan(1e-5);
+          });
+        }
+      }
+    }
+  });
+
+  it('adds the bias in every path: blocked (over several depth blocks), and 1-3 rows both layouts', () => {
+    let seed = 300;
+    for (const [n, m, k, s] of [
+      [2, 9, 300, 1030],
+      [1, 129, 513, 17],
+      [3, 1, 257, 33],
+      [2, 3, 5, 1030],
+    ] as const) {
+      for (const tB of [false, true]) {
+        tf.tidy(() => {
+          const a = tf.randomNormal([n, m, k], 0, 1, 'float32', seed++);
+          const b = tf.randomNormal(tB ? [n, s, k] : [n, k, s], 0, 1, 'float32', seed++);
+          const bias = tf.randomNormal([s], 0, 1, 'float32', seed++);
+          const got = tf
+            .engine()
+            .runKernel(WASM_BATCH_MATMUL, { a, b, bias }, { transposeA: false, transposeB: tB }) as tf.Tensor;
+          expect(relDiff(got, tf.matMul(a, b, false, tB).add(bias))).toBeLessThan(1e-5);
+        });
+      }
+    }
+  });
+
+  it('one-row products (decoding) run on the kernel and equal tf.matMul, with gradients', async () => {
+    const x = tf.randomNormal([1, 768], 0, 1, 'float32', 41);
+    const w = tf.randomNormal([768, 2304], 0, 0.05, 'float32', 42);
+    const table = tf.randomNormal([1001, 768], 0, 0.05, 'float32', 43);
+    const p = await tf.profile(() =>
+      tf.dispose([
+        matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+        matMulTransposed(x as tf.Tensor2D, table as tf.Tensor2D),
+      ]),
+    );
+    const names = p.kernels.map((k) => k.name);
+    expect(names.filter((k) => k === WASM_BATCH_MATMUL)).toHaveLength(2);
+    expect(names).not.toContain('_FusedMatMul');
+    expect(names).not.toContain('BatchMatMul');
+    expect(relDiff(matMul(x as tf.Tensor2D, w as tf.Tensor2D), tf.matMul(x, w))).toBeLessThan(1e-5);
+    expect(
+      relDiff(matMulTransposed(x as tf.Tensor2D, table as tf.Tensor2D), tf.matMul(x, table, false, true)),
+    ).toBeLessThan(1e-5);
+    const q = tf.randomNormal([2, 3, 1, 64], 0, 1, 'float32', 44);
+    const keys = tf.randomNormal([2, 3, 37, 64], 0, 1, 'float32', 45);
+    const probs = tf.randomNormal([2, 3, 1, 37], 0, 1, 'float32', 46);
+    expect(relDiff(batchMatMul(q, keys, true), tf.matMul(q, keys, false, true))).toBeLessThan(1e-5);
+    expect(relDiff(batchMatMul(probs, keys), tf.matMul(probs, keys))).toBeLessThan(1e-5);
+    const fast = tf.grads((u, v) => batchMatMul(u, v, true).square().sum())([q, keys]);
+    const ref = tf.grads((u, v) => tf.matMul(u, v, false, true).square().sum())([q, keys]);
+    fast.forEach((g, i) => {
+      expect(relDiff(g, ref[i]!)).toBeLessThan(1e-5);
+    });
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++)
+      tf.dispose(tf.tidy(() => tf.grads((u, v) => matMul(u as tf.Tensor2D, v as tf.Tensor2D).sum())([x, w])));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, w, table, q, keys, probs, ...fast, ...ref]);
+  });
+
+  it('has no memory of its own: it imports TF.js heap, and big products do not grow it in steady state', () => {
+    const mod = new WebAssembly.Module(Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0)));
+    expect(WebAssembly.Module.imports(mod)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    expect(WebAssembly.Module.exports(mod).some((e) => e.kind === 'memory')).toBe(false);
+    const a = tf.randomNormal([1, 512, 768]);
+    const b = tf.randomNormal([1, 768, 2048]);
+    const step = () =>
+      tf.dispose([
+        run(a, b, false, false),
+        run(b, a, true, true),
+        run(a, b.reshape([1, 2048, 768]), false, true),
+      ]);
+    step();
+    const bytes = heap().buffer.byteLength;
+    for (let i = 0; i < 3; i++) step();
+    expect(heap().buffer.byteLength).toBe(bytes);
+    tf.dispose([a, b]);
+  });
+
+  it('stays correct when the heap grows between calls and inside one (its output allocation)', () => {
+    const a = tf.randomNormal([2, 37, 300], 0, 1, 'float32', 51);
+    const b = tf.randomNormal([2, 300, 45], 0, 1, 'float32', 52);
+    const ref = tf.matMul(a, b);
+    const before = heap().buffer.byteLength;
+    // An allocation bigger than the heap: it must grow; a and b now lie in a grown (new) buffer.
+    const big = tf.zeros([before / 4 + 1024]);
+    expect(heap().buffer.byteLength).toBeGreaterThan(before);
+    expect(relDiff(run(a, b, false, false), ref)).toBeLessThan(1e-5);
+    big.dispose();
+    // The product's own output is bigger than the heap: the heap grows while the kernel allocates it.
+    const size = heap().buffer.byteLength;
+    const cols = Math.ceil(size / (4 * 4)) + 4096;
+    const x = tf.randomNormal([1, 4, 3], 0, 1, 'float32', 53);
+    const y = tf.randomNormal([1, 3, cols], 0, 1, 'float32', 54);
+    const got = run(x, y, false, false);
+    expect(heap().buffer.byteLength).toBeGreaterThan(size);
+    const want = tf.matMul(x, y);
+    expect(relDiff(got, want)).toBeLessThan(1e-5);
+    tf.dispose([a, b, ref, x, y, got, want]);
+  });
+
+  it("runs on a shared heap too (TF.js's threaded build in cross-origin isolated pages)", () => {
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+    const k0 = instantiateKernel(memory);
+    k0.setScratch(65536);
+    const [m, k, n] = [6, 300, 11];
+    const heapF = new Float32Array(memory.buffer);
+    const [aAt, bAt, cAt] = [2 << 20, 2.5 * (1 << 20), 3 << 20];
+    const av = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
+    const bv = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i));
+    heapF.set(av, aAt / 4);
+    heapF.set(bv, bAt / 4);
+    for (const rows of [m, 1]) {
+      k0.matmul(1, rows, n, k, aAt, 0, k * 4, 4, bAt, 0, n * 4, 4, cAt, 0, n * 4, 0);
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < n; j++) {
+          let want = 0;
+          for (let q = 0; q < k; q++) want += av[i * k + q]! * bv[q * n + j]!;
+          expect(heapF[cAt / 4 + i * n + j]).toBeCloseTo(want, 3);
         }
       }
     }

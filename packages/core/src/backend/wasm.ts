@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendUnavailableError } from '../errors.js';
 import { registerWasmKernels } from '../kernels/wasm-kernels.js';
+import { guardWasmHeap } from './wasm-heap.js';
 
 /** Where the .wasm binaries are served from: a URL prefix ending in '/', or one URL per file. */
 export type WasmPaths = string | Record<WasmFile, string>;
@@ -52,6 +53,7 @@ export async function initWasm(wasmPaths?: WasmPaths, threads = true): Promise<W
   ]);
   // core's SIMD kernels for the shapes TF.js's wasm kernels run slowly (kernels/wasm-kernels.ts).
   if (simd) await registerWasmKernels();
+  guardWasmHeap();
   // threads: the threaded build is in use; threadsCount: the pool XNNPACK actually got.
   return { simd: Boolean(simd), threads: Boolean(threadsOk), threadsCount: wasm.getThreadsCount() };
 }

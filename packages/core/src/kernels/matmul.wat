@@ -1,129 +1,505 @@
-;; Batched matrix product for the wasm backend, where TF.js's own BatchMatMul is a scalar loop (~2 GFLOP/s)
-;; for anything but a plain 2-D product. Compiled to matmul.wasm.ts by scripts/build-kernels.mjs.
-;; Addresses and strides are in bytes.
+;; Matrix products for TF.js's wasm backend, run in place on its heap (imported: no memory of its own, no
+;; copies in or out). Compiled to matmul.wasm.ts by scripts/build-kernels.mjs. Addresses and strides are in
+;; bytes and may exceed 2^31 (i32 arithmetic wraps, which is what an address needs; counts compare unsigned).
+;; Operands are read through strides, so a transposed operand is read where it lies:
+;;   A (M, K): element (i, k) at a + i·ras + k·cas;  B (K, N): (k, j) at b + k·rbs + j·cbs;
+;;   C (M, N): (i, j) at c + i·ldc + 4j.
+;;  - matmul: batched C = A·B (+ bias on every row). From 4 rows: a GotoBLAS-style blocked product ($gemm);
+;;    fewer rows (one-token decoding, column sums): streaming matrix-vector products ($gemvRows, $gemvCols),
+;;    bound by memory bandwidth.
+;;  - transpose: a blocked strided copy.
+;; The heap's limits (up to 65536 pages = 4 GB) are declared so that wasm-kernels.ts can import TF.js's shared
+;; heap (threaded build) by setting the import's shared flag in these bytes.
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1 65536))
 
-  ;; dst[b][r][c] = src[b][r][c] with any source strides: gathers a transposed or padded operand into
-  ;; the row-major panels that `matmul` reads. Contiguous rows are one memory.copy.
-  (func (export "pack")
-    (param $src i32) (param $dst i32) (param $batch i32) (param $rows i32) (param $cols i32)
-    (param $sbs i32) (param $srs i32) (param $scs i32) (param $dbs i32) (param $drs i32)
-    (local $b i32) (local $r i32) (local $c i32)
-    (local $sb i32) (local $db i32) (local $sp i32) (local $dp i32)
-    (local.set $sb (local.get $src))
-    (local.set $db (local.get $dst))
-    (local.set $b (local.get $batch))
-    (block $bdone (loop $bloop
-      (br_if $bdone (i32.eqz (local.get $b)))
-      (local.set $r (i32.const 0))
-      (block $rdone (loop $rloop
-        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
-        (local.set $sp (i32.add (local.get $sb) (i32.mul (local.get $r) (local.get $srs))))
-        (local.set $dp (i32.add (local.get $db) (i32.mul (local.get $r) (local.get $drs))))
-        (if (i32.eq (local.get $scs) (i32.const 4))
+  ;; Packing buffers and the edge tile, allocated once by the host (scratch).
+  (global $packA (mut i32) (i32.const 0))
+  (global $packB (mut i32) (i32.const 0))
+  (global $tile (mut i32) (i32.const 0))
+
+  ;; Bytes of scratch the host must allocate: packed A block, packed B block, one 4x8 tile.
+  (func (export "scratchBytes") (result i32)
+    (i32.const 1179840))
+
+  (func (export "setScratch") (param $at i32)
+    (global.set $packA (local.get $at))
+    (global.set $packB (i32.add (local.get $at) (i32.const 131072)))
+    (global.set $tile (i32.add (local.get $at) (i32.const 1179648))))
+
+  (func $min (param $x i32) (param $y i32) (result i32)
+    (select (local.get $x) (local.get $y) (i32.lt_u (local.get $x) (local.get $y))))
+
+  ;; Four contiguous vectors (vector t at src + t·ts, kc floats) interleaved: dst + k·wb holds their k-th
+  ;; elements. Four k at a time: four vector loads, a 4x4 transpose in registers, four vector stores.
+  (func $pack4T (param $src i32) (param $ts i32) (param $kc i32) (param $dst i32) (param $wb i32)
+    (local $k i32) (local $k4 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128)
+    (local.set $s1 (i32.add (local.get $src) (local.get $ts)))
+    (local.set $s2 (i32.add (local.get $s1) (local.get $ts)))
+    (local.set $s3 (i32.add (local.get $s2) (local.get $ts)))
+    (local.set $k4 (i32.and (local.get $kc) (i32.const -4)))
+    (local.set $k (i32.const 0))
+    (block $kdone (loop $kloop
+      (br_if $kdone (i32.ge_u (local.get $k) (local.get $k4)))
+      (local.set $r0 (v128.load (local.get $src)))
+      (local.set $r1 (v128.load (local.get $s1)))
+      (local.set $r2 (v128.load (local.get $s2)))
+      (local.set $r3 (v128.load (local.get $s3)))
+      ;; t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r2[0] r3[0] r2[1] r3[1]): their halves are columns 0 and 1
+      (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+      (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+      (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      (v128.store (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      ;; columns 2 and 3
+      (local.set $t0 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+      (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+      (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      (v128.store (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $s1 (i32.add (local.get $s1) (i32.const 16)))
+      (local.set $s2 (i32.add (local.get $s2) (i32.const 16)))
+      (local.set $s3 (i32.add (local.get $s3) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 4)))
+      (br $kloop)))
+    (block $tdone (loop $tloop
+      (br_if $tdone (i32.ge_u (local.get $k) (local.get $kc)))
+      (f32.store (local.get $dst) (f32.load (local.get $src)))
+      (f32.store offset=4 (local.get $dst) (f32.load (local.get $s1)))
+      (f32.store offset=8 (local.get $dst) (f32.load (local.get $s2)))
+      (f32.store offset=12 (local.get $dst) (f32.load (local.get $s3)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $wb)))
+      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+      (local.set $s1 (i32.add (local.get $s1) (i32.const 4)))
+      (local.set $s2 (i32.add (local.get $s2) (i32.const 4)))
+      (local.set $s3 (i32.add (local.get $s3) (i32.const 4)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $tloop)))
+  )
+
+  ;; dst = n strided vectors (vector t: element k at src + t·ts + k·ks, k < kc) as panels of W (4 or 8) vectors
+  ;; interleaved: panel p holds [kc][W] floats, zero-padded past n. A full panel whose W vectors are
+  ;; contiguous (ts = 4: row-major B, transposed A) is copied with vector loads; one whose vectors are each
+  ;; contiguous (ks = 4: row-major A, transposed B) through 4x4 transposes; the rest element by element.
+  (func $pack (param $src i32) (param $n i32) (param $kc i32) (param $ts i32) (param $ks i32)
+    (param $dst i32) (param $W i32)
+    (local $p0 i32) (local $w i32) (local $t i32) (local $k i32) (local $s i32) (local $d i32) (local $wb i32)
+    (local.set $wb (i32.shl (local.get $W) (i32.const 2)))
+    (local.set $p0 (i32.const 0))
+    (block $pdone (loop $ploop
+      (br_if $pdone (i32.ge_u (local.get $p0) (local.get $n)))
+      (local.set $w (call $min (local.get $W) (i32.sub (local.get $n) (local.get $p0))))
+      (local.set $s (i32.add (local.get $src) (i32.mul (local.get $p0) (local.get $ts))))
+      (if (i32.and (i32.eq (local.get $w) (local.get $W)) (i32.eq (local.get $ts) (i32.const 4)))
+        (then
+          (local.set $d (local.get $dst))
+          (local.set $k (local.get $kc))
+          (block $kdone (loop $kloop
+            (br_if $kdone (i32.eqz (local.get $k)))
+            (v128.store (local.get $d) (v128.load (local.get $s)))
+            (if (i32.eq (local.get $W) (i32.const 8))
+              (then (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))))
+            (local.set $s (i32.add (local.get $s) (local.get $ks)))
+            (local.set $d (i32.add (local.get $d) (local.get $wb)))
+            (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+            (br $kloop))))
+        (else (if (i32.and (i32.eq (local.get $w) (local.get $W)) (i32.eq (local.get $ks) (i32.const 4)))
+        (then
+          ;; full panel, each vector contiguous (row-major A, transposed B): 4x4 transposes
+          (call $pack4T (local.get $s) (local.get $ts) (local.get $kc) (local.get $dst) (local.get $wb))
+          (if (i32.eq (local.get $W) (i32.const 8))
+            (then (call $pack4T (i32.add (local.get $s) (i32.shl (local.get $ts) (i32.const 2))) (local.get $ts)
+              (local.get $kc) (i32.add (local.get $dst) (i32.const 16)) (local.get $wb)))))
+        (else
+          (local.set $t (i32.const 0))
+          (block $tdone (loop $tloop
+            (br_if $tdone (i32.ge_u (local.get $t) (local.get $W)))
+            (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 2))))
+            (local.set $k (local.get $kc))
+            (if (i32.lt_u (local.get $t) (local.get $w))
+              (then
+                (block $kdone2 (loop $kloop2
+                  (br_if $kdone2 (i32.eqz (local.get $k)))
+                  (f32.store (local.get $d) (f32.load (local.get $s)))
+                  (local.set $s (i32.add (local.get $s) (local.get $ks)))
+                  (local.set $d (i32.add (local.get $d) (local.get $wb)))
+                  (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                  (br $kloop2))))
+              (else
+                (block $kdone3 (loop $kloop3
+                  (br_if $kdone3 (i32.eqz (local.get $k)))
+                  (f32.store (local.get $d) (f32.const 0))
+                  (local.set $d (i32.add (local.get $d) (local.get $wb)))
+                  (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                  (br $kloop3)))))
+            (local.set $s (i32.add (local.get $src)
+              (i32.mul (i32.add (local.get $p0) (i32.add (local.get $t) (i32.const 1))) (local.get $ts))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $tloop)))))))
+      (local.set $dst (i32.add (local.get $dst) (i32.mul (local.get $kc) (local.get $wb))))
+      (local.set $p0 (i32.add (local.get $p0) (local.get $W)))
+      (br $ploop)))
+  )
+
+  ;; C (4x8 at c, row stride ldc) = [C if mode 2 | bias row (8 at $bias) if mode 1 | 0] + packed A strip
+  ;; ([kc][4] at ap) · packed B panel ([kc][8] at bp). The register tile: per k two vector loads of B,
+  ;; 4 splatted scalars of A, 8 multiply-adds into 8 accumulators.
+  ;; (6x8 and 5x8 tiles, 12 and 10 accumulators, measured 35-45% slower: V8 spills on x64's 16 xmm registers.)
+  (func $micro (param $kc i32) (param $ap i32) (param $bp i32) (param $c i32) (param $ldc i32)
+    (param $mode i32) (param $bias i32)
+    (local $p i32) (local $b0 v128) (local $b1 v128) (local $av v128) (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $p (local.get $c))
+    (if (i32.eq (local.get $mode) (i32.const 2))
+      (then
+        (local.set $c00 (v128.load (local.get $p))) (local.set $c01 (v128.load offset=16 (local.get $p)))
+        (local.set $p (i32.add (local.get $p) (local.get $ldc)))
+        (local.set $c10 (v128.load (local.get $p))) (local.set $c11 (v128.load offset=16 (local.get $p)))
+        (local.set $p (i32.add (local.get $p) (local.get $ldc)))
+        (local.set $c20 (v128.load (local.get $p))) (local.set $c21 (v128.load offset=16 (local.get $p)))
+        (local.set $p (i32.add (local.get $p) (local.get $ldc)))
+        (local.set $c30 (v128.load (local.get $p))) (local.set $c31 (v128.load offset=16 (local.get $p))))
+      (else
+        (if (i32.eq (local.get $mode) (i32.const 1))
           (then
-            (memory.copy (local.get $dp) (local.get $sp) (i32.shl (local.get $cols) (i32.const 2))))
+            (local.set $b0 (v128.load (local.get $bias)))
+            (local.set $b1 (v128.load offset=16 (local.get $bias))))
           (else
-            (local.set $c (local.get $cols))
-            (block $cdone (loop $cloop
-              (br_if $cdone (i32.eqz (local.get $c)))
-              (f32.store (local.get $dp) (f32.load (local.get $sp)))
-              (local.set $sp (i32.add (local.get $sp) (local.get $scs)))
-              (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
-              (local.set $c (i32.sub (local.get $c) (i32.const 1)))
-              (br $cloop)))))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rloop)))
-      (local.set $sb (i32.add (local.get $sb) (local.get $sbs)))
-      (local.set $db (i32.add (local.get $db) (local.get $dbs)))
-      (local.set $b (i32.sub (local.get $b) (i32.const 1)))
+            (local.set $b0 (v128.const i32x4 0 0 0 0))
+            (local.set $b1 (v128.const i32x4 0 0 0 0))))
+        (local.set $c00 (local.get $b0)) (local.set $c01 (local.get $b1))
+        (local.set $c10 (local.get $b0)) (local.set $c11 (local.get $b1))
+        (local.set $c20 (local.get $b0)) (local.set $c21 (local.get $b1))
+        (local.set $c30 (local.get $b0)) (local.set $c31 (local.get $b1))))
+    (loop $kloop
+      (local.set $b0 (v128.load (local.get $bp)))
+      (local.set $b1 (v128.load offset=16 (local.get $bp)))
+      (local.set $av (v128.load32_splat offset=0 (local.get $ap)))
+      (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $av) (local.get $b0))))
+      (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $av) (local.get $b1))))
+      (local.set $av (v128.load32_splat offset=4 (local.get $ap)))
+      (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $av) (local.get $b0))))
+      (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $av) (local.get $b1))))
+      (local.set $av (v128.load32_splat offset=8 (local.get $ap)))
+      (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $av) (local.get $b0))))
+      (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $av) (local.get $b1))))
+      (local.set $av (v128.load32_splat offset=12 (local.get $ap)))
+      (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $av) (local.get $b0))))
+      (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $av) (local.get $b1))))
+      (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+      (local.set $bp (i32.add (local.get $bp) (i32.const 32)))
+      (local.set $kc (i32.sub (local.get $kc) (i32.const 1)))
+      (br_if $kloop (local.get $kc)))
+    (local.set $p (local.get $c))
+    (v128.store (local.get $p) (local.get $c00)) (v128.store offset=16 (local.get $p) (local.get $c01))
+    (local.set $p (i32.add (local.get $p) (local.get $ldc)))
+    (v128.store (local.get $p) (local.get $c10)) (v128.store offset=16 (local.get $p) (local.get $c11))
+    (local.set $p (i32.add (local.get $p) (local.get $ldc)))
+    (v128.store (local.get $p) (local.get $c20)) (v128.store offset=16 (local.get $p) (local.get $c21))
+    (local.set $p (i32.add (local.get $p) (local.get $ldc)))
+    (v128.store (local.get $p) (local.get $c30)) (v128.store offset=16 (local.get $p) (local.get $c31))
+  )
+
+  ;; A partial tile (mr < 4 rows or nr < 8 columns valid): through the scratch tile, so nothing past the
+  ;; valid part of C (or of the bias) is read or written.
+  (func $edge (param $kc i32) (param $ap i32) (param $bp i32) (param $c i32) (param $ldc i32)
+    (param $mode i32) (param $bias i32) (param $mr i32) (param $nr i32)
+    (local $r i32) (local $t i32) (local $v f32) (local $tp i32)
+    (local.set $r (i32.const 0))
+    (block $rdone (loop $rloop
+      (br_if $rdone (i32.ge_u (local.get $r) (i32.const 4)))
+      (local.set $t (i32.const 0))
+      (block $tdone (loop $tloop
+        (br_if $tdone (i32.ge_u (local.get $t) (i32.const 8)))
+        (local.set $v (f32.const 0))
+        (if (i32.and (i32.lt_u (local.get $r) (local.get $mr)) (i32.lt_u (local.get $t) (local.get $nr)))
+          (then
+            (if (i32.eq (local.get $mode) (i32.const 2))
+              (then (local.set $v (f32.load (i32.add (i32.add (local.get $c) (i32.mul (local.get $r) (local.get $ldc)))
+                (i32.shl (local.get $t) (i32.const 2))))))
+              (else (if (i32.eq (local.get $mode) (i32.const 1))
+                (then (local.set $v (f32.load (i32.add (local.get $bias) (i32.shl (local.get $t) (i32.const 2)))))))))))
+        (f32.store (i32.add (global.get $tile) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $t)) (i32.const 2)))
+          (local.get $v))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tloop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rloop)))
+    (call $micro (local.get $kc) (local.get $ap) (local.get $bp) (global.get $tile) (i32.const 32) (i32.const 2) (i32.const 0))
+    (local.set $r (i32.const 0))
+    (block $rdone2 (loop $rloop2
+      (br_if $rdone2 (i32.ge_u (local.get $r) (local.get $mr)))
+      (local.set $t (i32.const 0))
+      (block $tdone2 (loop $tloop2
+        (br_if $tdone2 (i32.ge_u (local.get $t) (local.get $nr)))
+        (f32.store (i32.add (i32.add (local.get $c) (i32.mul (local.get $r) (local.get $ldc))) (i32.shl (local.get $t) (i32.const 2)))
+          (f32.load (i32.add (global.get $tile) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $t)) (i32.const 2)))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tloop2)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rloop2)))
+  )
+
+  ;; Blocked product (one matrix of the batch). Loops: columns in blocks of 1024 (jc), depth in blocks of
+  ;; 256 (pc: B's block packed into [1024/8][kc][8] panels, ~L3), rows in blocks of 128 (ic: A's block packed
+  ;; into [128/4][kc][4] strips, 128 KB, L2), then B panels (jr, 8 KB, L1) × A strips (ir) × the
+  ;; 4x8 micro-tile. The first depth block starts from the bias (or zero), later ones add to C.
+  (func $gemm (param $M i32) (param $N i32) (param $K i32)
+    (param $a i32) (param $ras i32) (param $cas i32) (param $b i32) (param $rbs i32) (param $cbs i32)
+    (param $c i32) (param $ldc i32) (param $bias i32)
+    (local $jc i32) (local $nc i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32)
+    (local $jr i32) (local $nr i32) (local $ir i32) (local $mr i32) (local $mode i32)
+    (local $bp i32) (local $cp i32) (local $biasp i32)
+    (local.set $jc (i32.const 0))
+    (block $jcdone (loop $jcloop
+      (br_if $jcdone (i32.ge_u (local.get $jc) (local.get $N)))
+      (local.set $nc (call $min (i32.const 1024) (i32.sub (local.get $N) (local.get $jc))))
+      (local.set $pc (i32.const 0))
+      (block $pcdone (loop $pcloop
+        (br_if $pcdone (i32.ge_u (local.get $pc) (local.get $K)))
+        (local.set $kc (call $min (i32.const 256) (i32.sub (local.get $K) (local.get $pc))))
+        (local.set $mode (select (i32.const 2) (select (i32.const 1) (i32.const 0) (local.get $bias)) (local.get $pc)))
+        (call $pack
+          (i32.add (local.get $b) (i32.add (i32.mul (local.get $pc) (local.get $rbs)) (i32.mul (local.get $jc) (local.get $cbs))))
+          (local.get $nc) (local.get $kc) (local.get $cbs) (local.get $rbs) (global.get $packB) (i32.const 8))
+        (local.set $ic (i32.const 0))
+        (block $icdone (loop $icloop
+          (br_if $icdone (i32.ge_u (local.get $ic) (local.get $M)))
+          (local.set $mc (call $min (i32.const 128) (i32.sub (local.get $M) (local.get $ic))))
+          (call $pack
+            (i32.add (local.get $a) (i32.add (i32.mul (local.get $ic) (local.get $ras)) (i32.mul (local.get $pc) (local.get $cas))))
+            (local.get $mc) (local.get $kc) (local.get $ras) (local.get $cas) (global.get $packA) (i32.const 4))
+          (local.set $jr (i32.const 0))
+          (block $jrdone (loop $jrloop
+            (br_if $jrdone (i32.ge_u (local.get $jr) (local.get $nc)))
+            (local.set $nr (call $min (i32.const 8) (i32.sub (local.get $nc) (local.get $jr))))
+            (local.set $bp (i32.add (global.get $packB) (i32.shl (i32.mul (local.get $jr) (local.get $kc)) (i32.const 2))))
+            (local.set $biasp (i32.add (local.get $bias) (i32.shl (i32.add (local.get $jc) (local.get $jr)) (i32.const 2))))
+            (local.set $ir (i32.const 0))
+            (block $irdone (loop $irloop
+              (br_if $irdone (i32.ge_u (local.get $ir) (local.get $mc)))
+              (local.set $mr (call $min (i32.const 4) (i32.sub (local.get $mc) (local.get $ir))))
+              (local.set $cp (i32.add (local.get $c)
+                (i32.add (i32.mul (i32.add (local.get $ic) (local.get $ir)) (local.get $ldc))
+                  (i32.shl (i32.add (local.get $jc) (local.get $jr)) (i32.const 2)))))
+              (if (i32.and (i32.eq (local.get $mr) (i32.const 4)) (i32.eq (local.get $nr) (i32.const 8)))
+                (then
+                  (call $micro (local.get $kc)
+                    (i32.add (global.get $packA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+                    (local.get $bp) (local.get $cp) (local.get $ldc) (local.get $mode) (local.get $biasp)))
+                (else
+                  (call $edge (local.get $kc)
+                    (i32.add (global.get $packA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+                    (local.get $bp) (local.get $cp) (local.get $ldc) (local.get $mode) (local.get $biasp)
+                    (local.get $mr) (local.get $nr))))
+              (local.set $ir (i32.add (local.get $ir) (i32.const 4)))
+              (br $irloop)))
+            (local.set $jr (i32.add (local.get $jr) (i32.const 8)))
+            (br $jrloop)))
+          (local.set $ic (i32.add (local.get $ic) (local.get $mc)))
+          (br $icloop)))
+        (local.set $pc (i32.add (local.get $pc) (local.get $kc)))
+        (br $pcloop)))
+      (local.set $jc (i32.add (local.get $jc) (local.get $nc)))
+      (br $jcloop)))
+  )
+
+  ;; y (N at y, contiguous) = x · B (+ bias) for one row x (element k at x + k·xs) and B with contiguous rows
+  ;; (cbs = 4): y += x[k]·B[k] row by row, over blocks of 4096 columns of y (16 KB, in L1), so for N <= 4096
+  ;; B is read once, in order, as one stream (measured: twice as fast as several rows of B at once).
+  (func $gemvRows (param $N i32) (param $K i32) (param $x i32) (param $xs i32) (param $b i32) (param $rbs i32)
+    (param $y i32) (param $bias i32)
+    (local $j0 i32) (local $nb i32) (local $k i32) (local $j i32) (local $yp i32) (local $xp i32)
+    (local $n16 i32) (local $n4 i32) (local $row i32) (local $bp i32) (local $xv v128) (local $xf f32)
+    (local.set $j0 (i32.const 0))
+    (block $jdone (loop $jloop
+      (br_if $jdone (i32.ge_u (local.get $j0) (local.get $N)))
+      (local.set $nb (call $min (i32.const 4096) (i32.sub (local.get $N) (local.get $j0))))
+      (local.set $n16 (i32.and (local.get $nb) (i32.const -16)))
+      (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
+      (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $j0) (i32.const 2))))
+      ;; y block = bias or 0
+      (if (local.get $bias)
+        (then (memory.copy (local.get $yp) (i32.add (local.get $bias) (i32.shl (local.get $j0) (i32.const 2)))
+          (i32.shl (local.get $nb) (i32.const 2))))
+        (else (memory.fill (local.get $yp) (i32.const 0) (i32.shl (local.get $nb) (i32.const 2)))))
+      (local.set $xp (local.get $x))
+      (local.set $row (i32.add (local.get $b) (i32.shl (local.get $j0) (i32.const 2))))
+      (local.set $k (local.get $K))
+      (block $kdone (loop $kloop
+        (br_if $kdone (i32.eqz (local.get $k)))
+        (local.set $xf (f32.load (local.get $xp)))
+        (local.set $xv (f32x4.splat (local.get $xf)))
+        (local.set $bp (local.get $row))
+        (local.set $j (i32.const 0))
+        (block $vdone (loop $vloop
+          (br_if $vdone (i32.ge_u (local.get $j) (local.get $n16)))
+          (v128.store offset=0 (local.get $yp)
+            (f32x4.add (v128.load offset=0 (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $bp)))))
+          (v128.store offset=16 (local.get $yp)
+            (f32x4.add (v128.load offset=16 (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $bp)))))
+          (v128.store offset=32 (local.get $yp)
+            (f32x4.add (v128.load offset=32 (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $bp)))))
+          (v128.store offset=48 (local.get $yp)
+            (f32x4.add (v128.load offset=48 (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load offset=48 (local.get $bp)))))
+          (local.set $yp (i32.add (local.get $yp) (i32.const 64)))
+          (local.set $bp (i32.add (local.get $bp) (i32.const 64)))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $vloop)))
+        (block $v4done (loop $v4loop
+          (br_if $v4done (i32.ge_u (local.get $j) (local.get $n4)))
+          (v128.store (local.get $yp)
+            (f32x4.add (v128.load (local.get $yp)) (f32x4.mul (local.get $xv) (v128.load (local.get $bp)))))
+          (local.set $yp (i32.add (local.get $yp) (i32.const 16)))
+          (local.set $bp (i32.add (local.get $bp) (i32.const 16)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $v4loop)))
+        (block $sdone (loop $sloop
+          (br_if $sdone (i32.ge_u (local.get $j) (local.get $nb)))
+          (f32.store (local.get $yp)
+            (f32.add (f32.load (local.get $yp)) (f32.mul (local.get $xf) (f32.load (local.get $bp)))))
+          (local.set $yp (i32.add (local.get $yp) (i32.const 4)))
+          (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $sloop)))
+        (local.set $yp (i32.sub (local.get $yp) (i32.shl (local.get $nb) (i32.const 2))))
+        (local.set $row (i32.add (local.get $row) (local.get $rbs)))
+        (local.set $xp (i32.add (local.get $xp) (local.get $xs)))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+        (br $kloop)))
+      (local.set $j0 (i32.add (local.get $j0) (local.get $nb)))
+      (br $jloop)))
+  )
+
+  ;; y (N at y, contiguous) = x · B (+ bias) for one contiguous row x and B given as its transpose (rbs = 4:
+  ;; column j of B is the contiguous row b + j·cbs, e.g. a tied vocabulary table or the keys): one dot product
+  ;; per column, read as one sequential stream (B in order when its rows are packed), four partial sums
+  ;; (16 floats a step) and a horizontal sum at the end.
+  (func $gemvCols (param $N i32) (param $K i32) (param $x i32) (param $b i32) (param $cbs i32)
+    (param $y i32) (param $bias i32)
+    (local $j i32) (local $k i32) (local $k16 i32) (local $k4 i32) (local $p i32) (local $xp i32)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $f f32)
+    (local.set $k16 (i32.and (local.get $K) (i32.const -16)))
+    (local.set $k4 (i32.and (local.get $K) (i32.const -4)))
+    (local.set $j (i32.const 0))
+    (block $jdone (loop $jloop
+      (br_if $jdone (i32.ge_u (local.get $j) (local.get $N)))
+      (local.set $p (i32.add (local.get $b) (i32.mul (local.get $j) (local.get $cbs))))
+      (local.set $xp (local.get $x))
+      (local.set $s0 (v128.const i32x4 0 0 0 0)) (local.set $s1 (v128.const i32x4 0 0 0 0))
+      (local.set $s2 (v128.const i32x4 0 0 0 0)) (local.set $s3 (v128.const i32x4 0 0 0 0))
+      (local.set $k (i32.const 0))
+      (block $kdone (loop $kloop
+        (br_if $kdone (i32.ge_u (local.get $k) (local.get $k16)))
+        (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (v128.load offset=0 (local.get $xp)) (v128.load offset=0 (local.get $p)))))
+        (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (v128.load offset=16 (local.get $xp)) (v128.load offset=16 (local.get $p)))))
+        (local.set $s2 (f32x4.add (local.get $s2) (f32x4.mul (v128.load offset=32 (local.get $xp)) (v128.load offset=32 (local.get $p)))))
+        (local.set $s3 (f32x4.add (local.get $s3) (f32x4.mul (v128.load offset=48 (local.get $xp)) (v128.load offset=48 (local.get $p)))))
+        (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
+        (local.set $p (i32.add (local.get $p) (i32.const 64)))
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br $kloop)))
+      (block $k4done (loop $k4loop
+        (br_if $k4done (i32.ge_u (local.get $k) (local.get $k4)))
+        (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (v128.load (local.get $xp)) (v128.load (local.get $p)))))
+        (local.set $xp (i32.add (local.get $xp) (i32.const 16)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $k (i32.add (local.get $k) (i32.const 4)))
+        (br $k4loop)))
+      (local.set $s0 (f32x4.add (f32x4.add (local.get $s0) (local.get $s1)) (f32x4.add (local.get $s2) (local.get $s3))))
+      (local.set $f (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0)))
+        (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0)))))
+      (block $tdone (loop $tloop
+        (br_if $tdone (i32.ge_u (local.get $k) (local.get $K)))
+        (local.set $f (f32.add (local.get $f) (f32.mul (f32.load (local.get $xp)) (f32.load (local.get $p)))))
+        (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $tloop)))
+      (if (local.get $bias)
+        (then (local.set $f (f32.add (local.get $f) (f32.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $j) (i32.const 2))) (local.get $f))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $jloop)))
+  )
+
+  ;; C[i] = A[i]·B[i] (+ bias, N floats at $bias, on every row; 0 = none) for i < batch; sa, sb, sc: the
+  ;; operands' batch strides (bytes; 0 repeats one operand). K >= 1, M, N >= 1.
+  (func (export "matmul")
+    (param $batch i32) (param $M i32) (param $N i32) (param $K i32)
+    (param $a i32) (param $sa i32) (param $ras i32) (param $cas i32)
+    (param $b i32) (param $sb i32) (param $rbs i32) (param $cbs i32)
+    (param $c i32) (param $sc i32) (param $ldc i32) (param $bias i32)
+    (local $i i32)
+    (block $bdone (loop $bloop
+      (br_if $bdone (i32.eqz (local.get $batch)))
+      (if (i32.ge_u (local.get $M) (i32.const 4))
+        (then
+          (call $gemm (local.get $M) (local.get $N) (local.get $K) (local.get $a) (local.get $ras) (local.get $cas)
+            (local.get $b) (local.get $rbs) (local.get $cbs) (local.get $c) (local.get $ldc) (local.get $bias)))
+        (else
+          (if (i32.eq (local.get $cbs) (i32.const 4))
+            (then
+              (local.set $i (i32.const 0))
+              (block $idone (loop $iloop
+                (br_if $idone (i32.ge_u (local.get $i) (local.get $M)))
+                (call $gemvRows (local.get $N) (local.get $K)
+                  (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $ras))) (local.get $cas)
+                  (local.get $b) (local.get $rbs)
+                  (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))) (local.get $bias))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $iloop))))
+            (else
+              (if (i32.and (i32.eq (local.get $rbs) (i32.const 4)) (i32.eq (local.get $cas) (i32.const 4)))
+                (then
+                  (local.set $i (i32.const 0))
+                  (block $idone2 (loop $iloop2
+                    (br_if $idone2 (i32.ge_u (local.get $i) (local.get $M)))
+                    (call $gemvCols (local.get $N) (local.get $K)
+                      (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $ras)))
+                      (local.get $b) (local.get $cbs)
+                      (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))) (local.get $bias))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $iloop2))))
+                (else
+                  (call $gemm (local.get $M) (local.get $N) (local.get $K) (local.get $a) (local.get $ras) (local.get $cas)
+                    (local.get $b) (local.get $rbs) (local.get $cbs) (local.get $c) (local.get $ldc) (local.get $bias))))))))
+      (local.set $a (i32.add (local.get $a) (local.get $sa)))
+      (local.set $b (i32.add (local.get $b) (local.get $sb)))
+      (local.set $c (i32.add (local.get $c) (local.get $sc)))
+      (local.set $batch (i32.sub (local.get $batch) (i32.const 1)))
       (br $bloop)))
   )
 
-  ;; c[b] (M, N) = a[b] (M, K) @ bm[b] (K, N) (+ bias (N) on every row when $bias >= 0), all row-major and
-  ;; contiguous; M % 4 == 0, N % 8 == 0, K >= 1. A 4x8 register tile: per k, two vector loads of B, four
-  ;; splatted scalars of A, 8 multiply-adds; the accumulators start at the bias.
-  (func (export "matmul")
-    (param $batch i32) (param $M i32) (param $K i32) (param $N i32)
-    (param $a i32) (param $bm i32) (param $c i32) (param $bias i32)
-    (local $m i32) (local $n i32) (local $k i32)
-    (local $rowA i32) (local $lda i32) (local $ldb i32)
-    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32) (local $cp i32)
-    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
-    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
-    (local $b0 v128) (local $b1 v128) (local $av v128)
-    (local.set $lda (i32.shl (local.get $K) (i32.const 2)))
-    (local.set $ldb (i32.shl (local.get $N) (i32.const 2)))
-    (block $bdone (loop $bloop
-      (br_if $bdone (i32.eqz (local.get $batch)))
-      (local.set $m (i32.const 0))
-      (block $mdone (loop $mloop
-        (br_if $mdone (i32.ge_u (local.get $m) (local.get $M)))
-        (local.set $rowA (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $lda))))
-        (local.set $n (i32.const 0))
-        (block $ndone (loop $nloop
-          (br_if $ndone (i32.ge_u (local.get $n) (local.get $N)))
-          (if (i32.ge_s (local.get $bias) (i32.const 0))
-            (then
-              (local.set $b0 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))))
-              (local.set $b1 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2))))))
-            (else
-              (local.set $b0 (v128.const i32x4 0 0 0 0))
-              (local.set $b1 (v128.const i32x4 0 0 0 0))))
-          (local.set $c00 (local.get $b0)) (local.set $c01 (local.get $b1))
-          (local.set $c10 (local.get $b0)) (local.set $c11 (local.get $b1))
-          (local.set $c20 (local.get $b0)) (local.set $c21 (local.get $b1))
-          (local.set $c30 (local.get $b0)) (local.set $c31 (local.get $b1))
-          (local.set $a0 (local.get $rowA))
-          (local.set $a1 (i32.add (local.get $a0) (local.get $lda)))
-          (local.set $a2 (i32.add (local.get $a1) (local.get $lda)))
-          (local.set $a3 (i32.add (local.get $a2) (local.get $lda)))
-          (local.set $bp (i32.add (local.get $bm) (i32.shl (local.get $n) (i32.const 2))))
-          (local.set $k (local.get $K))
-          (loop $kloop
-            (local.set $b0 (v128.load (local.get $bp)))
-            (local.set $b1 (v128.load offset=16 (local.get $bp)))
-            (local.set $av (v128.load32_splat (local.get $a0)))
-            (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $av) (local.get $b0))))
-            (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $av) (local.get $b1))))
-            (local.set $av (v128.load32_splat (local.get $a1)))
-            (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $av) (local.get $b0))))
-            (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $av) (local.get $b1))))
-            (local.set $av (v128.load32_splat (local.get $a2)))
-            (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $av) (local.get $b0))))
-            (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $av) (local.get $b1))))
-            (local.set $av (v128.load32_splat (local.get $a3)))
-            (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $av) (local.get $b0))))
-            (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $av) (local.get $b1))))
-            (local.set $a0 (i32.add (local.get $a0) (i32.const 4)))
-            (local.set $a1 (i32.add (local.get $a1) (i32.const 4)))
-            (local.set $a2 (i32.add (local.get $a2) (i32.const 4)))
-            (local.set $a3 (i32.add (local.get $a3) (i32.const 4)))
-            (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
-            (local.set $k (i32.sub (local.get $k) (i32.const 1)))
-            (br_if $kloop (local.get $k)))
-          (local.set $cp (i32.add (local.get $c)
-            (i32.add (i32.mul (local.get $m) (local.get $ldb)) (i32.shl (local.get $n) (i32.const 2)))))
-          (v128.store (local.get $cp) (local.get $c00))
-          (v128.store offset=16 (local.get $cp) (local.get $c01))
-          (local.set $cp (i32.add (local.get $cp) (local.get $ldb)))
-          (v128.store (local.get $cp) (local.get $c10))
-          (v128.store offset=16 (local.get $cp) (local.get $c11))
-          (local.set $cp (i32.add (local.get $cp) (local.get $ldb)))
-          (v128.store (local.get $cp) (local.get $c20))
-          (v128.store offset=16 (local.get $cp) (local.get $c21))
-          (local.set $cp (i32.add (local.get $cp) (local.get $ldb)))
-          (v128.store (local.get $cp) (local.get $c30))
-          (v128.store offset=16 (local.get $cp) (local.get $c31))
-          (local.set $n (i32.add (local.get $n) (i32.const 8)))
-          (br $nloop)))
-        (local.set $m (i32.add (local.get $m) (i32.const 4)))
-        (br $mloop)))
-      (local.set $a (i32.add (local.get $a) (i32.mul (local.get $M) (local.get $lda))))
-      (local.set $bm (i32.add (local.get $bm) (i32.mul (local.get $K) (local.get $ldb))))
-      (local.set $c (i32.add (local.get $c) (i32.mul (local.get $M) (local.get $ldb))))
-      (local.set $batch (i32.sub (local.get $batch) (i32.const 1)))
-      (br $bloop)))
+  ;; dst (C, R) = src (R, C)ᵀ, both row-major: 16x16 blocks so reads and writes both stay in few lines.
+  (func (export "transpose") (param $src i32) (param $R i32) (param $C i32) (param $dst i32)
+    (local $i0 i32) (local $j0 i32) (local $i1 i32) (local $j1 i32) (local $i i32) (local $j i32)
+    (local.set $i0 (i32.const 0))
+    (block $idone (loop $iloop
+      (br_if $idone (i32.ge_u (local.get $i0) (local.get $R)))
+      (local.set $i1 (call $min (i32.add (local.get $i0) (i32.const 16)) (local.get $R)))
+      (local.set $j0 (i32.const 0))
+      (block $jdone (loop $jloop
+        (br_if $jdone (i32.ge_u (local.get $j0) (local.get $C)))
+        (local.set $j1 (call $min (i32.add (local.get $j0) (i32.const 16)) (local.get $C)))
+        (local.set $j (local.get $j0))
+        (block $jjdone (loop $jjloop
+          (br_if $jjdone (i32.ge_u (local.get $j) (local.get $j1)))
+          (local.set $i (local.get $i0))
+          (block $iidone (loop $iiloop
+            (br_if $iidone (i32.ge_u (local.get $i) (local.get $i1)))
+            (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $R)) (local.get $i)) (i32.const 2)))
+              (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $C)) (local.get $j)) (i32.const 2)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $iiloop)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $jjloop)))
+        (local.set $j0 (local.get $j1))
+        (br $jloop)))
+      (local.set $i0 (local.get $i1))
+      (br $iloop)))
   )
 )

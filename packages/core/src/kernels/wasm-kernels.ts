@@ -2,13 +2,16 @@ import * as tf from '@tensorflow/tfjs';
 import { WASM_BASE64 } from './matmul.wasm.js';
 
 /*
- * Kernels core adds to the wasm backend where TF.js's own are slow on the shapes transformers use:
+ * Kernels core adds to the wasm backend where TF.js's own are slow on the shapes transformers use. The kernel
+ * module (matmul.wat) has no memory of its own: it imports TF.js's heap and reads and writes tensors where
+ * they lie (no copies in or out); its only allocation is ~1.2 MB of packing scratch, once, on that heap.
  *  - TkBatchMatMul: TF.js runs XNNPACK only for a plain 2-D product; batched or transposed operands (all of
- *    attention, forward and backward) fall to a scalar loop at ~2 GFLOP/s. matmul.wat's 4x8 SIMD register
- *    tile runs the same shapes at 25-33 GFLOP/s. Operands are copied into the kernel's own memory, packed
- *    row-major (transposed and zero-padded to the tile as needed), multiplied, and copied back.
- *  - TkTranspose2D: TF.js's wasm Transpose is a generic N-D loop (~1 ms for 1024x128); the kernel's strided
- *    copy does it in a tenth of that. Backward passes transpose every activation once.
+ *    attention, forward and backward) fall to a scalar loop at ~2 GFLOP/s, and XNNPACK repacks the weight
+ *    on every call. matmul.wat reads each operand through byte strides (transposed ones in place): a
+ *    GotoBLAS-style blocked product with a SIMD register tile from 4 rows up, and streaming matrix-vector
+ *    products under 4 rows (one-token decoding, column sums), bound by memory bandwidth.
+ *  - TkTranspose2D: TF.js's wasm Transpose is a generic N-D loop (~1 ms for 1024x128); the kernel's blocked
+ *    copy does it in a fraction of that. Backward passes transpose every activation once.
  *  - Identity (replaced): TF.js copies the buffer, and every tensor a custom gradient saves is cloned. The
  *    cpu backend shares the buffer instead (tensors are immutable); so does this.
  */
@@ -16,39 +19,114 @@ import { WASM_BASE64 } from './matmul.wasm.js';
 export const WASM_BATCH_MATMUL = 'TkBatchMatMul';
 export const WASM_TRANSPOSE_2D = 'TkTranspose2D';
 
-interface KernelExports {
-  memory: WebAssembly.Memory;
-  pack(
-    src: number,
-    dst: number,
+export interface KernelExports {
+  scratchBytes(): number;
+  setScratch(at: number): void;
+  matmul(
     batch: number,
-    rows: number,
-    cols: number,
-    srcBatchStride: number,
-    srcRowStride: number,
-    srcColStride: number,
-    dstBatchStride: number,
-    dstRowStride: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    aBatchStride: number,
+    aRowStride: number,
+    aColStride: number,
+    b: number,
+    bBatchStride: number,
+    bRowStride: number,
+    bColStride: number,
+    c: number,
+    cBatchStride: number,
+    cRowStride: number,
+    bias: number,
   ): void;
-  matmul(batch: number, m: number, k: number, n: number, a: number, b: number, c: number, bias: number): void;
+  transpose(src: number, rows: number, cols: number, dst: number): void;
+}
+
+/** The parts of TF.js's emscripten module (BackendWasm.wasm) this kernel uses. */
+interface EmscriptenModuleLike {
+  /** Non-threaded build: the instance's exports, its memory among them. */
+  asm?: { memory?: WebAssembly.Memory };
+  /** Threaded build: the shared memory it created. */
+  wasmMemory?: WebAssembly.Memory;
+  _malloc(bytes: number): number;
 }
 
 /** The parts of TF.js's BackendWasm this kernel uses. */
 interface WasmBackendLike {
+  wasm: EmscriptenModuleLike;
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   incRef(dataId: tf.DataId): void;
 }
 
-let kernel: KernelExports | undefined;
+/** The compiled kernel module: importing a plain memory, and (built on first need) a shared one. */
+let compiled: { plain: WebAssembly.Module; bytes: Uint8Array; shared?: WebAssembly.Module } | undefined;
+/** The instance bound to one backend's heap, with its scratch (packing buffers) allocated there. */
+let bound: { backend: WasmBackendLike; memory: WebAssembly.Memory; exports: KernelExports } | undefined;
+let unavailable = 'not registered';
 
-/** Compiles and registers the kernels (once); false where the engine cannot run WebAssembly SIMD. */
+/** TF.js's wasm heap: Module.asm.memory (non-threaded build) or Module.wasmMemory (threaded). */
+function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
+  const m = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
+  return m instanceof WebAssembly.Memory ? m : undefined;
+}
+
+/**
+ * The module importing a shared memory (threaded build): the same bytes with the import's limits flag
+ * 0x01 (min and max) turned into 0x03 (min, max, shared).
+ */
+function sharedModule(): WebAssembly.Module {
+  const c = compiled!;
+  if (c.shared) return c.shared;
+  const bytes = c.bytes.slice();
+  // "memory" (the import's field name), kind 0x02 (memory), flags 0x01, min 1, max 65536 (LEB 80 80 04).
+  const pattern = [6, 109, 101, 109, 111, 114, 121, 2, 1, 1, 0x80, 0x80, 4];
+  const at = bytes.findIndex((_, i) => pattern.every((v, j) => bytes[i + j] === v));
+  if (at < 0) throw new Error('memory import not found in the kernel module');
+  bytes[at + 8] = 3;
+  c.shared = new WebAssembly.Module(bytes);
+  return c.shared;
+}
+
+/** A kernel instance on `memory` (plain or shared); exported for tests. Needs registerWasmKernels first. */
+export function instantiateKernel(memory: WebAssembly.Memory): KernelExports {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const instance = new WebAssembly.Instance(shared ? sharedModule() : compiled!.plain, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
+}
+
+/** The kernel instance on `backend`'s heap (instantiated again if the backend or its heap changed). */
+function kernelOn(backend: WasmBackendLike): KernelExports {
+  const memory = heapMemory(backend);
+  if (bound && bound.backend === backend && bound.memory === memory) return bound.exports;
+  if (!memory) throw new Error("core's wasm kernels: TF.js's wasm heap (Module.asm.memory) not found");
+  const exports = instantiateKernel(memory);
+  // Packing buffers and an edge tile, once per heap (~1.2 MB), kept for the backend's life.
+  exports.setScratch(backend.wasm._malloc(exports.scratchBytes()) >>> 0);
+  bound = { backend, memory, exports };
+  return exports;
+}
+
+/** Compiles and registers the kernels (once); false where the engine cannot run them (see wasmKernelsUnavailable). */
 export async function registerWasmKernels(): Promise<boolean> {
-  if (kernel) return true;
+  if (compiled) return true;
   const bytes = Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0));
-  if (!WebAssembly.validate(bytes)) return false;
-  const { instance } = await WebAssembly.instantiate(bytes);
-  kernel = instance.exports as unknown as KernelExports;
+  if (!WebAssembly.validate(bytes)) {
+    unavailable = 'this engine has no WebAssembly SIMD';
+    return false;
+  }
+  compiled = { plain: await WebAssembly.compile(bytes), bytes };
+  try {
+    kernelOn(tf.backend() as unknown as WasmBackendLike);
+  } catch (err) {
+    // Without TF.js's heap there is nothing to run on in place: TF.js's own kernels serve every product.
+    compiled = undefined;
+    unavailable = (err as Error).message;
+    return false;
+  }
+  unavailable = '';
   tf.registerKernel({ kernelName: WASM_BATCH_MATMUL, backendName: 'wasm', kernelFunc: batchMatMulKernel });
   tf.registerKernel({ kernelName: WASM_TRANSPOSE_2D, backendName: 'wasm', kernelFunc: transpose2DKernel });
   tf.registerGradient({ kernelName: WASM_BATCH_MATMUL, inputsToSave: ['a', 'b'], gradFunc: batchMatMulGrad });
@@ -61,9 +139,14 @@ export async function registerWasmKernels(): Promise<boolean> {
   return true;
 }
 
+/** Why the kernels are not in use ('' when they are). */
+export function wasmKernelsUnavailable(): string {
+  return unavailable;
+}
+
 /** True when the current backend is wasm and core's kernels are registered. */
 export function hasWasmKernels(): boolean {
-  return kernel !== undefined && tf.getBackend() === 'wasm';
+  return compiled !== undefined && tf.getBackend() === 'wasm';
 }
 
 /**
@@ -109,124 +192,68 @@ export function wasmSumLeading(x: tf.Tensor): tf.Tensor1D {
   return wasmBatchMatMul(tf.ones([1, 1, x.size / d]), x.reshape([1, -1, d]), false, false).reshape([d]);
 }
 
-/** Room for `floats` float32 values in the kernel's memory; returns a fresh view of it. */
-function heapFor(floats: number): Float32Array {
-  const k0 = kernel!;
-  const pages = Math.ceil((floats * 4) / 65536) - k0.memory.buffer.byteLength / 65536;
-  if (pages > 0) k0.memory.grow(pages);
-  return new Float32Array(k0.memory.buffer);
-}
-
 const sharedIdentity: tf.KernelFunc = ({ inputs, backend }) => {
   const { x } = inputs as { x: tf.TensorInfo };
-  (backend as WasmBackendLike).incRef(x.dataId);
+  (backend as unknown as WasmBackendLike).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
 
-/** x (R, C) float32 → (C, R). */
+/** Byte address of a tensor in the heap. Read after every allocation of the call (addresses stay valid when
+ * the heap grows; typed-array views of it do not). */
+const address = (wasm: WasmBackendLike, t: tf.TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
+
+/** x (R, C) float32 → (C, R), in place in the heap. */
 const transpose2DKernel: tf.KernelFunc = ({ inputs, backend }) => {
   const { x } = inputs as { x: tf.TensorInfo };
-  const wasm = backend as WasmBackendLike;
+  const wasm = backend as unknown as WasmBackendLike;
+  const k0 = kernelOn(wasm);
   const [r, c] = x.shape as [number, number];
   const out = wasm.makeOutput([c, r], 'float32');
-  const size = r * c;
-  if (size === 0) return out;
-  const heap = heapFor(2 * size);
-  heap.set(wasm.typedArrayFromHeap(x), 0);
-  // Output row i is input column i: stride 1 along the row, C between columns.
-  kernel!.pack(0, size * 4, 1, c, r, 0, 4, c * 4, 0, r * 4);
-  wasm.typedArrayFromHeap(out).set(heap.subarray(size, 2 * size));
+  if (r * c > 0) k0.transpose(address(wasm, x), r, c, address(wasm, out));
   return out;
 };
 
-const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
-
 /**
- * Copies a batch of (rows, cols) matrices — given as (cols, rows) if `transposed` — into row-major panels
- * of `panelRows` rows × `ld` columns at `panel`, zero-padded; through the raw copy at `raw` when the
- * layout changes.
+ * a (N, M, K), or (N, K, M) if transposeA; b (N, K, S), or (N, S, K) if transposeB (N may be 1 for b:
+ * shared by every batch); bias (S)? → (N, M, S). Operands are read where they lie, through strides.
  */
-function stage(
-  heap: Float32Array,
-  view: Float32Array,
-  raw: number,
-  panel: number,
-  batch: number,
-  rows: number,
-  cols: number,
-  panelRows: number,
-  ld: number,
-  transposed: boolean,
-): void {
-  const padded = panelRows !== rows || ld !== cols;
-  if (!transposed && !padded) {
-    heap.set(view, panel);
-    return;
-  }
-  heap.set(view, raw);
-  if (padded) heap.fill(0, panel, panel + batch * panelRows * ld);
-  // Element (i, j) of one matrix sits at i·cols + j, or at j·rows + i when transposed.
-  const [rs, cs] = transposed ? [1, rows] : [cols, 1];
-  kernel!.pack(
-    raw * 4,
-    panel * 4,
-    batch,
-    rows,
-    cols,
-    rows * cols * 4,
-    rs * 4,
-    cs * 4,
-    panelRows * ld * 4,
-    ld * 4,
-  );
-}
-
-/** a (N, M, K), or (N, K, M) if transposeA; b (N, K, S), or (N, S, K) if transposeB; bias (S)? → (N, M, S). */
 const batchMatMulKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
   const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-  const k0 = kernel!;
-  const wasm = backend as WasmBackendLike;
+  const wasm = backend as unknown as WasmBackendLike;
+  const k0 = kernelOn(wasm);
   const [batch, ar, ac] = a.shape as [number, number, number];
-  const [, br, bc] = b.shape as [number, number, number];
+  const [bBatch, br, bc] = b.shape as [number, number, number];
   const [m, k] = transposeA ? [ac, ar] : [ar, ac];
   const n = transposeB ? br : bc;
   const out = wasm.makeOutput([batch, m, n], 'float32');
-  const outView = wasm.typedArrayFromHeap(out);
-  if (outView.length === 0) return out;
+  if (batch * m * n === 0) return out;
   if (k === 0) {
+    const outView = wasm.typedArrayFromHeap(out);
     if (bias) for (let r = 0; r < outView.length; r += n) outView.set(wasm.typedArrayFromHeap(bias), r);
     else outView.fill(0);
     return out;
   }
-  const mp = roundUp(m, 4);
-  const np = roundUp(n, 8);
-  // Float offsets in the kernel's memory: raw copies of a and b (only when they need packing), the packed
-  // panels, the padded product, and its compacted copy (only when padded).
-  const packA = transposeA || mp !== m;
-  const packB = transposeB || np !== n;
-  const padded = mp !== m || np !== n;
-  const rawA = 0;
-  const rawB = rawA + (packA ? batch * m * k : 0);
-  const panelA = rawB + (packB ? batch * k * n : 0);
-  const panelB = panelA + batch * mp * k;
-  const product = panelB + batch * k * np;
-  const compact = product + batch * mp * np;
-  const biasAt = compact + (padded ? batch * m * n : 0);
-  const end = biasAt + (bias ? np : 0);
-  const heap = heapFor(end);
-  if (bias) {
-    heap.set(wasm.typedArrayFromHeap(bias), biasAt);
-    heap.fill(0, biasAt + n, end);
-  }
-  stage(heap, wasm.typedArrayFromHeap(a), rawA, panelA, batch, m, k, mp, k, transposeA);
-  stage(heap, wasm.typedArrayFromHeap(b), rawB, panelB, batch, k, n, k, np, transposeB);
-
-  k0.matmul(batch, mp, k, np, panelA * 4, panelB * 4, product * 4, bias ? biasAt * 4 : -1);
-
-  if (padded) {
-    k0.pack(product * 4, compact * 4, batch, m, n, mp * np * 4, np * 4, 4, m * n * 4, n * 4);
-    outView.set(heap.subarray(compact, biasAt));
-  } else outView.set(heap.subarray(product, compact));
+  // Element (i, k) of A at i·ras + k·cas; (k, j) of B at k·rbs + j·cbs (bytes).
+  const [ras, cas] = transposeA ? [4, m * 4] : [k * 4, 4];
+  const [rbs, cbs] = transposeB ? [4, k * 4] : [n * 4, 4];
+  k0.matmul(
+    batch,
+    m,
+    n,
+    k,
+    address(wasm, a),
+    m * k * 4,
+    ras,
+    cas,
+    address(wasm, b),
+    bBatch === 1 ? 0 : k * n * 4,
+    rbs,
+    cbs,
+    address(wasm, out),
+    m * n * 4,
+    n * 4,
+    bias ? address(wasm, bias) : 0,
+  );
   return out;
 };

@@ -1,0 +1,271 @@
+// The sizes users bring: BERT-base fine-tuning (sequence classification, batch 8 × 128) and forward, GPT-2
+// small (124M) training at batch 8 × 128 and KV-cache generation ms/token at positions 16 and 512. Each
+// workload runs in its own node process per backend (so peak RSS is that workload's), next to the same
+// models in PyTorch (bench/scale_torch.py) on 1 and 2 threads in the same run.
+//
+// MFU is against the backend's own matmul peak measured in the same process (TF.js tf.matMul, plain 2-D,
+// best of the BERT-base shapes): a ratio to PyTorch alone depends on the CPU (AVX-512 BLAS vs 128-bit wasm
+// SIMD), MFU does not. Run: node bench/scale.bench.mjs [backends...] [--only workload,...] (after the build).
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { printTable, writeResults } from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BATCH = 8;
+const SEQ = 128;
+const BERT = { vocab: 30522, dim: 768, layers: 12, heads: 12, inter: 3072, maxPos: 512 };
+const GPT2 = { vocab: 50257, dim: 768, layers: 12, heads: 12, block: 1024 };
+const POSITIONS = [16, 512];
+const GEN_TOKENS = 8;
+const WORKLOADS = ['bert-finetune', 'bert-forward', 'gpt2-train', 'gpt2-generate'];
+
+/** Matmul FLOPs of one forward token through L blocks of width d, MLP width i, attending over s keys. */
+const blockFlops = (layers, d, i, s) => layers * (2 * (4 * d * d + 2 * d * i) + 4 * s * d);
+const FLOPS = {
+  // Training = 3 × forward (forward, input gradients, weight gradients); attention over the full 128 keys.
+  'bert-finetune': 3 * BATCH * SEQ * blockFlops(BERT.layers, BERT.dim, BERT.inter, SEQ),
+  'bert-forward': BATCH * SEQ * blockFlops(BERT.layers, BERT.dim, BERT.inter, SEQ),
+  // Causal: on average half the keys; plus the tied 50,257-way head.
+  'gpt2-train':
+    3 * BATCH * SEQ * (blockFlops(GPT2.layers, GPT2.dim, 4 * GPT2.dim, SEQ / 2) + 2 * GPT2.dim * GPT2.vocab),
+};
+
+const fmtMB = (b) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
+
+async function matmulPeak(tf) {
+  let best = 0;
+  for (const [m, k, n] of [
+    [1024, 768, 768],
+    [1024, 768, 3072],
+    [1024, 3072, 768],
+  ]) {
+    const a = tf.randomNormal([m, k]);
+    const b = tf.randomNormal([k, n]);
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const c = tf.matMul(a, b);
+      await c.data();
+      const ms = performance.now() - t0;
+      c.dispose();
+      if (i > 0) best = Math.max(best, (2 * m * k * n) / ms / 1e6);
+    }
+    tf.dispose([a, b]);
+  }
+  return best; // GFLOP/s
+}
+
+async function child(backend, workload) {
+  const tf = await import('@tensorflow/tfjs');
+  const core = await import('@transformer-kit/core');
+  const info = await core.initBackend(backend);
+  const peakGflops = await matmulPeak(tf);
+  const rng = new core.Rng(1);
+  const ids = (vocab, b, t) =>
+    Array.from({ length: b }, () => Array.from({ length: t }, () => 1 + rng.int(vocab - 1)));
+  const iters = backend === 'cpu' ? 1 : 2;
+  const result = { backend: info.backend, device: info.device, workload, peakGflops };
+  core.resetWasmHeapPeak();
+  const timeSteps = async (fn, n) => {
+    const times = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await fn();
+      times.push(performance.now() - t0);
+    }
+    return Math.min(...times);
+  };
+
+  if (workload.startsWith('bert')) {
+    const { BertForSequenceClassification, bertConfig } = await import('@transformer-kit/bert');
+    const model = new BertForSequenceClassification(bertConfig('base'), { numLabels: 2 });
+    const inputIds = ids(BERT.vocab, BATCH, SEQ);
+    const attentionMask = inputIds.map((r) => r.map(() => 1));
+    if (workload === 'bert-forward') {
+      model.eval();
+      const run = async () => {
+        const h = tf.tidy(() => model.bert.forward({ inputIds, attentionMask }).sequenceOutput);
+        await h.data();
+        h.dispose();
+      };
+      await run();
+      result.ms = await timeSteps(run, iters + 1);
+    } else {
+      model.train();
+      const labels = tf.tensor1d(
+        inputIds.map((_, i) => i % 2),
+        'int32',
+      );
+      const trainer = new core.Trainer(model, { lr: 2e-5, weightDecay: 0.01, clipNorm: 1 });
+      const step = () => trainer.step(() => model.loss({ inputIds, attentionMask }, labels));
+      await step();
+      result.tensorsAfterFirstStep = tf.memory().numTensors;
+      result.ms = await timeSteps(step, iters);
+      result.tensorsAfterLastStep = tf.memory().numTensors;
+    }
+  } else {
+    const { GPT, gptConfig } = await import('@transformer-kit/gpt');
+    const model = new GPT(gptConfig('gpt2'));
+    if (workload === 'gpt2-train') {
+      model.train();
+      const x = tf.tensor2d(ids(GPT2.vocab, BATCH, SEQ), undefined, 'int32');
+      const y = tf.tensor2d(ids(GPT2.vocab, BATCH, SEQ), undefined, 'int32');
+      const trainer = new core.Trainer(model, { lr: 3e-4, weightDecay: 0.1, clipNorm: 1 });
+      const step = () => trainer.step(() => model.loss(x, y));
+      await step();
+      result.tensorsAfterFirstStep = tf.memory().numTensors;
+      result.ms = await timeSteps(step, iters);
+      result.tensorsAfterLastStep = tf.memory().numTensors;
+    } else {
+      model.eval();
+      result.msPerToken = {};
+      const before = tf.memory().numTensors;
+      for (const pos of POSITIONS) {
+        const prompt = ids(GPT2.vocab, 1, pos)[0];
+        const perToken = async () => {
+          const cache = model.newCache();
+          const first = tf.tidy(() => model.forward([prompt], { cache, lastOnly: true }));
+          await first.data();
+          first.dispose();
+          const t0 = performance.now();
+          for (let i = 0; i < GEN_TOKENS; i++) {
+            const logits = tf.tidy(() => model.forward([[1 + i]], { cache, lastOnly: true }));
+            await logits.data();
+            logits.dispose();
+          }
+          cache.dispose();
+          return (performance.now() - t0) / GEN_TOKENS;
+        };
+        await perToken();
+        result.msPerToken[pos] = Math.min(await perToken(), await perToken());
+      }
+      result.tensorsLeaked = tf.memory().numTensors - before;
+    }
+  }
+  const heap = core.wasmHeapStats();
+  result.wasmHeapMB = fmtMB(heap?.heapBytes);
+  result.peakMB = fmtMB(heap?.peakBytes);
+  result.rssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+function runChild(backend, workload) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', backend, workload], {
+    cwd: here,
+    encoding: 'utf8',
+    maxBuffer: 64 * 2 ** 20,
+  });
+  const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
+  if (line) return JSON.parse(line.slice(7));
+  const why = (r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ');
+  return { backend, workload, error: why || `exit ${r.status}` };
+}
+
+function torch(threads, only) {
+  const cfg = {
+    batch: BATCH,
+    seq: SEQ,
+    bert: BERT,
+    gpt2: GPT2,
+    positions: POSITIONS,
+    genTokens: GEN_TOKENS,
+    threads,
+    only,
+  };
+  const r = spawnSync('/usr/bin/python3', [join(here, 'scale_torch.py'), JSON.stringify(cfg)], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+  });
+  if (r.status !== 0) return { error: (r.stderr || '').trim().split('\n').at(-1) || `exit ${r.status}` };
+  return JSON.parse(r.stdout.trim().split('\n').at(-1));
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1].split(',') : WORKLOADS;
+  const backends = args.length ? args : await presentBackends();
+  const ours = [];
+  for (const backend of backends) for (const w of only) ours.push(runChild(backend, w));
+  const torchRuns = { 1: torch(1, only), 2: torch(2, only) };
+
+  const rows = [];
+  for (const r of ours) {
+    if (r.error) {
+      rows.push({ workload: r.workload, backend: r.backend, note: r.error });
+      continue;
+    }
+    const t1 = torchRuns[1][r.workload];
+    const t2 = torchRuns[2][r.workload];
+    if (r.workload === 'gpt2-generate') {
+      for (const pos of POSITIONS) {
+        rows.push({
+          workload: `gpt2-generate @${pos}`,
+          backend: r.backend,
+          ms: r.msPerToken[pos],
+          'tok/s': 1000 / r.msPerToken[pos],
+          'torch1 ms': t1?.[pos],
+          'torch2 ms': t2?.[pos],
+          'ours/torch1': t1 ? t1[pos] / r.msPerToken[pos] : undefined,
+          'heap MB': r.wasmHeapMB,
+          'RSS MB': r.rssMB,
+          'torch RSS MB': torchRuns[1].rssMB?.[r.workload],
+          tensors: r.tensorsLeaked === 0 ? 'flat' : `+${r.tensorsLeaked}`,
+        });
+      }
+      continue;
+    }
+    const gflops = FLOPS[r.workload] / r.ms / 1e6;
+    rows.push({
+      workload: r.workload,
+      backend: r.backend,
+      ms: r.ms,
+      'tok/s': (BATCH * SEQ * 1000) / r.ms,
+      GFLOPs: gflops,
+      'peak GF/s': r.peakGflops,
+      MFU: `${Math.round((100 * gflops) / r.peakGflops)}%`,
+      'torch1 ms': t1,
+      'torch2 ms': t2,
+      'ours/torch1': t1 ? t1 / r.ms : undefined,
+      'heap MB': r.wasmHeapMB,
+      'RSS MB': r.rssMB,
+      'torch RSS MB': torchRuns[1].rssMB?.[r.workload],
+      tensors:
+        r.tensorsAfterFirstStep === undefined
+          ? ''
+          : r.tensorsAfterFirstStep === r.tensorsAfterLastStep
+            ? 'flat'
+            : `${r.tensorsAfterFirstStep}→${r.tensorsAfterLastStep}`,
+    });
+  }
+  printTable(
+    `BERT-base / GPT-2 small at batch ${BATCH} × ${SEQ} (ms = per step, best of runs; ours/torch1 > 1 = faster)`,
+    rows,
+  );
+  writeResults('scale', {
+    config: { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2 },
+    ours,
+    torch: torchRuns,
+    rows,
+    cpu: os.cpus()[0]?.model,
+  });
+}
+
+/** wasm always; cpu is minutes per step at these sizes and is left out; GPUs when present. */
+async function presentBackends() {
+  const found = ['wasm'];
+  const { probeWebGPU } = await import('@transformer-kit/core').catch(() => ({}));
+  if (probeWebGPU) {
+    const p = await probeWebGPU().catch(() => undefined);
+    if (p?.available && !p.software) found.push('webgpu');
+  }
+  try {
+    await import('@tensorflow/tfjs-node-gpu');
+    found.push('node-gpu');
+  } catch {}
+  return found;
+}
+
+if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4]);
+else await main();
