@@ -6,7 +6,7 @@
  * estimateTrainingBytes, savePretrained / encodePretrained.
  */
 import * as tf from '@tensorflow/tfjs';
-import * as attention from '@transformer-kit/attention';
+import { setRecompute } from '@transformer-kit/attention';
 import {
   type BertConfig,
   type BertForSequenceClassification,
@@ -26,11 +26,12 @@ import {
   type CheckpointSource,
   CONFIG_FILE,
   checkModelType,
-  InvalidArgumentError,
   parseConfig,
   readCheckpointFile,
   readOptionalFiles,
   type TrainingLoop,
+  WASM_HEAP_MAX,
+  wasmHeapStats,
 } from '@transformer-kit/core';
 import { TOKENIZER_FILES, type Tokenizer } from '@transformer-kit/tokenizer';
 import { type Classification, classifyWithAttention } from './sentiment.js';
@@ -108,7 +109,12 @@ export async function inspectFolder(source: CheckpointSource): Promise<FolderInf
 }
 
 /** The ~4 GiB a wasm module can address, less room for the runtime and the evaluation batches. */
-export const WASM_BUDGET_BYTES = 0.9 * 4 * 1024 ** 3;
+export const WASM_BUDGET_BYTES = 0.9 * WASM_HEAP_MAX;
+
+/** The wasm heap's budget: core's cap (setWasmHeapBudget) when the backend runs, else WASM_BUDGET_BYTES. */
+function wasmBudget(): number {
+  return Math.min(WASM_BUDGET_BYTES, wasmHeapStats()?.budget ?? Number.POSITIVE_INFINITY);
+}
 
 export interface MemoryPlan {
   estimate: TrainingMemory;
@@ -133,7 +139,7 @@ export function planMemory(
   const est = (batchSize: number, recompute: boolean, len = seqLength) =>
     estimateTrainingBytes(config, { batchSize, seqLength: len, numLabels, recompute });
   const estimate = est(settings.batchSize, settings.recompute);
-  const budgetBytes = backend === 'wasm' ? WASM_BUDGET_BYTES : undefined;
+  const budgetBytes = backend === 'wasm' ? wasmBudget() : undefined;
   if (budgetBytes === undefined)
     return { estimate, fits: true, message: `about ${gb(estimate.totalBytes)} per step (${backend})` };
   if (estimate.totalBytes <= budgetBytes)
@@ -146,7 +152,7 @@ export function planMemory(
   const effective = settings.batchSize * settings.accumulationSteps;
   // The largest batch that fits, without then with recompute (when available), then at shorter lengths.
   let suggestion: MemoryPlan['suggestion'];
-  const modes = settings.recompute ? [true] : canRecompute() ? [false, true] : [false];
+  const modes = settings.recompute ? [true] : [false, true];
   for (let len = seqLength; len >= 16 && !suggestion; len = Math.floor(len / 2))
     for (const recompute of modes) {
       // Divisors of the effective batch, so that batch × accumulation is the same number of examples.
@@ -170,16 +176,6 @@ export function planMemory(
     ...(suggestion ? { suggestion } : {}),
     message: `batch ${settings.batchSize} × ${seqLength} tokens needs about ${gb(estimate.totalBytes)}, more than the ${gb(budgetBytes)} wasm heap: ${fix}`,
   };
-}
-
-/** Activation recomputation is attention's `setRecompute(model)` (when that package version has it). */
-function recomputeHook(): ((model: unknown, on?: boolean) => void) | undefined {
-  const fn = (attention as unknown as Record<string, unknown>).setRecompute;
-  return typeof fn === 'function' ? (fn as (model: unknown, on?: boolean) => void) : undefined;
-}
-
-export function canRecompute(): boolean {
-  return recomputeHook() !== undefined;
 }
 
 /** core's OutOfMemoryError (a step that cannot fit the wasm heap), recognised by its code. */
@@ -217,10 +213,6 @@ export class FineTuneExperiment {
     onWarning: (message: string) => void = () => {},
   ): Promise<FineTuneExperiment> {
     await inspectFolder(source);
-    if (settings.recompute && !canRecompute())
-      throw new InvalidArgumentError(
-        'recompute needs @transformer-kit/attention with setRecompute (memory-efficient gradients); this build has none',
-      );
     const loaded = await loadSequenceClassifier(source, {
       labels: split.labels,
       seed: settings.seed,
@@ -235,8 +227,9 @@ export class FineTuneExperiment {
     return exp;
   }
 
+  /** attention's setRecompute: each block's activations are recomputed in the backward pass. */
   #applyRecompute(): void {
-    recomputeHook()?.(this.model, this.settings.recompute);
+    setRecompute(this.model, this.settings.recompute);
   }
 
   /** Optimizer steps taken and planned by the current loop. */

@@ -147,11 +147,11 @@ describe('pnpm demo finetune: bad input is one line and exit 2', () => {
         '--data',
         csv,
         '--batch-size',
-        '32',
+        '64',
         '--max-length',
-        '128',
+        '512',
       ],
-      /batch 32 × 128 tokens needs about [\d.]+ GB, more than the 3\.60 GB wasm heap: use batch \d+ × \d+ accumulation steps \(the same effective batch of 32\)/,
+      /batch 64 × 512 tokens needs about [\d.]+ GB, more than the 3\.60 GB wasm heap: use batch \d+ × \d+ accumulation steps \(the same effective batch of 64\)/,
     ],
   ])('%s', async (_, argv, message) => {
     const r = await run([...argv(), '--backend', 'wasm']);
@@ -207,6 +207,34 @@ describe('pnpm demo finetune on the tiny HF folder (wasm)', () => {
     expect(again.err).toEqual([]);
     expect(again.code).toBe(0);
     expect(again.out).toContain("head: the folder's own classifier (same labels)");
+  });
+
+  it('--recompute and --accumulation-steps train the same model (within float error)', async () => {
+    const report = async (extra: string[], out: string) => {
+      const opts = parseOptions([
+        'finetune',
+        '--from',
+        tinyBert,
+        '--data',
+        csv,
+        '--out',
+        join(dir, out),
+        ...FAST,
+        ...extra,
+      ]);
+      if (opts === 'help') throw new Error('unexpected');
+      return runFineTune(opts, capture());
+    };
+    const plain = await report(['--epochs', '1'], 'plain');
+    const recompute = await report(['--epochs', '1', '--recompute'], 'recompute');
+    expect(recompute.losses).toHaveLength(plain.losses.length);
+    recompute.losses.forEach((l, i) => {
+      expect(l).toBeCloseTo(plain.losses[i]!, 4);
+    });
+    // Batch 8 × 2 accumulated: the same number of optimizer steps as batch 16, the loss still falls.
+    const accumulated = await report(['--batch-size', '8', '--accumulation-steps', '2'], 'accumulated');
+    expect(accumulated.losses).toHaveLength(60);
+    expect(mean(accumulated.losses.slice(-10))).toBeLessThan(mean(accumulated.losses.slice(0, 10)) - 0.2);
   });
 
   it('sentence pairs (text,text_pair,label) train and save', async () => {

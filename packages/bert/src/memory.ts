@@ -5,10 +5,12 @@ import type { BertConfig } from './model.js';
  * A rough memory estimate of one fine-tuning step, from the config alone, so a caller can say before it
  * starts that a batch will not fit (the wasm heap is 4 GiB at most) and offer a smaller batch with gradient
  * accumulation instead of crashing. It counts float32 bytes: the weights, their gradients and AdamW's two
- * moments (16 bytes per parameter), the dense gradient of the word-embedding table, and the activations the
- * gradient tape keeps per layer and example — queries/keys/values, attention scores, probabilities and
- * dropout masks (heads × T × T each), the MLP's pre- and post-GELU (intermediate size), residuals and layer
- * norms — doubled for the backward pass's transients. It is deliberately pessimistic, not exact.
+ * moments (16 bytes per parameter), the dense gradient of the word-embedding table, and the activations a
+ * layer keeps per token for core's valueAndGrads (which frees them as the backward pass goes): about four
+ * hidden-sized vectors, the MLP's GELU input (intermediate size) and the attention probabilities with their
+ * dropout mask (heads × T), plus one layer's worth of backward transients. Calibrated on core's
+ * measurement (BERT-base width, 8 × 128: 27 MB of activations per layer; this says 31) and meant to err
+ * on the safe side, not to be exact.
  */
 
 export interface TrainingMemory {
@@ -58,10 +60,11 @@ export function estimateTrainingBytes(
     numLabels;
   const f = 4;
   const t = seqLength;
-  // Floats kept per layer and example: 14 hidden-sized vectors, 3 intermediate-sized, 4 heads × T scores.
-  const layerFloats = t * (14 * d + 3 * i + 4 * c.numHeads * t);
-  const kept = recompute ? c.numLayers * t * d + layerFloats : c.numLayers * layerFloats;
-  const activationBytes = 2 * f * batchSize * kept + f * c.vocabSize * d;
+  // Floats kept per layer and example: 4 hidden-sized vectors, the GELU input, heads × T probabilities.
+  const layerFloats = t * (4 * d + i + c.numHeads * t);
+  // Recompute keeps each block's input and reruns one block at a time in the backward pass.
+  const kept = (recompute ? c.numLayers * t * d : c.numLayers * layerFloats) + layerFloats;
+  const activationBytes = f * batchSize * kept + f * c.vocabSize * d;
   const stateBytes = 4 * f * parameters;
   return { parameters, stateBytes, activationBytes, totalBytes: stateBytes + activationBytes };
 }

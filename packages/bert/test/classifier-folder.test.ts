@@ -173,10 +173,12 @@ describe('estimateTrainingBytes', () => {
       estimateTrainingBytes(c, { batchSize: 4, seqLength: 32, numLabels: 3, recompute: true })
         .activationBytes,
     ).toBeLessThan(e.activationBytes);
-    // BERT-base at 8 × 128: well over a GB, under 8.
-    const base = estimateTrainingBytes(bertConfig('base'), { batchSize: 8, seqLength: 128 });
-    expect(base.totalBytes / 1024 ** 3).toBeGreaterThan(2);
-    expect(base.totalBytes / 1024 ** 3).toBeLessThan(8);
+    // BERT-base at 8 × 128 fits the wasm heap (issue 9's target); at 64 × 512 it does not.
+    const gb = (batchSize: number, seqLength: number) =>
+      estimateTrainingBytes(bertConfig('base'), { batchSize, seqLength }).totalBytes / 1024 ** 3;
+    expect(gb(8, 128)).toBeGreaterThan(1.8);
+    expect(gb(8, 128)).toBeLessThan(3);
+    expect(gb(64, 512)).toBeGreaterThan(4);
     model.dispose();
   });
 });
