@@ -399,6 +399,7 @@ async function filesOf(list: FileList): Promise<Map<string, FileData>> {
 
 /** A new folder: checked first (another architecture, no vocabulary), and only then replaces the old one. */
 async function pickFolder(list: FileList): Promise<void> {
+  notWhileTraining();
   const files = await filesOf(list);
   $('ft-model-info').textContent = `reading ${files.size} files…`;
   let info: FolderInfo;
@@ -421,6 +422,11 @@ async function pickFolder(list: FileList): Promise<void> {
   $<HTMLInputElement>('ft-maxlen').value = String(len);
 }
 
+/** Picking another folder or data set replaces the model: not while a step may be running on it. */
+function notWhileTraining(): void {
+  if (state.ft.running) throw new Error('press Stop before picking another model folder or data set');
+}
+
 function describeFolder(info: FolderInfo): string {
   const c = info.config;
   const labels = info.labels ? `, labels ${info.labels.join(' / ')}` : '';
@@ -429,6 +435,7 @@ function describeFolder(info: FolderInfo): string {
 
 /** New data: parsed and split first; a bad file is an error and the previous data (and model) stay. */
 async function pickData(file: File | null): Promise<void> {
+  notWhileTraining();
   let data: LabelledData;
   if (file) data = readLabelledTable(await file.text(), file.name);
   else data = sentimentData(loadSentences());
