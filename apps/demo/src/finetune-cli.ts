@@ -48,6 +48,10 @@ export interface FineTuneReport {
   final: EvalMetrics;
   out: string;
   reloadIdentical: boolean;
+  /** The validation rows and the fine-tuned model's probabilities on them (for cross-checks). */
+  validation: Array<{ text: string; pair?: string }>;
+  validationProbs: number[][];
+  maxLength: number;
 }
 
 /** The cheap checks (flags and paths), before the backend starts. */
@@ -160,11 +164,13 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
     await exp.save(dir);
     const reloaded = await loadSequenceClassifier(dir, { labels: split.labels });
     let identical = false;
+    let probs: number[][] = [];
     try {
       const before = await exp.predict(split.validation);
       const after = await predictProbs(reloaded.model, reloaded.tokenizer!, split.validation, exp.maxLength);
       const maxDiff = Math.max(...before.flatMap((p, i) => p.map((v, j) => Math.abs(v - after[i]![j]!))));
       identical = maxDiff === 0 && !reloaded.newHead;
+      probs = before;
       out.log('');
       out.log(`   saved: ${dir} (config.json with id2label, model.safetensors, tokenizer.json, vocab.txt)`);
       out.log(
@@ -184,6 +190,11 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
       final: { accuracy: final.accuracy, f1: final.f1 },
       out: dir,
       reloadIdentical: identical,
+      validation: split.validation.map((e) =>
+        e.pair === undefined ? { text: e.text } : { text: e.text, pair: e.pair },
+      ),
+      validationProbs: probs,
+      maxLength: exp.maxLength,
     };
   } finally {
     exp.dispose();

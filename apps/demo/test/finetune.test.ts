@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -190,6 +191,31 @@ describe('pnpm demo finetune on the tiny HF folder (wasm)', () => {
     expect(saved.id2label).toEqual({ 0: 'negative', 1: 'positive' });
     expect(log.text()).toContain('labels found: negative (200), positive (200)');
     expect(log.text()).toMatch(/reloaded: identical predictions on all 80 validation rows/);
+
+    // PyTorch reads the folder too (HF names and layouts, BERT's tokenizer rules): same probabilities.
+    const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+    if (torch.status === 0) {
+      const py = spawnSync(
+        '/usr/bin/python3',
+        [
+          fileURLToPath(new URL('../scripts/check_with_pytorch.py', import.meta.url)),
+          out,
+          String(r.maxLength),
+        ],
+        { input: JSON.stringify(r.validation.map((v) => v.text)), encoding: 'utf8', timeout: 120_000 },
+      );
+      expect(py.stderr).toBe('');
+      const probs = JSON.parse(py.stdout) as number[][];
+      expect(probs).toHaveLength(80);
+      expect(r.validationProbs).toHaveLength(80);
+      const diff = Math.max(
+        ...probs.flatMap((p, i) => p.map((v, j) => Math.abs(v - r.validationProbs[i]![j]!))),
+      );
+      expect(diff).toBeLessThan(1e-4);
+    } else
+      console.warn(
+        'no PyTorch here (/usr/bin/python3 -c "import torch"): the PyTorch cross-check is skipped',
+      );
 
     // Fine-tuning the saved classifier again keeps its head (same labels); the command exits 0.
     const again = await run([
