@@ -37,6 +37,12 @@ import { TOKENIZER_FILES, type Tokenizer } from '@transformer-kit/tokenizer';
 import { type Classification, classifyWithAttention } from './sentiment.js';
 import type { DataSplit } from './table.js';
 
+/**
+ * Batches padded to a multiple of 8: few distinct shapes, so webgpu compiles few shaders (only when the max
+ * length is one too, so padding never goes past it).
+ */
+const padFor = (maxLength: number) => (maxLength % 8 === 0 ? 8 : undefined);
+
 export interface FineTuneSettings {
   epochs: number;
   batchSize: number;
@@ -254,6 +260,7 @@ export class FineTuneExperiment {
       maxLength: this.maxLength,
       accumulationSteps: s.accumulationSteps,
       seed: s.seed,
+      ...(padFor(this.maxLength) ? { padToMultipleOf: 8 } : {}),
       onBatch: (b) => {
         for (const row of b.attentionMask) for (const m of row) this.tokensSeen += m;
       },
@@ -284,6 +291,7 @@ export class FineTuneExperiment {
     const { accuracy, f1 } = await evaluateClassifier(this.model, this.tokenizer, examples, {
       batchSize: 32,
       maxLength: this.maxLength,
+      ...(padFor(this.maxLength) ? { padToMultipleOf: 8 } : {}),
     });
     return { accuracy, f1 };
   }
@@ -331,6 +339,7 @@ export async function predictProbs(
         tokenizer,
         batch.map((e): string | [string, string] => (e.pair === undefined ? e.text : [e.text, e.pair])),
         maxLength,
+        padFor(maxLength),
       );
       const probs = tf.tidy(() => tf.softmax(model.forward(inputs)));
       out.push(...((await probs.array()) as number[][]));

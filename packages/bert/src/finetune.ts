@@ -70,6 +70,8 @@ const toInput = (e: Example): string | [string, string] => (e.pair === undefined
 export interface FineTuneLoopOptions extends FineTuneOptions {
   /** Sees every encoded training batch (e.g. to count tokens for a tokens/s display). */
   onBatch?: (batch: EncodedBatch) => void;
+  /** Pad each batch to a multiple of this (few distinct shapes: fewer shader compiles on webgpu). */
+  padToMultipleOf?: number;
 }
 
 /**
@@ -80,7 +82,7 @@ export function fineTuneLoop(
   model: SequenceClassifier,
   tokenizer: Tokenizer,
   examples: Example[],
-  { onBatch, ...options }: FineTuneLoopOptions = {},
+  { onBatch, padToMultipleOf, ...options }: FineTuneLoopOptions = {},
 ): TrainingLoop<Example[]> {
   const { batchSize = 16, maxLength = 128 } = options;
   if (!examples.length) throw new InvalidArgumentError('fineTune: no training examples');
@@ -93,7 +95,7 @@ export function fineTuneLoop(
   });
   // Labels were checked above: skip the per-step read-back.
   const loss = (batch: Example[]) => {
-    const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength);
+    const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength, padToMultipleOf);
     onBatch?.(inputs);
     return classificationLoss(
       model.forward(inputs),
@@ -198,14 +200,18 @@ export async function evaluateClassifier(
   model: SequenceClassifier,
   tokenizer: Tokenizer,
   examples: Example[],
-  { batchSize = 64, maxLength = 128 } = {},
+  {
+    batchSize = 64,
+    maxLength = 128,
+    padToMultipleOf,
+  }: { batchSize?: number; maxLength?: number; padToMultipleOf?: number } = {},
 ): Promise<Evaluation> {
   const wasTraining = model.training;
   model.eval();
   const preds: number[] = [];
   for (let i = 0; i < examples.length; i += batchSize) {
     const batch = examples.slice(i, i + batchSize);
-    const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength);
+    const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength, padToMultipleOf);
     const logits = tf.tidy(() => model.forward(inputs));
     preds.push(...(await predictions(logits)));
     logits.dispose();
