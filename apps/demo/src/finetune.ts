@@ -132,7 +132,8 @@ export interface MemoryPlan {
   message: string;
 }
 
-const gb = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GB`;
+const gb = (b: number) =>
+  b < 1024 ** 3 ? `${Math.max(1, Math.round(b / 1024 ** 2))} MB` : `${(b / 1024 ** 3).toFixed(2)} GB`;
 
 /** Whether a step of `settings` fits the backend's memory, and what to run instead when it does not. */
 export function planMemory(
