@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '@transformer-kit/core';
+import { initBackend, setWasmHeapBudget, wasmHeapStats } from '@transformer-kit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, parseOptions } from '../src/cli.js';
+import { DEFAULT_SETTINGS, FineTuneExperiment, isOutOfMemory } from '../src/finetune.js';
 import { runFineTune } from '../src/finetune-cli.js';
 import type { Output } from '../src/io.js';
+import { readLabelledTable, splitData } from '../src/table.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));
 const tinyBert = join(fixtures, 'tiny-bert');
@@ -261,6 +263,44 @@ describe('pnpm demo finetune on the tiny HF folder (wasm)', () => {
     const accumulated = await report(['--batch-size', '8', '--accumulation-steps', '2'], 'accumulated');
     expect(accumulated.losses).toHaveLength(60);
     expect(mean(accumulated.losses.slice(-10))).toBeLessThan(mean(accumulated.losses.slice(0, 10)) - 0.2);
+  });
+
+  it("an out-of-memory step (core's OutOfMemoryError, code OUT_OF_MEMORY) loses nothing: a smaller batch with accumulation continues from the same weights", async () => {
+    const split = splitData(readLabelledTable(readFileSync(csv, 'utf8'), 'sentiment-small.csv'), 0.2, 0);
+    const exp = await FineTuneExperiment.create(tinyBert, split, {
+      ...DEFAULT_SETTINGS,
+      lr: 5e-3,
+      epochs: 1,
+      batchSize: 16,
+    });
+    try {
+      const off = exp.loop.on({ onStep: (r) => void (r.step === 5 && exp.loop.stop()) });
+      await exp.loop.run();
+      off();
+      const rows = split.validation.slice(0, 8);
+      const before = await exp.predict(rows);
+      // Room for a few hundred KB more: the next step (batch 16 × up to 64 tokens) cannot fit.
+      const old = setWasmHeapBudget(wasmHeapStats()!.liveBytes + 256 * 1024);
+      let error: unknown;
+      try {
+        await exp.loop.run();
+      } catch (e) {
+        error = e;
+      } finally {
+        setWasmHeapBudget(old);
+      }
+      expect(isOutOfMemory(error), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/accumulationSteps|smaller batch/);
+      expect(exp.loop.step).toBe(5);
+      expect(await exp.predict(rows)).toEqual(before);
+      // The page's and CLI's offer: half the batch, twice the accumulation; training goes on.
+      exp.reconfigure({ ...exp.settings, batchSize: 8, accumulationSteps: 2 });
+      await exp.loop.run();
+      expect(exp.losses).toHaveLength(5 + 20);
+      expect((await exp.evaluate()).accuracy).toBeGreaterThan(0);
+    } finally {
+      exp.dispose();
+    }
   });
 
   it('sentence pairs (text,text_pair,label) train and save', async () => {
