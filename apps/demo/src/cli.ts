@@ -14,6 +14,8 @@ import {
   TransformerKitError,
 } from '@transformer-kit/core';
 import { describeBackend } from './describe.js';
+import { DEFAULT_SETTINGS } from './finetune.js';
+import { checkFineTuneInputs, type FineTuneCliOptions, runFineTune } from './finetune-cli.js';
 import { runGenerate, runSample } from './generate-cli.js';
 import { type Output, UsageError } from './io.js';
 import { runClassify, runSentiment } from './sentiment-cli.js';
@@ -30,6 +32,7 @@ Commands:
   classify <text>     classify a sentence with the saved sentiment checkpoint
   sample [prompt]     continue a prompt with the saved GPT checkpoint
   vit                 MAE-pretrain a small ViT on the UCI digits, then fine-tune it vs from scratch
+  finetune            fine-tune a HuggingFace BERT folder on a CSV/TSV of your labels (text[,text_pair],label)
 
 Options:
   --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
@@ -38,10 +41,24 @@ Options:
   --tokens <n>            characters to generate (default: 400)
   --seed <n>              seed for data split, initialisation and sampling (default: 0)
   --fast                  tiny models, fewer steps: a smoke test (under a minute)
+
+Fine-tuning (pnpm demo finetune --from DIR --data FILE.csv):
+  --from <dir>            HF folder: config.json + model.safetensors + vocab.txt or tokenizer.json
+                          (BertModel, BertForMaskedLM or BertForSequenceClassification)
+  --data <file>           CSV or TSV with a header text[,text_pair],label (or 2-3 columns in that order)
+  --label-column <name>   the label column's header name (default: label)
+  --epochs <n>            passes over the training split (default: ${DEFAULT_SETTINGS.epochs})
+  --batch-size <n>        examples per micro-batch (default: ${DEFAULT_SETTINGS.batchSize})
+  --lr <x>                peak learning rate, linear warmup and decay (default: ${DEFAULT_SETTINGS.lr})
+  --max-length <n>        tokens per example (default: ${DEFAULT_SETTINGS.maxLength})
+  --accumulation-steps <n> micro-batches per optimizer step (default: 1)
+  --recompute             recompute activations in the backward pass (less memory)
+  --eval-every <n>        validation accuracy/F1 every n steps (default: once per epoch)
+  --out <dir>             where the fine-tuned HF folder goes (default: <checkpoint-dir>/finetuned-bert)
   --verbose               also show what the runtimes print (TF.js's tfjs-node banner, Dawn's GPU probe)
   -h, --help              this text`;
 
-const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample', 'vit'] as const;
+const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample', 'vit', 'finetune'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export interface DemoOptions {
@@ -54,6 +71,8 @@ export interface DemoOptions {
   seed: number;
   fast: boolean;
   verbose: boolean;
+  /** `finetune`'s options (unset ones take DEFAULT_SETTINGS). */
+  finetune: FineTuneCliOptions;
 }
 
 function intOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -84,7 +103,7 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
   if (backend !== undefined && !BACKEND_CHOICES.includes(backend)) {
     throw new UsageError(`unknown backend '${backend}'; valid: ${BACKEND_CHOICES.join(', ')}`);
   }
-  if (['all', 'sentiment', 'generate', 'vit'].includes(command) && rest.length > 0) {
+  if (['all', 'sentiment', 'generate', 'vit', 'finetune'].includes(command) && rest.length > 0) {
     throw new UsageError(`'${command}' takes no arguments, got '${rest.join(' ')}' (see --help)`);
   }
   return {
@@ -97,7 +116,27 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
     seed: intOption('seed', values.seed, 0) ?? 0,
     fast: values.fast ?? false,
     verbose: values.verbose ?? false,
+    finetune: {
+      from: values.from,
+      data: values.data,
+      labelColumn: values['label-column'],
+      out: values.out,
+      epochs: intOption('epochs', values.epochs, 1),
+      batchSize: intOption('batch-size', values['batch-size'], 1),
+      lr: numberOption('lr', values.lr),
+      maxLength: intOption('max-length', values['max-length'], 8),
+      accumulationSteps: intOption('accumulation-steps', values['accumulation-steps'], 1),
+      evalEvery: intOption('eval-every', values['eval-every'], 1),
+      recompute: values.recompute ?? false,
+    },
   };
+}
+
+function numberOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0)) throw new UsageError(`--${name} must be a number > 0, got '${value}'`);
+  return n;
 }
 
 function parse(argv: string[]) {
@@ -113,6 +152,17 @@ function parse(argv: string[]) {
       seed: { type: 'string' },
       fast: { type: 'boolean' },
       verbose: { type: 'boolean' },
+      from: { type: 'string' },
+      data: { type: 'string' },
+      'label-column': { type: 'string' },
+      out: { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      'max-length': { type: 'string' },
+      'accumulation-steps': { type: 'string' },
+      'eval-every': { type: 'string' },
+      recompute: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -142,6 +192,7 @@ export async function main(
         'classify needs a non-empty sentence, e.g. pnpm demo classify "attention is not too shabby"',
       );
     }
+    if (opts.command === 'finetune') checkFineTuneInputs(opts);
     // Quiet unless --verbose: runtime banners and Dawn's native probe output stay out of the demo's output.
     const info = await initBackend(opts.backend, { quiet: !opts.verbose });
     if (opts.verbose) for (const l of info.quietLog) err(l);
@@ -165,6 +216,9 @@ export async function main(
         break;
       case 'vit':
         await runVit(opts, out);
+        break;
+      case 'finetune':
+        await runFineTune(opts, out);
         break;
     }
     return 0;

@@ -4,6 +4,8 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** Report that `step` steps are done, the latest loss and how many tokens the steps consumed so far. */
   update(step: number, loss: number, tokens: number): void;
+  /** A note shown after the counters until the next one (e.g. the latest validation accuracy). */
+  note(text: string): void;
   stop(): void;
 }
 
@@ -14,7 +16,7 @@ export function progressBar(
 ): Progress {
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label.padEnd(22)} [{bar}] {value}/{total} | loss {loss} | {tps} tok/s | {duration_formatted}`,
+      format: `${label.padEnd(22)} [{bar}] {value}/{total} | loss {loss} | {tps} tok/s | {duration_formatted}{note}`,
       barsize: 24,
       hideCursor: stream.isTTY ? true : null,
       stream,
@@ -26,7 +28,7 @@ export function progressBar(
     cliProgress.Presets.shades_classic,
   );
   const start = performance.now();
-  bar.start(total, 0, { loss: '  -  ', tps: '-' });
+  bar.start(total, 0, { loss: '  -  ', tps: '-', note: '' });
   return {
     update(step, loss, tokens) {
       const seconds = (performance.now() - start) / 1000;
@@ -34,6 +36,9 @@ export function progressBar(
         loss: loss.toFixed(3),
         tps: seconds > 0 ? Math.round(tokens / seconds).toLocaleString('en-US') : '-',
       });
+    },
+    note(text) {
+      bar.update({ note: text ? ` | ${text}` : '' });
     },
     stop() {
       bar.stop();

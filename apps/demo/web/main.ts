@@ -4,8 +4,19 @@
  * HuggingFace checkpoint picked from disk. Every failure is shown in the page.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type BackendChoice, initBackend, type TrainingLoop } from '@transformer-kit/core';
+import { loadSequenceClassifier } from '@transformer-kit/bert';
+import { type BackendChoice, type FileData, initBackend, type TrainingLoop } from '@transformer-kit/core';
 import { describeBackend } from '../src/describe.js';
+import {
+  type EvalMetrics,
+  FineTuneExperiment,
+  type FineTuneSettings,
+  type FolderInfo,
+  inspectFolder,
+  isOutOfMemory,
+  planMemory,
+  predictProbs,
+} from '../src/finetune.js';
 import { GptExperiment, gptSizes } from '../src/generate.js';
 import { type LoadedCheckpoint, loadHfCheckpoint } from '../src/hf.js';
 import {
@@ -14,11 +25,19 @@ import {
   SentimentExperiment,
   sentimentSizes,
 } from '../src/sentiment.js';
+import {
+  type DataSplit,
+  type LabelledData,
+  readLabelledTable,
+  sentimentData,
+  splitData,
+} from '../src/table.js';
 import { loadMobyDick, loadSentences } from './data.js';
 import { drawMatrix, drawRow } from './heatmap.js';
 import { canvasHasInk, LossPlot } from './plot.js';
 import { setupVitSection } from './vit.js';
 import { wasmPaths } from './wasm.js';
+import { zipStored } from './zip.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
   const el = document.getElementById(id);
@@ -65,6 +84,25 @@ const state = {
   gpt: { losses: [] as number[], running: false, generated: '' },
   classified: null as Classification | null,
   checkpoint: null as string | null,
+  ft: {
+    model: null as string | null,
+    data: null as {
+      labels: string[];
+      counts: number[];
+      train: number;
+      validation: number;
+      majority: number;
+    } | null,
+    losses: [] as number[],
+    running: false,
+    newHead: null as boolean | null,
+    metrics: null as EvalMetrics | null,
+    plan: null as string | null,
+    outOfMemory: false,
+    classified: null as Classification | null,
+    saved: null as string[] | null,
+    reloadIdentical: null as boolean | null,
+  },
 };
 let sentiment: SentimentExperiment | null = null;
 let gpt: GptExperiment | null = null;
@@ -84,6 +122,8 @@ async function useBackend(choice: BackendChoice): Promise<void> {
 }
 
 function disposeModels(): void {
+  stopFt();
+  disposeFt();
   sentiment?.dispose();
   gpt?.dispose();
   loaded?.dispose();
@@ -108,7 +148,7 @@ function stopAll(): void {
 }
 
 async function trainLoop(
-  prefix: 's' | 'g',
+  prefix: 's' | 'g' | 'ft',
   exp: { readonly loop: Loop; readonly steps: number; readonly totalSteps: number },
   plot: LossPlot,
   losses: number[],
@@ -185,7 +225,7 @@ function showAccuracy(acc: number): void {
 }
 
 // ---- 2. classify + heatmaps ---------------------------------------------------------------------------
-let lastAttention: Attention | null = null;
+const lastAttention: Record<string, Attention | undefined> = {};
 
 async function classify(): Promise<void> {
   const text = $<HTMLInputElement>('c-text').value;
@@ -199,48 +239,58 @@ async function classify(): Promise<void> {
     );
   const r = await model.classify(text);
   state.classified = r;
+  showClassification(r, '');
+}
+
+/** A classification with its heatmaps, in section 2 (prefix '') or in the fine-tune section ('ft-'). */
+function showClassification(r: Classification, prefix: '' | 'ft-'): void {
   const top = r.probs.indexOf(Math.max(...r.probs));
   const label = r.labels[top] ?? String(top);
   const positive = /pos/i.test(label) || label === '1';
-  $('c-result').className = 'result';
-  $('c-result').innerHTML = '';
+  const result = $(`${prefix}c-result`);
+  result.className = 'result';
+  result.innerHTML = '';
   const tag = document.createElement('span');
   tag.className = `label ${positive ? 'pos' : 'neg'}`;
   tag.textContent = label;
   const p = document.createElement('span');
-  p.textContent = `  ${(r.probs[top]! * 100).toFixed(1)}% · ${r.tokens.length} tokens: ${r.tokens.join(' ')}`;
+  const others =
+    r.labels.length > 2
+      ? ` (${r.labels.map((l, i) => `${l} ${(r.probs[i]! * 100).toFixed(0)}%`).join(', ')})`
+      : '';
+  p.textContent = `  ${(r.probs[top]! * 100).toFixed(1)}%${others} · ${r.tokens.length} tokens: ${r.tokens.join(' ')}`;
   const bar = document.createElement('div');
   bar.className = 'bar';
   bar.innerHTML = `<span style="width:${(r.probs[top]! * 100).toFixed(1)}%;background:${positive ? 'var(--good)' : 'var(--bad)'}"></span>`;
-  $('c-result').append(tag, p, bar);
-  lastAttention = r.attention;
-  for (const id of ['h-heat', 'h-controls']) $(id).hidden = false;
-  $('h-empty').hidden = true;
-  fillLayerHead(r.attention);
-  drawHeat();
+  result.append(tag, p, bar);
+  lastAttention[prefix] = r.attention;
+  for (const id of ['h-heat', 'h-controls']) $(`${prefix}${id}`).hidden = false;
+  if (prefix === '') $('h-empty').hidden = true;
+  fillLayerHead(r.attention, prefix);
+  drawHeat(prefix);
 }
 
-function fillLayerHead(a: Attention): void {
-  const fill = (sel: HTMLSelectElement, n: number, prefix: string) => {
+function fillLayerHead(a: Attention, prefix: '' | 'ft-'): void {
+  const fill = (sel: HTMLSelectElement, n: number, name: string) => {
     const keep = Math.min(Number(sel.value) || 0, n - 1);
     sel.innerHTML = '';
-    for (let i = 0; i < n; i++) sel.add(new Option(`${prefix} ${i}`, String(i)));
+    for (let i = 0; i < n; i++) sel.add(new Option(`${name} ${i}`, String(i)));
     sel.value = String(keep);
   };
-  fill($<HTMLSelectElement>('h-layer'), a.layers.length, 'layer');
-  fill($<HTMLSelectElement>('h-head'), a.numHeads, 'head');
+  fill($<HTMLSelectElement>(`${prefix}h-layer`), a.layers.length, 'layer');
+  fill($<HTMLSelectElement>(`${prefix}h-head`), a.numHeads, 'head');
 }
 
-function drawHeat(): void {
-  const a = lastAttention;
+function drawHeat(prefix: '' | 'ft-'): void {
+  const a = lastAttention[prefix];
   if (!a) return;
-  const layer = Number($<HTMLSelectElement>('h-layer').value);
-  const head = Number($<HTMLSelectElement>('h-head').value);
+  const layer = Number($<HTMLSelectElement>(`${prefix}h-layer`).value);
+  const head = Number($<HTMLSelectElement>(`${prefix}h-head`).value);
   const t = a.tokens.length;
   const m = a.layers[layer]!.subarray(head * t * t, (head + 1) * t * t);
-  const width = $('h-heat').clientWidth || 560;
-  drawRow($<HTMLCanvasElement>('h-cls'), a.tokens, m.subarray(0, t), width - 8);
-  drawMatrix($<HTMLCanvasElement>('h-full'), a.tokens, m, Math.min(560, width - 120));
+  const width = $(`${prefix}h-heat`).clientWidth || 560;
+  drawRow($<HTMLCanvasElement>(`${prefix}h-cls`), a.tokens, m.subarray(0, t), width - 8);
+  drawMatrix($<HTMLCanvasElement>(`${prefix}h-full`), a.tokens, m, Math.min(560, width - 120));
 }
 
 // ---- 3. GPT -------------------------------------------------------------------------------------------
@@ -331,6 +381,287 @@ async function runCheckpoint(): Promise<void> {
   await streamInto(out, ck.streams ? text : '', (onText) => ck.run(text, onText));
 }
 
+// ---- 5. fine-tune your BERT ---------------------------------------------------------------------------
+/** The picked folder's files (a checkpoint source) and what it is; the data; the experiment. */
+let ftFiles: Map<string, FileData> | null = null;
+let ftInfo: FolderInfo | null = null;
+let ftData: LabelledData | null = null;
+let ftSplit: DataSplit | null = null;
+let ft: FineTuneExperiment | null = null;
+let ftSaved: Map<string, Uint8Array> | null = null;
+const ftPlot = new LossPlot($<HTMLCanvasElement>('ft-plot'), '#0f9d58');
+
+/** The files of a folder picked with a directory input or as several files, by plain name. */
+async function filesOf(list: FileList): Promise<Map<string, FileData>> {
+  const files = new Map<string, FileData>();
+  for (const f of Array.from(list)) files.set(f.name, f);
+  return files;
+}
+
+/** A new folder: checked first (another architecture, no vocabulary), and only then replaces the old one. */
+async function pickFolder(list: FileList): Promise<void> {
+  notWhileTraining();
+  const files = await filesOf(list);
+  $('ft-model-info').textContent = `reading ${files.size} files…`;
+  let info: FolderInfo;
+  try {
+    info = await inspectFolder(files);
+  } catch (e) {
+    $('ft-model-info').textContent = ftInfo
+      ? `That folder cannot be fine-tuned (see the message at the top); still using the previous one: ${describeFolder(ftInfo)}`
+      : 'That folder cannot be fine-tuned (see the message at the top).';
+    throw e;
+  }
+  stopFt();
+  disposeFt();
+  ftFiles = files;
+  ftInfo = info;
+  state.ft.model = describeFolder(info);
+  $('ft-model-info').className = 'result';
+  $('ft-model-info').textContent = state.ft.model;
+  const len = Math.min(info.config.maxPositions, Number($<HTMLInputElement>('ft-maxlen').value) || 128);
+  $<HTMLInputElement>('ft-maxlen').value = String(len);
+}
+
+/** Picking another folder or data set replaces the model: not while a step may be running on it. */
+function notWhileTraining(): void {
+  if (state.ft.running) throw new Error('press Stop before picking another model folder or data set');
+}
+
+function describeFolder(info: FolderInfo): string {
+  const c = info.config;
+  const labels = info.labels ? `, labels ${info.labels.join(' / ')}` : '';
+  return `${info.architecture}: ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads, vocabulary ${c.vocabSize} (${info.vocabulary}), max length ${c.maxPositions}${labels}`;
+}
+
+/** New data: parsed and split first; a bad file is an error and the previous data (and model) stay. */
+async function pickData(file: File | null): Promise<void> {
+  notWhileTraining();
+  let data: LabelledData;
+  if (file) data = readLabelledTable(await file.text(), file.name);
+  else data = sentimentData(loadSentences());
+  const split = splitData(data, 0.2, seed);
+  stopFt();
+  disposeFt();
+  ftData = data;
+  ftSplit = split;
+  showData();
+}
+
+function showData(): void {
+  const d = ftData!;
+  const sp = ftSplit!;
+  state.ft.data = {
+    labels: sp.labels,
+    counts: d.counts,
+    train: sp.train.length,
+    validation: sp.validation.length,
+    majority: sp.majority.accuracy,
+  };
+  $('ft-data-info').className = 'result';
+  $('ft-data-info').textContent =
+    `${d.source}: ${d.rows.length} rows (columns ${[d.columns.text, d.columns.pair, d.columns.label].filter(Boolean).join(', ')}) · labels found: ${d.labels.map((l, i) => `${l} (${d.counts[i]})`).join(', ')} · split ${sp.train.length} train / ${sp.validation.length} validation · majority class '${sp.majority.label}' scores ${(sp.majority.accuracy * 100).toFixed(1)}%`;
+}
+
+function ftSettings(): FineTuneSettings {
+  const num = (id: string, min: number) => {
+    const v = Number($<HTMLInputElement>(id).value);
+    if (!(Number.isFinite(v) && v >= min))
+      throw new Error(`${id.replace('ft-', '')}: must be a number >= ${min}`);
+    return v;
+  };
+  const int = (id: string, min: number) => Math.floor(num(id, min));
+  const lr = num('ft-lr', 0);
+  if (lr === 0) throw new Error('lr: must be > 0');
+  return {
+    epochs: int('ft-epochs', 1),
+    batchSize: int('ft-batch', 1),
+    accumulationSteps: int('ft-accum', 1),
+    lr,
+    maxLength: int('ft-maxlen', 8),
+    recompute: $<HTMLInputElement>('ft-recompute').checked,
+    seed,
+  };
+}
+
+const sameSettings = (a: FineTuneSettings, b: FineTuneSettings) =>
+  (Object.keys(a) as Array<keyof FineTuneSettings>).every((k) => k === 'evalEvery' || a[k] === b[k]);
+
+/** The memory check; returns false (and offers a setting that fits) when the batch cannot fit. */
+function checkMemory(settings: FineTuneSettings): boolean {
+  const plan = planMemory(ftInfo!.config, ftSplit!.labels.length, settings, tf.getBackend());
+  state.ft.plan = plan.message;
+  const box = $('ft-memory');
+  box.innerHTML = '';
+  box.className = plan.fits ? 'result muted' : 'result warn';
+  box.append(plan.fits ? `Memory: ${plan.message}.` : `Not started: ${plan.message}.`);
+  if (plan.suggestion) offer(plan.suggestion);
+  if (!plan.fits) {
+    // The estimate is rough: let the user try; an out-of-memory error is caught and loses nothing.
+    const b = document.createElement('button');
+    b.id = 'ft-force';
+    b.textContent = 'Try anyway';
+    b.onclick = guarded(() => fineTune(true));
+    box.append(' ', b);
+  }
+  return plan.fits;
+}
+
+/** A button that puts a setting that fits into the inputs. */
+function offer(
+  s: Pick<FineTuneSettings, 'batchSize' | 'accumulationSteps' | 'maxLength' | 'recompute'>,
+): void {
+  const b = document.createElement('button');
+  b.id = 'ft-use-suggestion';
+  b.textContent = `Use batch ${s.batchSize} × ${s.accumulationSteps}${s.recompute ? ' + recompute' : ''}${s.maxLength !== Number($<HTMLInputElement>('ft-maxlen').value) ? `, length ${s.maxLength}` : ''}`;
+  b.onclick = () => {
+    $<HTMLInputElement>('ft-batch').value = String(s.batchSize);
+    $<HTMLInputElement>('ft-accum').value = String(s.accumulationSteps);
+    $<HTMLInputElement>('ft-maxlen').value = String(s.maxLength);
+    $<HTMLInputElement>('ft-recompute').checked = s.recompute;
+    $('ft-memory').textContent = 'Settings changed: press Fine-tune.';
+  };
+  $('ft-memory').append(' ', b);
+}
+
+async function fineTune(force = false): Promise<void> {
+  if (!ftFiles || !ftInfo) throw new Error('pick a BERT model folder first (section 5)');
+  if (!ftSplit) await pickData(null);
+  const settings = ftSettings();
+  if (!force && !checkMemory(settings)) return;
+  if (!ft) {
+    $('ft-status').textContent = 'loading the model…';
+    await tick();
+    ft = await FineTuneExperiment.create(ftFiles, ftSplit!, settings, (w) => {
+      $('ft-status').textContent = w;
+    });
+    state.ft.newHead = ft.info.newHead;
+  } else if (ft.loop.done || !sameSettings(ft.settings, settings)) {
+    // More epochs, or new settings (e.g. a smaller batch after running out of memory): same weights.
+    ft.reconfigure(settings);
+  }
+  const exp = ft;
+  const t0 = performance.now();
+  const step0 = exp.loop.step;
+  const off = exp.loop.on({
+    onStep: (r) => {
+      const per = (performance.now() - t0) / 1000 / Math.max(1, r.step - step0);
+      $('ft-eta').textContent = formatSeconds(per * (exp.loop.totalSteps - r.step));
+    },
+    onEval: (m) => showFtMetrics({ accuracy: m.accuracy!, f1: m.f1! }),
+  });
+  try {
+    await trainLoop('ft', exp, ftPlot, state.ft.losses, state.ft, () => exp.tokensSeen);
+    $('ft-eta').textContent = exp.loop.done ? 'done' : '–';
+    if (!exp.loop.done) {
+      // Stopped: evaluate the weights as they are.
+      $('ft-status').textContent += ' · evaluating…';
+      showFtMetrics(await exp.evaluate());
+      $('ft-status').textContent = $('ft-status').textContent!.replace(' · evaluating…', '');
+    }
+    $('ft-train').textContent = exp.loop.done ? 'Fine-tune more' : 'Resume';
+  } catch (e) {
+    if (isOutOfMemory(e)) {
+      // The step failed before changing any weight: offer a smaller batch, keep what was trained.
+      $('ft-status').textContent = 'out of memory: nothing trained so far is lost';
+      const box = $('ft-memory');
+      box.className = 'result warn';
+      box.textContent = `${(e as Error).message} `;
+      offer({
+        batchSize: Math.max(1, Math.floor(settings.batchSize / 2)),
+        accumulationSteps: settings.accumulationSteps * 2,
+        maxLength: settings.maxLength,
+        recompute: settings.recompute,
+      });
+      state.ft.outOfMemory = true;
+      return;
+    }
+    throw e;
+  } finally {
+    off();
+    state.ft.running = false;
+    for (const id of ['ft-save', 'ft-save-files']) $(id).removeAttribute('disabled');
+  }
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '–';
+  if (s < 60) return `${Math.round(s)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+function showFtMetrics(m: EvalMetrics): void {
+  state.ft.metrics = m;
+  $('ft-acc').textContent = `${(m.accuracy * 100).toFixed(1)}%`;
+  $('ft-f1').textContent = m.f1.toFixed(3);
+}
+
+function stopFt(): void {
+  ft?.loop.stop();
+}
+
+function disposeFt(): void {
+  ft?.dispose();
+  ft = null;
+  ftSaved = null;
+  state.ft.losses = [];
+  state.ft.metrics = null;
+  state.ft.saved = null;
+  state.ft.reloadIdentical = null;
+  ftPlot.clear();
+  $('ft-step').textContent = '0';
+  for (const id of ['ft-loss', 'ft-tps', 'ft-eta', 'ft-acc', 'ft-f1']) $(id).textContent = '–';
+  $('ft-status').textContent = '';
+  $('ft-train').textContent = 'Fine-tune';
+  for (const id of ['ft-save', 'ft-save-files', 'ft-reload']) $(id).setAttribute('disabled', '');
+}
+
+async function classifyFt(): Promise<void> {
+  if (!ft) throw new Error('fine-tune first (section 5)');
+  const r = await ft.classify($<HTMLInputElement>('ft-c-text').value);
+  state.ft.classified = r;
+  showClassification(r, 'ft-');
+}
+
+function download(name: string, data: Blob): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(data);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+}
+
+/** The fine-tuned model as an HF folder (savePretrained's files), kept for "Reload" and downloaded. */
+async function saveFt(asZip: boolean): Promise<void> {
+  if (!ft) throw new Error('fine-tune first (section 5)');
+  ftSaved = await ft.encode();
+  state.ft.saved = [...ftSaved.keys()];
+  if (asZip) download('finetuned-bert.zip', zipStored(ftSaved, 'finetuned-bert'));
+  else for (const [name, bytes] of ftSaved) download(name, new Blob([bytes as BlobPart]));
+  $('ft-reload').removeAttribute('disabled');
+  $('ft-status').textContent = `saved ${[...ftSaved.keys()].join(', ')}`;
+}
+
+/** Loads the saved folder back (as the page loads any folder) and compares its predictions with the model's. */
+async function reloadFt(): Promise<void> {
+  if (!ft || !ftSaved) throw new Error('save the fine-tuned model first');
+  const files = new Map<string, FileData>(ftSaved);
+  const back = await loadSequenceClassifier(files, { labels: ft.split.labels });
+  try {
+    const rows = ft.split.validation;
+    const before = await ft.predict(rows);
+    const after = await predictProbs(back.model, back.tokenizer!, rows, ft.maxLength);
+    const maxDiff = Math.max(...before.flatMap((p, i) => p.map((v, j) => Math.abs(v - after[i]![j]!))));
+    state.ft.reloadIdentical = maxDiff === 0 && !back.newHead;
+    $('ft-status').textContent =
+      `reloaded the saved folder: ${state.ft.reloadIdentical ? 'identical' : 'DIFFERENT'} predictions on all ${rows.length} validation rows (max |Δp| = ${maxDiff})`;
+  } finally {
+    back.model.dispose();
+  }
+}
+
 // ---- wiring -------------------------------------------------------------------------------------------
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
@@ -358,8 +689,10 @@ $('c-form').onsubmit = (ev) => {
   ev.preventDefault();
   guarded(classify)();
 };
-$('h-layer').onchange = drawHeat;
-$('h-head').onchange = drawHeat;
+$('h-layer').onchange = () => drawHeat('');
+$('h-head').onchange = () => drawHeat('');
+$('ft-h-layer').onchange = () => drawHeat('ft-');
+$('ft-h-head').onchange = () => drawHeat('ft-');
 $('g-form').onsubmit = (ev) => {
   ev.preventDefault();
   guarded(generate)();
@@ -371,6 +704,48 @@ $<HTMLInputElement>('hf-files').onchange = guarded(async () => {
 $('hf-form').onsubmit = (ev) => {
   ev.preventDefault();
   guarded(runCheckpoint)();
+};
+$<HTMLInputElement>('ft-folder').onchange = guarded(async () => {
+  const files = $<HTMLInputElement>('ft-folder').files;
+  if (files?.length) await pickFolder(files);
+});
+$<HTMLInputElement>('ft-files').onchange = guarded(async () => {
+  const files = $<HTMLInputElement>('ft-files').files;
+  if (files?.length) await pickFolder(files);
+});
+$<HTMLInputElement>('ft-data-file').onchange = guarded(async () => {
+  const file = $<HTMLInputElement>('ft-data-file').files?.[0];
+  if (!file) return;
+  $<HTMLSelectElement>('ft-data-source').value = 'file';
+  await pickData(file);
+});
+$<HTMLSelectElement>('ft-data-source').onchange = guarded(async () => {
+  if ($<HTMLSelectElement>('ft-data-source').value === 'sentiment') await pickData(null);
+  else $<HTMLInputElement>('ft-data-file').click();
+});
+// A CSV/TSV dropped anywhere on the card.
+const ftCard = $('ft-card');
+ftCard.ondragover = (ev) => {
+  ev.preventDefault();
+  ftCard.classList.add('dragging');
+};
+ftCard.ondragleave = () => ftCard.classList.remove('dragging');
+ftCard.ondrop = (ev) => {
+  ev.preventDefault();
+  ftCard.classList.remove('dragging');
+  const file = ev.dataTransfer?.files[0];
+  if (!file) return;
+  $<HTMLSelectElement>('ft-data-source').value = 'file';
+  guarded(pickData)(file);
+};
+$('ft-train').onclick = guarded(() => fineTune());
+$('ft-stop').onclick = () => stopFt();
+$('ft-save').onclick = guarded(() => saveFt(true));
+$('ft-save-files').onclick = guarded(() => saveFt(false));
+$('ft-reload').onclick = guarded(reloadFt);
+$('ft-c-form').onsubmit = (ev) => {
+  ev.preventDefault();
+  guarded(classifyFt)();
 };
 const backendSelect = $<HTMLSelectElement>('backend');
 backendSelect.onchange = guarded(() => useBackend(backendSelect.value as BackendChoice));
@@ -388,6 +763,8 @@ Object.assign(window, {
     inked: (id: string) => canvasHasInk($<HTMLCanvasElement>(id)),
   },
 });
+
+guarded(pickData)(null);
 
 const initial = (params.get('backend') ?? 'auto') as BackendChoice;
 backendSelect.value = initial;

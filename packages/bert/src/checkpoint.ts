@@ -5,12 +5,15 @@ import {
   type CheckpointSource,
   CONFIG_FILE,
   checkModelType,
+  encodeCheckpoint,
   type HFConfig,
+  InvalidArgumentError,
   listFirst,
   loadCheckpoint,
   parseConfig,
   readCheckpointFile,
   readOptionalFiles,
+  type SaveCheckpointOptions,
   saveCheckpoint,
 } from '@transformer-kit/core';
 import {
@@ -332,16 +335,11 @@ function architecture(m: BertTaskModel): string {
   return 'BertModel';
 }
 
-/**
- * Writes an HF folder that transformers' from_pretrained reads (Linear weights back to [out, in]), with the
- * tokenizer's files (tokenizer.json, vocab.txt) when given: model, config and tokenizer together, each file
- * written atomically.
- */
-export async function savePretrained(
+/** The config.json and tensors (HF names and layouts) of a model; the caller disposes the transposed copies. */
+function hfCheckpoint(
   model: BertTaskModel,
-  dir: string,
-  { tokenizer }: { tokenizer?: Tokenizer } = {},
-): Promise<void> {
+  tokenizer: Tokenizer | undefined,
+): { checkpoint: SaveCheckpointOptions; dispose: () => void } {
   const config: HFConfig = {
     architectures: [architecture(model)],
     ...bertConfigToHF(model.config),
@@ -356,15 +354,50 @@ export async function savePretrained(
   const entries = hfParameterNames(model);
   const tensors: Record<string, tf.Tensor> = {};
   for (const e of entries) tensors[e.hf] = e.transpose ? tf.transpose(e.param) : e.param;
-  try {
-    await saveCheckpoint(dir, {
+  return {
+    checkpoint: {
       config,
       tensors,
       metadata: { format: 'pt' },
       ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
-    });
+    },
+    dispose: () => {
+      for (const e of entries) if (e.transpose) tensors[e.hf]!.dispose();
+    },
+  };
+}
+
+/**
+ * Writes an HF folder that transformers' from_pretrained reads (Linear weights back to [out, in]), with the
+ * tokenizer's files (tokenizer.json, vocab.txt) when given: model, config and tokenizer together, each file
+ * written atomically.
+ */
+export async function savePretrained(
+  model: BertTaskModel,
+  dir: string,
+  { tokenizer }: { tokenizer?: Tokenizer } = {},
+): Promise<void> {
+  const { checkpoint, dispose } = hfCheckpoint(model, tokenizer);
+  try {
+    await saveCheckpoint(dir, checkpoint);
   } finally {
-    for (const e of entries) if (e.transpose) tensors[e.hf]!.dispose();
+    dispose();
+  }
+}
+
+/**
+ * The files savePretrained writes, as bytes by file name (model.safetensors, config.json, tokenizer files):
+ * what a page offers as downloads, and what `loadPretrained` reads back (a Map is a checkpoint source).
+ */
+export async function encodePretrained(
+  model: BertTaskModel,
+  { tokenizer }: { tokenizer?: Tokenizer } = {},
+): Promise<Map<string, Uint8Array>> {
+  const { checkpoint, dispose } = hfCheckpoint(model, tokenizer);
+  try {
+    return await encodeCheckpoint(checkpoint);
+  } finally {
+    dispose();
   }
 }
 
@@ -375,9 +408,25 @@ export interface Pretrained<M> {
 }
 
 /**
+ * The folder's tokenizer (tokenizer.json, else vocab.txt), checked against the embedding table before any
+ * weight is read: a vocabulary with more tokens than config.json's vocab_size belongs to another model (its
+ * ids would fall outside the table). A smaller one is allowed (tables padded to a round size).
+ */
+async function folderTokenizer(source: CheckpointSource, hf: HFConfig): Promise<Tokenizer | undefined> {
+  const tokenizer = tokenizerFromFiles(await readOptionalFiles(source, TOKENIZER_FILES));
+  const rows = hf.vocab_size;
+  if (tokenizer && typeof rows === 'number' && tokenizer.vocabSize > rows)
+    throw new CheckpointMismatchError(
+      `the vocabulary has ${tokenizer.vocabSize} tokens but the embedding table has ${rows} rows (config.json vocab_size): the tokenizer files belong to another model`,
+    );
+  return tokenizer;
+}
+
+/**
  * AutoModel + AutoTokenizer for BERT folders (path, URL or files): the task class comes from config.json's
  * `architectures` (…ForMaskedLM / …ForPreTraining → BertForMaskedLM, …ForSequenceClassification,
- * …ForTokenClassification, else BertModel), the tokenizer from the folder's tokenizer files.
+ * …ForTokenClassification, else BertModel), the tokenizer from the folder's tokenizer files (a vocabulary
+ * larger than the embedding table is a CheckpointMismatchError).
  */
 export async function loadPretrained(
   source: CheckpointSource,
@@ -385,6 +434,7 @@ export async function loadPretrained(
 ): Promise<Pretrained<BertTaskModel>> {
   const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
   checkModelType(hf, 'bert');
+  const tokenizer = await folderTokenizer(source, hf);
   const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? '');
   const model: BertTaskModel = /ForMaskedLM$|ForPreTraining$/.test(arch)
     ? await loadBertForMaskedLM(source, options)
@@ -393,11 +443,68 @@ export async function loadPretrained(
       : arch.endsWith('ForTokenClassification')
         ? await loadBertForTokenClassification(source, options)
         : await loadBertModel(source, options);
-  try {
-    const tokenizer = tokenizerFromFiles(await readOptionalFiles(source, TOKENIZER_FILES));
-    return tokenizer ? { model, tokenizer } : { model };
-  } catch (e) {
-    model.dispose();
-    throw e;
+  return tokenizer ? { model, tokenizer } : { model };
+}
+
+export interface SequenceClassifierFolderOptions extends Pick<LoadOptions, 'onWarning'> {
+  /** Class names in id order (e.g. the labels found in a data set): the new head's id2label. */
+  labels: readonly string[];
+  /** Seed of a new head. */
+  seed?: number;
+}
+
+export interface SequenceClassifierFromFolder extends Pretrained<BertForSequenceClassification> {
+  /** The architecture config.json names (BertModel when it names none). */
+  architecture: string;
+  /** True when the [CLS] head is new: the folder had none, or its id2label differs from `labels`. */
+  newHead: boolean;
+}
+
+/**
+ * A BertForSequenceClassification for `labels` from any BERT folder, as fine-tuning starts it in HF: the
+ * folder's own classifier when it is one with exactly these labels (same names, same order), else the
+ * folder's backbone (and pooler, when it has one; else a fresh one with a warning) under a new [CLS] head.
+ */
+export async function loadSequenceClassifier(
+  source: CheckpointSource,
+  { labels, seed = 0, onWarning }: SequenceClassifierFolderOptions,
+): Promise<SequenceClassifierFromFolder> {
+  if (labels.length < 2)
+    throw new InvalidArgumentError(`a classifier needs at least 2 labels, got ${JSON.stringify(labels)}`);
+  const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
+  checkModelType(hf, 'bert');
+  const tokenizer = await folderTokenizer(source, hf);
+  const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? 'BertModel');
+  const fileLabels = Object.entries((hf.id2label ?? {}) as Record<string, unknown>)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([, v]) => String(v));
+  const same = fileLabels.length === labels.length && fileLabels.every((l, i) => l === labels[i]);
+  let model: BertForSequenceClassification;
+  if (arch.endsWith('ForSequenceClassification') && same) {
+    model = await loadBertForSequenceClassification(source, onWarning ? { onWarning } : {});
+  } else {
+    const backbone = await loadBertModel(source, onWarning ? { onWarning } : {});
+    try {
+      model = new BertForSequenceClassification(backbone.config, {
+        numLabels: labels.length,
+        id2label: Object.fromEntries(labels.map((l, i) => [i, l])),
+        seed,
+      });
+      // The backbone's pooler is the [CLS] head's pooler (HF: bert.pooler); its linear layer starts fresh.
+      const state = Object.fromEntries(
+        backbone
+          .namedParameters()
+          .map(([name, p]) => [name.startsWith('pooler.') ? `classifier.${name}` : `bert.${name}`, p]),
+      );
+      model.loadStateDict(state, { strict: false });
+    } finally {
+      backbone.dispose();
+    }
   }
+  return {
+    model,
+    ...(tokenizer ? { tokenizer } : {}),
+    architecture: arch,
+    newHead: !(arch.endsWith('ForSequenceClassification') && same),
+  };
 }

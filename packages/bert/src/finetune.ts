@@ -8,10 +8,11 @@ import {
   InvalidArgumentError,
   type Module,
   predictions,
+  type TrainingLoop,
 } from '@transformer-kit/core';
 import type { Encoding, Tokenizer } from '@transformer-kit/tokenizer';
 import type { BertInputs } from './model.js';
-import { type RecipeOptions, runRecipe } from './recipe.js';
+import { type RecipeOptions, recipeLoop, runRecipe, runToEnd } from './recipe.js';
 
 /*
  * The fine-tuning loop for sentence (pair) classification: tokenizer → padded batches → AdamW with warmup
@@ -66,16 +67,23 @@ export type FineTuneOptions = RecipeOptions;
 
 const toInput = (e: Example): string | [string, string] => (e.pair === undefined ? e.text : [e.text, e.pair]);
 
+export interface FineTuneLoopOptions extends FineTuneOptions {
+  /** Sees every encoded training batch (e.g. to count tokens for a tokens/s display). */
+  onBatch?: (batch: EncodedBatch) => void;
+  /** Pad each batch to a multiple of this (few distinct shapes: fewer shader compiles on webgpu). */
+  padToMultipleOf?: number;
+}
+
 /**
- * Trains `model` on `examples` with core's TrainingLoop (shuffled epochs, BERT's recipe); returns the loss of
- * every step. Dropout is on during training, off after.
+ * `fineTune`'s TrainingLoop, not started: the same checks, recipe and batches, for callers that subscribe
+ * (progress bar, plot), stop and resume. The caller disposes `loop.trainer` and sets eval mode after.
  */
-export async function fineTune(
+export function fineTuneLoop(
   model: SequenceClassifier,
   tokenizer: Tokenizer,
   examples: Example[],
-  options: FineTuneOptions = {},
-): Promise<number[]> {
+  { onBatch, padToMultipleOf, ...options }: FineTuneLoopOptions = {},
+): TrainingLoop<Example[]> {
   const { batchSize = 16, maxLength = 128 } = options;
   if (!examples.length) throw new InvalidArgumentError('fineTune: no training examples');
   if (!Number.isInteger(batchSize) || batchSize < 1)
@@ -86,16 +94,32 @@ export async function fineTune(
     }
   });
   // Labels were checked above: skip the per-step read-back.
-  const loss = (batch: Example[]) =>
-    classificationLoss(
-      model.forward(encodeTexts(tokenizer, batch.map(toInput), maxLength)),
+  const loss = (batch: Example[]) => {
+    const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength, padToMultipleOf);
+    onBatch?.(inputs);
+    return classificationLoss(
+      model.forward(inputs),
       tf.tensor1d(
         batch.map((e) => e.label),
         'int32',
       ),
       { check: false },
     );
-  return runRecipe(model, examples, loss, options, 5e-5);
+  };
+  return recipeLoop(model, examples, loss, options, 5e-5);
+}
+
+/**
+ * Trains `model` on `examples` with core's TrainingLoop (shuffled epochs, BERT's recipe); returns the loss of
+ * every step. Dropout is on during training, off after.
+ */
+export async function fineTune(
+  model: SequenceClassifier,
+  tokenizer: Tokenizer,
+  examples: Example[],
+  options: FineTuneOptions = {},
+): Promise<number[]> {
+  return runToEnd(fineTuneLoop(model, tokenizer, examples, options));
 }
 
 /** A pre-split sentence with one label per word (NER-style). */
@@ -176,14 +200,18 @@ export async function evaluateClassifier(
   model: SequenceClassifier,
   tokenizer: Tokenizer,
   examples: Example[],
-  { batchSize = 64, maxLength = 128 } = {},
+  {
+    batchSize = 64,
+    maxLength = 128,
+    padToMultipleOf,
+  }: { batchSize?: number; maxLength?: number; padToMultipleOf?: number } = {},
 ): Promise<Evaluation> {
   const wasTraining = model.training;
   model.eval();
   const preds: number[] = [];
   for (let i = 0; i < examples.length; i += batchSize) {
     const batch = examples.slice(i, i + batchSize);
-    const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength);
+    const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength, padToMultipleOf);
     const logits = tf.tidy(() => model.forward(inputs));
     preds.push(...(await predictions(logits)));
     logits.dispose();

@@ -2,6 +2,7 @@ export {
   type BertTaskModel,
   bertConfigFromHF,
   bertConfigToHF,
+  encodePretrained,
   hfParameterNames,
   type LoadOptions,
   loadBertForMaskedLM,
@@ -9,7 +10,10 @@ export {
   loadBertForTokenClassification,
   loadBertModel,
   loadPretrained,
+  loadSequenceClassifier,
   type Pretrained,
+  type SequenceClassifierFolderOptions,
+  type SequenceClassifierFromFolder,
   savePretrained,
 } from './checkpoint.js';
 export {
@@ -19,8 +23,10 @@ export {
   encodeTexts,
   encodeWords,
   evaluateClassifier,
+  type FineTuneLoopOptions,
   type FineTuneOptions,
   fineTune,
+  fineTuneLoop,
   fineTuneTokenClassifier,
   type SequenceClassifier,
   type TokenClassifier,
@@ -32,6 +38,7 @@ export {
   type MaskGeneratorOptions,
   type MaskInputs,
 } from './masking.js';
+export { estimateTrainingBytes, type TrainingMemory } from './memory.js';
 export {
   asInt2d,
   BERT_PRESETS,
@@ -46,7 +53,7 @@ export {
   prepareInputs,
 } from './model.js';
 export { type PretrainMaskedLMOptions, pretrainMaskedLM } from './pretrain.js';
-export type { RecipeOptions } from './recipe.js';
+export { type RecipeOptions, recipeLoop } from './recipe.js';
 export {
   BertForMaskedLM,
   BertForSequenceClassification,

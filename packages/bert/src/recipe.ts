@@ -32,8 +32,8 @@ export interface RecipeOptions
   /** Micro-batches per optimizer step (default 1). */
   accumulationSteps?: number;
   /**
-   * Recompute each block's activations in the backward pass instead of keeping them (default false): a
-   * step's memory stops growing with depth, for about a third more compute.
+   * Recompute each block's activations in the backward pass instead of keeping them (setRecompute): a
+   * step's memory stops growing with depth, for about a third more compute. Unset: left as the model has it.
    */
   recompute?: boolean;
   maxLength?: number;
@@ -44,14 +44,17 @@ export interface RecipeOptions
   callbacks?: LoopCallbacks[];
 }
 
-/** Trains `model` on shuffled epochs of `items` with `loss(batch)`; returns the loss of every step. */
-export async function runRecipe<T>(
+/**
+ * The recipe as a TrainingLoop over shuffled epochs of `items` with `loss(batch)`, not started: subscribe
+ * to it, `run()` it, `stop()` and `run()` again to resume. The caller disposes `loop.trainer`.
+ */
+export function recipeLoop<T>(
   model: Module,
   items: readonly T[],
   loss: (batch: T[]) => tf.Scalar,
   options: RecipeOptions,
   defaultLr: number,
-): Promise<number[]> {
+): TrainingLoop<T[]> {
   const {
     epochs = 3,
     batchSize = 16,
@@ -60,15 +63,12 @@ export async function runRecipe<T>(
     weightDecay = 0.01,
     clipNorm = 1,
     accumulationSteps = 1,
-    recompute = false,
+    recompute,
     seed = 0,
     onStep,
     callbacks = [],
-    evaluate,
-    evalEvery,
-    earlyStopping,
-    checkpointEvery,
-    save,
+    maxLength: _,
+    ...loopOptions
   } = options;
   const batches = epochBatches(items, batchSize, new Rng(seed));
   const totalSteps = Math.ceil((epochs * batches.stepsPerEpoch!) / accumulationSteps);
@@ -82,25 +82,35 @@ export async function runRecipe<T>(
     minLr: 0,
   });
   seedDropout(seed);
-  setRecompute(model, recompute);
-  const loop = new TrainingLoop({
-    evaluate,
-    evalEvery,
-    earlyStopping,
-    checkpointEvery,
-    save,
+  if (recompute !== undefined) setRecompute(model, recompute);
+  return new TrainingLoop({
+    ...loopOptions,
     trainer,
     batches,
     steps: totalSteps,
     loss,
     callbacks: onStep ? [{ onStep: (r) => onStep(r.step, r.loss) }, ...callbacks] : callbacks,
   });
+}
+
+/** Trains `model` on shuffled epochs of `items` with `loss(batch)`; returns the loss of every step. */
+export async function runRecipe<T>(
+  model: Module,
+  items: readonly T[],
+  loss: (batch: T[]) => tf.Scalar,
+  options: RecipeOptions,
+  defaultLr: number,
+): Promise<number[]> {
+  return runToEnd(recipeLoop(model, items, loss, options, defaultLr));
+}
+
+/** Runs a loop to its end; returns the loss of every step, frees the optimizer, leaves the model in eval mode. */
+export async function runToEnd(loop: TrainingLoop<unknown>): Promise<number[]> {
   try {
     const { history } = await loop.run();
     return history.map((r) => r.loss);
   } finally {
-    trainer.dispose();
-    setRecompute(model, false);
-    model.eval();
+    loop.trainer.dispose();
+    loop.trainer.model.eval();
   }
 }

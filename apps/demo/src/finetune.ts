@@ -1,0 +1,353 @@
+/**
+ * Fine-tune a pretrained HuggingFace BERT folder on labelled data: the glue the CLI (`pnpm demo finetune`)
+ * and the page's "Fine-tune your BERT" section share. The model logic is bert's: loadSequenceClassifier
+ * (the folder's classifier, or its backbone under a new [CLS] head for these labels), fineTuneLoop (BERT's
+ * recipe on core's TrainingLoop: subscribe, stop, resume), evaluateClassifier (accuracy / macro F1),
+ * estimateTrainingBytes, savePretrained / encodePretrained.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { setRecompute } from '@transformer-kit/attention';
+import {
+  type BertConfig,
+  type BertForSequenceClassification,
+  bertConfigFromHF,
+  type Example,
+  encodePretrained,
+  encodeTexts,
+  estimateTrainingBytes,
+  evaluateClassifier,
+  fineTuneLoop,
+  loadSequenceClassifier,
+  savePretrained,
+  type TrainingMemory,
+} from '@transformer-kit/bert';
+import {
+  CheckpointMismatchError,
+  type CheckpointSource,
+  CONFIG_FILE,
+  checkModelType,
+  parseConfig,
+  readCheckpointFile,
+  readOptionalFiles,
+  type TrainingLoop,
+  WASM_HEAP_MAX,
+  wasmHeapStats,
+} from '@transformer-kit/core';
+import { TOKENIZER_FILES, type Tokenizer } from '@transformer-kit/tokenizer';
+import { type Classification, classifyWithAttention } from './sentiment.js';
+import type { DataSplit } from './table.js';
+
+/**
+ * Batches padded to a multiple of 8: few distinct shapes, so webgpu compiles few shaders (only when the max
+ * length is one too, so padding never goes past it).
+ */
+const padFor = (maxLength: number) => (maxLength % 8 === 0 ? 8 : undefined);
+
+export interface FineTuneSettings {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  /** Tokens per example (truncated; at most the model's max_position_embeddings). */
+  maxLength: number;
+  /** Micro-batches per optimizer step: the effective batch is batchSize × accumulationSteps. */
+  accumulationSteps: number;
+  /** Recompute each block's activations in the backward pass (less memory, ~1/3 more compute). */
+  recompute: boolean;
+  seed: number;
+  /** Validation accuracy / F1 every this many optimizer steps (and after the last). */
+  evalEvery?: number;
+}
+
+/** HF's run_glue defaults, except 3 epochs at 5e-5 and 128 tokens are also BERT's paper's. */
+export const DEFAULT_SETTINGS: FineTuneSettings = {
+  epochs: 3,
+  batchSize: 16,
+  lr: 5e-5,
+  maxLength: 128,
+  accumulationSteps: 1,
+  recompute: false,
+  seed: 0,
+};
+
+/** What a folder is, read from config.json and the file list before any weight is loaded. */
+export interface FolderInfo {
+  architecture: string;
+  config: BertConfig;
+  /** The folder's id2label when it is a classifier. */
+  labels?: string[];
+  vocabulary: string;
+}
+
+/**
+ * Checks a folder for fine-tuning: a BERT config.json (another model_type is a CheckpointMismatchError) and
+ * a vocabulary (tokenizer.json or vocab.txt). The vocabulary's size is checked against the embedding table
+ * when the model loads (bert's loadSequenceClassifier).
+ */
+export async function inspectFolder(source: CheckpointSource): Promise<FolderInfo> {
+  const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
+  if (hf.model_type !== 'bert') {
+    checkModelType(hf, 'bert');
+    throw new CheckpointMismatchError(
+      `config.json has no model_type; fine-tuning here needs a BERT folder (model_type 'bert')`,
+    );
+  }
+  const config = bertConfigFromHF(hf);
+  const files = await readOptionalFiles(source, TOKENIZER_FILES);
+  const vocabulary = files['tokenizer.json'] ? 'tokenizer.json' : files['vocab.txt'] ? 'vocab.txt' : '';
+  if (!vocabulary)
+    throw new CheckpointMismatchError(
+      'the folder has no vocabulary: a BERT folder needs vocab.txt or tokenizer.json next to config.json',
+    );
+  const id2label = hf.id2label as Record<string, string> | undefined;
+  const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? 'BertModel');
+  return {
+    architecture: arch,
+    config,
+    vocabulary,
+    ...(id2label && arch.endsWith('ForSequenceClassification')
+      ? {
+          labels: Object.entries(id2label)
+            .sort(([a], [b]) => Number(a) - Number(b))
+            .map(([, v]) => v),
+        }
+      : {}),
+  };
+}
+
+/** The ~4 GiB a wasm module can address, less room for the runtime and the evaluation batches. */
+export const WASM_BUDGET_BYTES = 0.9 * WASM_HEAP_MAX;
+
+/** The wasm heap's budget: core's cap (setWasmHeapBudget) when the backend runs, else WASM_BUDGET_BYTES. */
+function wasmBudget(): number {
+  return Math.min(WASM_BUDGET_BYTES, wasmHeapStats()?.budget ?? Number.POSITIVE_INFINITY);
+}
+
+export interface MemoryPlan {
+  estimate: TrainingMemory;
+  /** undefined: no known limit on this backend (webgpu, cpu): try, and catch an out-of-memory error. */
+  budgetBytes?: number;
+  fits: boolean;
+  /** A setting that fits with the same effective batch, when the asked one does not. */
+  suggestion?: Pick<FineTuneSettings, 'batchSize' | 'accumulationSteps' | 'maxLength' | 'recompute'>;
+  message: string;
+}
+
+const gb = (b: number) =>
+  b < 1024 ** 3 ? `${Math.max(1, Math.round(b / 1024 ** 2))} MB` : `${(b / 1024 ** 3).toFixed(2)} GB`;
+
+/** Whether a step of `settings` fits the backend's memory, and what to run instead when it does not. */
+export function planMemory(
+  config: BertConfig,
+  numLabels: number,
+  settings: Pick<FineTuneSettings, 'batchSize' | 'maxLength' | 'accumulationSteps' | 'recompute'>,
+  backend: string,
+): MemoryPlan {
+  const seqLength = Math.min(settings.maxLength, config.maxPositions);
+  const est = (batchSize: number, recompute: boolean, len = seqLength) =>
+    estimateTrainingBytes(config, { batchSize, seqLength: len, numLabels, recompute });
+  const estimate = est(settings.batchSize, settings.recompute);
+  const budgetBytes = backend === 'wasm' ? wasmBudget() : undefined;
+  if (budgetBytes === undefined)
+    return { estimate, fits: true, message: `about ${gb(estimate.totalBytes)} per step (${backend})` };
+  if (estimate.totalBytes <= budgetBytes)
+    return {
+      estimate,
+      budgetBytes,
+      fits: true,
+      message: `about ${gb(estimate.totalBytes)} of the ${gb(budgetBytes)} wasm heap per step`,
+    };
+  const effective = settings.batchSize * settings.accumulationSteps;
+  // The largest batch that fits, without then with recompute (when available), then at shorter lengths.
+  let suggestion: MemoryPlan['suggestion'];
+  const modes = settings.recompute ? [true] : [false, true];
+  for (let len = seqLength; len >= 16 && !suggestion; len = Math.floor(len / 2))
+    for (const recompute of modes) {
+      // Divisors of the effective batch, so that batch × accumulation is the same number of examples.
+      for (let b = settings.batchSize - (len === seqLength ? 1 : 0); b >= 1 && !suggestion; b--)
+        if (effective % b === 0 && est(b, recompute, len).totalBytes <= budgetBytes)
+          suggestion = {
+            batchSize: b,
+            accumulationSteps: Math.ceil(effective / b),
+            maxLength: len,
+            recompute,
+          };
+      if (suggestion) break;
+    }
+  const fix = suggestion
+    ? `use batch ${suggestion.batchSize} × ${suggestion.accumulationSteps} accumulation steps${suggestion.recompute ? ' with recompute' : ''}${suggestion.maxLength < seqLength ? ` at max length ${suggestion.maxLength}` : ''} (the same effective batch of ${effective})`
+    : 'use a smaller model or a shorter max length';
+  return {
+    estimate,
+    budgetBytes,
+    fits: false,
+    ...(suggestion ? { suggestion } : {}),
+    message: `batch ${settings.batchSize} × ${seqLength} tokens needs about ${gb(estimate.totalBytes)}, more than the ${gb(budgetBytes)} wasm heap: ${fix}`,
+  };
+}
+
+/** core's OutOfMemoryError (a step that cannot fit the wasm heap), recognised by its code. */
+export function isOutOfMemory(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === 'OUT_OF_MEMORY';
+}
+
+export interface EvalMetrics {
+  accuracy: number;
+  f1: number;
+}
+
+export class FineTuneExperiment {
+  #loop: TrainingLoop<Example[]>;
+  /** Real (non-padding) tokens in the training batches so far. */
+  tokensSeen = 0;
+  /** Every optimizer step's loss, over every loop this experiment ran. */
+  readonly losses: number[] = [];
+
+  private constructor(
+    readonly model: BertForSequenceClassification,
+    readonly tokenizer: Tokenizer,
+    readonly split: DataSplit,
+    public settings: FineTuneSettings,
+    readonly info: { architecture: string; newHead: boolean },
+  ) {
+    this.#loop = this.#newLoop();
+  }
+
+  /** Loads the folder as a classifier for the split's labels (a new [CLS] head unless it already is one). */
+  static async create(
+    source: CheckpointSource,
+    split: DataSplit,
+    settings: FineTuneSettings,
+    onWarning: (message: string) => void = () => {},
+  ): Promise<FineTuneExperiment> {
+    await inspectFolder(source);
+    const loaded = await loadSequenceClassifier(source, {
+      labels: split.labels,
+      seed: settings.seed,
+      onWarning,
+    });
+    if (!loaded.tokenizer) {
+      loaded.model.dispose();
+      throw new CheckpointMismatchError('the folder has no vocabulary (vocab.txt or tokenizer.json)');
+    }
+    const exp = new FineTuneExperiment(loaded.model, loaded.tokenizer, split, settings, loaded);
+    exp.#applyRecompute();
+    return exp;
+  }
+
+  /** attention's setRecompute: each block's activations are recomputed in the backward pass. */
+  #applyRecompute(): void {
+    setRecompute(this.model, this.settings.recompute);
+  }
+
+  /** Optimizer steps taken and planned by the current loop. */
+  get steps(): number {
+    return this.#loop.step;
+  }
+
+  get totalSteps(): number {
+    return this.#loop.totalSteps;
+  }
+
+  get maxLength(): number {
+    return Math.min(this.settings.maxLength, this.model.config.maxPositions);
+  }
+
+  #newLoop(): TrainingLoop<Example[]> {
+    const s = this.settings;
+    return fineTuneLoop(this.model, this.tokenizer, this.split.train, {
+      epochs: s.epochs,
+      batchSize: s.batchSize,
+      lr: s.lr,
+      maxLength: this.maxLength,
+      accumulationSteps: s.accumulationSteps,
+      seed: s.seed,
+      ...(padFor(this.maxLength) ? { padToMultipleOf: 8 } : {}),
+      onBatch: (b) => {
+        for (const row of b.attentionMask) for (const m of row) this.tokensSeen += m;
+      },
+      callbacks: [{ onStep: (r) => void this.losses.push(r.loss) }],
+      evaluate: async () => ({ ...(await this.evaluate()) }),
+      ...(s.evalEvery ? { evalEvery: s.evalEvery } : {}),
+    });
+  }
+
+  /** The training loop: subscribe with `loop.on`, `run()`, `stop()`, `run()` again to resume. */
+  get loop(): TrainingLoop<Example[]> {
+    return this.#loop;
+  }
+
+  /**
+   * New settings (e.g. a smaller batch with accumulation after running out of memory, or more epochs): a
+   * fresh optimizer and schedule over the new epochs; the weights trained so far are kept.
+   */
+  reconfigure(settings: FineTuneSettings): void {
+    this.#loop.trainer.dispose();
+    this.settings = settings;
+    this.#applyRecompute();
+    this.#loop = this.#newLoop();
+  }
+
+  /** Validation accuracy and macro F1 (eval mode). */
+  async evaluate(examples: Example[] = this.split.validation): Promise<EvalMetrics> {
+    const { accuracy, f1 } = await evaluateClassifier(this.model, this.tokenizer, examples, {
+      batchSize: 32,
+      maxLength: this.maxLength,
+      ...(padFor(this.maxLength) ? { padToMultipleOf: 8 } : {}),
+    });
+    return { accuracy, f1 };
+  }
+
+  /** Class probabilities per example (eval mode). */
+  predict(examples: Array<Pick<Example, 'text' | 'pair'>>): Promise<number[][]> {
+    return predictProbs(this.model, this.tokenizer, examples, this.maxLength);
+  }
+
+  /** Probabilities and every layer's attention for one sentence (the page's heatmaps). */
+  classify(text: string): Promise<Classification> {
+    return classifyWithAttention(this.model, this.tokenizer, text);
+  }
+
+  /** Writes the HF folder (model.safetensors, config.json with id2label, tokenizer.json, vocab.txt). */
+  save(dir: string): Promise<void> {
+    return savePretrained(this.model, dir, { tokenizer: this.tokenizer });
+  }
+
+  /** The same folder as bytes by file name (the page's downloads; loadable again as a checkpoint source). */
+  encode(): Promise<Map<string, Uint8Array>> {
+    return encodePretrained(this.model, { tokenizer: this.tokenizer });
+  }
+
+  dispose(): void {
+    this.#loop.trainer.dispose();
+    this.model.dispose();
+  }
+}
+
+/** Softmax probabilities of a classifier, 32 examples at a time, in eval mode. */
+export async function predictProbs(
+  model: BertForSequenceClassification,
+  tokenizer: Tokenizer,
+  examples: Array<Pick<Example, 'text' | 'pair'>>,
+  maxLength: number,
+): Promise<number[][]> {
+  const wasTraining = model.training;
+  model.eval();
+  const out: number[][] = [];
+  try {
+    for (let i = 0; i < examples.length; i += 32) {
+      const batch = examples.slice(i, i + 32);
+      const inputs = encodeTexts(
+        tokenizer,
+        batch.map((e): string | [string, string] => (e.pair === undefined ? e.text : [e.text, e.pair])),
+        maxLength,
+        padFor(maxLength),
+      );
+      const probs = tf.tidy(() => tf.softmax(model.forward(inputs)));
+      out.push(...((await probs.array()) as number[][]));
+      probs.dispose();
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return out;
+}

@@ -1,0 +1,184 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { CheckpointMismatchError, initBackend } from '@transformer-kit/core';
+import { Tokenizer } from '@transformer-kit/tokenizer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BertForSequenceClassification,
+  bertConfig,
+  encodePretrained,
+  estimateTrainingBytes,
+  fineTuneLoop,
+  loadBertForSequenceClassification,
+  loadBertModel,
+  loadPretrained,
+  loadSequenceClassifier,
+} from '../src/index.js';
+import { VOCAB } from './task.js';
+
+// Fine-tuning's starting point from any BERT folder, the page's save (bytes), the vocabulary check, and
+// the memory estimate.
+
+const fixtures = join(import.meta.dirname, 'fixtures');
+const tmp = mkdtempSync(join(tmpdir(), 'tk-bert-clsfolder-'));
+const ids = { inputIds: [[2, 10, 11, 3, 0]], attentionMask: [[1, 1, 1, 1, 0]] };
+
+beforeAll(() => initBackend('cpu'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const same = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
+/** Eval mode (no dropout) for the comparisons. */
+const ev = <M extends { eval(): M }>(m: M): M => m.eval();
+
+describe('loadSequenceClassifier', () => {
+  it("a BertForMaskedLM folder: the backbone's weights under a new head for the labels (pooler initialised, with a warning)", async () => {
+    const warnings: string[] = [];
+    const r = await loadSequenceClassifier(join(fixtures, 'bert-mlm'), {
+      labels: ['no', 'yes'],
+      onWarning: (w) => warnings.push(w),
+    });
+    expect(r.newHead).toBe(true);
+    expect(r.architecture).toBe('BertForMaskedLM');
+    expect(r.tokenizer).toBeUndefined();
+    expect(r.model.id2label).toEqual({ 0: 'no', 1: 'yes' });
+    expect(warnings.join()).toMatch(/pooler\.dense\.weight/);
+    const backbone = await loadBertModel(join(fixtures, 'bert-mlm'), { pooler: false });
+    expect(same(ev(r.model).bert.run(ids).sequenceOutput, ev(backbone).run(ids).sequenceOutput)).toBe(0);
+    r.model.dispose();
+    backbone.dispose();
+  });
+
+  it('a classifier folder with the same labels keeps its head; other labels keep its backbone and pooler', async () => {
+    const dir = join(fixtures, 'bert-cls');
+    const own = await loadSequenceClassifier(dir, { labels: ['negative', 'neutral', 'positive'] });
+    const ref = await loadBertForSequenceClassification(dir);
+    expect(own.newHead).toBe(false);
+    expect(same(ev(own.model).forward(ids), ev(ref).forward(ids))).toBe(0);
+    const other = await loadSequenceClassifier(dir, { labels: ['a', 'b'] });
+    expect(other.newHead).toBe(true);
+    expect(other.model.numLabels).toBe(2);
+    const pooler = (m: BertForSequenceClassification) =>
+      m.namedParameters().find(([n]) => n === 'classifier.pooler.weight')![1];
+    expect(same(pooler(other.model), pooler(ref))).toBe(0);
+    // Labels in another order are other labels.
+    const reordered = await loadSequenceClassifier(dir, { labels: ['positive', 'neutral', 'negative'] });
+    expect(reordered.newHead).toBe(true);
+    for (const m of [own.model, ref, other.model, reordered.model]) m.dispose();
+  });
+
+  it('a vocabulary larger than the embedding table is a CheckpointMismatchError before weights load', async () => {
+    const dir = join(tmp, 'bigvocab');
+    cpSync(join(fixtures, 'bert-mlm'), dir, { recursive: true });
+    const vocab = [
+      '[PAD]',
+      '[UNK]',
+      '[CLS]',
+      '[SEP]',
+      '[MASK]',
+      ...Array.from({ length: 70 }, (_, i) => `w${i}`),
+    ];
+    writeFileSync(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
+    writeFileSync(join(dir, 'model.safetensors'), 'not read');
+    for (const load of [
+      () => loadPretrained(dir),
+      () => loadSequenceClassifier(dir, { labels: ['a', 'b'] }),
+    ]) {
+      const e = await load().catch((x) => x);
+      expect(e).toBeInstanceOf(CheckpointMismatchError);
+      expect(e.message).toMatch(/the vocabulary has 75 tokens but the embedding table has 64 rows/);
+    }
+  });
+});
+
+describe('encodePretrained', () => {
+  it("savePretrained's files as bytes; loadPretrained reads them back (a Map is a source) with identical logits", async () => {
+    const tokenizer = Tokenizer.wordPiece(VOCAB);
+    const model = new BertForSequenceClassification(
+      bertConfig('tiny', {
+        vocabSize: VOCAB.length,
+        hiddenSize: 16,
+        numLayers: 1,
+        numHeads: 2,
+        intermediateSize: 32,
+      }),
+      { numLabels: 2, id2label: { 0: 'neg', 1: 'pos' }, seed: 3 },
+    );
+    const files = await encodePretrained(model, { tokenizer });
+    expect([...files.keys()].sort()).toEqual([
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'vocab.txt',
+    ]);
+    const back = await loadPretrained(files);
+    expect(back.model).toBeInstanceOf(BertForSequenceClassification);
+    expect(back.tokenizer!.vocabSize).toBe(VOCAB.length);
+    const x = { inputIds: [[2, 5, 6, 3]] };
+    model.eval();
+    expect(same(ev(back.model as BertForSequenceClassification).forward(x), model.forward(x))).toBe(0);
+    model.dispose();
+    back.model.dispose();
+  });
+});
+
+describe('fineTuneLoop', () => {
+  it('a loop that stops and resumes; onBatch sees every encoded batch', async () => {
+    const tokenizer = Tokenizer.wordPiece(VOCAB);
+    const model = new BertForSequenceClassification(
+      bertConfig('tiny', {
+        vocabSize: VOCAB.length,
+        hiddenSize: 16,
+        numLayers: 1,
+        numHeads: 2,
+        intermediateSize: 32,
+      }),
+      { numLabels: 2 },
+    );
+    const words = VOCAB.filter((w) => /^[a-z]+$/.test(w));
+    const examples = words.slice(0, 8).map((w, i) => ({ text: w, label: i % 2 }));
+    let batches = 0;
+    const loop = fineTuneLoop(model, tokenizer, examples, {
+      epochs: 2,
+      batchSize: 4,
+      onBatch: () => batches++,
+    });
+    expect(loop.totalSteps).toBe(4);
+    loop.on({ onStep: (s) => void (s.step === 2 && loop.stop()) });
+    expect((await loop.run()).reason).toBe('stopped');
+    expect(loop.step).toBe(2);
+    expect((await loop.run()).reason).toBe('steps');
+    expect(loop.step).toBe(4);
+    expect(batches).toBe(4);
+    loop.trainer.dispose();
+    model.dispose();
+  });
+});
+
+describe('estimateTrainingBytes', () => {
+  it("counts the classifier's parameters exactly and grows with batch and length; recompute keeps less", () => {
+    const c = bertConfig('tiny', { vocabSize: 100 });
+    const model = new BertForSequenceClassification(c, { numLabels: 3 });
+    const e = estimateTrainingBytes(c, { batchSize: 4, seqLength: 32, numLabels: 3 });
+    expect(e.parameters).toBe(model.numParameters());
+    expect(e.stateBytes).toBe(16 * e.parameters);
+    expect(
+      estimateTrainingBytes(c, { batchSize: 8, seqLength: 32, numLabels: 3 }).activationBytes,
+    ).toBeGreaterThan(e.activationBytes);
+    expect(
+      estimateTrainingBytes(c, { batchSize: 4, seqLength: 64, numLabels: 3 }).totalBytes,
+    ).toBeGreaterThan(e.totalBytes);
+    expect(
+      estimateTrainingBytes(c, { batchSize: 4, seqLength: 32, numLabels: 3, recompute: true })
+        .activationBytes,
+    ).toBeLessThan(e.activationBytes);
+    // BERT-base at 8 × 128 fits the wasm heap (issue 9's target); at 64 × 512 it does not.
+    const gb = (batchSize: number, seqLength: number) =>
+      estimateTrainingBytes(bertConfig('base'), { batchSize, seqLength }).totalBytes / 1024 ** 3;
+    expect(gb(8, 128)).toBeGreaterThan(1.8);
+    expect(gb(8, 128)).toBeLessThan(3);
+    expect(gb(64, 512)).toBeGreaterThan(4);
+    model.dispose();
+  });
+});
