@@ -41,7 +41,11 @@ const block = (ours: string, hf: string): Array<[RegExp, string, Kind]> => [
     'linear',
   ],
   [new RegExp(`^${ours}\\.(\\d+)\\.attnNorm\\.(weight|bias)$`), `${hf}.$1.layernorm_before.$2`, 'plain'],
-  [new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.hidden\\.0\\.(weight|bias)$`), `${hf}.$1.intermediate.dense.$2`, 'linear'],
+  [
+    new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.hidden\\.0\\.(weight|bias)$`),
+    `${hf}.$1.intermediate.dense.$2`,
+    'linear',
+  ],
   [new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.out\\.(weight|bias)$`), `${hf}.$1.output.dense.$2`, 'linear'],
   [new RegExp(`^${ours}\\.(\\d+)\\.mlpNorm\\.(weight|bias)$`), `${hf}.$1.layernorm_after.$2`, 'plain'],
 ];
