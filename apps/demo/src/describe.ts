@@ -9,10 +9,13 @@ export function describeBackend(info: BackendInfo): string {
       `adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ') || 'unnamed'}${info.softwareAdapter ? ' (software)' : ''}`,
     );
   }
-  if (info.wasm)
+  if (info.wasm) {
+    const w = info.wasm;
+    const products = w.kernelThreads > 1 ? `${w.kernels} on ${w.kernelThreads} threads` : w.kernels;
     parts.push(
-      `SIMD ${info.wasm.simd ? 'on' : 'off'}, ${info.wasm.threads ? `${info.wasm.threadsCount} threads` : 'single-threaded'}`,
+      `SIMD ${w.simd ? 'on' : 'off'}, ${w.threads ? `${w.threadsCount} threads` : 'single-threaded'}, core's products: ${products}`,
     );
+  }
   parts.push(info.reason);
   return parts.join(' · ');
 }

@@ -123,6 +123,14 @@ async function runBackend(page, backend) {
     s.backend === backend,
     `${backend}: backend in use is '${s.backend}' (${JSON.stringify(s.backendInfo)})`,
   );
+  if (backend === 'wasm') {
+    // Served cross-origin isolated: the threaded build, with every core in XNNPACK's pool.
+    const cores = await page.evaluate(() => (crossOriginIsolated ? navigator.hardwareConcurrency : 0));
+    check(
+      cores > 0 && s.backendInfo.wasm?.threads && s.backendInfo.wasm.threadsCount === cores,
+      `${backend}: page isolated, ${s.backendInfo.wasm?.threadsCount} threads of ${cores} cores (${await page.textContent('#backend-info')})`,
+    );
+  }
 
   // 1. sentiment. wasm: the whole fast schedule, the loss must fall and accuracy beat chance. webgpu: a
   // prefix of the same schedule, stopped with the Stop button (then resumed and stopped again).
