@@ -111,7 +111,7 @@ export class KernelPool {
   /** Whether `p` is worth splitting: enough rows for every thread and enough work per byte copied. */
   worthIt(batch: number, m: number, n: number, k: number, bytes: number): boolean {
     const flops = 2 * batch * m * n * k;
-    return m >= 16 * this.threads && bytes <= MAX_STAGED && flops >= 4e7 && flops / bytes >= 48;
+    return m >= 8 * this.threads && bytes <= MAX_STAGED && flops >= 1e7 && flops / bytes >= 24;
   }
 
   /** Runs one product split by rows over all threads; throws if a worker fails or does not answer. */
