@@ -7,6 +7,7 @@ import {
   checkModelType,
   encodeCheckpoint,
   type HFConfig,
+  hfLabels,
   InvalidArgumentError,
   listFirst,
   loadCheckpoint,
@@ -263,25 +264,6 @@ function normalizeNames(raw: Record<string, tf.Tensor>, forBackbone: boolean): R
   );
 }
 
-function labelsFrom(
-  hf: HFConfig,
-  numLabels?: number,
-): { numLabels: number; id2label?: Record<number, string> } {
-  const id2label = hf.id2label as Record<string, string> | undefined;
-  const fromFile = id2label
-    ? Object.keys(id2label).length
-    : typeof hf.num_labels === 'number'
-      ? hf.num_labels
-      : undefined;
-  const n = numLabels ?? fromFile;
-  if (n === undefined) throw new CheckpointError('config.json has no id2label / num_labels: pass numLabels');
-  const labels =
-    id2label && Object.keys(id2label).length === n
-      ? Object.fromEntries(Object.entries(id2label).map(([k, v]) => [Number(k), v]))
-      : undefined;
-  return { numLabels: n, id2label: labels };
-}
-
 /**
  * A BertModel (backbone + pooler) from a BertModel file, or the backbone of any BERT task file; a pooler the
  * file lacks (BertForMaskedLM, BertForTokenClassification) is initialised fresh with a warning, as HF does.
@@ -309,7 +291,7 @@ export function loadBertForSequenceClassification(
     source,
     (c, hf) =>
       new BertForSequenceClassification(c, {
-        ...labelsFrom(hf, options.numLabels),
+        ...hfLabels(hf, options.numLabels),
         pooling: hf.classifier_pooling === 'mean' ? 'mean' : 'cls',
       }),
     options,
@@ -320,11 +302,7 @@ export function loadBertForTokenClassification(
   source: CheckpointSource,
   options: LoadOptions & { numLabels?: number } = {},
 ): Promise<BertForTokenClassification> {
-  return load(
-    source,
-    (c, hf) => new BertForTokenClassification(c, labelsFrom(hf, options.numLabels)),
-    options,
-  );
+  return load(source, (c, hf) => new BertForTokenClassification(c, hfLabels(hf, options.numLabels)), options);
 }
 
 // Spelled out rather than constructor.name, which minifiers rename.

@@ -53,6 +53,29 @@ export function parseConfig(text: string | Bytes, source = CONFIG_FILE): HFConfi
   return value as HFConfig;
 }
 
+/**
+ * A classifier's labels from an HF config.json: `numLabels` wins when given, else the size of `id2label` or
+ * `num_labels`; `id2label` (keys as numbers) when it has exactly that many entries.
+ */
+export function hfLabels(
+  hf: HFConfig,
+  numLabels?: number,
+): { numLabels: number; id2label?: Record<number, string> } {
+  const id2label = hf.id2label as Record<string, string> | undefined;
+  const fromFile = id2label
+    ? Object.keys(id2label).length
+    : typeof hf.num_labels === 'number'
+      ? hf.num_labels
+      : undefined;
+  const n = numLabels ?? fromFile;
+  if (n === undefined) throw new CheckpointError('config.json has no id2label / num_labels: pass numLabels');
+  const labels =
+    id2label && Object.keys(id2label).length === n
+      ? Object.fromEntries(Object.entries(id2label).map(([k, v]) => [Number(k), v]))
+      : undefined;
+  return { numLabels: n, id2label: labels };
+}
+
 /** config.json text as transformers writes it: 2-space indent, trailing newline. */
 export function stringifyConfig(config: HFConfig): string {
   return `${JSON.stringify(config, null, 2)}\n`;

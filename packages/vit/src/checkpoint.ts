@@ -4,7 +4,9 @@ import {
   CheckpointMismatchError,
   type CheckpointSource,
   type HFConfig,
+  hfLabels,
   InvalidArgumentError,
+  listFirst,
   loadCheckpoint,
   saveCheckpoint,
 } from '@transformer-kit/core';
@@ -258,13 +260,13 @@ async function load<M extends ViTTaskModel>(
         headMissing.length && !options.newHead
           ? ' (to start the classifier fresh, pass { newHead: true })'
           : '';
-      problems.push(`missing: ${first(missing)}${hint}`);
+      problems.push(`missing: ${listFirst(missing)}${hint}`);
     }
-    if (unexpected.length) problems.push(`unexpected: ${first(unexpected)}`);
+    if (unexpected.length) problems.push(`unexpected: ${listFirst(unexpected)}`);
     const shapes = entries
       .filter((e) => e.hf in tensors && !tf.util.arraysEqual(tensors[e.hf]!.shape, hfShape(e, c)))
       .map((e) => `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${hfShape(e, c)}]`);
-    if (shapes.length) problems.push(`shape mismatch: ${first(shapes)}`);
+    if (shapes.length) problems.push(`shape mismatch: ${listFirst(shapes)}`);
     if (problems.length) {
       const arch = JSON.stringify(hf.architectures ?? hf.model_type ?? 'unknown');
       throw new CheckpointMismatchError(
@@ -300,28 +302,6 @@ function normalizeNames(raw: Record<string, tf.Tensor>, forBackbone: boolean): R
   );
 }
 
-const first = (xs: string[], n = 5) =>
-  xs.length > n ? `${xs.slice(0, n).join(', ')} (+${xs.length - n} more)` : xs.join(', ');
-
-function labelsFrom(
-  hf: HFConfig,
-  numLabels?: number,
-): { numLabels: number; id2label?: Record<number, string> } {
-  const id2label = hf.id2label as Record<string, string> | undefined;
-  const fromFile = id2label
-    ? Object.keys(id2label).length
-    : typeof hf.num_labels === 'number'
-      ? hf.num_labels
-      : undefined;
-  const n = numLabels ?? fromFile;
-  if (n === undefined) throw new CheckpointError('config.json has no id2label / num_labels: pass numLabels');
-  const labels =
-    id2label && Object.keys(id2label).length === n
-      ? Object.fromEntries(Object.entries(id2label).map(([k, v]) => [Number(k), v]))
-      : undefined;
-  return { numLabels: n, id2label: labels };
-}
-
 /** A ViTModel from a ViTModel file (with its pooler when the file has one) or the backbone of a ViT classifier file. */
 export function loadViTModel(
   source: CheckpointSource,
@@ -351,7 +331,7 @@ export function loadViTForImageClassification(
         options.newHead ? ['vit', 'vit_mae'] : 'vit',
         `ViTForImageClassification${options.newHead ? '' : ' (a vit_mae file needs { newHead: true })'}`,
       );
-      return new ViTForImageClassification(vitConfigFromHF(hf), labelsFrom(hf, options.numLabels));
+      return new ViTForImageClassification(vitConfigFromHF(hf), hfLabels(hf, options.numLabels));
     },
     options,
   );
