@@ -46,10 +46,8 @@ export async function initWasm(
   // Literal specifier: bundlers give it its own chunk, loaded only when wasm is chosen.
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!threads) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  // XNNPACK's pool in the threaded build (pages): every core unless told otherwise (TF.js's default, half
-  // the cores, is one thread on a 2-core machine).
-  const pageThreads = threadCount ?? (isNode() ? undefined : globalThis.navigator?.hardwareConcurrency);
-  if (pageThreads !== undefined) wasm.setThreadsCount(pageThreads);
+  // The pool TF.js asks XNNPACK for in the threaded build (pages), when a count is given.
+  if (threadCount !== undefined && !isNode()) wasm.setThreadsCount(threadCount);
   if (wasmPaths !== undefined) {
     // Takes effect at the first start (later calls change nothing); throws only after a failed start,
     // which setBackend below reports. (Not tf.findBackend: it would start wasm before the paths are set.)
