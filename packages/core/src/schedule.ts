@@ -30,37 +30,28 @@ function check({ lr, warmupSteps = 0, totalSteps, minLr = 0 }: WarmupCosineOptio
  * Learning rate for 0-based optimizer step `step`: linear warmup lr·(step+1)/warmupSteps (so the first step
  * already moves), then a half cosine from lr down to minLr at totalSteps, minLr after that.
  */
-export function warmupCosine({
-  lr,
-  warmupSteps = 0,
-  totalSteps,
-  minLr = 0,
-}: WarmupCosineOptions): (step: number) => number {
-  check({ lr, warmupSteps, totalSteps, minLr });
-  return (step: number) => {
-    if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
-    if (totalSteps === undefined) return lr;
-    if (step >= totalSteps) return minLr;
-    const progress = (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps);
-    return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress));
-  };
+export function warmupCosine(options: WarmupCosineOptions): (step: number) => number {
+  return warmupDecay(options, (progress) => 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
 /**
  * HF's get_linear_schedule_with_warmup: the same warmup, then a straight line from lr down to minLr at
  * totalSteps (lr after warmup without totalSteps), minLr after that.
  */
-export function warmupLinear({
-  lr,
-  warmupSteps = 0,
-  totalSteps,
-  minLr = 0,
-}: WarmupCosineOptions): (step: number) => number {
+export function warmupLinear(options: WarmupCosineOptions): (step: number) => number {
+  return warmupDecay(options, (progress) => 1 - progress);
+}
+
+/** The shared warmup, then minLr + (lr − minLr)·kept(progress) for progress 0 → 1 over the decay. */
+function warmupDecay(
+  { lr, warmupSteps = 0, totalSteps, minLr = 0 }: WarmupCosineOptions,
+  kept: (progress: number) => number,
+): (step: number) => number {
   check({ lr, warmupSteps, totalSteps, minLr });
   return (step: number) => {
     if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
     if (totalSteps === undefined) return lr;
     if (step >= totalSteps) return minLr;
-    return lr - ((lr - minLr) * (step - warmupSteps)) / Math.max(1, totalSteps - warmupSteps);
+    return minLr + (lr - minLr) * kept((step - warmupSteps) / Math.max(1, totalSteps - warmupSteps));
   };
 }
