@@ -46,7 +46,7 @@ async function child(backend) {
 
   model.eval();
   const forwardMs = await timeIt(async () => {
-    const h = tf.tidy(() => model.bert.forward({ inputIds, attentionMask }).sequenceOutput);
+    const h = tf.tidy(() => model.bert.forward({ inputIds, attentionMask }).lastHiddenState);
     await h.data();
     h.dispose();
   }, runs ?? { warmup: 2, iters: 7 });

@@ -54,10 +54,10 @@ async function child(task, backend) {
     const model = new GPT(
       {
         vocabSize: REF.vocab,
-        blockSize: REF.block,
+        maxPositions: REF.block,
         numLayers: REF.layers,
         numHeads: REF.heads,
-        dim: REF.dim,
+        hiddenSize: REF.dim,
       },
       { seed: 0 },
     );
@@ -72,10 +72,10 @@ async function child(task, backend) {
     const model = new GPT(
       {
         vocabSize: REF.vocab,
-        blockSize: GEN_BLOCK,
+        maxPositions: GEN_BLOCK,
         numLayers: REF.layers,
         numHeads: REF.heads,
-        dim: REF.dim,
+        hiddenSize: REF.dim,
       },
       { seed: 0 },
     );

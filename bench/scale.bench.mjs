@@ -103,7 +103,7 @@ async function child(spec, workload) {
     if (workload === 'bert-forward') {
       model.eval();
       const run = async () => {
-        const h = tf.tidy(() => model.bert.forward({ inputIds, attentionMask }).sequenceOutput);
+        const h = tf.tidy(() => model.bert.forward({ inputIds, attentionMask }).lastHiddenState);
         await h.data();
         h.dispose();
       };

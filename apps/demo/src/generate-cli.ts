@@ -40,7 +40,7 @@ export async function runGenerate(opts: DemoOptions, out: Output): Promise<Gener
     const c = exp.model.config;
     out.log(`   vocabulary: ${exp.tokenizer.vocabSize} characters; 90% train / 10% held out`);
     out.log(
-      `   GPT: ${c.numLayers} layers, dim ${c.dim}, ${c.numHeads} heads, block ${c.blockSize}, ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters; batch ${sizes.batchSize}, ${sizes.steps} steps, AdamW lr ${sizes.lr}`,
+      `   GPT: ${c.numLayers} layers, hidden size ${c.hiddenSize}, ${c.numHeads} heads, ${c.maxPositions} positions, ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters; batch ${sizes.batchSize}, ${sizes.steps} steps, AdamW lr ${sizes.lr}`,
     );
     const bar = out.progress ? progressBar('GPT on Moby Dick', exp.totalSteps) : undefined;
     const off = exp.loop.on({ onStep: (s) => bar?.update(s.step, s.loss, s.step * exp.tokensPerStep) });

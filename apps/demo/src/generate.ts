@@ -8,7 +8,7 @@ import { evaluateLoss, GPT, type GPTConfig } from '@transformer-kit/gpt';
 import { type Tokenizer, trainChar } from '@transformer-kit/tokenizer';
 
 export interface GptSizes {
-  model: Pick<GPTConfig, 'blockSize' | 'numLayers' | 'numHeads' | 'dim' | 'dropout'>;
+  model: Pick<GPTConfig, 'maxPositions' | 'numLayers' | 'numHeads' | 'hiddenSize' | 'hiddenDropout'>;
   batchSize: number;
   steps: number;
   lr: number;
@@ -19,14 +19,14 @@ export interface GptSizes {
 export function gptSizes(fast = false): GptSizes {
   return fast
     ? {
-        model: { blockSize: 32, numLayers: 2, numHeads: 2, dim: 32, dropout: 0 },
+        model: { maxPositions: 32, numLayers: 2, numHeads: 2, hiddenSize: 32, hiddenDropout: 0 },
         batchSize: 8,
         steps: 30,
         lr: 3e-3,
         warmupSteps: 3,
       }
     : {
-        model: { blockSize: 64, numLayers: 3, numHeads: 4, dim: 96, dropout: 0 },
+        model: { maxPositions: 64, numLayers: 3, numHeads: 4, hiddenSize: 96, hiddenDropout: 0 },
         batchSize: 16,
         steps: 1000,
         lr: 3e-3,
@@ -92,7 +92,7 @@ export class GptExperiment {
     const model = this.model;
     return new TrainingLoop({
       trainer,
-      batches: windowBatches(this.#train, batchSize, model.config.blockSize, this.#rng),
+      batches: windowBatches(this.#train, batchSize, model.config.maxPositions, this.#rng),
       loss: ({ x, y }) => model.loss(x, y),
       steps,
     });
@@ -113,7 +113,7 @@ export class GptExperiment {
 
   /** Tokens per optimizer step. */
   get tokensPerStep(): number {
-    return this.options.batchSize * this.model.config.blockSize;
+    return this.options.batchSize * this.model.config.maxPositions;
   }
 
   /** Train `more` steps past the current schedule (a fresh warmup + cosine from where the weights are). */
@@ -134,13 +134,13 @@ export class GptExperiment {
     { maxNewTokens, temperature = 0.8, topK, seed = 0, onText }: GenerateTextOptions,
   ): Promise<string> {
     const ids = this.tokenizer.encode(prompt.length > 0 ? prompt : '\n').ids;
-    const block = this.model.config.blockSize;
+    const block = this.model.config.maxPositions;
     const sampling = temperature > 0 ? { temperature, topK } : { greedy: true };
     let out = '';
     for await (const id of this.model.stream(ids.slice(-block), {
       maxNewTokens,
       seed,
-      cropToBlockSize: true,
+      cropToMaxPositions: true,
       ...sampling,
     })) {
       const piece = this.tokenizer.decode([id]);

@@ -32,7 +32,7 @@ export async function loadHfCheckpoint(files: Map<string, FileData>): Promise<Lo
     const exp = await loadGptCheckpoint(files, gptSizes());
     const c = exp.model.config;
     return {
-      description: `GPT-2 architecture: ${c.numLayers} layers, dim ${c.dim}, ${c.numHeads} heads, vocabulary ${c.vocabSize}, ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters`,
+      description: `GPT-2 architecture: ${c.numLayers} layers, hidden size ${c.hiddenSize}, ${c.numHeads} heads, vocabulary ${c.vocabSize}, ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters`,
       placeholder: 'Call me Ishmael. ',
       streams: true,
       run: (text, onText) => exp.generate(text, { maxNewTokens: 200, temperature: 0.8, onText }),

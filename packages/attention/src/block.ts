@@ -13,17 +13,19 @@ import {
 import { type LayerKV, MultiHeadAttention } from './attention.js';
 import { type AttentionBias, attentionBias, type Mask } from './mask.js';
 
+/** The models' config names (GPT, BERT and ViT use the same ones). */
 export interface TransformerBlockConfig {
-  dim: number;
+  hiddenSize: number;
   numHeads: number;
-  /** Hidden width of the MLP (GPT-2 and BERT: 4 × dim). */
-  mlpDim: number;
+  /** Hidden width of the MLP (GPT-2, BERT and ViT: 4 × hiddenSize). */
+  intermediateSize: number;
   /** 'pre': x + f(LN(x)) (GPT-2). 'post': LN(x + f(x)) (BERT). */
   norm: 'pre' | 'post';
   /** 'gelu' = exact erf form (BERT), 'gelu_tanh' = tanh approximation (GPT-2's gelu_new). */
   activation: Activation;
   /** Dropout on each sublayer's output before the residual add (and on attention probabilities unless set below). */
-  dropout?: number;
+  hiddenDropout?: number;
+  /** Dropout on attention probabilities (default hiddenDropout). */
   attentionDropout?: number;
   layerNormEps?: number;
   bias?: boolean;
@@ -66,11 +68,11 @@ export class TransformerBlock extends Module {
 
   constructor(readonly config: TransformerBlockConfig) {
     super();
-    const { dim, numHeads, mlpDim, bias = true, std = 0.02, rng } = config;
+    const { hiddenSize: dim, numHeads, intermediateSize, bias = true, std = 0.02, rng } = config;
     if (config.norm !== 'pre' && config.norm !== 'post')
       throw new InvalidArgumentError(`norm must be 'pre' or 'post', got '${config.norm}'`);
     const residualStd = config.residualStd ?? std;
-    this.dropoutRate = config.dropout ?? 0;
+    this.dropoutRate = config.hiddenDropout ?? 0;
     const eps = config.layerNormEps ?? 1e-5;
     this.attn = this.module(
       'attn',
@@ -89,7 +91,7 @@ export class TransformerBlock extends Module {
     this.mlp = this.module(
       'mlp',
       new Mlp(dim, dim, {
-        hiddenSizes: [mlpDim],
+        hiddenSizes: [intermediateSize],
         activation: config.activation,
         bias,
         std,

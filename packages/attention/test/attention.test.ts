@@ -24,12 +24,12 @@ class Stack extends Module {
         { length: n },
         () =>
           new TransformerBlock({
-            dim: 8,
+            hiddenSize: 8,
             numHeads: 2,
-            mlpDim: 16,
+            intermediateSize: 16,
             norm,
             activation: 'gelu',
-            dropout: 0.3,
+            hiddenDropout: 0.3,
             rng,
           }),
       ),
@@ -203,9 +203,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('decodes step by step with a KV cache exactly like a full causal pass', () => {
       const block = new TransformerBlock({
-        dim: 8,
+        hiddenSize: 8,
         numHeads: 2,
-        mlpDim: 16,
+        intermediateSize: 16,
         norm: 'pre',
         activation: 'gelu_tanh',
         rng: new Rng(5),
@@ -238,9 +238,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('names children so HF layouts map onto them', () => {
       const block = new TransformerBlock({
-        dim: 4,
+        hiddenSize: 4,
         numHeads: 2,
-        mlpDim: 8,
+        intermediateSize: 8,
         norm: 'post',
         activation: 'gelu',
       });
@@ -271,12 +271,12 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('applies dropout only in training mode and trains (gradients reach every parameter)', () => {
       const block = new TransformerBlock({
-        dim: 8,
+        hiddenSize: 8,
         numHeads: 2,
-        mlpDim: 16,
+        intermediateSize: 16,
         norm: 'pre',
         activation: 'gelu',
-        dropout: 0.5,
+        hiddenDropout: 0.5,
         rng: new Rng(6),
       });
       const x = tf.randomNormal([2, 3, 8], 0, 1, 'float32', 7);
@@ -344,9 +344,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('keeps the tensor count flat across cached decoding and training steps', () => {
       const block = new TransformerBlock({
-        dim: 8,
+        hiddenSize: 8,
         numHeads: 2,
-        mlpDim: 16,
+        intermediateSize: 16,
         norm: 'pre',
         activation: 'gelu',
         rng: new Rng(7),

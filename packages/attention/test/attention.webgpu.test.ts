@@ -10,9 +10,9 @@ describe('attention on webgpu', () => {
 
   it('zeroes rows with nothing to attend to, and decodes with a cache like a full causal pass', async () => {
     const block = new TransformerBlock({
-      dim: 8,
+      hiddenSize: 8,
       numHeads: 2,
-      mlpDim: 16,
+      intermediateSize: 16,
       norm: 'pre',
       activation: 'gelu_tanh',
       rng: new Rng(5),

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  activationFromHF,
+  activationToHF,
   CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
@@ -100,11 +102,6 @@ export function bertConfigFromHF(hf: HFConfig): BertConfig {
     if (typeof v !== 'number') throw new CheckpointError(`config.json: '${key}' is missing or not a number`);
     return v;
   };
-  const act = hf.hidden_act ?? 'gelu';
-  if (act !== 'gelu')
-    throw new CheckpointMismatchError(
-      `config.json: hidden_act '${String(act)}' is not supported (BERT uses exact 'gelu')`,
-    );
   const posType = hf.position_embedding_type ?? 'absolute';
   if (posType !== 'absolute')
     throw new CheckpointMismatchError(
@@ -121,6 +118,7 @@ export function bertConfigFromHF(hf: HFConfig): BertConfig {
     hiddenDropout: num('hidden_dropout_prob', 0.1),
     attentionDropout: num('attention_probs_dropout_prob', 0.1),
     layerNormEps: num('layer_norm_eps', 1e-12),
+    activation: activationFromHF(hf, 'hidden_act', 'gelu'),
     padTokenId: num('pad_token_id', 0),
   });
 }
@@ -133,7 +131,7 @@ export function bertConfigToHF(c: BertConfig): HFConfig {
     num_hidden_layers: c.numLayers,
     num_attention_heads: c.numHeads,
     intermediate_size: c.intermediateSize,
-    hidden_act: 'gelu',
+    hidden_act: activationToHF(c.activation),
     hidden_dropout_prob: c.hiddenDropout,
     attention_probs_dropout_prob: c.attentionDropout,
     max_position_embeddings: c.maxPositions,

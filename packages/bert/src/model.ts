@@ -8,7 +8,9 @@ import {
   TransformerBlock,
 } from '@transformer-kit/attention';
 import {
+  type Activation,
   canReadSync,
+  checkActivation,
   checkHeads,
   checkIds,
   checkPositiveInts,
@@ -29,6 +31,8 @@ import { Pooler } from '@transformer-kit/heads';
  * BERT (Devlin et al. 2018), as HuggingFace's BertModel: word + position + token-type embeddings, LayerNorm,
  * then post-LN transformer blocks (exact GELU) that attend in both directions, masked only by padding.
  * The pooler (dense + tanh on [CLS]) is optional: task heads may bring their own.
+ * Parameter names (the same scheme as GPT and ViT; HF's only at the checkpoint boundary, checkpoint.ts):
+ * embeddings.(word|position|tokenType|norm), layers.{i}.(attnNorm|attn.*|mlpNorm|mlp.*), pooler.
  */
 
 export interface BertConfig {
@@ -45,6 +49,8 @@ export interface BertConfig {
   hiddenDropout: number;
   attentionDropout: number;
   layerNormEps: number;
+  /** 'gelu' (exact erf form) in every released BERT (HF hidden_act). */
+  activation: Activation;
   padTokenId: number;
 }
 
@@ -55,8 +61,9 @@ const base = {
   hiddenDropout: 0.1,
   attentionDropout: 0.1,
   layerNormEps: 1e-12,
+  activation: 'gelu',
   padTokenId: 0,
-};
+} as const;
 
 /** Google's released sizes (bert-base-uncased and the "BERT miniatures" of Turc et al. 2019). */
 export const BERT_PRESETS = {
@@ -91,6 +98,7 @@ export function checkConfig(c: BertConfig): BertConfig {
   ]);
   checkHeads('BERT', c.hiddenSize, c.numHeads, 'hiddenSize');
   checkRates('BERT', c, ['hiddenDropout', 'attentionDropout']);
+  checkActivation(c.activation);
   return c;
 }
 
@@ -103,7 +111,7 @@ export interface BertInputs {
 
 export interface BertOutput extends BackboneExtras {
   /** Last layer's hidden states (B, T, D). hiddenStates: the embeddings' output, then every layer's. */
-  sequenceOutput: tf.Tensor;
+  lastHiddenState: tf.Tensor;
   /** tanh(dense([CLS])) (B, D), when the model has a pooler. */
   pooledOutput?: tf.Tensor;
 }
@@ -224,12 +232,12 @@ export class BertModel extends Module {
         { length: c.numLayers },
         () =>
           new TransformerBlock({
-            dim: c.hiddenSize,
+            hiddenSize: c.hiddenSize,
             numHeads: c.numHeads,
-            mlpDim: c.intermediateSize,
+            intermediateSize: c.intermediateSize,
             norm: 'post',
-            activation: 'gelu',
-            dropout: c.hiddenDropout,
+            activation: c.activation,
+            hiddenDropout: c.hiddenDropout,
             attentionDropout: c.attentionDropout,
             layerNormEps: c.layerNormEps,
             rng,
@@ -255,7 +263,7 @@ export class BertModel extends Module {
     });
     hiddenStates?.push(output as tf.Tensor3D);
     return {
-      sequenceOutput: output,
+      lastHiddenState: output,
       ...(this.pooler ? { pooledOutput: this.pooler.forward(output) } : {}),
       ...(hiddenStates ? { hiddenStates } : {}),
       ...(attentions ? { attentions } : {}),

@@ -45,8 +45,8 @@ export class BertForMaskedLM extends Module {
     const out = this.bert.run(inputs, options);
     return {
       ...extras(out),
-      hidden: out.sequenceOutput,
-      logits: this.mlm.forward(out.sequenceOutput, positions),
+      hidden: out.lastHiddenState,
+      logits: this.mlm.forward(out.lastHiddenState, positions),
     };
   }
   /** Mean cross-entropy over the chosen positions of a MaskedLMMaskGenerator batch. */
@@ -115,8 +115,8 @@ abstract class BertWithClassifier<H extends Head> extends Module {
   }
   run(inputs: BertInputs, options: RunOptions = {}): TaskOutput {
     const out = this.bert.run(inputs, options);
-    const logits = this.classifier.forward(out.sequenceOutput, maskOf(inputs));
-    return { ...extras(out), hidden: out.sequenceOutput, logits };
+    const logits = this.classifier.forward(out.lastHiddenState, maskOf(inputs));
+    return { ...extras(out), hidden: out.lastHiddenState, logits };
   }
   /** Mean cross-entropy against the labels; a label outside [0, numLabels) is an IdOutOfRangeError. */
   loss(inputs: BertInputs, labels: tf.Tensor): tf.Scalar {

@@ -44,8 +44,8 @@ describe('BERT on webgpu', () => {
     const mlm = (await loadBertForMaskedLM(join(fixtures, 'bert-mlm'))).eval();
     const cls = (await loadBertForSequenceClassification(join(fixtures, 'bert-cls'))).eval();
     const out = tf.tidy(() => {
-      const { sequenceOutput, pooledOutput } = base.forward(inputs);
-      return [sequenceOutput, pooledOutput!, mlm.forward(inputs), cls.forward(inputs)];
+      const { lastHiddenState, pooledOutput } = base.forward(inputs);
+      return [lastHiddenState, pooledOutput!, mlm.forward(inputs), cls.forward(inputs)];
     });
     const names = ['last_hidden_state', 'pooler_output', 'mlm_logits', 'cls_logits'];
     for (let i = 0; i < 4; i++)

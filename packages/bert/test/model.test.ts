@@ -55,22 +55,22 @@ describe.each(['cpu', 'wasm'] as const)('BERT on %s', (backend) => {
   it('forward: sequence (B,T,D) and pooled (B,D); padding does not affect real positions', () => {
     const model = new BertModel(small).eval();
     tf.tidy(() => {
-      const { sequenceOutput, pooledOutput } = model.forward({ inputIds: ids, attentionMask: mask });
-      expect(sequenceOutput.shape).toEqual([2, 7, 32]);
+      const { lastHiddenState, pooledOutput } = model.forward({ inputIds: ids, attentionMask: mask });
+      expect(lastHiddenState.shape).toEqual([2, 7, 32]);
       expect(pooledOutput!.shape).toEqual([2, 32]);
       // Other ids under the padding of row 0: its 5 real positions are unchanged.
       const other = [[2, 10, 11, 12, 3, 44, 45], ids[1]!];
-      const again = model.forward({ inputIds: other, attentionMask: mask }).sequenceOutput;
-      const diff = sequenceOutput
+      const again = model.forward({ inputIds: other, attentionMask: mask }).lastHiddenState;
+      const diff = lastHiddenState
         .slice([0, 0, 0], [1, 5, 32])
         .sub(again.slice([0, 0, 0], [1, 5, 32]))
         .abs()
         .max();
       expect(diff.dataSync()[0]).toBeLessThan(1e-5);
       // Without the mask the padding is attended to, and the outputs change.
-      const unmasked = model.forward({ inputIds: other }).sequenceOutput;
+      const unmasked = model.forward({ inputIds: other }).lastHiddenState;
       expect(
-        sequenceOutput
+        lastHiddenState
           .slice([0, 0, 0], [1, 5, 32])
           .sub(unmasked.slice([0, 0, 0], [1, 5, 32]))
           .abs()
@@ -86,7 +86,7 @@ describe.each(['cpu', 'wasm'] as const)('BERT on %s', (backend) => {
           [0, 0, 0, 0, 1, 1, 1],
         ],
       });
-      expect(typed.sequenceOutput.sub(sequenceOutput).abs().max().dataSync()[0]).toBeGreaterThan(1e-3);
+      expect(typed.lastHiddenState.sub(lastHiddenState).abs().max().dataSync()[0]).toBeGreaterThan(1e-3);
     });
     model.dispose();
   });

@@ -71,7 +71,7 @@ describe('savePretrained / loadPretrained', () => {
       back.model.eval();
       tf.tidy(() => {
         const out = (m: typeof model) =>
-          m instanceof BertModel ? m.forward(inputs).sequenceOutput : m.forward(inputs);
+          m instanceof BertModel ? m.forward(inputs).lastHiddenState : m.forward(inputs);
         expect(out(back.model).sub(out(model)).abs().max().dataSync()[0]).toBe(0);
       });
       model.dispose();

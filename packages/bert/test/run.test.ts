@@ -33,7 +33,7 @@ beforeAll(async () => {
 });
 
 describe('BERT run', () => {
-  it('returns every layer attention (B,H,T,T) and numLayers + 1 hidden states, the last = sequenceOutput', () => {
+  it('returns every layer attention (B,H,T,T) and numLayers + 1 hidden states, the last = lastHiddenState', () => {
     const model = new BertModel(small).eval();
     tf.tidy(() => {
       const plain = model.forward({ inputIds: ids, attentionMask: mask });
@@ -50,8 +50,8 @@ describe('BERT run', () => {
         [2, 5, 16],
         [2, 5, 16],
       ]);
-      expect(r.hiddenStates![2]).toBe(r.sequenceOutput);
-      expect(r.sequenceOutput.sub(plain.sequenceOutput).abs().max().dataSync()[0]).toBe(0);
+      expect(r.hiddenStates![2]).toBe(r.lastHiddenState);
+      expect(r.lastHiddenState.sub(plain.lastHiddenState).abs().max().dataSync()[0]).toBe(0);
       // Rows are distributions; padding (position 4 of row 0) gets no attention.
       const sums = r.attentions![0]!.sum(-1).dataSync();
       for (const s of sums) expect(s).toBeCloseTo(1, 5);
@@ -103,10 +103,10 @@ describe('BERT run', () => {
       numLayers: 1,
       intermediateSize: 32,
     });
-    expect(() => tf.tidy(() => m.forward({ inputIds: [[1.5, 2]] }).sequenceOutput)).toThrow(
+    expect(() => tf.tidy(() => m.forward({ inputIds: [[1.5, 2]] }).lastHiddenState)).toThrow(
       IdOutOfRangeError,
     );
-    expect(() => tf.tidy(() => m.forward({ inputIds: [[1, 40000]] }).sequenceOutput)).toThrow(
+    expect(() => tf.tidy(() => m.forward({ inputIds: [[1, 40000]] }).lastHiddenState)).toThrow(
       /token id 40000 at index 1 is outside \[0, 30522\)/,
     );
     m.dispose();

@@ -58,30 +58,30 @@ export function splitTokens(tokens: Tokens, valFraction = 0.1): { train: Int32Ar
   return { train: all.subarray(0, cut), val: all.subarray(cut) };
 }
 
-/** One batch of random windows: x and y (batchSize, blockSize), int32, y = x shifted left by one. */
+/** One batch of random windows: x and y (batchSize, sequenceLength), int32, y = x shifted left by one. */
 export function sampleBatch(
   tokens: Tokens,
   batchSize: number,
-  blockSize: number,
+  sequenceLength: number,
   rng: Rng,
 ): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  if (tokens.length < blockSize + 1) {
+  if (tokens.length < sequenceLength + 1) {
     throw new InvalidArgumentError(
-      `token stream of ${tokens.length} is too short for windows of blockSize + 1 = ${blockSize + 1}`,
+      `token stream of ${tokens.length} is too short for windows of sequenceLength + 1 = ${sequenceLength + 1}`,
     );
   }
-  const x = new Int32Array(batchSize * blockSize);
-  const y = new Int32Array(batchSize * blockSize);
+  const x = new Int32Array(batchSize * sequenceLength);
+  const y = new Int32Array(batchSize * sequenceLength);
   for (let b = 0; b < batchSize; b++) {
-    const start = rng.int(tokens.length - blockSize);
-    for (let t = 0; t < blockSize; t++) {
-      x[b * blockSize + t] = tokens[start + t]!;
-      y[b * blockSize + t] = tokens[start + t + 1]!;
+    const start = rng.int(tokens.length - sequenceLength);
+    for (let t = 0; t < sequenceLength; t++) {
+      x[b * sequenceLength + t] = tokens[start + t]!;
+      y[b * sequenceLength + t] = tokens[start + t + 1]!;
     }
   }
   return {
-    x: tf.tensor2d(x, [batchSize, blockSize], 'int32'),
-    y: tf.tensor2d(y, [batchSize, blockSize], 'int32'),
+    x: tf.tensor2d(x, [batchSize, sequenceLength], 'int32'),
+    y: tf.tensor2d(y, [batchSize, sequenceLength], 'int32'),
   };
 }
 
@@ -89,11 +89,11 @@ export function sampleBatch(
 export function windowBatches(
   tokens: Tokens,
   batchSize: number,
-  blockSize: number,
+  sequenceLength: number,
   rng: Rng,
 ): BatchSource<{ x: tf.Tensor2D; y: tf.Tensor2D }> {
   positiveInt('batchSize', batchSize);
-  return { next: () => sampleBatch(tokens, batchSize, blockSize, rng) };
+  return { next: () => sampleBatch(tokens, batchSize, sequenceLength, rng) };
 }
 
 /**
@@ -117,14 +117,14 @@ export function windowLoss(
   lossOf: (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Scalar,
   {
     batchSize,
-    blockSize,
+    sequenceLength,
     batches = 10,
     seed = 1,
-  }: { batchSize: number; blockSize: number; batches?: number; seed?: number },
+  }: { batchSize: number; sequenceLength: number; batches?: number; seed?: number },
 ): Promise<number> {
   const rng = new Rng(seed);
   return meanLoss(batches, () => {
-    const { x, y } = sampleBatch(tokens, batchSize, blockSize, rng);
+    const { x, y } = sampleBatch(tokens, batchSize, sequenceLength, rng);
     return lossOf(x, y);
   });
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { Activation } from './activations.js';
 import { isNode } from './env.js';
 import { CheckpointError, CheckpointMismatchError } from './errors.js';
 import {
@@ -75,6 +76,27 @@ export function hfLabels(
       : undefined;
   return { numLabels: n, id2label: labels };
 }
+
+/** HF's activation names (hidden_act / activation_function) for the ones we run; the first is what we write. */
+const HF_ACTIVATIONS: Record<Activation, readonly string[]> = {
+  gelu: ['gelu'],
+  gelu_tanh: ['gelu_new', 'gelu_pytorch_tanh'],
+  relu: ['relu'],
+  tanh: ['tanh'],
+};
+
+/** Our activation for config.json's `key` (default `fallback`); one we cannot run is a CheckpointMismatchError. */
+export function activationFromHF(hf: HFConfig, key: string, fallback: string): Activation {
+  const name = hf[key] ?? fallback;
+  for (const [ours, names] of Object.entries(HF_ACTIVATIONS))
+    if (names.includes(name as string)) return ours as Activation;
+  throw new CheckpointMismatchError(
+    `config.json: ${key} '${String(name)}' is not supported; supported: ${Object.values(HF_ACTIVATIONS).flat().join(', ')}`,
+  );
+}
+
+/** HF's name for our activation. */
+export const activationToHF = (activation: Activation): string => HF_ACTIVATIONS[activation][0]!;
 
 /** config.json text as transformers writes it: 2-space indent, trailing newline. */
 export function stringifyConfig(config: HFConfig): string {

@@ -196,7 +196,7 @@ describe('batch sources', () => {
     const before = tf.memory().numTensors;
     const l = await windowLoss(train, (a) => a.sum().cast('float32').div(100) as tf.Scalar, {
       batchSize: 1,
-      blockSize: 2,
+      sequenceLength: 2,
       batches: 4,
     });
     expect(l).toBeGreaterThan(0);

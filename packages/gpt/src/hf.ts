@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  activationFromHF,
+  activationToHF,
   CheckpointError,
   type CheckpointSource,
   checkModelType,
@@ -33,22 +35,21 @@ export function configFromHF(hf: Record<string, unknown>, overrides: Partial<GPT
     if (typeof v !== 'number') throw new CheckpointError(`config.json: '${key}' is missing or not a number`);
     return v;
   };
-  const act = hf.activation_function ?? 'gelu_new';
-  if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh' && act !== 'gelu') {
-    throw new CheckpointError(`config.json: unsupported activation_function '${String(act)}'`);
-  }
   return gptConfig(
     {
       vocabSize: num('vocab_size'),
-      blockSize: num('n_positions', hf.n_ctx as number | undefined),
+      maxPositions: num('n_positions', hf.n_ctx as number | undefined),
       numLayers: num('n_layer'),
       numHeads: num('n_head'),
-      dim: num('n_embd'),
+      hiddenSize: num('n_embd'),
+      // n_inner null (every released GPT-2) means 4 × n_embd.
+      ...(hf.n_inner == null ? {} : { intermediateSize: num('n_inner') }),
       layerNormEps: num('layer_norm_epsilon', 1e-5),
-      activation: act === 'gelu' ? 'gelu' : 'gelu_tanh',
+      activation: activationFromHF(hf, 'activation_function', 'gelu_new'),
       tieWeights: hf.tie_word_embeddings !== false,
       bias: true,
-      dropout: 0,
+      hiddenDropout: 0,
+      attentionDropout: 0,
     },
     overrides,
   );
@@ -60,28 +61,32 @@ export function configToHF(c: GPTConfig): Record<string, unknown> {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',
     vocab_size: c.vocabSize,
-    n_positions: c.blockSize,
-    n_ctx: c.blockSize,
-    n_embd: c.dim,
+    n_positions: c.maxPositions,
+    n_ctx: c.maxPositions,
+    n_embd: c.hiddenSize,
     n_layer: c.numLayers,
     n_head: c.numHeads,
-    n_inner: null,
+    n_inner: c.intermediateSize === 4 * c.hiddenSize ? null : c.intermediateSize,
     layer_norm_epsilon: c.layerNormEps,
-    activation_function: c.activation === 'gelu' ? 'gelu' : 'gelu_new',
+    activation_function: activationToHF(c.activation),
     tie_word_embeddings: c.tieWeights,
-    resid_pdrop: c.dropout,
-    embd_pdrop: c.dropout,
-    attn_pdrop: c.dropout,
+    resid_pdrop: c.hiddenDropout,
+    embd_pdrop: c.hiddenDropout,
+    attn_pdrop: c.attentionDropout,
   };
 }
 
 const RENAMES: Array<[RegExp, string]> = [
-  [/^h\.(\d+)\.ln_1\./, 'h.$1.attnNorm.'],
-  [/^h\.(\d+)\.ln_2\./, 'h.$1.mlpNorm.'],
-  [/^h\.(\d+)\.attn\.c_proj\./, 'h.$1.attn.output.'],
-  [/^h\.(\d+)\.mlp\.c_fc\./, 'h.$1.mlp.hidden.0.'],
-  [/^h\.(\d+)\.mlp\.c_proj\./, 'h.$1.mlp.out.'],
-  [/^ln_f\./, 'lnF.'],
+  [/^wte\./, 'embeddings.word.'],
+  [/^wpe\./, 'embeddings.position.'],
+  [/^h\.(\d+)\.ln_1\./, 'layers.$1.attnNorm.'],
+  [/^h\.(\d+)\.ln_2\./, 'layers.$1.mlpNorm.'],
+  [/^h\.(\d+)\.attn\.c_proj\./, 'layers.$1.attn.output.'],
+  [/^h\.(\d+)\.mlp\.c_fc\./, 'layers.$1.mlp.hidden.0.'],
+  [/^h\.(\d+)\.mlp\.c_proj\./, 'layers.$1.mlp.out.'],
+  [/^ln_f\./, 'norm.'],
+  // Anything else under a layer (an unexpected tensor) keeps its HF tail under our layer name.
+  [/^h\.(\d+)\./, 'layers.$1.'],
 ];
 
 /**
@@ -94,7 +99,7 @@ export function stateDictFromHF(hf: StateDict, config: GPTConfig): StateDict {
     const name = rawName.startsWith('transformer.') ? rawName.slice('transformer.'.length) : rawName;
     if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) continue;
     if (name === 'lm_head.weight') {
-      // (vocab, dim) in HF; ours is (dim, vocab) when untied.
+      // (vocab, hiddenSize) in HF; ours is (hiddenSize, vocab) when untied.
       if (!config.tieWeights) out['lmHead.weight'] = tf.transpose(t);
       continue;
     }
@@ -102,13 +107,13 @@ export function stateDictFromHF(hf: StateDict, config: GPTConfig): StateDict {
     if (fused) {
       const [, layer, kind] = fused;
       const axis = t.rank - 1;
-      if (t.shape[axis] !== 3 * config.dim) {
-        throw new CheckpointError(`${rawName}: expected last dim 3 × ${config.dim}, got [${t.shape}]`);
+      if (t.shape[axis] !== 3 * config.hiddenSize) {
+        throw new CheckpointError(`${rawName}: expected last dim 3 × ${config.hiddenSize}, got [${t.shape}]`);
       }
       const [q, k, v] = tf.split(t, 3, axis);
-      out[`h.${layer}.attn.query.${kind}`] = q!;
-      out[`h.${layer}.attn.key.${kind}`] = k!;
-      out[`h.${layer}.attn.value.${kind}`] = v!;
+      out[`layers.${layer}.attn.query.${kind}`] = q!;
+      out[`layers.${layer}.attn.key.${kind}`] = k!;
+      out[`layers.${layer}.attn.value.${kind}`] = v!;
       continue;
     }
     const renamed = RENAMES.reduce((n, [re, to]) => n.replace(re, to), name);
@@ -121,15 +126,15 @@ export function stateDictFromHF(hf: StateDict, config: GPTConfig): StateDict {
 export function stateDictToHF(model: GPT, { prefix = 'transformer.' }: { prefix?: string } = {}): StateDict {
   const sd = model.stateDict();
   const out: StateDict = {};
-  out[`${prefix}wte.weight`] = sd['wte.weight']!.clone();
-  out[`${prefix}wpe.weight`] = sd['wpe.weight']!.clone();
+  out[`${prefix}wte.weight`] = sd['embeddings.word.weight']!.clone();
+  out[`${prefix}wpe.weight`] = sd['embeddings.position.weight']!.clone();
   for (let i = 0; i < model.config.numLayers; i++) {
     const p = `h.${i}.`;
-    const get = (n: string) => sd[p + n]!;
+    const get = (n: string) => sd[`layers.${i}.${n}`]!;
     out[`${prefix}${p}ln_1.weight`] = get('attnNorm.weight').clone();
     out[`${prefix}${p}ln_1.bias`] = get('attnNorm.bias').clone();
     for (const kind of ['weight', 'bias'] as const) {
-      if (!sd[`${p}attn.query.${kind}`]) continue;
+      if (!sd[`layers.${i}.attn.query.${kind}`]) continue;
       const parts = ['query', 'key', 'value'].map((n) => get(`attn.${n}.${kind}`));
       out[`${prefix}${p}attn.c_attn.${kind}`] = tf.concat(parts, kind === 'weight' ? 1 : 0);
       out[`${prefix}${p}attn.c_proj.${kind}`] = get(`attn.output.${kind}`).clone();
@@ -139,8 +144,8 @@ export function stateDictToHF(model: GPT, { prefix = 'transformer.' }: { prefix?
     out[`${prefix}${p}ln_2.weight`] = get('mlpNorm.weight').clone();
     out[`${prefix}${p}ln_2.bias`] = get('mlpNorm.bias').clone();
   }
-  out[`${prefix}ln_f.weight`] = sd['lnF.weight']!.clone();
-  out[`${prefix}ln_f.bias`] = sd['lnF.bias']!.clone();
+  out[`${prefix}ln_f.weight`] = sd['norm.weight']!.clone();
+  out[`${prefix}ln_f.bias`] = sd['norm.bias']!.clone();
   if (!model.config.tieWeights) out['lm_head.weight'] = tf.transpose(sd['lmHead.weight']!);
   return out;
 }

@@ -13,6 +13,7 @@ import {
   TransformerBlock,
 } from '@transformer-kit/attention';
 import {
+  type Activation,
   canReadSync,
   checkActivation,
   checkHeads,
@@ -37,48 +38,58 @@ import { BeamSearch, type SamplingOptions, samplerFrom } from './samplers.js';
 /*
  * GPT (GPT-2 architecture), in the spirit of nanoGPT's model.py: token + learned position embeddings,
  * pre-LN blocks with a causal mask, a final LayerNorm and an LM head tied to the token embedding.
- * Parameter names: wte, wpe, h.{i}.(attnNorm|attn.(query|key|value|output)|mlpNorm|mlp.(fc|proj)), lnF.
+ * Parameter names (the same scheme as BERT and ViT; HF's only at the checkpoint boundary, hf.ts):
+ * embeddings.(word|position), layers.{i}.(attnNorm|attn.(query|key|value|output)|mlpNorm|mlp.(hidden.0|out)),
+ * norm, lmHead (when untied).
  */
 
 export interface GPTConfig {
   vocabSize: number;
-  /** Longest sequence the position table covers. */
-  blockSize: number;
+  /** Longest sequence the position table covers (HF n_positions). */
+  maxPositions: number;
   numLayers: number;
   numHeads: number;
-  /** Embedding size (n_embd). */
-  dim: number;
-  /** Dropout on embeddings, attention probabilities and residual branches (training only). */
-  dropout: number;
+  /** Width of the residual stream (HF n_embd). */
+  hiddenSize: number;
+  /** MLP width (HF n_inner): 4 × hiddenSize unless given. */
+  intermediateSize: number;
+  /** Dropout on embeddings and residual branches, training only (HF embd_pdrop / resid_pdrop). */
+  hiddenDropout: number;
+  /** Dropout on attention probabilities, training only (HF attn_pdrop). */
+  attentionDropout: number;
   /** Biases in Linear layers (LayerNorms always have them, as in GPT-2). */
   bias: boolean;
   /** LM head shares the token embedding matrix. */
   tieWeights: boolean;
   layerNormEps: number;
   /** GPT-2 uses 'gelu_tanh' (HF `gelu_new`). */
-  activation: 'gelu' | 'gelu_tanh';
+  activation: Activation;
 }
 
 const GPT2_BASE = {
   vocabSize: 50257,
-  blockSize: 1024,
-  dropout: 0,
+  maxPositions: 1024,
+  hiddenDropout: 0,
+  attentionDropout: 0,
   bias: true,
   tieWeights: true,
   layerNormEps: 1e-5,
   activation: 'gelu_tanh',
 } as const;
 
+/** Presets leave intermediateSize out: it follows hiddenSize (4×) unless a config sets it. */
+type GPTPresetConfig = Omit<GPTConfig, 'intermediateSize'> & { intermediateSize?: number };
+
 export const GPT_PRESETS = {
-  gpt2: { ...GPT2_BASE, numLayers: 12, numHeads: 12, dim: 768 },
-  'gpt2-medium': { ...GPT2_BASE, numLayers: 24, numHeads: 16, dim: 1024 },
-  'gpt2-large': { ...GPT2_BASE, numLayers: 36, numHeads: 20, dim: 1280 },
-  'gpt2-xl': { ...GPT2_BASE, numLayers: 48, numHeads: 25, dim: 1600 },
+  gpt2: { ...GPT2_BASE, numLayers: 12, numHeads: 12, hiddenSize: 768 },
+  'gpt2-medium': { ...GPT2_BASE, numLayers: 24, numHeads: 16, hiddenSize: 1024 },
+  'gpt2-large': { ...GPT2_BASE, numLayers: 36, numHeads: 20, hiddenSize: 1280 },
+  'gpt2-xl': { ...GPT2_BASE, numLayers: 48, numHeads: 25, hiddenSize: 1600 },
   /** The benchmark's reference config: a char-level model (vocab 65 = tiny Shakespeare's characters). */
-  reference: { ...GPT2_BASE, vocabSize: 65, blockSize: 64, numLayers: 4, numHeads: 4, dim: 128 },
+  reference: { ...GPT2_BASE, vocabSize: 65, maxPositions: 64, numLayers: 4, numHeads: 4, hiddenSize: 128 },
   /** For tests: a few thousand parameters. */
-  tiny: { ...GPT2_BASE, vocabSize: 64, blockSize: 32, numLayers: 2, numHeads: 2, dim: 16 },
-} satisfies Record<string, GPTConfig>;
+  tiny: { ...GPT2_BASE, vocabSize: 64, maxPositions: 32, numLayers: 2, numHeads: 2, hiddenSize: 16 },
+} satisfies Record<string, GPTPresetConfig>;
 
 export type GPTPreset = keyof typeof GPT_PRESETS;
 
@@ -87,10 +98,18 @@ export function gptConfig(
   base: GPTPreset | Partial<GPTConfig> = 'tiny',
   overrides: Partial<GPTConfig> = {},
 ): GPTConfig {
-  const c: GPTConfig = fromPreset<GPTConfig, GPTPreset>('GPT', GPT_PRESETS, 'tiny', base, overrides);
-  checkPositiveInts('GPT', c, ['vocabSize', 'blockSize', 'numLayers', 'numHeads', 'dim']);
-  checkHeads('GPT', c.dim, c.numHeads, 'dim');
-  checkRates('GPT', c, ['dropout']);
+  const start = fromPreset<GPTPresetConfig, GPTPreset>('GPT', GPT_PRESETS, 'tiny', base, overrides);
+  const c: GPTConfig = { ...start, intermediateSize: start.intermediateSize ?? 4 * start.hiddenSize };
+  checkPositiveInts('GPT', c, [
+    'vocabSize',
+    'maxPositions',
+    'numLayers',
+    'numHeads',
+    'hiddenSize',
+    'intermediateSize',
+  ]);
+  checkHeads('GPT', c.hiddenSize, c.numHeads, 'hiddenSize');
+  checkRates('GPT', c, ['hiddenDropout', 'attentionDropout']);
   checkActivation(c.activation);
   return c;
 }
@@ -109,8 +128,8 @@ export interface ForwardOptions extends RunOptions {
 
 export interface GPTOutput extends BackboneExtras {
   logits: tf.Tensor3D;
-  /** After the final LayerNorm: (B, T, dim). hiddenStates: every block's input, then this. */
-  hidden: tf.Tensor3D;
+  /** After the final LayerNorm: (B, T, hiddenSize). hiddenStates: every block's input, then this. */
+  lastHiddenState: tf.Tensor3D;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -121,18 +140,37 @@ export interface GenerateOptions extends SamplingOptions {
   seed?: number;
   /** Reuse keys/values of earlier positions (default true). */
   useCache?: boolean;
-  /** Slide a window of the last blockSize tokens instead of throwing past the block size. */
-  cropToBlockSize?: boolean;
+  /** Slide a window of the last maxPositions tokens instead of throwing past the position table. */
+  cropToMaxPositions?: boolean;
   /** Called with each new token (generate only). */
   onToken?: (id: number, index: number) => void;
 }
 
+/** Token + learned position embeddings → dropout. Params: word.*, position.*. */
+export class GPTEmbeddings extends Module {
+  readonly word: Embedding;
+  readonly position: Embedding;
+  constructor(
+    readonly config: GPTConfig,
+    rng: Rng,
+  ) {
+    super();
+    this.word = this.module('word', new Embedding(config.vocabSize, config.hiddenSize, { rng }));
+    this.position = this.module('position', new Embedding(config.maxPositions, config.hiddenSize, { rng }));
+  }
+  /** ids (B, T) at positions past .. past + T − 1 → (B, T, hiddenSize). */
+  forward(ids: tf.Tensor2D, past = 0): tf.Tensor {
+    const pos = tf.range(past, past + ids.shape[1], 1, 'int32');
+    const x = this.word.forward(ids).add(this.position.forward(pos));
+    return dropout(x, this.config.hiddenDropout, this.training);
+  }
+}
+
 export class GPT extends Module {
   readonly config: GPTConfig;
-  readonly wte: Embedding;
-  readonly wpe: Embedding;
-  readonly h: TransformerBlock[];
-  readonly lnF: LayerNorm;
+  readonly embeddings: GPTEmbeddings;
+  readonly layers: TransformerBlock[];
+  readonly norm: LayerNorm;
   readonly lmHead: LMHead;
 
   constructor(config: GPTPreset | Partial<GPTConfig> = 'tiny', { seed = 0 }: { seed?: number } = {}) {
@@ -140,30 +178,30 @@ export class GPT extends Module {
     const c = gptConfig(config);
     this.config = c;
     const rng = new Rng(seed);
-    this.wte = this.module('wte', new Embedding(c.vocabSize, c.dim, { rng }));
-    this.wpe = this.module('wpe', new Embedding(c.blockSize, c.dim, { rng }));
+    this.embeddings = this.module('embeddings', new GPTEmbeddings(c, rng));
     // GPT-2 scales the init of residual-facing projections by 1/sqrt(2·layers) so the residual stream stays O(1).
     const residualStd = 0.02 / Math.sqrt(2 * c.numLayers);
     const block = () =>
       new TransformerBlock({
-        dim: c.dim,
+        hiddenSize: c.hiddenSize,
         numHeads: c.numHeads,
-        mlpDim: 4 * c.dim,
+        intermediateSize: c.intermediateSize,
         norm: 'pre',
         activation: c.activation,
-        dropout: c.dropout,
+        hiddenDropout: c.hiddenDropout,
+        attentionDropout: c.attentionDropout,
         layerNormEps: c.layerNormEps,
         bias: c.bias,
         residualStd,
         rng,
       });
-    this.h = this.moduleList('h', Array.from({ length: c.numLayers }, block));
-    this.lnF = this.module('lnF', new LayerNorm(c.dim, c.layerNormEps));
+    this.layers = this.moduleList('layers', Array.from({ length: c.numLayers }, block));
+    this.norm = this.module('norm', new LayerNorm(c.hiddenSize, c.layerNormEps));
     this.lmHead = this.module(
       'lmHead',
       c.tieWeights
-        ? new LMHead(c.dim, { tiedEmbedding: this.wte.weight })
-        : new LMHead(c.dim, { vocabSize: c.vocabSize, rng }),
+        ? new LMHead(c.hiddenSize, { tiedEmbedding: this.embeddings.word.weight })
+        : new LMHead(c.hiddenSize, { vocabSize: c.vocabSize, rng }),
     );
   }
 
@@ -178,26 +216,26 @@ export class GPT extends Module {
     const x = this.checkIds(ids);
     const [b, t] = x.shape as [number, number];
     const past = cache?.length ?? 0;
-    if (past + t > this.config.blockSize) {
+    if (past + t > this.config.maxPositions) {
       throw new SequenceTooLongError(
-        `sequence of ${past + t} tokens (${past} cached + ${t} new) exceeds the block size ${this.config.blockSize}`,
+        `sequence of ${past + t} tokens (${past} cached + ${t} new) exceeds the block size ${this.config.maxPositions}`,
       );
     }
     const bias = this.buildMask(b, t, past, options.attentionMask);
-    const pos = tf.range(past, past + t, 1, 'int32');
-    const emb = dropout(this.wte.forward(x).add(this.wpe.forward(pos)), this.config.dropout, this.training);
-    const { output, hiddenStates, attentions } = runBlocks(this.h, emb, {
+    const { output, hiddenStates, attentions } = runBlocks(this.layers, this.embeddings.forward(x, past), {
       mask: bias,
       caches: cache?.layers,
       returnHiddenStates,
       returnAttention,
     });
-    const hidden = this.lnF.forward(output) as tf.Tensor3D;
-    hiddenStates?.push(hidden);
-    const logits = this.lmHead.forward(lastOnly ? hidden.slice([0, t - 1], [b, 1]) : hidden) as tf.Tensor3D;
+    const lastHiddenState = this.norm.forward(output) as tf.Tensor3D;
+    hiddenStates?.push(lastHiddenState);
+    const logits = this.lmHead.forward(
+      lastOnly ? lastHiddenState.slice([0, t - 1], [b, 1]) : lastHiddenState,
+    ) as tf.Tensor3D;
     return {
       logits,
-      hidden,
+      lastHiddenState,
       ...(hiddenStates ? { hiddenStates } : {}),
       ...(attentions ? { attentions } : {}),
     };
@@ -239,12 +277,12 @@ export class GPT extends Module {
 
   /**
    * Yields new tokens one at a time. With the KV cache (default) each step feeds only the newest token;
-   * without it each step re-runs the whole sequence. Past the block size it throws unless
-   * `cropToBlockSize`, which keeps the last blockSize tokens (and rebuilds the cache, since positions shift).
+   * without it each step re-runs the whole sequence. Past maxPositions it throws unless
+   * `cropToMaxPositions`, which keeps the last maxPositions tokens (and rebuilds the cache, since positions shift).
    */
   async *stream(prompt: number[], options: GenerateOptions): AsyncGenerator<number> {
-    const { maxNewTokens, stopIds = [], seed = 0, useCache = true, cropToBlockSize = false } = options;
-    const { blockSize, vocabSize } = this.config;
+    const { maxNewTokens, stopIds = [], seed = 0, useCache = true, cropToMaxPositions = false } = options;
+    const { maxPositions, vocabSize } = this.config;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
       throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
     if (!Array.isArray(prompt) || prompt.length === 0)
@@ -253,13 +291,13 @@ export class GPT extends Module {
     tf.tidy(() => {
       this.checkIds([prompt]);
     });
-    if (!cropToBlockSize && prompt.length + maxNewTokens - 1 > blockSize) {
+    if (!cropToMaxPositions && prompt.length + maxNewTokens - 1 > maxPositions) {
       throw new SequenceTooLongError(
-        `prompt (${prompt.length}) + maxNewTokens (${maxNewTokens}) needs ${prompt.length + maxNewTokens - 1} positions, block size is ${blockSize}; pass cropToBlockSize: true to slide the window`,
+        `prompt (${prompt.length}) + maxNewTokens (${maxNewTokens}) needs ${prompt.length + maxNewTokens - 1} positions, maxPositions is ${maxPositions}; pass cropToMaxPositions: true to slide the window`,
       );
     }
     if (sampler instanceof BeamSearch) {
-      yield* await this.#beamSearch(prompt, sampler, maxNewTokens, stopIds, cropToBlockSize);
+      yield* await this.#beamSearch(prompt, sampler, maxNewTokens, stopIds, cropToMaxPositions);
       return;
     }
     const rng = new Rng(seed);
@@ -271,8 +309,8 @@ export class GPT extends Module {
     try {
       for (let i = 0; i < maxNewTokens; i++) {
         let input = cache ? pending : tokens;
-        if ((cache?.length ?? 0) + input.length > blockSize) {
-          input = tokens.slice(-blockSize);
+        if ((cache?.length ?? 0) + input.length > maxPositions) {
+          input = tokens.slice(-maxPositions);
           if (cache) {
             cache.dispose();
             cache = this.newCache();
@@ -304,7 +342,7 @@ export class GPT extends Module {
     stopIds: number[],
     crop: boolean,
   ): Promise<number[]> {
-    const { blockSize, vocabSize: v } = this.config;
+    const { maxPositions, vocabSize: v } = this.config;
     type Beam = { tokens: number[]; score: number };
     let live: Beam[] = [{ tokens: [], score: 0 }];
     const done: Beam[] = [];
@@ -312,7 +350,7 @@ export class GPT extends Module {
     this.eval();
     try {
       for (let step = 0; step < maxNewTokens && live.length > 0; step++) {
-        const seqs = live.map((b) => [...prompt, ...b.tokens].slice(crop ? -blockSize : 0));
+        const seqs = live.map((b) => [...prompt, ...b.tokens].slice(crop ? -maxPositions : 0));
         const rows = tf.tidy(() =>
           tf.logSoftmax(this.forward(seqs, { lastOnly: true }).reshape([live.length, v])),
         );

@@ -16,13 +16,13 @@ import type { GPT } from './model.js';
 
 /*
  * Next-token pretraining over one long token stream: every batch is `batchSize` random windows of
- * `blockSize + 1` tokens (core's windowBatches, nanoGPT's get_batch). The loop (evaluation, early stopping,
+ * `sequenceLength + 1` tokens (core's windowBatches, nanoGPT's get_batch). The loop (evaluation, early stopping,
  * checkpoints, events) is core's TrainingLoop; the optimizer step is core's Trainer.
  */
 
 export interface EvalOptions {
   batchSize?: number;
-  blockSize?: number;
+  sequenceLength?: number;
   /** Number of random batches averaged (default 10). */
   batches?: number;
   seed?: number;
@@ -30,11 +30,11 @@ export interface EvalOptions {
 
 /** Mean next-token loss over seeded random windows of `tokens`, in eval mode (no dropout, no gradients). */
 export async function evaluateLoss(model: GPT, tokens: Tokens, options: EvalOptions = {}): Promise<number> {
-  const { batchSize = 16, blockSize = model.config.blockSize, batches = 10, seed = 1 } = options;
+  const { batchSize = 16, sequenceLength = model.config.maxPositions, batches = 10, seed = 1 } = options;
   const wasTraining = model.training;
   model.eval();
   try {
-    return await windowLoss(tokens, (x, y) => model.loss(x, y), { batchSize, blockSize, batches, seed });
+    return await windowLoss(tokens, (x, y) => model.loss(x, y), { batchSize, sequenceLength, batches, seed });
   } finally {
     model.train(wasTraining);
   }
@@ -45,8 +45,8 @@ export interface PretrainOptions
     Pick<TrainingLoopOptions<unknown>, 'earlyStopping' | 'checkpointEvery' | 'save' | 'callbacks'> {
   steps: number;
   batchSize: number;
-  /** Window length (default: the model's block size). */
-  blockSize?: number;
+  /** Tokens per training window (default: the model's maxPositions). */
+  sequenceLength?: number;
   /** Evaluate on `val` every this many steps and after the last (default: only after the last). */
   evalEvery?: number;
   evalBatches?: number;
@@ -76,7 +76,7 @@ export async function pretrain(
   const {
     steps,
     batchSize,
-    blockSize = model.config.blockSize,
+    sequenceLength = model.config.maxPositions,
     evalEvery,
     evalBatches = 10,
     seed = 0,
@@ -92,9 +92,9 @@ export async function pretrain(
     throw new InvalidArgumentError(`steps must be an integer >= 1, got ${steps}`);
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new InvalidArgumentError(`batchSize must be an integer >= 1, got ${batchSize}`);
-  if (blockSize > model.config.blockSize) {
+  if (sequenceLength > model.config.maxPositions) {
     throw new InvalidArgumentError(
-      `blockSize ${blockSize} exceeds the model's block size ${model.config.blockSize}`,
+      `sequenceLength ${sequenceLength} exceeds the model's position table (maxPositions ${model.config.maxPositions})`,
     );
   }
   const val = data.val;
@@ -103,11 +103,11 @@ export async function pretrain(
   const trainer = new Trainer(model, { ...trainerOptions, totalSteps: trainerOptions.totalSteps ?? steps });
   const loop = new TrainingLoop({
     trainer,
-    batches: windowBatches(data.train, batchSize, blockSize, new Rng(seed)),
+    batches: windowBatches(data.train, batchSize, sequenceLength, new Rng(seed)),
     loss: ({ x, y }) => model.loss(x, y),
     steps,
     ...(val && {
-      evaluate: () => evaluateLoss(model, val, { batchSize, blockSize, batches: evalBatches }),
+      evaluate: () => evaluateLoss(model, val, { batchSize, sequenceLength, batches: evalBatches }),
       evalEvery,
     }),
     earlyStopping,

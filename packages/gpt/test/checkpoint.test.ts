@@ -68,18 +68,18 @@ describe('GPT-2 checkpoints (HF layout)', () => {
     broken['transformer.h.0.extra.weight'] = tensors['transformer.ln_f.bias']!;
     expect(() => gptFromHF(config, broken)).toThrow(CheckpointMismatchError);
     expect(() => gptFromHF(config, broken)).toThrow(
-      /missing: h\.1\.mlp\.hidden\.0\.weight.*unexpected: h\.0\.extra\.weight/,
+      /missing: layers\.1\.mlp\.hidden\.0\.weight.*unexpected: layers\.0\.extra\.weight/,
     );
     // A config that disagrees with the tensors: shapes are named.
     expect(() => gptFromHF({ ...config, n_positions: 64 }, tensors)).toThrow(
-      /wpe\.weight: checkpoint \[48,32\] vs model \[64,32\]/,
+      /embeddings\.position\.weight: checkpoint \[48,32\] vs model \[64,32\]/,
     );
     expect(() => gptFromHF({ ...config, model_type: 'bert' }, tensors)).toThrow(CheckpointError);
     expect(() => gptFromHF({ ...config, model_type: 'bert' }, tensors)).toThrow(/model_type 'bert'/);
     tf.dispose(Object.values(tensors));
   });
 
-  it('round-trips an untied model through lm_head.weight (HF [vocab, dim])', async () => {
+  it('round-trips an untied model through lm_head.weight (HF [vocab, hiddenSize])', async () => {
     const model = new GPT({ tieWeights: false }, { seed: 3 });
     const sub = join(dir, 'untied');
     await savePretrained(model, sub);
@@ -92,6 +92,43 @@ describe('GPT-2 checkpoints (HF layout)', () => {
     expect(tf.tidy(() => maxAbsDiff(model.forward(ids).dataSync(), back.forward(ids).dataSync()))).toBe(0);
     expect(JSON.parse(readFileSync(join(sub, 'config.json'), 'utf8')).tie_word_embeddings).toBe(false);
     model.dispose();
+    back.dispose();
+  });
+
+  it('config.json ↔ config: n_inner, dropouts and the activation name map both ways', async () => {
+    const wide = new GPT({ intermediateSize: 48, hiddenDropout: 0.1, attentionDropout: 0.2 }, { seed: 5 });
+    expect(new GPT({ hiddenSize: 8 }).config.intermediateSize).toBe(32); // 4 × hiddenSize unless given
+    const sub = join(dir, 'wide');
+    await savePretrained(wide, sub);
+    const hf = JSON.parse(readFileSync(join(sub, 'config.json'), 'utf8'));
+    expect(hf).toMatchObject({
+      n_inner: 48,
+      resid_pdrop: 0.1,
+      attn_pdrop: 0.2,
+      activation_function: 'gelu_new',
+    });
+    const back = await loadGPT2(sub);
+    expect(back.config.intermediateSize).toBe(48);
+    expect(back.layers[0]!.mlp.namedParameters().map(([n, p]) => [n, p.shape])).toEqual(
+      wide.layers[0]!.mlp.namedParameters().map(([n, p]) => [n, p.shape]),
+    );
+    const { config, tensors } = await loadCheckpoint(FIXTURE);
+    for (const [name, ours] of [
+      ['gelu', 'gelu'],
+      ['gelu_pytorch_tanh', 'gelu_tanh'],
+    ] as const) {
+      const m = gptFromHF({ ...config, activation_function: name }, tensors);
+      expect(m.config.activation).toBe(ours);
+      m.dispose();
+    }
+    expect(() => gptFromHF({ ...config, activation_function: 'swish' }, tensors)).toThrow(
+      CheckpointMismatchError,
+    );
+    expect(() => gptFromHF({ ...config, activation_function: 'swish' }, tensors)).toThrow(
+      /activation_function 'swish' is not supported/,
+    );
+    tf.dispose(Object.values(tensors));
+    wide.dispose();
     back.dispose();
   });
 });

@@ -19,7 +19,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       model.eval();
     });
 
-    it('maps ids (B,T) to logits (B,T,vocab) with the LM head tied to wte', () => {
+    it('maps ids (B,T) to logits (B,T,vocab) with the LM head tied to the word embeddings', () => {
       expect(
         tf.tidy(
           () =>
@@ -30,21 +30,22 @@ for (const backend of ['cpu', 'wasm'] as const) {
         ),
       ).toEqual([2, 3, 64]);
       expect(model.namedParameters().some(([n]) => n.startsWith('lmHead'))).toBe(false);
-      expect(model.lmHead.tiedEmbedding).toBe(model.wte.weight);
+      expect(model.lmHead.tiedEmbedding).toBe(model.embeddings.word.weight);
       // GPT-2 small's parameter count, from its preset (124M, as published).
       expect(gptConfig('gpt2')).toMatchObject({
-        dim: 768,
+        hiddenSize: 768,
+        intermediateSize: 3072,
         numLayers: 12,
         numHeads: 12,
-        blockSize: 1024,
+        maxPositions: 1024,
         vocabSize: 50257,
       });
       expect(GPT_PRESETS.reference).toMatchObject({
         vocabSize: 65,
-        blockSize: 64,
+        maxPositions: 64,
         numLayers: 4,
         numHeads: 4,
-        dim: 128,
+        hiddenSize: 128,
       });
     });
 
@@ -101,10 +102,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
     it('slides the window past the block size only when asked', async () => {
       const long = Array.from({ length: 30 }, (_, i) => i);
       await expect(model.generate(long, { maxNewTokens: 5 })).rejects.toThrow(SequenceTooLongError);
-      const cached = await model.generate(long, { maxNewTokens: 5, cropToBlockSize: true });
+      const cached = await model.generate(long, { maxNewTokens: 5, cropToMaxPositions: true });
       const uncached = await model.generate(long, {
         maxNewTokens: 5,
-        cropToBlockSize: true,
+        cropToMaxPositions: true,
         useCache: false,
       });
       expect(cached).toEqual(uncached);
@@ -140,29 +141,29 @@ for (const backend of ['cpu', 'wasm'] as const) {
       await expect(model.generate([1], { maxNewTokens: -1 })).rejects.toThrow(/maxNewTokens/);
       await expect(model.generate([], { maxNewTokens: 1 })).rejects.toThrow(ShapeError);
       await expect(model.generate([99], { maxNewTokens: 1 })).rejects.toThrow(IdOutOfRangeError);
-      expect(() => new GPT({ dim: 10, numHeads: 3 })).toThrow(/not divisible/);
+      expect(() => new GPT({ hiddenSize: 10, numHeads: 3 })).toThrow(/not divisible/);
       expect(() => gptConfig('gpt5' as 'gpt2')).toThrow(/unknown GPT preset 'gpt5'/);
     });
 
     it('raises NonFiniteLossError naming the step and keeps the weights', async () => {
       const m = new GPT('tiny', { seed: 2 });
       const tokens = Array.from({ length: 200 }, (_, i) => (i * 7) % 64);
-      await pretrain(m, { train: tokens }, { steps: 2, batchSize: 2, blockSize: 8, lr: 1e-3 });
-      const before = m.wpe.weight.dataSync().slice();
-      m.lnF.weight.assign(tf.fill([16], Number.NaN));
+      await pretrain(m, { train: tokens }, { steps: 2, batchSize: 2, sequenceLength: 8, lr: 1e-3 });
+      const before = m.embeddings.position.weight.dataSync().slice();
+      m.norm.weight.assign(tf.fill([16], Number.NaN));
       const err = await pretrain(
         m,
         { train: tokens },
-        { steps: 2, batchSize: 2, blockSize: 8, lr: 1e-3 },
+        { steps: 2, batchSize: 2, sequenceLength: 8, lr: 1e-3 },
       ).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NonFiniteLossError);
       expect((err as Error).message).toMatch(/step 1\b/);
-      expect(m.wpe.weight.dataSync()).toEqual(before);
+      expect(m.embeddings.position.weight.dataSync()).toEqual(before);
       m.dispose();
     });
 
     it('keeps numTensors flat over 200 training steps (with accumulation and evaluation)', async () => {
-      const m = new GPT({ ...GPT_PRESETS.tiny, dropout: 0.1 }, { seed: 3 });
+      const m = new GPT({ ...GPT_PRESETS.tiny, hiddenDropout: 0.1, attentionDropout: 0.1 }, { seed: 3 });
       const tokens = Array.from({ length: 500 }, (_, i) => (i * i + 3 * i) % 64);
       const counts: number[] = [];
       const start = tf.memory().numTensors;
@@ -172,7 +173,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         {
           steps: 200,
           batchSize: 4,
-          blockSize: 16,
+          sequenceLength: 16,
           lr: 3e-3,
           accumulationSteps: 2,
           evalEvery: 50,
@@ -194,7 +195,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       // wasm: one 501-token sequence. cpu (whose softmax alone takes ~80 ms at 300 positions) slides a
       // 64-token window instead, which also exercises the cache rebuild after every crop.
       const long = backend === 'wasm';
-      const m = new GPT({ ...GPT_PRESETS.tiny, blockSize: long ? 512 : 64 }, { seed: 4 });
+      const m = new GPT({ ...GPT_PRESETS.tiny, maxPositions: long ? 512 : 64 }, { seed: 4 });
       for (const useCache of [true, false]) {
         const start = tf.memory().numTensors;
         const counts: number[] = [];
@@ -203,7 +204,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
           temperature: 1,
           seed: 1,
           useCache,
-          cropToBlockSize: !long,
+          cropToMaxPositions: !long,
           onToken: () => void counts.push(tf.memory().numTensors),
         });
         expect(out.length).toBe(500);

@@ -51,7 +51,7 @@ describe('GPT on webgpu', () => {
       {
         steps: 200,
         batchSize: 2,
-        blockSize: 8,
+        sequenceLength: 8,
         lr: 3e-3,
         onStep: () => void counts.push(tf.memory().numTensors),
       },
@@ -70,7 +70,7 @@ describe('GPT on webgpu', () => {
         maxNewTokens: 500,
         temperature: 1,
         useCache,
-        cropToBlockSize: true,
+        cropToMaxPositions: true,
       });
       expect(out.length).toBe(500);
       expect(tf.memory().numTensors).toBe(start);

@@ -35,7 +35,7 @@ describe('char-level pretraining on Moby Dick (wasm)', () => {
     const { train, val } = splitTokens(ids, 0.1);
     const baseline = unigramLoss(train, val);
     const model = new GPT(
-      { vocabSize: chars.length, blockSize: 32, numLayers: 2, numHeads: 4, dim: 64 },
+      { vocabSize: chars.length, maxPositions: 32, numLayers: 2, numHeads: 4, hiddenSize: 64 },
       { seed: 1 },
     );
     const result = await pretrain(

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  activationFromHF,
+  activationToHF,
   CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
@@ -156,11 +158,6 @@ const square = (hf: HFConfig, key: string, fallback: number): number => {
 
 /** Our ViTConfig from HF's config.json (model_type 'vit' or 'vit_mae'); what we cannot honour is a CheckpointMismatchError. */
 export function vitConfigFromHF(hf: HFConfig): ViTConfig {
-  const act = hf.hidden_act ?? 'gelu';
-  if (act !== 'gelu')
-    throw new CheckpointMismatchError(
-      `config.json: hidden_act '${String(act)}' is not supported (ViT uses exact 'gelu')`,
-    );
   if (hf.qkv_bias === false)
     throw new CheckpointMismatchError('config.json: qkv_bias false is not supported');
   return checkViTConfig({
@@ -174,6 +171,7 @@ export function vitConfigFromHF(hf: HFConfig): ViTConfig {
     hiddenDropout: num(hf, 'hidden_dropout_prob', 0),
     attentionDropout: num(hf, 'attention_probs_dropout_prob', 0),
     layerNormEps: num(hf, 'layer_norm_eps', 1e-12),
+    activation: activationFromHF(hf, 'hidden_act', 'gelu'),
     qkvBias: true,
   });
 }
@@ -197,7 +195,7 @@ export function vitConfigToHF(c: ViTConfig): HFConfig {
     num_hidden_layers: c.numLayers,
     num_attention_heads: c.numHeads,
     intermediate_size: c.intermediateSize,
-    hidden_act: 'gelu',
+    hidden_act: activationToHF(c.activation),
     hidden_dropout_prob: c.hiddenDropout,
     attention_probs_dropout_prob: c.attentionDropout,
     initializer_range: 0.02,

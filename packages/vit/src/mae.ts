@@ -150,9 +150,9 @@ export class MAEDecoder extends Module {
       encoderBlocks(
         c,
         {
-          dim: d,
+          hiddenSize: d,
           numHeads: c.decoderNumHeads,
-          mlpDim: c.decoderIntermediateSize,
+          intermediateSize: c.decoderIntermediateSize,
           numLayers: c.decoderNumLayers,
         },
         rng,

@@ -1,9 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import { TransformerBlock } from '@transformer-kit/attention';
 import {
+  type BackboneExtras,
+  type RunOptions,
+  runBlocks,
+  TransformerBlock,
+} from '@transformer-kit/attention';
+import {
+  type Activation,
+  checkActivation,
+  checkHeads,
+  checkPositiveInts,
+  checkRates,
   classificationLoss,
   dropout,
   extractPatches,
+  fromPreset,
   InvalidArgumentError,
   LayerNorm,
   Linear,
@@ -20,7 +31,8 @@ import { ClsClassifier, MeanPoolClassifier } from '@transformer-kit/heads';
  * Images are NHWC (B, H, W, C) float tensors everywhere in this API; NCHW exists only in checkpoint.ts.
  *
  * GPT, BERT and ViT/MAE differ only in what goes in (token ids vs patches), the mask (causal, padding,
- * none / dropped patches) and the head.
+ * none / dropped patches) and the head. Config fields, parameter names and outputs follow the same scheme
+ * as GPT and BERT; HF's names appear only in checkpoint.ts.
  */
 
 export interface ViTConfig {
@@ -37,6 +49,8 @@ export interface ViTConfig {
   hiddenDropout: number;
   attentionDropout: number;
   layerNormEps: number;
+  /** 'gelu' (exact erf form) in every released ViT (HF hidden_act). */
+  activation: Activation;
   /** Biases on query/key/value (HF qkv_bias, true in every released ViT). */
   qkvBias: boolean;
 }
@@ -48,8 +62,9 @@ const base = {
   hiddenDropout: 0,
   attentionDropout: 0,
   layerNormEps: 1e-12,
+  activation: 'gelu',
   qkvBias: true,
-};
+} as const;
 
 /** From a CI-sized toy to Google's ViT-B/16 (google/vit-base-patch16-224). tiny/small/base follow DeiT's widths. */
 export const VIT_PRESETS = {
@@ -71,17 +86,19 @@ export const VIT_PRESETS = {
 
 export type ViTPreset = keyof typeof VIT_PRESETS;
 
-/** A full config from a preset name (default 'nano') and overrides, checked. */
-export function vitConfig(preset: ViTPreset = 'nano', overrides: Partial<ViTConfig> = {}): ViTConfig {
-  if (!(preset in VIT_PRESETS))
-    throw new InvalidArgumentError(
-      `unknown ViT preset '${preset}'; valid: ${Object.keys(VIT_PRESETS).join(', ')}`,
-    );
-  return checkViTConfig({ ...VIT_PRESETS[preset], ...overrides });
+/**
+ * A full config from a preset name or a partial config (filled from 'nano'), plus overrides; checked.
+ * The same rule as gptConfig and bertConfig.
+ */
+export function vitConfig(
+  base: ViTPreset | Partial<ViTConfig> = 'nano',
+  overrides: Partial<ViTConfig> = {},
+): ViTConfig {
+  return checkViTConfig(fromPreset<ViTConfig, ViTPreset>('ViT', VIT_PRESETS, 'nano', base, overrides));
 }
 
 export function checkViTConfig<C extends ViTConfig>(c: C): C {
-  for (const k of [
+  checkPositiveInts('ViT', c as ViTConfig, [
     'imageSize',
     'patchSize',
     'numChannels',
@@ -89,18 +106,14 @@ export function checkViTConfig<C extends ViTConfig>(c: C): C {
     'numLayers',
     'numHeads',
     'intermediateSize',
-  ] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1)
-      throw new InvalidArgumentError(`ViTConfig.${k} must be a positive integer, got ${c[k]}`);
-  }
+  ]);
   if (c.imageSize % c.patchSize !== 0)
-    throw new InvalidArgumentError(`imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`);
-  if (c.hiddenSize % c.numHeads !== 0)
-    throw new InvalidArgumentError(`hiddenSize ${c.hiddenSize} is not divisible by numHeads ${c.numHeads}`);
-  for (const k of ['hiddenDropout', 'attentionDropout'] as const) {
-    if (!(c[k] >= 0 && c[k] < 1))
-      throw new InvalidArgumentError(`ViTConfig.${k} must be in [0, 1), got ${c[k]}`);
-  }
+    throw new InvalidArgumentError(
+      `ViT config: imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`,
+    );
+  checkHeads('ViT', c.hiddenSize, c.numHeads, 'hiddenSize');
+  checkRates('ViT', c as ViTConfig, ['hiddenDropout', 'attentionDropout']);
+  checkActivation(c.activation);
   return c;
 }
 
@@ -223,31 +236,30 @@ export class ViTEmbeddings extends Module {
   }
 }
 
-export interface ViTOutput {
+/** GPT's and BERT's outputs, under the same names. hiddenStates: every layer's input, then lastHiddenState. */
+export interface ViTOutput extends BackboneExtras {
   /** Final-LayerNorm hidden states (B, 1 + N, D); position 0 is [CLS]. */
   lastHiddenState: tf.Tensor;
   /** tanh(dense([CLS])) (B, D), when the model has a pooler. */
   pooledOutput?: tf.Tensor;
-  /** Attention probabilities of each layer (B, H, 1 + N, 1 + N), with `returnAttention`. */
-  attentions?: tf.Tensor[];
 }
 
-/** Pre-LN blocks over a token sequence, then the final LayerNorm. Params: layers.i.*, norm.*. */
+/** Pre-LN blocks over a token sequence (the encoder's, or MAE's decoder with its own sizes). */
 export function encoderBlocks(
-  config: Pick<ViTConfig, 'layerNormEps' | 'hiddenDropout' | 'attentionDropout' | 'qkvBias'>,
-  dims: { dim: number; numHeads: number; mlpDim: number; numLayers: number },
+  config: Pick<ViTConfig, 'layerNormEps' | 'hiddenDropout' | 'attentionDropout' | 'activation'>,
+  sizes: Pick<ViTConfig, 'hiddenSize' | 'numHeads' | 'intermediateSize' | 'numLayers'>,
   rng: Rng,
 ): TransformerBlock[] {
   return Array.from(
-    { length: dims.numLayers },
+    { length: sizes.numLayers },
     () =>
       new TransformerBlock({
-        dim: dims.dim,
-        numHeads: dims.numHeads,
-        mlpDim: dims.mlpDim,
+        hiddenSize: sizes.hiddenSize,
+        numHeads: sizes.numHeads,
+        intermediateSize: sizes.intermediateSize,
         norm: 'pre',
-        activation: 'gelu',
-        dropout: config.hiddenDropout,
+        activation: config.activation,
+        hiddenDropout: config.hiddenDropout,
         attentionDropout: config.attentionDropout,
         layerNormEps: config.layerNormEps,
         rng,
@@ -263,7 +275,7 @@ export class ViTModel extends Module {
   readonly norm: LayerNorm;
   readonly pooler: Linear | undefined;
   constructor(
-    config: ViTConfig,
+    config: ViTPreset | Partial<ViTConfig> = 'nano',
     {
       pooler = false,
       seed = 0,
@@ -271,46 +283,43 @@ export class ViTModel extends Module {
     }: { pooler?: boolean; seed?: number; fixedPositions?: boolean } = {},
   ) {
     super();
-    this.config = checkViTConfig({ ...config });
+    this.config = vitConfig(config);
     const c = this.config;
     if (!c.qkvBias) throw new InvalidArgumentError('qkvBias: false is not supported');
     const rng = new Rng(seed);
     this.embeddings = this.module('embeddings', new ViTEmbeddings(c, rng, { fixedPositions }));
-    this.layers = this.moduleList(
-      'layers',
-      encoderBlocks(
-        c,
-        { dim: c.hiddenSize, numHeads: c.numHeads, mlpDim: c.intermediateSize, numLayers: c.numLayers },
-        rng,
-      ),
-    );
+    this.layers = this.moduleList('layers', encoderBlocks(c, c, rng));
     this.norm = this.module('norm', new LayerNorm(c.hiddenSize, c.layerNormEps));
     this.pooler = pooler ? this.module('pooler', new Linear(c.hiddenSize, c.hiddenSize, { rng })) : undefined;
   }
 
   /** Runs the blocks and the final LayerNorm over embedded tokens (B, T, D) (MAE passes only the visible ones). */
-  encode(tokens: tf.Tensor, { returnAttention = false } = {}): ViTOutput {
-    let h = tokens;
-    const attentions: tf.Tensor[] = [];
-    for (const layer of this.layers) {
-      const r = layer.forward(h, { returnAttention });
-      h = r.output;
-      if (r.attention) attentions.push(r.attention);
-    }
-    const lastHiddenState = this.norm.forward(h);
-    const out: ViTOutput = { lastHiddenState };
-    if (returnAttention) out.attentions = attentions;
+  encode(tokens: tf.Tensor, options: RunOptions = {}): ViTOutput {
+    const { output, hiddenStates, attentions } = runBlocks(this.layers, tokens, options);
+    const lastHiddenState = this.norm.forward(output);
+    hiddenStates?.push(lastHiddenState as tf.Tensor3D);
+    let pooledOutput: tf.Tensor | undefined;
     if (this.pooler) {
       const [b, , d] = lastHiddenState.shape as [number, number, number];
       const cls = lastHiddenState.slice([0, 0, 0], [b, 1, d]).reshape([b, d]);
-      out.pooledOutput = tf.tanh(this.pooler.forward(cls));
+      pooledOutput = tf.tanh(this.pooler.forward(cls));
     }
-    return out;
+    return {
+      lastHiddenState,
+      ...(pooledOutput ? { pooledOutput } : {}),
+      ...(hiddenStates ? { hiddenStates } : {}),
+      ...(attentions ? { attentions } : {}),
+    };
   }
 
-  /** NHWC images (B, H, W, C) → hidden states. Call inside tf.tidy (or a training step). */
-  forward(images: tf.Tensor, options: { returnAttention?: boolean } = {}): ViTOutput {
+  /** NHWC images (B, H, W, C) → hidden states, plus hidden states / attention maps on request (as GPT's and BERT's `run`). */
+  run(images: tf.Tensor, options: RunOptions = {}): ViTOutput {
     return this.encode(this.embeddings.forward(images), options);
+  }
+
+  /** Call inside tf.tidy (or a training step). */
+  forward(images: tf.Tensor, options: RunOptions = {}): ViTOutput {
+    return this.run(images, options);
   }
 }
 
@@ -334,20 +343,23 @@ export class ViTForImageClassification extends Module {
   readonly numLabels: number;
   readonly id2label: Record<number, string>;
   readonly pooling: 'cls' | 'mean';
+  readonly config: ViTConfig;
   constructor(
-    readonly config: ViTConfig,
+    config: ViTPreset | Partial<ViTConfig>,
     { numLabels, id2label, pooling = 'cls', seed = 0 }: ViTClassifierOptions,
   ) {
     super();
+    this.config = vitConfig(config);
     if (pooling !== 'cls' && pooling !== 'mean')
       throw new InvalidArgumentError(`pooling must be 'cls' or 'mean', got '${pooling}'`);
-    this.vit = this.module('vit', new ViTModel(config, { seed }));
+    this.vit = this.module('vit', new ViTModel(this.config, { seed }));
     const opts = { dropout: 0, rng: new Rng(seed + 1) };
+    const d = this.config.hiddenSize;
     this.classifier = this.module(
       'classifier',
       pooling === 'cls'
-        ? new ClsClassifier(config.hiddenSize, numLabels, { pooler: false, ...opts })
-        : new MeanPoolClassifier(config.hiddenSize, numLabels, opts),
+        ? new ClsClassifier(d, numLabels, { pooler: false, ...opts })
+        : new MeanPoolClassifier(d, numLabels, opts),
     );
     this.pooling = pooling;
     this.numLabels = numLabels;

@@ -81,6 +81,32 @@ describe('ViT and MAE', () => {
     expect(() => vitConfig('nano', { imageSize: 9 })).toThrow(/not a multiple of patchSize/);
   });
 
+  it('run: hidden states and attention maps as GPT and BERT return them; configs follow the same rule', () => {
+    const model = new ViTModel(small).eval();
+    tf.tidy(() => {
+      const images = tf.randomUniform([2, 8, 8, 1], 0, 1, 'float32', 3);
+      const plain = model.forward(images);
+      const r = model.run(images, { returnAttention: true, returnHiddenStates: true });
+      // numLayers + 1 hidden states: each layer's input, then the final LayerNorm's output.
+      expect(r.hiddenStates!.map((h) => h.shape)).toEqual([
+        [2, 17, 16],
+        [2, 17, 16],
+      ]);
+      expect(r.hiddenStates![1]).toBe(r.lastHiddenState);
+      expect(r.attentions!.map((a) => a.shape)).toEqual([[2, 2, 17, 17]]);
+      expect(r.lastHiddenState.sub(plain.lastHiddenState).abs().max().dataSync()[0]).toBe(0);
+      expect(plain.hiddenStates).toBeUndefined();
+      expect(plain.attentions).toBeUndefined();
+    });
+    model.dispose();
+    // A partial config is filled from 'nano', like GPT's and BERT's; sizes and rates are checked the same way.
+    expect(vitConfig({ hiddenSize: 32 })).toMatchObject({ ...vitConfig('nano'), hiddenSize: 32 });
+    expect(() => vitConfig({ numHeads: 0 })).toThrow(/ViT config: numHeads must be a positive integer/);
+    expect(() => vitConfig({ hiddenSize: 30 })).toThrow(/hiddenSize 30 is not divisible by numHeads 4/);
+    expect(() => vitConfig({ attentionDropout: 1 })).toThrow(/attentionDropout must be in \[0, 1\)/);
+    expect(() => vitConfig({ activation: 'swish' as 'gelu' })).toThrow(/unknown activation 'swish'/);
+  });
+
   it('building and disposing models leaves no tensor behind', () => {
     const before = tf.memory().numTensors;
     new ViTMAEForPreTraining(smallMae).dispose();
