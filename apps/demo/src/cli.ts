@@ -18,6 +18,7 @@ import { DEFAULT_SETTINGS } from './finetune.js';
 import { checkFineTuneInputs, type FineTuneCliOptions, runFineTune } from './finetune-cli.js';
 import { runGenerate, runSample } from './generate-cli.js';
 import { type Output, UsageError } from './io.js';
+import { enableRelaxedSimd, runWithDawnFilter, useOwnStderr, wantsDawnFilter } from './runtime.js';
 import { runClassify, runSentiment } from './sentiment-cli.js';
 import { runVit } from './vit-cli.js';
 
@@ -239,4 +240,9 @@ function oneLine(s: string): string {
 
 const isEntry =
   process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isEntry) process.exitCode = await main(process.argv.slice(2));
+if (isEntry) {
+  const argv = process.argv.slice(2);
+  enableRelaxedSimd();
+  useOwnStderr();
+  process.exitCode = wantsDawnFilter(argv) ? await runWithDawnFilter() : await main(argv);
+}
