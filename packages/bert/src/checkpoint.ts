@@ -13,6 +13,7 @@ import {
   InvalidArgumentError,
   listFirst,
   loadCheckpoint,
+  loadEntries,
   parseConfig,
   readCheckpointFile,
   readOptionalFiles,
@@ -175,66 +176,38 @@ async function load<M extends BertTaskModel>(
   const { config: hf, tensors: raw } = await loadCheckpoint(source);
   let model: M | undefined;
   try {
-    const config = bertConfigFromHF(hf);
-    model = build(config, hf);
-    const tensors = normalizeNames(raw, model instanceof BertModel);
+    model = build(bertConfigFromHF(hf), hf);
     const entries = hfParameterNames(model);
-    const expected = new Set(entries.map((e) => e.hf));
     // The head: a task model's parameters outside the backbone (the classifier's pooler is HF's
     // bert.pooler); a backbone's pooler, which task files such as BertForMaskedLM do not have.
     const backbone = model instanceof BertModel;
     const head = entries.filter((e) =>
       backbone ? e.ours.startsWith('pooler.') : !e.ours.startsWith('bert.'),
     );
-    const missing = entries.filter((e) => !(e.hf in tensors)).map((e) => e.hf);
-    const headMissing = head.filter((e) => !(e.hf in tensors)).map((e) => e.hf);
-    const allHeadMissing = headMissing.length > 0 && headMissing.length === head.length;
     // HF's rule: a backbone loads from any task file, its missing pooler initialised with a warning; a task
     // head starts fresh only when asked (newHead), also with the warning.
-    const tolerated =
-      (backbone || options.newHead) && allHeadMissing ? new Set(headMissing) : new Set<string>();
-    // A file may carry parts this model does not have (another task's head, a pooler): those are skipped.
-    const unexpected = Object.keys(tensors).filter(
-      (k) => !expected.has(k) && !IGNORED.some((re) => re.test(k)),
+    const fresh = loadEntries(
+      model,
+      normalizeNames(raw, backbone),
+      entries.map((e) => ({
+        ours: e.ours,
+        hf: e.hf,
+        hfShape: e.transpose ? [...e.param.shape].reverse() : e.param.shape,
+        ...(e.transpose ? { fromHF: (t: tf.Tensor) => tf.transpose(t) } : {}),
+      })),
+      {
+        config: hf,
+        what: model.constructor.name,
+        head: head.map((e) => e.hf),
+        freshHead: backbone || options.newHead === true,
+        headHint: ' (to start the task head fresh, pass { newHead: true })',
+        ignored: IGNORED,
+      },
     );
-    const problems: string[] = [];
-    const reallyMissing = missing.filter((m) => !tolerated.has(m));
-    if (reallyMissing.length) {
-      const hint =
-        headMissing.length && !options.newHead
-          ? ' (to start the task head fresh, pass { newHead: true })'
-          : '';
-      problems.push(`missing: ${listFirst(reallyMissing)}${hint}`);
-    }
-    if (unexpected.length) problems.push(`unexpected: ${listFirst(unexpected)}`);
-    const shapes = entries
-      .filter((e) => e.hf in tensors)
-      .filter((e) => {
-        const s = tensors[e.hf]!.shape;
-        return !tf.util.arraysEqual(e.transpose ? [...s].reverse() : s, e.param.shape);
-      })
-      .map(
-        (e) =>
-          `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${e.transpose ? [...e.param.shape].reverse() : e.param.shape}]`,
-      );
-    if (shapes.length) problems.push(`shape mismatch: ${listFirst(shapes)}`);
-    if (problems.length) {
-      const arch = JSON.stringify(hf.architectures ?? hf.model_type ?? 'unknown');
-      throw new CheckpointMismatchError(
-        `checkpoint (${arch}) does not fit ${model.constructor.name}: ${problems.join('; ')}`,
-      );
-    }
-    const state: Record<string, tf.Tensor> = {};
-    for (const e of entries) {
-      const t = tensors[e.hf];
-      if (t) state[e.ours] = e.transpose ? tf.transpose(t) : t;
-    }
-    model.loadStateDict(state, { strict: false });
-    if (tolerated.size)
+    if (fresh.length)
       (options.onWarning ?? console.warn)(
-        `Some weights of ${architecture(model)} were not in the checkpoint and are newly initialised: ${listFirst([...tolerated])}. Train them before use.`,
+        `Some weights of ${architecture(model)} were not in the checkpoint and are newly initialised: ${listFirst(fresh)}. Train them before use.`,
       );
-    for (const e of entries) if (e.transpose && state[e.ours]) state[e.ours]!.dispose();
     return model;
   } catch (err) {
     model?.dispose();

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from './activations.js';
 import { isNode } from './env.js';
-import { CheckpointError, CheckpointMismatchError } from './errors.js';
+import { CheckpointError, CheckpointMismatchError, listFirst } from './errors.js';
+import type { Module } from './module.js';
 import {
   type ReadSafetensorsOptions,
   readSafetensors,
@@ -97,6 +98,78 @@ export function activationFromHF(hf: HFConfig, key: string, fallback: string): A
 
 /** HF's name for our activation. */
 export const activationToHF = (activation: Activation): string => HF_ACTIVATIONS[activation][0]!;
+
+/** One of a model's parameters as an HF file holds it. */
+export interface CheckpointEntry {
+  /** Our parameter name. */
+  ours: string;
+  /** Its name in the file. */
+  hf: string;
+  /** Its shape in the file. */
+  hfShape: readonly number[];
+  /** The file's layout → ours, as a new tensor (e.g. a transposed Linear weight); absent: used as is. */
+  fromHF?: (t: tf.Tensor) => tf.Tensor;
+}
+
+export interface LoadEntriesOptions {
+  /** The file's config.json (its architectures name the file in messages). */
+  config: HFConfig;
+  /** What is being loaded, for messages ("BertModel", "vit model"). */
+  what: string;
+  /** HF names of a head the file may lack entirely (then it starts fresh, as HF does), when `freshHead`. */
+  head?: readonly string[];
+  freshHead?: boolean;
+  /** Appended to the "missing" list when head tensors are missing and `freshHead` is off. */
+  headHint?: string;
+  /** Names a file may carry that this model does not need (another task's head, say). */
+  ignored?: readonly RegExp[];
+}
+
+/**
+ * Copies a file's tensors into `model` by `entries`, the one check every HF loader makes: anything missing,
+ * unexpected or mis-shaped is a CheckpointMismatchError listing the first differences in HF names, and then
+ * nothing is assigned. Returns the HF names of a head that started fresh. The caller keeps `tensors`.
+ */
+export function loadEntries(
+  model: Module,
+  tensors: Record<string, tf.Tensor>,
+  entries: readonly CheckpointEntry[],
+  { config, what, head = [], freshHead = false, headHint = '', ignored = [] }: LoadEntriesOptions,
+): string[] {
+  const expected = new Set(entries.map((e) => e.hf));
+  const headMissing = head.filter((h) => !(h in tensors));
+  const fresh = freshHead && head.length > 0 && headMissing.length === head.length ? headMissing : [];
+  const missing = entries.map((e) => e.hf).filter((h) => !(h in tensors) && !fresh.includes(h));
+  const unexpected = Object.keys(tensors).filter(
+    (k) => !expected.has(k) && !ignored.some((re) => re.test(k)),
+  );
+  const shapes = entries
+    .filter((e) => e.hf in tensors && !tf.util.arraysEqual(tensors[e.hf]!.shape, [...e.hfShape]))
+    .map((e) => `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${e.hfShape}]`);
+  const problems: string[] = [];
+  if (missing.length)
+    problems.push(`missing: ${listFirst(missing)}${headMissing.length && !freshHead ? headHint : ''}`);
+  if (unexpected.length) problems.push(`unexpected: ${listFirst(unexpected)}`);
+  if (shapes.length) problems.push(`shape mismatch: ${listFirst(shapes)}`);
+  if (problems.length) {
+    const arch = JSON.stringify(config.architectures ?? config.model_type ?? 'unknown');
+    throw new CheckpointMismatchError(`checkpoint (${arch}) does not fit ${what}: ${problems.join('; ')}`);
+  }
+  const converted: tf.Tensor[] = [];
+  const state: Record<string, tf.Tensor> = {};
+  try {
+    for (const e of entries) {
+      const t = tensors[e.hf];
+      if (!t) continue;
+      state[e.ours] = e.fromHF ? e.fromHF(t) : t;
+      if (e.fromHF) converted.push(state[e.ours]!);
+    }
+    model.loadStateDict(state, { strict: false });
+  } finally {
+    tf.dispose(converted);
+  }
+  return fresh;
+}
 
 /** config.json text as transformers writes it: 2-space indent, trailing newline. */
 export function stringifyConfig(config: HFConfig): string {

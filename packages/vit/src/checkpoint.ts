@@ -8,8 +8,8 @@ import {
   type HFConfig,
   hfLabels,
   InvalidArgumentError,
-  listFirst,
   loadCheckpoint,
+  loadEntries,
   saveCheckpoint,
 } from '@transformer-kit/core';
 import { checkMAEConfig, type MAEConfig, ViTMAEForPreTraining } from './mae.js';
@@ -96,7 +96,7 @@ export function hfParameterNames(model: ViTTaskModel): HFEntry[] {
     model instanceof ViTModel ? BACKBONE : model instanceof ViTMAEForPreTraining ? MAE : CLASSIFIER;
   return model.namedParameters().map(([ours, param]) => {
     const rule = rules.find(([re]) => re.test(ours));
-    if (!rule) throw new Error(`no HF name for parameter '${ours}'`);
+    if (!rule) throw new CheckpointError(`no HF name for parameter '${ours}'`);
     const kind = rule[2] === 'linear' && !ours.endsWith('.weight') ? 'plain' : rule[2];
     return { ours, hf: ours.replace(rule[0], rule[1]), kind, param };
   });
@@ -241,43 +241,25 @@ async function load<M extends ViTTaskModel>(
   try {
     model = build(hf, Object.keys(raw));
     const c = model.config;
-    const tensors = normalizeNames(raw, model instanceof ViTModel);
     const entries = hfParameterNames(model);
-    const expected = new Set(entries.map((e) => e.hf));
-    const head = entries.filter((e) => e.ours.startsWith('classifier.'));
-    const headMissing = head.filter((e) => !(e.hf in tensors)).map((e) => e.hf);
-    const tolerated =
-      options.newHead && headMissing.length === head.length ? new Set(headMissing) : new Set<string>();
-    const missing = entries.map((e) => e.hf).filter((k) => !(k in tensors) && !tolerated.has(k));
-    const unexpected = Object.keys(tensors).filter(
-      (k) => !expected.has(k) && !IGNORED.some((re) => re.test(k)),
+    loadEntries(
+      model,
+      normalizeNames(raw, model instanceof ViTModel),
+      entries.map((e) => ({
+        ours: e.ours,
+        hf: e.hf,
+        hfShape: hfShape(e, c),
+        ...(e.kind === 'plain' ? {} : { fromHF: (t: tf.Tensor) => fromHF(t, e.kind) }),
+      })),
+      {
+        config: hf,
+        what: `${want} model`,
+        head: entries.filter((e) => e.ours.startsWith('classifier.')).map((e) => e.hf),
+        freshHead: options.newHead === true,
+        headHint: ' (to start the classifier fresh, pass { newHead: true })',
+        ignored: IGNORED,
+      },
     );
-    const problems: string[] = [];
-    if (missing.length) {
-      const hint =
-        headMissing.length && !options.newHead
-          ? ' (to start the classifier fresh, pass { newHead: true })'
-          : '';
-      problems.push(`missing: ${listFirst(missing)}${hint}`);
-    }
-    if (unexpected.length) problems.push(`unexpected: ${listFirst(unexpected)}`);
-    const shapes = entries
-      .filter((e) => e.hf in tensors && !tf.util.arraysEqual(tensors[e.hf]!.shape, hfShape(e, c)))
-      .map((e) => `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${hfShape(e, c)}]`);
-    if (shapes.length) problems.push(`shape mismatch: ${listFirst(shapes)}`);
-    if (problems.length) {
-      const arch = JSON.stringify(hf.architectures ?? hf.model_type ?? 'unknown');
-      throw new CheckpointMismatchError(
-        `checkpoint (${arch}) does not fit ${want} model: ${problems.join('; ')}`,
-      );
-    }
-    const state: Record<string, tf.Tensor> = {};
-    for (const e of entries) {
-      const t = tensors[e.hf];
-      if (t) state[e.ours] = fromHF(t, e.kind);
-    }
-    model.loadStateDict(state, { strict: false });
-    for (const e of entries) if (e.kind !== 'plain' && state[e.ours]) state[e.ours]!.dispose();
     return model;
   } catch (err) {
     model?.dispose();
