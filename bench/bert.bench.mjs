@@ -2,13 +2,9 @@
 // latency and masked-LM training throughput (fresh on-device masks, AdamW, clipping) on each backend, next to
 // the same model in PyTorch (bench/bert_torch.py, system torch) in the same run. Each backend runs in its own
 // node process so they do not share memory or warm-up. Run: node bench/bert.bench.mjs (after the build).
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { printTable, timeIt, writeResults } from './lib.mjs';
+import { fastestOf, printTable, reportChild, runChild, runTorch, timeIt, writeResults } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const CONFIG = {
   vocab: 30522,
   hidden: 256,
@@ -69,17 +65,15 @@ async function child(backend) {
     tf.dispose(Object.values(batch));
     afterStep.push(tf.memory().numTensors);
   }, runs ?? { warmup: 2, iters: 5 });
-  console.log(
-    JSON.stringify({
-      backend: info.backend,
-      device: info.device,
-      forwardMs,
-      trainMs,
-      tensorsBefore: before,
-      tensorsAfterFirstStep: afterStep[0],
-      tensorsAfterLastStep: afterStep.at(-1),
-    }),
-  );
+  reportChild({
+    backend: info.backend,
+    device: info.device,
+    forwardMs,
+    trainMs,
+    tensorsBefore: before,
+    tensorsAfterFirstStep: afterStep[0],
+    tensorsAfterLastStep: afterStep.at(-1),
+  });
 }
 
 if (process.argv[2] === '--child') {
@@ -95,50 +89,20 @@ const backends = named.length ? named : ['wasm', 'cpu', ...(probe.available ? ['
 
 // PyTorch before and after the node runs; the faster of the two (other load on the machine only slows it).
 const torchRuns = [];
-const runTorch = () => {
-  const torch = spawnSync(
-    '/usr/bin/python3',
-    [join(here, 'bert_torch.py'), JSON.stringify({ ...CONFIG, threads: THREADS })],
-    { encoding: 'utf8' },
-  );
-  if (torch.status === 0) torchRuns.push(JSON.parse(torch.stdout.trim().split('\n').pop()));
-  else
-    console.log(
-      `PyTorch not run: ${(torch.stderr || torch.error?.message || '').trim().split('\n').slice(-2).join(' ')}`,
-    );
+const runPyTorch = () => {
+  const r = runTorch('bert_torch.py', { ...CONFIG, threads: THREADS });
+  if (r.error) console.log(`PyTorch not run: ${r.error}`);
+  else torchRuns.push(r);
 };
-runTorch();
+runPyTorch();
 const results = {};
 for (const b of backends) {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', b], {
-    cwd: here,
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .pop();
-  if (r.status !== 0 || !line) {
-    console.log(
-      `${b}: failed (${(r.stderr || r.error?.message || '').trim().split('\n').slice(-2).join(' ')})`,
-    );
-    continue;
-  }
-  results[b] = JSON.parse(line);
+  const r = runChild(import.meta.url, [b]);
+  if (r.error) console.log(`${b}: failed (${r.error})`);
+  else results[b] = r;
 }
-
-runTorch();
-if (torchRuns.length) {
-  const best = (k) => Math.min(...torchRuns.map((r) => r[k]));
-  results.pytorch = {
-    ...torchRuns[0],
-    forward_ms: best('forward_ms'),
-    train_step_ms: best('train_step_ms'),
-    runs: torchRuns,
-  };
-}
+runPyTorch();
+if (torchRuns.length) results.pytorch = fastestOf(torchRuns, ['forward_ms', 'train_step_ms']);
 const tokens = CONFIG.batch * CONFIG.seq;
 const pt = results.pytorch;
 const rows = Object.entries(results).map(([name, r]) => {

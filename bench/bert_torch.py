@@ -9,11 +9,11 @@ usage: bert_torch.py '{"vocab": 30522, "hidden": 256, "layers": 4, "heads": 4, "
 import json
 import math
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timing import median_ms
 
 
 class Layer(nn.Module):
@@ -61,17 +61,6 @@ class BertForMaskedLM(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
 
 
-def med(f, warmup, iters):
-    for _ in range(warmup):
-        f()
-    ts = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return sorted(ts)[len(ts) // 2] * 1000
-
-
 def main():
     c = json.loads(sys.argv[1])
     torch.set_num_threads(c["threads"])
@@ -86,7 +75,7 @@ def main():
 
     model.eval()
     with torch.no_grad():
-        fwd = med(lambda: model.encode(ids, mask), 2, 7)
+        fwd = median_ms(lambda: model.encode(ids, mask), 2, 7)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
 
@@ -96,7 +85,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
-    train = med(step, 2, 5)
+    train = median_ms(step, 2, 5)
     print(json.dumps({"threads": torch.get_num_threads(), "torch": torch.__version__, "forward_ms": fwd, "train_step_ms": train}))
 
 

@@ -2,13 +2,9 @@
 // 4 heads, dim 128, batch 16) on each backend, vs the same model in PyTorch and vs TF.js peers; then
 // generation ms/token at positions 16/128/512 with and without the KV cache.
 // Every measurement runs in its own child process (one backend per process).   node gpt.bench.mjs
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { printTable, timeIt, writeResults } from './lib.mjs';
+import { printTable, reportChild, runChild, runTorch, timeIt, writeResults } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const REF = { vocab: 65, block: 64, layers: 4, heads: 4, dim: 128, batch: 16 };
 const POSITIONS = [16, 128, 512];
 const GEN_TOKENS = 8;
@@ -194,33 +190,14 @@ async function child(task, backend) {
   throw new Error(`unknown task ${task}`);
 }
 
-function runChild(task, backend, timeoutMs = 15 * 60_000) {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', task, backend], {
-    cwd: here,
-    encoding: 'utf8',
-    timeout: timeoutMs,
+const runTorchRef = (threads) =>
+  runTorch('gpt_torch.py', {
+    ...REF,
+    threads,
+    gen_block: GEN_BLOCK,
+    positions: POSITIONS,
+    gen_tokens: GEN_TOKENS,
   });
-  const line = (r.stdout ?? '')
-    .split('\n')
-    .reverse()
-    .find((l) => l.startsWith('{'));
-  if (r.status === 0 && line) return JSON.parse(line);
-  const err =
-    (r.stderr ?? '').split('\n').find((l) => /Error|error:/.test(l)) ??
-    (r.error ? String(r.error) : `exit ${r.status}`);
-  return { error: err.trim().slice(0, 160) };
-}
-
-function runTorch(threads) {
-  const cfg = { ...REF, threads, gen_block: GEN_BLOCK, positions: POSITIONS, gen_tokens: GEN_TOKENS };
-  const r = spawnSync('/usr/bin/python3', [join(here, 'gpt_torch.py'), JSON.stringify(cfg)], {
-    encoding: 'utf8',
-    timeout: 15 * 60_000,
-  });
-  const line = (r.stdout ?? '').trim().split('\n').pop();
-  if (r.status === 0 && line?.startsWith('{')) return JSON.parse(line);
-  return { error: (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop() };
-}
 
 // ---------------------------------------------------------------- main
 async function main() {
@@ -230,19 +207,19 @@ async function main() {
   const peak = {};
   const ours = {};
   for (const b of backends) {
-    peak[b] = runChild('matmul-peak', b);
+    peak[b] = runChild(import.meta.url, ['matmul-peak', b]);
     if (peak[b].error) {
       ours[b] = { error: peak[b].error };
       continue;
     }
-    ours[b] = runChild('ours-train', b);
+    ours[b] = runChild(import.meta.url, ['ours-train', b]);
   }
-  const torch = { 1: runTorch(1), 2: runTorch(2) };
+  const torch = { 1: runTorchRef(1), 2: runTorchRef(2) };
   const peers = {
-    'gpt-tfjs/wasm': runChild('gpt-tfjs-train', 'wasm'),
-    'gpt-tfjs/cpu': runChild('gpt-tfjs-train', 'cpu'),
-    '@genai-fi/nanogpt/wasm': runChild('nanogpt-train', 'wasm'), // fails: no wasm kernels for its custom ops
-    '@genai-fi/nanogpt/cpu': runChild('nanogpt-train', 'cpu'),
+    'gpt-tfjs/wasm': runChild(import.meta.url, ['gpt-tfjs-train', 'wasm']),
+    'gpt-tfjs/cpu': runChild(import.meta.url, ['gpt-tfjs-train', 'cpu']),
+    '@genai-fi/nanogpt/wasm': runChild(import.meta.url, ['nanogpt-train', 'wasm']), // fails: no wasm kernels for its custom ops
+    '@genai-fi/nanogpt/cpu': runChild(import.meta.url, ['nanogpt-train', 'cpu']),
   };
   const torchTps = torch[1].step_ms ? tokens / (torch[1].step_ms / 1e3) : undefined;
   const oursWasmTps = ours.wasm?.stepMs ? tokens / (ours.wasm.stepMs / 1e3) : undefined;
@@ -291,7 +268,7 @@ async function main() {
     rows,
   );
 
-  const gen = { wasm: runChild('ours-gen', 'wasm') };
+  const gen = { wasm: runChild(import.meta.url, ['ours-gen', 'wasm']) };
   const genRows = [];
   for (const pos of POSITIONS) {
     const o = gen.wasm?.[pos];
@@ -325,7 +302,7 @@ async function main() {
 if (process.argv[2] === '--child') {
   child(process.argv[3], process.argv[4]).then(
     (r) => {
-      console.log(JSON.stringify(r));
+      reportChild(r);
       process.exit(0);
     },
     (e) => {

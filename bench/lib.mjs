@@ -1,10 +1,57 @@
-// Shared by every benchmark: time a function robustly, print a table, write JSON to bench/results/.
+// Shared by every benchmark: time a function robustly, run one measurement per child process (ours or
+// PyTorch's), print a table, write JSON to bench/results/.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+const here = dirname(fileURLToPath(import.meta.url));
+const resultsDir = join(here, 'results');
+const CHILD_TIMEOUT_MS = 15 * 60_000;
+const lastLines = (text, n) => (text ?? '').trim().split('\n').slice(-n).join(' | ');
+
+/** In a benchmark's child process: the one line its parent reads (see runChild). */
+export function reportChild(result) {
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+/**
+ * Runs `node <file> --child ...args` (a fresh process per backend: backends keep per-process state) and
+ * returns what it reported, or `{ error }` with the end of its stderr.
+ */
+export function runChild(fileUrl, args, { timeout = CHILD_TIMEOUT_MS } = {}) {
+  const r = spawnSync(process.execPath, [fileURLToPath(fileUrl), '--child', ...args], {
+    cwd: here,
+    encoding: 'utf8',
+    timeout,
+    maxBuffer: 64 * 2 ** 20,
+  });
+  const line = (r.stdout ?? '').split('\n').findLast((l) => l.startsWith('RESULT '));
+  if (line) return JSON.parse(line.slice('RESULT '.length));
+  return { error: lastLines(r.stderr || r.error?.message, 2) || `exit ${r.status}` };
+}
+
+/**
+ * Runs one of bench/'s PyTorch scripts with the system python3 and a JSON config (OpenMP waits passively, or
+ * OpenMP and OpenBLAS spin against each other on 2 threads); its last stdout line parsed, or `{ error }`.
+ */
+export function runTorch(script, config, { timeout = CHILD_TIMEOUT_MS } = {}) {
+  const r = spawnSync('/usr/bin/python3', [join(here, script), JSON.stringify(config)], {
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+  });
+  const line = (r.stdout ?? '').trim().split('\n').pop();
+  if (r.status === 0 && line?.startsWith('{')) return JSON.parse(line);
+  return { error: lastLines(r.stderr || r.error?.message, 1) || `exit ${r.status}` };
+}
+
+/** Several runs of one measurement → the first, with the fastest of each `keys` field (other load only slows a run). */
+export function fastestOf(runs, keys) {
+  const best = Object.fromEntries(keys.map((k) => [k, Math.min(...runs.map((r) => r[k]))]));
+  return { ...runs[0], ...best, runs };
+}
 
 /** Median wall time (ms) of `fn` over `iters` runs after `warmup` runs. `fn` may be async. */
 export async function timeIt(fn, { warmup = 2, iters = 5 } = {}) {

@@ -6,13 +6,9 @@
 // MFU is against the backend's own single-thread matmul peak measured in the same process (TF.js tf.matMul,
 // plain 2-D, best of the BERT-base shapes; on several threads it can pass 100%): a ratio to PyTorch alone depends on the CPU (AVX-512 BLAS vs 128-bit wasm
 // SIMD), MFU does not. Run: node bench/scale.bench.mjs [backends...] [--only workload,...] (after the build).
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { printTable, writeResults } from './lib.mjs';
+import { printTable, reportChild, runChild, runTorch, writeResults } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const BATCH = 8;
 const SEQ = 128;
 const BERT = { vocab: 30522, dim: 768, layers: 12, heads: 12, inter: 3072, maxPos: 512 };
@@ -165,38 +161,12 @@ async function child(spec, workload) {
   result.wasmHeapMB = fmtMB(heap?.heapBytes);
   result.peakMB = fmtMB(heap?.peakBytes);
   result.rssMB = Math.round(process.resourceUsage().maxRSS / 1024);
-  console.log(`RESULT ${JSON.stringify(result)}`);
-}
-
-function runChild(backend, workload) {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', backend, workload], {
-    cwd: here,
-    encoding: 'utf8',
-    maxBuffer: 64 * 2 ** 20,
-  });
-  const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
-  if (line) return JSON.parse(line.slice(7));
-  const why = (r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ');
-  return { backend, workload, error: why || `exit ${r.status}` };
+  reportChild(result);
 }
 
 function torch(threads, only) {
-  const cfg = {
-    batch: BATCH,
-    seq: SEQ,
-    bert: BERT,
-    gpt2: GPT2,
-    positions: POSITIONS,
-    genTokens: GEN_TOKENS,
-    threads,
-    only,
-  };
-  const r = spawnSync('/usr/bin/python3', [join(here, 'scale_torch.py'), JSON.stringify(cfg)], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
-  });
-  if (r.status !== 0) return { error: (r.stderr || '').trim().split('\n').at(-1) || `exit ${r.status}` };
-  return JSON.parse(r.stdout.trim().split('\n').at(-1));
+  const cfg = { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2, positions: POSITIONS, genTokens: GEN_TOKENS };
+  return runTorch('scale_torch.py', { ...cfg, threads, only });
 }
 
 async function main() {
@@ -205,7 +175,8 @@ async function main() {
   const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1].split(',') : WORKLOADS;
   const backends = args.length ? args : await presentBackends();
   const ours = [];
-  for (const backend of backends) for (const w of only) ours.push(runChild(backend, w));
+  for (const backend of backends)
+    for (const w of only) ours.push({ backend, workload: w, ...runChild(import.meta.url, [backend, w]) });
   const torchRuns = { 1: torch(1, only), 2: torch(2, only) };
 
   const rows = [];

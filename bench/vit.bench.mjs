@@ -4,13 +4,9 @@
 // the same process (tf.matMul or core's matMul, whichever is faster); next to the same model in PyTorch
 // (bench/vit_torch.py, system torch, 2 threads) in the same run. Each backend runs in its own node process.
 // Run: node bench/vit.bench.mjs [wasm|cpu|webgpu ...] (after the build; default wasm only, ~30 s).
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { printTable, timeIt, writeResults } from './lib.mjs';
+import { fastestOf, printTable, reportChild, runChild, runTorch, timeIt, writeResults } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const CONFIG = {
   image: 32,
   patch: 4,
@@ -95,9 +91,7 @@ async function child(backend) {
   const trainMs = await timeIt(async () => {
     await trainer.step(() => model.loss(images, labels));
   }, runs);
-  console.log(
-    JSON.stringify({ backend: info.backend, device: info.device, forwardMs, trainMs, peakGflops: peak }),
-  );
+  reportChild({ backend: info.backend, device: info.device, forwardMs, trainMs, peakGflops: peak });
 }
 
 if (process.argv[2] === '--child') {
@@ -113,53 +107,24 @@ const named = process.argv.slice(2);
 const backends = named.length ? named : ['wasm'];
 
 const torchRuns = [];
-const runTorch = () => {
-  const torch = spawnSync(
-    '/usr/bin/python3',
-    [join(here, 'vit_torch.py'), JSON.stringify({ ...CONFIG, threads: THREADS })],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
-    },
-  );
-  if (torch.status === 0) torchRuns.push(JSON.parse(torch.stdout.trim().split('\n').pop()));
-  else
-    console.log(
-      `PyTorch not run: ${(torch.stderr || torch.error?.message || '').trim().split('\n').slice(-2).join(' ')}`,
-    );
+const runPyTorch = () => {
+  const r = runTorch('vit_torch.py', { ...CONFIG, threads: THREADS });
+  if (r.error) console.log(`PyTorch not run: ${r.error}`);
+  else torchRuns.push(r);
 };
-runTorch();
+runPyTorch();
 const results = {};
 for (const b of backends) {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', b], {
-    cwd: here,
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .pop();
-  if (r.status !== 0 || !line) {
-    console.log(
-      `${b}: failed (${(r.stderr || r.error?.message || '').trim().split('\n').slice(-2).join(' ')})`,
-    );
-    continue;
-  }
-  results[b] = JSON.parse(line);
+  const r = runChild(import.meta.url, [b]);
+  if (r.error) console.log(`${b}: failed (${r.error})`);
+  else results[b] = r;
 }
-runTorch();
-if (torchRuns.length) {
-  const best = (k) => Math.min(...torchRuns.map((r) => r[k]));
+runPyTorch();
+if (torchRuns.length)
   results.pytorch = {
-    ...torchRuns[0],
+    ...fastestOf(torchRuns, ['forward_ms', 'train_step_ms']),
     peakGflops: Math.max(...torchRuns.map((r) => r.peakGflops ?? 0)),
-    forward_ms: best('forward_ms'),
-    train_step_ms: best('train_step_ms'),
-    runs: torchRuns,
   };
-}
 const flops = stepFlops(CONFIG);
 const tokens = CONFIG.batch * TOKENS;
 const pt = results.pytorch;

@@ -9,11 +9,11 @@ usage: vit_torch.py '{"image": 32, "patch": 4, "channels": 3, "hidden": 192, "la
 import json
 import math
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timing import median_ms
 
 
 class Layer(nn.Module):
@@ -53,17 +53,6 @@ class ViT(nn.Module):
         return self.head(self.ln(x)[:, 0])
 
 
-def med(f, warmup, iters):
-    for _ in range(warmup):
-        f()
-    ts = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return sorted(ts)[len(ts) // 2] * 1000
-
-
 def main():
     c = json.loads(sys.argv[1])
     torch.set_num_threads(c["threads"])
@@ -73,7 +62,7 @@ def main():
     labels = torch.randint(0, c["classes"], (c["batch"],))
     model.eval()
     with torch.no_grad():
-        fwd = med(lambda: model(pixels), 2, 7)
+        fwd = median_ms(lambda: model(pixels), 2, 7)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
 
@@ -83,14 +72,14 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
-    train = med(step, 2, 5)
+    train = median_ms(step, 2, 5)
     # torch's own 2-D matmul rate at the model's shapes, for its MFU (as the node side measures TF.js's).
     peak = 0.0
     tokens = c["batch"] * ((c["image"] // c["patch"]) ** 2 + 1)
     for m, k, n in [(tokens, c["hidden"], c["inter"]), (tokens, c["inter"], c["hidden"]), (512, 512, 512)]:
         a, b = torch.randn(m, k), torch.randn(k, n)
         a @ b
-        ms = min(med(lambda: a @ b, 0, 1) for _ in range(15))  # the fastest run: a peak
+        ms = min(median_ms(lambda: a @ b, 0, 1) for _ in range(15))  # the fastest run: a peak
         peak = max(peak, 2 * m * k * n / (ms / 1e3) / 1e9)
     print(json.dumps({"threads": torch.get_num_threads(), "torch": torch.__version__, "forward_ms": fwd,
                       "train_step_ms": train, "peakGflops": peak}))
