@@ -12,6 +12,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timing import median_ms
 
 
 class Block(nn.Module):
@@ -54,17 +55,6 @@ class GPT(nn.Module):
         return self.ln_f(x) @ self.wte.weight.T
 
 
-def median_ms(fn, warmup=3, iters=10):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) * 1000)
-    return sorted(ts)[len(ts) // 2]
-
-
 def main():
     c = json.loads(sys.argv[1])
     torch.set_num_threads(c["threads"])
@@ -81,7 +71,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
-    out = {"threads": torch.get_num_threads(), "torch": torch.__version__, "step_ms": median_ms(step, iters=c.get("iters", 10))}
+    out = {"threads": torch.get_num_threads(), "torch": torch.__version__, "step_ms": median_ms(step, 3, c.get("iters", 10))}
 
     # Generation: ms per new token at given positions, with and without a KV cache (a longer-block model).
     gen = GPT(c["vocab"], c["gen_block"], c["layers"], c["heads"], c["dim"]).eval()

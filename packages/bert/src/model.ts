@@ -10,11 +10,8 @@ import {
 import {
   type Activation,
   canReadSync,
-  checkActivation,
-  checkHeads,
+  checkBackboneConfig,
   checkIds,
-  checkPositiveInts,
-  checkRates,
   dropout,
   Embedding,
   embedding,
@@ -87,19 +84,7 @@ export function bertConfig(
 }
 
 export function checkConfig(c: BertConfig): BertConfig {
-  checkPositiveInts('BERT', c, [
-    'vocabSize',
-    'hiddenSize',
-    'numLayers',
-    'numHeads',
-    'intermediateSize',
-    'maxPositions',
-    'typeVocabSize',
-  ]);
-  checkHeads('BERT', c.hiddenSize, c.numHeads, 'hiddenSize');
-  checkRates('BERT', c, ['hiddenDropout', 'attentionDropout']);
-  checkActivation(c.activation);
-  return c;
+  return checkBackboneConfig('BERT', c, ['vocabSize', 'maxPositions', 'typeVocabSize']);
 }
 
 /** What the tokenizer gives: ids (B,T), segment ids (B,T, default 0), attention mask (B,T, 1 = token, default all 1). */

@@ -1,9 +1,38 @@
+import { type Activation, checkActivation } from './activations.js';
 import { InvalidArgumentError } from './errors.js';
 
 /*
  * The one rule for model configs: a preset name, or a partial config filled from the default preset, then
- * overrides; the result is checked (positive integer sizes, dropout rates in [0, 1)). GPT and BERT both use it.
+ * overrides; the result is checked (positive integer sizes, dropout rates in [0, 1)). GPT, BERT and ViT use it.
  */
+
+/** The fields every backbone's config has, under the same names (GPT, BERT, ViT). */
+export interface BackboneConfig {
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  intermediateSize: number;
+  hiddenDropout: number;
+  attentionDropout: number;
+  layerNormEps: number;
+  activation: Activation;
+}
+
+/**
+ * The one check of a backbone config: the shared sizes (and `sizes`, the family's own) are positive
+ * integers, the heads divide hiddenSize, the dropout rates are in [0, 1), the activation is known.
+ */
+export function checkBackboneConfig<C extends BackboneConfig>(
+  family: string,
+  c: C,
+  sizes: readonly (keyof C & string)[] = [],
+): C {
+  checkPositiveInts(family, c, ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize', ...sizes]);
+  checkHeads(family, c.hiddenSize, c.numHeads, 'hiddenSize');
+  checkRates(family, c, ['hiddenDropout', 'attentionDropout']);
+  checkActivation(c.activation);
+  return c;
+}
 
 /** `base` (a preset name, or a partial config over `presets[fallback]`) plus `overrides`. */
 export function fromPreset<C extends object, P extends string>(

@@ -15,11 +15,8 @@ import {
 import {
   type Activation,
   canReadSync,
-  checkActivation,
-  checkHeads,
+  checkBackboneConfig,
   checkIds,
-  checkPositiveInts,
-  checkRates,
   crossEntropy,
   dropout,
   Embedding,
@@ -100,18 +97,7 @@ export function gptConfig(
 ): GPTConfig {
   const start = fromPreset<GPTPresetConfig, GPTPreset>('GPT', GPT_PRESETS, 'tiny', base, overrides);
   const c: GPTConfig = { ...start, intermediateSize: start.intermediateSize ?? 4 * start.hiddenSize };
-  checkPositiveInts('GPT', c, [
-    'vocabSize',
-    'maxPositions',
-    'numLayers',
-    'numHeads',
-    'hiddenSize',
-    'intermediateSize',
-  ]);
-  checkHeads('GPT', c.hiddenSize, c.numHeads, 'hiddenSize');
-  checkRates('GPT', c, ['hiddenDropout', 'attentionDropout']);
-  checkActivation(c.activation);
-  return c;
+  return checkBackboneConfig('GPT', c, ['vocabSize', 'maxPositions']);
 }
 
 /** Token ids as a (B, T) tensor or nested arrays; a flat array is one sequence. */

@@ -7,10 +7,7 @@ import {
 } from '@transformer-kit/attention';
 import {
   type Activation,
-  checkActivation,
-  checkHeads,
-  checkPositiveInts,
-  checkRates,
+  checkBackboneConfig,
   classificationLoss,
   dropout,
   extractPatches,
@@ -98,22 +95,11 @@ export function vitConfig(
 }
 
 export function checkViTConfig<C extends ViTConfig>(c: C): C {
-  checkPositiveInts('ViT', c as ViTConfig, [
-    'imageSize',
-    'patchSize',
-    'numChannels',
-    'hiddenSize',
-    'numLayers',
-    'numHeads',
-    'intermediateSize',
-  ]);
+  checkBackboneConfig('ViT', c, ['imageSize', 'patchSize', 'numChannels']);
   if (c.imageSize % c.patchSize !== 0)
     throw new InvalidArgumentError(
       `ViT config: imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`,
     );
-  checkHeads('ViT', c.hiddenSize, c.numHeads, 'hiddenSize');
-  checkRates('ViT', c as ViTConfig, ['hiddenDropout', 'attentionDropout']);
-  checkActivation(c.activation);
   return c;
 }
 
