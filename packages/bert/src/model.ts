@@ -8,7 +8,7 @@ import {
   TransformerBlock,
 } from '@transformer-kit/attention';
 import {
-  type Activation,
+  type BackboneConfig,
   canReadSync,
   checkBackboneConfig,
   checkIds,
@@ -32,22 +32,12 @@ import { Pooler } from '@transformer-kit/heads';
  * embeddings.(word|position|tokenType|norm), layers.{i}.(attnNorm|attn.*|mlpNorm|mlp.*), pooler.
  */
 
-export interface BertConfig {
+export interface BertConfig extends BackboneConfig {
   vocabSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  /** MLP width (4 × hidden in every released BERT). */
-  intermediateSize: number;
   /** Length of the learned position table: the longest sequence the model accepts. */
   maxPositions: number;
   /** Number of segments (sentence A / B). */
   typeVocabSize: number;
-  hiddenDropout: number;
-  attentionDropout: number;
-  layerNormEps: number;
-  /** 'gelu' (exact erf form) in every released BERT (HF hidden_act). */
-  activation: Activation;
   padTokenId: number;
 }
 

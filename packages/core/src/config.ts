@@ -6,15 +6,23 @@ import { InvalidArgumentError } from './errors.js';
  * overrides; the result is checked (positive integer sizes, dropout rates in [0, 1)). GPT, BERT and ViT use it.
  */
 
-/** The fields every backbone's config has, under the same names (GPT, BERT, ViT). */
+/**
+ * The fields every backbone's config has, under the same names: GPTConfig, BertConfig and ViTConfig extend
+ * it. HF's names for them (n_embd, hidden_size, ...) appear only in each package's checkpoint mapping.
+ */
 export interface BackboneConfig {
+  /** Width of the residual stream. */
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
+  /** MLP width (4 × hiddenSize in every released GPT-2, BERT and ViT). */
   intermediateSize: number;
+  /** Dropout on embeddings and on each sublayer's output (training only). */
   hiddenDropout: number;
+  /** Dropout on attention probabilities (training only). */
   attentionDropout: number;
   layerNormEps: number;
+  /** The MLP's activation: 'gelu' (exact, BERT and ViT) or 'gelu_tanh' (GPT-2's gelu_new). */
   activation: Activation;
 }
 

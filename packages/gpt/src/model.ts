@@ -13,7 +13,7 @@ import {
   TransformerBlock,
 } from '@transformer-kit/attention';
 import {
-  type Activation,
+  type BackboneConfig,
   canReadSync,
   checkBackboneConfig,
   checkIds,
@@ -40,27 +40,15 @@ import { BeamSearch, type SamplingOptions, samplerFrom } from './samplers.js';
  * norm, lmHead (when untied).
  */
 
-export interface GPTConfig {
+/** BackboneConfig's fields (intermediateSize: HF n_inner, 4 × hiddenSize unless given) plus GPT's own. */
+export interface GPTConfig extends BackboneConfig {
   vocabSize: number;
   /** Longest sequence the position table covers (HF n_positions). */
   maxPositions: number;
-  numLayers: number;
-  numHeads: number;
-  /** Width of the residual stream (HF n_embd). */
-  hiddenSize: number;
-  /** MLP width (HF n_inner): 4 × hiddenSize unless given. */
-  intermediateSize: number;
-  /** Dropout on embeddings and residual branches, training only (HF embd_pdrop / resid_pdrop). */
-  hiddenDropout: number;
-  /** Dropout on attention probabilities, training only (HF attn_pdrop). */
-  attentionDropout: number;
   /** Biases in Linear layers (LayerNorms always have them, as in GPT-2). */
   bias: boolean;
   /** LM head shares the token embedding matrix. */
   tieWeights: boolean;
-  layerNormEps: number;
-  /** GPT-2 uses 'gelu_tanh' (HF `gelu_new`). */
-  activation: Activation;
 }
 
 const GPT2_BASE = {

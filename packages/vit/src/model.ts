@@ -6,7 +6,7 @@ import {
   TransformerBlock,
 } from '@transformer-kit/attention';
 import {
-  type Activation,
+  type BackboneConfig,
   checkBackboneConfig,
   classificationLoss,
   dropout,
@@ -32,22 +32,12 @@ import { ClsClassifier, MeanPoolClassifier } from '@transformer-kit/heads';
  * as GPT and BERT; HF's names appear only in checkpoint.ts.
  */
 
-export interface ViTConfig {
+export interface ViTConfig extends BackboneConfig {
   /** Square images of imageSize × imageSize pixels. */
   imageSize: number;
   /** Square patches of patchSize × patchSize; imageSize must be a multiple. */
   patchSize: number;
   numChannels: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  /** MLP width (4 × hidden in every released ViT). */
-  intermediateSize: number;
-  hiddenDropout: number;
-  attentionDropout: number;
-  layerNormEps: number;
-  /** 'gelu' (exact erf form) in every released ViT (HF hidden_act). */
-  activation: Activation;
   /** Biases on query/key/value (HF qkv_bias, true in every released ViT). */
   qkvBias: boolean;
 }
