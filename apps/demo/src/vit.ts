@@ -262,7 +262,7 @@ export class FineTuning {
   async clsAttention(image: tf.Tensor4D): Promise<{ weights: Float32Array; predicted: number }> {
     this.model.eval();
     const [att, pred] = tf.tidy(() => {
-      const out = this.model.vit.forward(image, { returnAttention: true });
+      const out = this.model.vit.run(image, { returnAttention: true });
       const last = out.attentions![out.attentions!.length - 1]!; // (1, H, 17, 17)
       const cls = last.slice([0, 0, 0, 1], [1, -1, 1, -1]).mean(1).reshape([-1]);
       return [cls, this.model.head(out.lastHiddenState).argMax(-1)];

@@ -176,11 +176,15 @@ export function stringifyConfig(config: HFConfig): string {
   return `${JSON.stringify(config, null, 2)}\n`;
 }
 
-/** Throws CheckpointMismatchError when config.json names another model_type than `expected`. */
-export function checkModelType(config: HFConfig, expected: string): void {
-  if (config.model_type !== undefined && config.model_type !== expected) {
+/**
+ * Throws CheckpointMismatchError when config.json names a model_type other than `expected` (one or several);
+ * `hint` (how to load such a file anyway, say) ends the message.
+ */
+export function checkModelType(config: HFConfig, expected: string | readonly string[], hint?: string): void {
+  const ok = typeof expected === 'string' ? [expected] : expected;
+  if (config.model_type !== undefined && !ok.includes(config.model_type as string)) {
     throw new CheckpointMismatchError(
-      `config.json says model_type '${String(config.model_type)}' (architectures ${JSON.stringify(config.architectures ?? [])}), not '${expected}'`,
+      `config.json says model_type '${String(config.model_type)}' (architectures ${JSON.stringify(config.architectures ?? [])}), not ${ok.map((t) => `'${t}'`).join(' or ')}${hint ? `: ${hint}` : ''}`,
     );
   }
 }

@@ -5,11 +5,15 @@ import {
   CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
+  CONFIG_FILE,
+  checkModelType,
   type HFConfig,
   hfLabels,
   InvalidArgumentError,
   loadCheckpoint,
   loadEntries,
+  parseConfig,
+  readCheckpointFile,
   saveCheckpoint,
 } from '@transformer-kit/core';
 import { checkMAEConfig, type MAEConfig, ViTMAEForPreTraining } from './mae.js';
@@ -130,16 +134,6 @@ function hfShape(e: HFEntry, c: ViTConfig): number[] {
 }
 
 type ModelType = 'vit' | 'vit_mae';
-
-function checkModelType(hf: HFConfig, want: ModelType | ModelType[], what: string): void {
-  const ok = Array.isArray(want) ? want : [want];
-  if (!ok.includes(hf.model_type as ModelType)) {
-    throw new CheckpointMismatchError(
-      `config.json says model_type '${String(hf.model_type)}' (architectures ${JSON.stringify(hf.architectures ?? [])}), ` +
-        `but ${what} needs a ${ok.map((t) => `'${t}'`).join(' or ')} checkpoint`,
-    );
-  }
-}
 
 const num = (hf: HFConfig, key: string, fallback?: number): number => {
   const v = hf[key] ?? fallback;
@@ -288,7 +282,7 @@ export function loadViTModel(
   { pooler }: { pooler?: boolean } = {},
 ): Promise<ViTModel> {
   return load(source, 'vit', (hf, names) => {
-    checkModelType(hf, 'vit', 'ViTModel');
+    checkModelType(hf, 'vit');
     const filePooler = names.some((k) => /^(vit\.)?pooler\.dense\.weight$/.test(k));
     return new ViTModel(vitConfigFromHF(hf), { pooler: pooler ?? filePooler });
   });
@@ -309,7 +303,9 @@ export function loadViTForImageClassification(
       checkModelType(
         hf,
         options.newHead ? ['vit', 'vit_mae'] : 'vit',
-        `ViTForImageClassification${options.newHead ? '' : ' (a vit_mae file needs { newHead: true })'}`,
+        options.newHead
+          ? undefined
+          : 'a vit_mae file needs { newHead: true } (its encoder becomes the backbone)',
       );
       return new ViTForImageClassification(vitConfigFromHF(hf), hfLabels(hf, options.numLabels));
     },
@@ -319,9 +315,29 @@ export function loadViTForImageClassification(
 
 export function loadViTMAEForPreTraining(source: CheckpointSource): Promise<ViTMAEForPreTraining> {
   return load(source, 'vit_mae', (hf) => {
-    checkModelType(hf, 'vit_mae', 'ViTMAEForPreTraining');
+    checkModelType(hf, 'vit_mae');
     return new ViTMAEForPreTraining(maeConfigFromHF(hf));
   });
+}
+
+/**
+ * AutoModel for ViT folders (path, URL or files): the class comes from config.json's `architectures`
+ * (…ForImageClassification, …MAEForPreTraining, else ViTModel; a vit_mae file without architectures is MAE).
+ * Images need no tokenizer: the result is `{ model }`, the shape GPT's and BERT's loadPretrained return.
+ */
+export async function loadPretrained(
+  source: CheckpointSource,
+  options: LoadOptions & { numLabels?: number } = {},
+): Promise<{ model: ViTTaskModel }> {
+  const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
+  checkModelType(hf, ['vit', 'vit_mae']);
+  const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? '');
+  const model: ViTTaskModel = arch.endsWith('ForImageClassification')
+    ? await loadViTForImageClassification(source, options)
+    : arch.endsWith('MAEForPreTraining') || (!arch && hf.model_type === 'vit_mae')
+      ? await loadViTMAEForPreTraining(source)
+      : await loadViTModel(source);
+  return { model };
 }
 
 // Spelled out rather than constructor.name, which minifiers rename.
@@ -332,7 +348,7 @@ function architecture(m: ViTTaskModel): string {
 }
 
 /** Writes an HF folder that transformers' from_pretrained reads (Linear weights [out, in], the patch Conv2d (D, C, p, p)). */
-export async function saveViT(model: ViTTaskModel, dir: string): Promise<void> {
+export async function savePretrained(model: ViTTaskModel, dir: string): Promise<void> {
   const config: HFConfig = {
     architectures: [architecture(model)],
     ...(model instanceof ViTMAEForPreTraining ? maeConfigToHF(model.config) : vitConfigToHF(model.config)),
@@ -340,7 +356,7 @@ export async function saveViT(model: ViTTaskModel, dir: string): Promise<void> {
   if (model instanceof ViTForImageClassification) {
     if (model.pooling !== 'cls')
       throw new InvalidArgumentError(
-        "saveViT: a mean-pooling classifier has no HF equivalent (ViTForImageClassification reads [CLS]); use pooling: 'cls'",
+        "savePretrained: a mean-pooling classifier has no HF equivalent (ViTForImageClassification reads [CLS]); use pooling: 'cls'",
       );
     config.id2label = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [String(k), v]));
     config.label2id = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [v, Number(k)]));

@@ -11,14 +11,16 @@ import {
 } from '@transformer-kit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  loadPretrained,
   loadViTForImageClassification,
   loadViTMAEForPreTraining,
   loadViTModel,
   maeConfig,
-  saveViT,
+  savePretrained,
   sincosPositions,
   ViTForImageClassification,
   ViTMAEForPreTraining,
+  ViTModel,
   vitConfig,
 } from '../src/index.js';
 
@@ -121,7 +123,7 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
     ] as const) {
       const a = await (load as (s: string) => Promise<ViTForImageClassification>)(join(fixtures, name));
       const dir = join(tmp, `${backend}-${name}`);
-      await saveViT(a, dir);
+      await savePretrained(a, dir);
       const orig = await loadCheckpoint(join(fixtures, name));
       const saved = await loadCheckpoint(dir);
       expect(Object.keys(saved.tensors).sort()).toEqual(Object.keys(orig.tensors).sort());
@@ -131,6 +133,23 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
       tf.dispose([...Object.values(orig.tensors), ...Object.values(saved.tensors)]);
       a.dispose();
     }
+  });
+
+  it('loadPretrained picks the class from architectures, as GPT and BERT do', async () => {
+    for (const [name, cls] of [
+      ['vit-model', ViTModel],
+      ['vit-cls', ViTForImageClassification],
+      ['vit-mae', ViTMAEForPreTraining],
+    ] as const) {
+      const { model } = await loadPretrained(join(fixtures, name));
+      expect(model).toBeInstanceOf(cls);
+      model.dispose();
+    }
+    const bert = join(tmp, `${backend}-not-vit`);
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(bert, { recursive: true });
+    await writeFile(join(bert, 'config.json'), JSON.stringify({ model_type: 'bert' }));
+    await expect(loadPretrained(bert)).rejects.toThrow(/model_type 'bert'.*not 'vit' or 'vit_mae'/);
   });
 
   it('checkpoints of another architecture or shape are CheckpointMismatchErrors naming the problem', async () => {
@@ -188,7 +207,7 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
       numLabels: 2,
       pooling: 'mean',
     });
-    await expect(saveViT(m, join(tmp, 'mean'))).rejects.toThrow(/mean-pooling/);
+    await expect(savePretrained(m, join(tmp, 'mean'))).rejects.toThrow(/mean-pooling/);
     m.dispose();
   });
 });
