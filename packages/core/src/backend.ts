@@ -64,9 +64,8 @@ export interface InitBackendOptions {
   /** Use wasm threads where the platform allows (default true). */
   wasmThreads?: boolean;
   /**
-   * Threads on wasm. In Node (default: every core), core's large matrix products run on that many threads
-   * (worker threads; results identical to one thread); in a cross-origin isolated page, the pool TF.js
-   * asks XNNPACK for.
+   * Threads on wasm (default: every core). In Node, core's large matrix products run on that many threads
+   * (worker threads; results identical to one thread); in a cross-origin isolated page, XNNPACK's pool.
    */
   threads?: number;
   /** Receives warnings (default console.warn). */

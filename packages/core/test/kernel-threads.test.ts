@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { withLogicalCores } from '../src/backend/wasm.js';
 import {
   batchMatMul,
   crossEntropy,
@@ -108,5 +109,34 @@ describe('products on several threads (Node worker threads)', () => {
     });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).threads).toBe(2);
+  });
+});
+
+describe('withLogicalCores (pages: TF.js sizes XNNPACK from hardwareConcurrency / 2)', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+  const cores = () => (globalThis as { navigator: { hardwareConcurrency: number } }).navigator;
+
+  it('reads 2·threads while the module starts, and the real count after, also after a failed start', async () => {
+    const nav = Object.create({ hardwareConcurrency: 2 });
+    vi.stubGlobal('navigator', nav);
+    expect(await withLogicalCores(2, async () => cores().hardwareConcurrency)).toBe(4);
+    expect(Object.hasOwn(nav, 'hardwareConcurrency')).toBe(false);
+    expect(nav.hardwareConcurrency).toBe(2);
+    await expect(
+      withLogicalCores(3, async () => {
+        expect(cores().hardwareConcurrency).toBe(6);
+        throw new Error('no wasm');
+      }),
+    ).rejects.toThrow('no wasm');
+    expect(Object.hasOwn(nav, 'hardwareConcurrency')).toBe(false);
+  });
+
+  it('leaves navigator alone when TF.js would not cap the pool, or without a count', async () => {
+    const nav = Object.create({ hardwareConcurrency: 8 });
+    vi.stubGlobal('navigator', nav);
+    expect(await withLogicalCores(4, async () => cores().hardwareConcurrency)).toBe(8);
+    expect(await withLogicalCores(undefined, async () => cores().hardwareConcurrency)).toBe(8);
   });
 });

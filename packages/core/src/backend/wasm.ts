@@ -33,10 +33,40 @@ async function nodeCores(): Promise<number> {
   return os.availableParallelism?.() ?? os.cpus().length;
 }
 
+/** Whether this page (or worker) may share memory between threads: cross-origin isolated. */
+function pageCanShare(): boolean {
+  return (
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true &&
+    typeof SharedArrayBuffer !== 'undefined'
+  );
+}
+
+/**
+ * Runs `start` (TF.js's wasm module starting) with navigator.hardwareConcurrency reading at least 2·threads.
+ * TF.js 4.22's src/cc/backend.cc sets `num_cores = emscripten_num_logical_cores() / 2` (it assumes two
+ * hyperthreads per core; the function reads hardwareConcurrency) in a static initializer, and
+ * init_with_threads_count caps XNNPACK's pool at min(asked, 8, num_cores): on 2 logical cores every request
+ * gets one thread. An own property on navigator shadows the getter while the module starts; it is removed
+ * again after, also when the start fails. Exported for tests.
+ */
+export async function withLogicalCores<T>(threads: number | undefined, start: () => Promise<T>): Promise<T> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  // Only where TF.js would cap the pool below `threads`, and never over an override already there.
+  const capped = threads !== undefined && 2 * threads > (nav?.hardwareConcurrency ?? 0);
+  if (!nav || !capped || Object.hasOwn(nav, 'hardwareConcurrency')) return start();
+  Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * threads, configurable: true });
+  try {
+    return await start();
+  } finally {
+    delete nav.hardwareConcurrency;
+  }
+}
+
 /**
  * Makes 'wasm' the tf backend. In Node the binaries load from the package's own dist. A bundled page must
  * say where they are served (`wasmPaths`, e.g. Vite `?url` imports). SIMD is used whenever the engine
  * validates it; threads need SharedArrayBuffer (a cross-origin isolated page; TF.js never threads in Node).
+ * `threadCount` (default every core): Node, core's product pool; isolated pages, XNNPACK's pool.
  */
 export async function initWasm(
   wasmPaths?: WasmPaths,
@@ -46,8 +76,11 @@ export async function initWasm(
   // Literal specifier: bundlers give it its own chunk, loaded only when wasm is chosen.
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!threads) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  // The pool TF.js asks XNNPACK for in the threaded build (pages), when a count is given.
-  if (threadCount !== undefined && !isNode()) wasm.setThreadsCount(threadCount);
+  // Pages: XNNPACK's pool in the threaded build, every core by default where threads can run at all.
+  const pageThreads = isNode()
+    ? undefined
+    : (threadCount ?? (threads && pageCanShare() ? globalThis.navigator?.hardwareConcurrency : undefined));
+  if (pageThreads !== undefined) wasm.setThreadsCount(pageThreads);
   if (wasmPaths !== undefined) {
     // Takes effect at the first start (later calls change nothing); throws only after a failed start,
     // which setBackend below reports. (Not tf.findBackend: it would start wasm before the paths are set.)
@@ -55,18 +88,20 @@ export async function initWasm(
       wasm.setWasmPaths(wasmPaths as Parameters<typeof wasm.setWasmPaths>[0]);
     } catch {}
   }
-  let ok: boolean;
-  try {
-    ok = await tf.setBackend('wasm');
-  } catch {
-    ok = false;
-  }
+  const ok = await withLogicalCores(pageThreads, async () => {
+    try {
+      if (!(await tf.setBackend('wasm'))) return false;
+      await tf.ready();
+      return true;
+    } catch {
+      return false;
+    }
+  });
   if (!ok) {
     throw new BackendUnavailableError(
       "wasm: the WebAssembly backend failed to start (usually its .wasm files were not found): in a bundled page pass initBackend(choice, { wasmPaths }) pointing at the files in @tensorflow/tfjs-backend-wasm/dist, or choose 'cpu'",
     );
   }
-  await tf.ready();
   const [simd, threadsOk] = await Promise.all([
     tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
     tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
