@@ -24,7 +24,7 @@ export interface WasmInfo {
    * --experimental-wasm-relaxed-simd), 'simd', or 'none' (then TF.js's kernels run every product).
    */
   kernels: 'relaxed-simd' | 'simd' | 'none';
-  /** Threads core's large products run on (Node: worker threads; pages: 1, XNNPACK's pool is `threadsCount`). */
+  /** Threads core's large products run on (worker threads in Node, Web Workers in an isolated page). */
   kernelThreads: number;
 }
 
@@ -66,17 +66,18 @@ export async function withLogicalCores<T>(threads: number | undefined, start: ()
  * Makes 'wasm' the tf backend. In Node the binaries load from the package's own dist. A bundled page must
  * say where they are served (`wasmPaths`, e.g. Vite `?url` imports). SIMD is used whenever the engine
  * validates it; threads need SharedArrayBuffer (a cross-origin isolated page; TF.js never threads in Node).
- * `threadCount` (default every core): Node, core's product pool; isolated pages, XNNPACK's pool.
+ * `threadCount` (default every core): Node, core's product pool; pages, XNNPACK's pool and core's.
  */
 export async function initWasm(
   wasmPaths?: WasmPaths,
   threads = true,
   threadCount?: number,
+  warn: (message: string) => void = console.warn,
 ): Promise<WasmInfo> {
   // Literal specifier: bundlers give it its own chunk, loaded only when wasm is chosen.
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!threads) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  // Pages: XNNPACK's pool in the threaded build, every core by default where threads can run at all.
+  // Pages: the threads both pools get, every core by default where threads can run at all.
   const pageThreads = isNode()
     ? undefined
     : (threadCount ?? (threads && pageCanShare() ? globalThis.navigator?.hardwareConcurrency : undefined));
@@ -109,9 +110,21 @@ export async function initWasm(
   // core's SIMD kernels for the shapes TF.js's wasm kernels run slowly (kernels/wasm-kernels.ts).
   if (simd) await registerWasmKernels();
   guardWasmHeap();
-  // In Node, core's products run on every core (worker threads; kernels/pool.ts): TF.js has no threads there.
-  const kernelThreadsWanted = isNode() ? (threadCount ?? (await nodeCores())) : 1;
-  const kernelThreadsUsed = simd ? await setKernelThreads(kernelThreadsWanted) : 1;
+  // core's products on every core (kernels/pool.ts): worker threads in Node (TF.js has no threads there),
+  // Web Workers in a page that may share memory.
+  const kernelThreadsWanted = isNode()
+    ? (threadCount ?? (await nodeCores()))
+    : threads && pageCanShare()
+      ? (pageThreads ?? 1)
+      : 1;
+  let kernelThreadsUsed = 1;
+  if (simd) {
+    try {
+      kernelThreadsUsed = await setKernelThreads(kernelThreadsWanted);
+    } catch (err) {
+      warn(`wasm: core's products run on one thread: ${(err as Error).message}`);
+    }
+  }
   // threads: the threaded build is in use; threadsCount: the pool XNNPACK actually got.
   return {
     simd: Boolean(simd),
