@@ -10,11 +10,12 @@ export function describeBackend(info: BackendInfo): string {
     );
   }
   if (info.wasm) {
+    // Two thread pools: XNNPACK's (TF.js's threaded build, pages only) and core's products (kernels/pool.ts).
     const w = info.wasm;
-    const products = w.kernelThreads > 1 ? `${w.kernels} on ${w.kernelThreads} threads` : w.kernels;
-    parts.push(
-      `SIMD ${w.simd ? 'on' : 'off'}, ${w.threads ? `${w.threadsCount} threads` : 'single-threaded'}, core's products: ${products}`,
-    );
+    const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+    const xnnpack = w.threads ? `XNNPACK on ${threads(w.threadsCount)}` : 'XNNPACK single-threaded build';
+    const products = w.kernels === 'none' ? 'none' : `${w.kernels} on ${threads(w.kernelThreads)}`;
+    parts.push(`SIMD ${w.simd ? 'on' : 'off'}, ${xnnpack}, core's products: ${products}`);
   }
   parts.push(info.reason);
   return parts.join(' · ');

@@ -124,12 +124,26 @@ async function runBackend(page, backend) {
     `${backend}: backend in use is '${s.backend}' (${JSON.stringify(s.backendInfo)})`,
   );
   if (backend === 'wasm') {
-    // Served cross-origin isolated, so TF.js's threaded build is the one in use.
-    const isolated = await page.evaluate(() => crossOriginIsolated);
+    // Served cross-origin isolated: TF.js's threaded build, and both pools (XNNPACK's, core's products on
+    // Web Workers) on every core by default (TF.js caps XNNPACK's at 8).
+    const page0 = await page.evaluate(() => ({
+      isolated: crossOriginIsolated,
+      cores: navigator.hardwareConcurrency,
+      overridden: Object.hasOwn(navigator, 'hardwareConcurrency'),
+    }));
+    const w = s.backendInfo.wasm;
+    const line = await page.textContent('#backend-info');
+    check(page0.isolated && w?.threads === true, `${backend}: page isolated, threaded build (${line})`);
     check(
-      isolated && s.backendInfo.wasm?.threads === true,
-      `${backend}: page isolated, threaded build (${await page.textContent('#backend-info')})`,
+      w?.threadsCount === Math.min(page0.cores, 8) && w?.kernelThreads === page0.cores && !page0.overridden,
+      `${backend}: XNNPACK on ${w?.threadsCount} and core's products on ${w?.kernelThreads} threads, ${page0.cores} cores (navigator restored: ${!page0.overridden})`,
     );
+    check(
+      line.includes(`XNNPACK on ${w?.threadsCount} thread`) &&
+        line.includes(`core's products: ${w?.kernels} on ${page0.cores} thread`),
+      `${backend}: the backend line says both thread counts`,
+    );
+    await wasmThreads(page.context(), page0.cores);
   }
 
   // 1. sentiment. wasm: the whole fast schedule, the loss must fall and accuracy beat chance. webgpu: a
@@ -245,6 +259,70 @@ async function runBackend(page, backend) {
   // Vision before fine-tuning: the fine-tune section's bad-input checks add errors on purpose.
   if (backend === 'wasm') await vision(page, backend, before);
   await fineTune(page, backend);
+}
+
+/**
+ * The bare threads page (threads.html) on every core and on one (`?threads=1`): core's products on the
+ * Web Worker pool are bitwise those of one thread, training losses are the same step for step, and a step
+ * that throws after the pool ran leaves it working.
+ */
+async function wasmThreads(context, cores) {
+  const open = async (query) => {
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${url}threads.html${query}`);
+    await page.waitForFunction(() => window.threads?.ready, null, { timeout: 30_000 });
+    await page.evaluate(() => window.threads.ready);
+    // Before any pool restarts: TF.js's pre-started pthread workers, plus core's kernel workers.
+    return { page, errors, workers: page.workers().length };
+  };
+  const run = (page) =>
+    page.evaluate(async () => {
+      const t = window.threads;
+      return {
+        info: t.info.wasm,
+        products: await t.products(),
+        // 6 steps; a step that throws before the 4th.
+        training: await t.losses(6, 3),
+      };
+    });
+  const many = await open('');
+  const one = await open('?threads=1');
+  try {
+    const [m, o] = [await run(many.page), await run(one.page)];
+    check(
+      m.info.threadsCount === Math.min(cores, 8) &&
+        m.info.kernelThreads === cores &&
+        o.info.threadsCount === 1 &&
+        o.info.kernelThreads === 1,
+      `wasm threads page: ${cores} and 1 threads as asked (XNNPACK ${m.info.threadsCount}/${o.info.threadsCount}, core ${m.info.kernelThreads}/${o.info.kernelThreads})`,
+    );
+    check(
+      many.workers - one.workers === cores - 1,
+      `wasm threads page: ${cores - 1} kernel worker(s) beside TF.js's (${many.workers} workers vs ${one.workers})`,
+    );
+    check(
+      m.products.digest === m.products.oneThread && m.products.digest === o.products.digest,
+      `wasm threads page: products on ${m.products.threads} threads bitwise those of one (${m.products.digest}, ${m.products.oneThread}, ?threads=1 ${o.products.digest})`,
+    );
+    const [lm, lo] = [m.training.losses, o.training.losses];
+    check(
+      lm.length === 6 && lm.every((l, i) => Object.is(l, lo[i])) && lm[5] < lm[0],
+      `wasm threads page: losses step for step the same on ${cores} threads and one (${lm.map((l) => l.toPrecision(4)).join(' ')})`,
+    );
+    check(
+      m.training.failed === 'bad batch' && o.training.failed === 'bad batch',
+      `wasm threads page: a step that throws is an error (${m.training.failed}) and training goes on`,
+    );
+    check(
+      many.errors.length === 0 && one.errors.length === 0,
+      `wasm threads page: no page errors ${JSON.stringify([...many.errors, ...one.errors])}`,
+    );
+  } finally {
+    await many.page.close();
+    await one.page.close();
+  }
 }
 
 /** Section 6, the vision section: MAE pretraining and the two classifiers. */

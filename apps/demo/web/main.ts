@@ -47,6 +47,8 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
 const params = new URLSearchParams(location.search);
 const fast = params.has('fast');
 const seed = Number(params.get('seed') ?? 0);
+/** `?threads=N`: threads on wasm, for XNNPACK's pool and core's products (default every core). */
+const threads = params.has('threads') ? Number(params.get('threads')) : undefined;
 /** `?sentimentSteps=N` / `?gptSteps=N` override the training schedules (the browser test uses them). */
 const stepsFrom = (key: string) => (params.has(key) ? { steps: Number(params.get(key)) } : {});
 
@@ -115,7 +117,7 @@ async function useBackend(choice: BackendChoice): Promise<void> {
   stopAll();
   disposeModels();
   $('backend-info').textContent = `starting ${choice}…`;
-  const info = await initBackend(choice, { wasmPaths });
+  const info = await initBackend(choice, { wasmPaths, threads });
   state.backend = tf.getBackend();
   state.backendInfo = info;
   $('backend-info').textContent = describeBackend(info);

@@ -64,9 +64,9 @@ export interface InitBackendOptions {
   /** Use wasm threads where the platform allows (default true). */
   wasmThreads?: boolean;
   /**
-   * Threads on wasm. In Node (default: every core), core's large matrix products run on that many threads
-   * (worker threads; results identical to one thread); in a cross-origin isolated page, the pool TF.js
-   * asks XNNPACK for.
+   * Threads on wasm (default: every core). core's large matrix products run on that many threads (worker
+   * threads in Node, Web Workers in a cross-origin isolated page; results identical to one thread), and in
+   * such a page XNNPACK's pool (TF.js's threaded build: its element-wise ops and plain products) gets as many.
    */
   threads?: number;
   /** Receives warnings (default console.warn). */
@@ -117,7 +117,7 @@ export async function initBackend(
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
       throw new InvalidArgumentError(`initBackend: threads must be an integer >= 1, got ${options.threads}`);
     }
-    const wasm = await initWasm(options.wasmPaths, options.wasmThreads ?? true, options.threads);
+    const wasm = await initWasm(options.wasmPaths, options.wasmThreads ?? true, options.threads, warn);
     return { ...base, backend: 'wasm', tfBackend: 'wasm', device: 'cpu', wasm, reason };
   };
   const useCpu = async (reason: string): Promise<BackendInfo> => {

@@ -15,7 +15,12 @@ export * from './env.js';
 export * from './errors.js';
 export * from './grad.js';
 export * from './ids.js';
-export { preferRelaxedSimd, wasmKernelVariant } from './kernels/wasm-kernels.js';
+export {
+  kernelThreads,
+  preferRelaxedSimd,
+  setKernelThreads,
+  wasmKernelVariant,
+} from './kernels/wasm-kernels.js';
 export * from './layers.js';
 export * from './loop.js';
 export * from './metrics.js';

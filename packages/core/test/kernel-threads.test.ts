@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { withLogicalCores } from '../src/backend/wasm.js';
+import { KernelError } from '../src/errors.js';
 import {
   batchMatMul,
   crossEntropy,
@@ -12,7 +14,13 @@ import {
   Rng,
   Trainer,
 } from '../src/index.js';
-import { kernelThreads, setKernelThreads } from '../src/kernels/wasm-kernels.js';
+import { KernelPool } from '../src/kernels/pool.js';
+import {
+  instantiateKernel,
+  kernelThreads,
+  setKernelThreads,
+  sharedModule,
+} from '../src/kernels/wasm-kernels.js';
 
 /** Two wide layers: every product is large enough for the thread pool. */
 class Wide extends Module {
@@ -108,5 +116,86 @@ describe('products on several threads (Node worker threads)', () => {
     });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).threads).toBe(2);
+  });
+});
+
+describe('the pool itself (the protocol pages share with Node)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm', { threads: 1 });
+  });
+
+  it('a worker that traps fails the product with a KernelError and leaves the pool working', async () => {
+    const pool = await KernelPool.start(2, sharedModule, instantiateKernel);
+    try {
+      // 16 rows, 8 per thread, 8 KiB apart: the caller's rows lie in the pool's first free 64 KiB page,
+      // the worker's past the end of its memory, so only the worker traps.
+      const bad = {
+        batch: 1,
+        m: 16,
+        n: 4,
+        k: 4,
+        a: new Float32Array(64),
+        aStrides: [0, 8192, 4] as [number, number, number],
+        b: new Float32Array(16),
+        bStrides: [0, 16, 4] as [number, number, number],
+        out: new Float32Array(64),
+      };
+      expect(() => pool.run(bad)).toThrow(KernelError);
+      expect(() => pool.run(bad)).toThrow(/kernel worker 1 failed/);
+      // ones (64, 16) @ ones (16, 32): every entry exactly 16, rows from both threads.
+      const [m, k, n] = [64, 16, 32];
+      const out = new Float32Array(m * n);
+      pool.run({
+        batch: 1,
+        m,
+        n,
+        k,
+        a: new Float32Array(m * k).fill(1),
+        aStrides: [0, k * 4, 4],
+        b: new Float32Array(k * n).fill(1),
+        bStrides: [0, n * 4, 4],
+        out,
+      });
+      expect(out.every((v) => v === k)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a worker that cannot start rejects start with a KernelError', async () => {
+    // An empty module: the worker finds no kernel to set up and fails before it serves.
+    const empty = () => new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+    const started = KernelPool.start(2, empty, instantiateKernel);
+    await expect(started).rejects.toThrow(KernelError);
+    await expect(started).rejects.toThrow(/kernel worker 1 failed/);
+  });
+});
+
+describe('withLogicalCores (pages: TF.js sizes XNNPACK from hardwareConcurrency / 2)', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+  const cores = () => (globalThis as { navigator: { hardwareConcurrency: number } }).navigator;
+
+  it('reads 2·threads while the module starts, and the real count after, also after a failed start', async () => {
+    const nav = Object.create({ hardwareConcurrency: 2 });
+    vi.stubGlobal('navigator', nav);
+    expect(await withLogicalCores(2, async () => cores().hardwareConcurrency)).toBe(4);
+    expect(Object.hasOwn(nav, 'hardwareConcurrency')).toBe(false);
+    expect(nav.hardwareConcurrency).toBe(2);
+    await expect(
+      withLogicalCores(3, async () => {
+        expect(cores().hardwareConcurrency).toBe(6);
+        throw new Error('no wasm');
+      }),
+    ).rejects.toThrow('no wasm');
+    expect(Object.hasOwn(nav, 'hardwareConcurrency')).toBe(false);
+  });
+
+  it('leaves navigator alone when TF.js would not cap the pool, or without a count', async () => {
+    const nav = Object.create({ hardwareConcurrency: 8 });
+    vi.stubGlobal('navigator', nav);
+    expect(await withLogicalCores(4, async () => cores().hardwareConcurrency)).toBe(8);
+    expect(await withLogicalCores(undefined, async () => cores().hardwareConcurrency)).toBe(8);
   });
 });

@@ -24,7 +24,7 @@ export interface WasmInfo {
    * --experimental-wasm-relaxed-simd), 'simd', or 'none' (then TF.js's kernels run every product).
    */
   kernels: 'relaxed-simd' | 'simd' | 'none';
-  /** Threads core's large products run on (Node: worker threads; pages: 1, XNNPACK's pool is `threadsCount`). */
+  /** Threads core's large products run on (worker threads in Node, Web Workers in an isolated page). */
   kernelThreads: number;
 }
 
@@ -33,21 +33,55 @@ async function nodeCores(): Promise<number> {
   return os.availableParallelism?.() ?? os.cpus().length;
 }
 
+/** Whether this page (or worker) may share memory between threads: cross-origin isolated. */
+function pageCanShare(): boolean {
+  return (
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true &&
+    typeof SharedArrayBuffer !== 'undefined'
+  );
+}
+
+/**
+ * Runs `start` (TF.js's wasm module starting) with navigator.hardwareConcurrency reading at least 2·threads.
+ * TF.js 4.22's src/cc/backend.cc sets `num_cores = emscripten_num_logical_cores() / 2` (it assumes two
+ * hyperthreads per core; the function reads hardwareConcurrency) in a static initializer, and
+ * init_with_threads_count caps XNNPACK's pool at min(asked, 8, num_cores): on 2 logical cores every request
+ * gets one thread. An own property on navigator shadows the getter while the module starts; it is removed
+ * again after, also when the start fails. Exported for tests.
+ */
+export async function withLogicalCores<T>(threads: number | undefined, start: () => Promise<T>): Promise<T> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  // Only where TF.js would cap the pool below `threads`, and never over an override already there.
+  const capped = threads !== undefined && 2 * threads > (nav?.hardwareConcurrency ?? 0);
+  if (!nav || !capped || Object.hasOwn(nav, 'hardwareConcurrency')) return start();
+  Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * threads, configurable: true });
+  try {
+    return await start();
+  } finally {
+    delete nav.hardwareConcurrency;
+  }
+}
+
 /**
  * Makes 'wasm' the tf backend. In Node the binaries load from the package's own dist. A bundled page must
  * say where they are served (`wasmPaths`, e.g. Vite `?url` imports). SIMD is used whenever the engine
  * validates it; threads need SharedArrayBuffer (a cross-origin isolated page; TF.js never threads in Node).
+ * `threadCount` (default every core): Node, core's product pool; pages, XNNPACK's pool and core's.
  */
 export async function initWasm(
   wasmPaths?: WasmPaths,
   threads = true,
   threadCount?: number,
+  warn: (message: string) => void = console.warn,
 ): Promise<WasmInfo> {
   // Literal specifier: bundlers give it its own chunk, loaded only when wasm is chosen.
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!threads) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  // The pool TF.js asks XNNPACK for in the threaded build (pages), when a count is given.
-  if (threadCount !== undefined && !isNode()) wasm.setThreadsCount(threadCount);
+  // Pages: the threads both pools get, every core by default where threads can run at all.
+  const pageThreads = isNode()
+    ? undefined
+    : (threadCount ?? (threads && pageCanShare() ? globalThis.navigator?.hardwareConcurrency : undefined));
+  if (pageThreads !== undefined) wasm.setThreadsCount(pageThreads);
   if (wasmPaths !== undefined) {
     // Takes effect at the first start (later calls change nothing); throws only after a failed start,
     // which setBackend below reports. (Not tf.findBackend: it would start wasm before the paths are set.)
@@ -55,18 +89,20 @@ export async function initWasm(
       wasm.setWasmPaths(wasmPaths as Parameters<typeof wasm.setWasmPaths>[0]);
     } catch {}
   }
-  let ok: boolean;
-  try {
-    ok = await tf.setBackend('wasm');
-  } catch {
-    ok = false;
-  }
+  const ok = await withLogicalCores(pageThreads, async () => {
+    try {
+      if (!(await tf.setBackend('wasm'))) return false;
+      await tf.ready();
+      return true;
+    } catch {
+      return false;
+    }
+  });
   if (!ok) {
     throw new BackendUnavailableError(
       "wasm: the WebAssembly backend failed to start (usually its .wasm files were not found): in a bundled page pass initBackend(choice, { wasmPaths }) pointing at the files in @tensorflow/tfjs-backend-wasm/dist, or choose 'cpu'",
     );
   }
-  await tf.ready();
   const [simd, threadsOk] = await Promise.all([
     tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
     tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
@@ -74,9 +110,21 @@ export async function initWasm(
   // core's SIMD kernels for the shapes TF.js's wasm kernels run slowly (kernels/wasm-kernels.ts).
   if (simd) await registerWasmKernels();
   guardWasmHeap();
-  // In Node, core's products run on every core (worker threads; kernels/pool.ts): TF.js has no threads there.
-  const kernelThreadsWanted = isNode() ? (threadCount ?? (await nodeCores())) : 1;
-  const kernelThreadsUsed = simd ? await setKernelThreads(kernelThreadsWanted) : 1;
+  // core's products on every core (kernels/pool.ts): worker threads in Node (TF.js has no threads there),
+  // Web Workers in a page that may share memory.
+  const kernelThreadsWanted = isNode()
+    ? (threadCount ?? (await nodeCores()))
+    : threads && pageCanShare()
+      ? (pageThreads ?? 1)
+      : 1;
+  let kernelThreadsUsed = 1;
+  if (simd) {
+    try {
+      kernelThreadsUsed = await setKernelThreads(kernelThreadsWanted);
+    } catch (err) {
+      warn(`wasm: core's products run on one thread: ${(err as Error).message}`);
+    }
+  }
   // threads: the threaded build is in use; threadsCount: the pool XNNPACK actually got.
   return {
     simd: Boolean(simd),

@@ -1,15 +1,19 @@
+import { isNode } from '../env.js';
 import { KernelError } from '../errors.js';
 import type { KernelExports } from './wasm-kernels.js';
 
 /*
- * Matrix products on every core, in Node. TF.js never starts wasm threads in Node and its heap is not
- * shared, so other threads cannot read tensors where they lie: a product big enough to pay for it is
- * copied (operands in, product out) into one shared memory, where the calling thread and N−1 worker
- * threads each run the same kernel over their own block of rows. A row is computed exactly as on one
- * thread, so the result is bitwise the same for every thread count.
+ * Matrix products on every core. In Node, TF.js never starts wasm threads and its heap is not shared; in a
+ * page, TF.js's threads are XNNPACK's, and core's kernels would run on the page's thread alone. So a product
+ * big enough to pay for it is copied (operands in, product out) into one shared memory, where the calling
+ * thread and N−1 workers (Node: worker_threads; pages: Web Workers, which need a cross-origin isolated page
+ * for SharedArrayBuffer) each run the same kernel over their own block of rows. A row is computed exactly as
+ * on one thread, so the result is bitwise the same for every thread count.
  *
  * Protocol, one slot of the control array per worker: IDLE → (caller) JOB → (worker) DONE | FAILED →
  * (caller) IDLE. The caller waits with a deadline, so a worker that died cannot hang a training step.
+ * What differs by platform is only how a worker starts (spawnNode, spawnWeb) and how the caller waits
+ * (waitWhileJob: a page's main thread may not block in Atomics.wait, so it spins there).
  */
 
 const IDLE = 0;
@@ -19,31 +23,143 @@ const FAILED = 3;
 /** Ints per slot: state, then the 16 arguments of the kernel's matmul. */
 const SLOT = 17;
 const WAIT_MS = 120_000;
+/** How long a worker may take to start serving. */
+const START_MS = 30_000;
 /** The most bytes a product may stage (operands + result); bigger ones (GPT-2's vocabulary head) run on one thread. */
 const MAX_STAGED = 96 * 2 ** 20;
 const PAGE = 65536;
 
-// Runs in each worker (CommonJS, `eval`): instantiate the kernel on the shared memory, then serve jobs.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, slot, scratch } = workerData;
-const ctrl = new Int32Array(control);
-const kernel = new WebAssembly.Instance(module, { env: { memory } }).exports;
-kernel.setScratch(scratch);
-const at = slot * ${SLOT};
-for (;;) {
-  let s;
-  while ((s = Atomics.load(ctrl, at)) !== ${JOB}) Atomics.wait(ctrl, at, s);
-  let state = ${DONE};
-  try {
-    kernel.matmul(...ctrl.subarray(at + 1, at + ${SLOT}));
-  } catch {
-    state = ${FAILED};
+// Runs in each worker, in both platforms: instantiate the kernel on the shared memory, say so, serve jobs.
+const SERVE = `
+function serve({ module, memory, control, slot, scratch }, ready) {
+  const ctrl = new Int32Array(control);
+  const kernel = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  kernel.setScratch(scratch);
+  ready();
+  const at = slot * ${SLOT};
+  for (;;) {
+    let s;
+    while ((s = Atomics.load(ctrl, at)) !== ${JOB}) Atomics.wait(ctrl, at, s);
+    let state = ${DONE};
+    try {
+      kernel.matmul(...ctrl.subarray(at + 1, at + ${SLOT}));
+    } catch {
+      state = ${FAILED};
+    }
+    Atomics.store(ctrl, at, state);
+    Atomics.notify(ctrl, at);
   }
-  Atomics.store(ctrl, at, state);
-  Atomics.notify(ctrl, at);
 }
 `;
+/** Node: CommonJS (an eval worker), its data in workerData. */
+const NODE_WORKER = `${SERVE}
+const { workerData, parentPort } = require('node:worker_threads');
+serve(workerData, () => parentPort.postMessage('ready'));
+`;
+/** Pages: a classic worker from a Blob URL, its data in the first message. */
+const WEB_WORKER = `${SERVE}
+onmessage = (e) => {
+  onmessage = null;
+  serve(e.data, () => postMessage('ready'));
+};
+`;
+
+/** What a worker gets: the kernel module, the shared memory and control buffer, its slot and scratch. */
+interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  slot: number;
+  scratch: number;
+}
+
+interface KernelWorker {
+  terminate(): unknown;
+}
+
+/** Settles when the worker says 'ready'; rejects on its error or exit, or after START_MS. */
+function whenReady(
+  slot: number,
+  listen: (onMessage: (data: unknown) => void, onFail: (why: string) => void) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(`did not start within ${START_MS / 1000} s`), START_MS);
+    function fail(why: string) {
+      clearTimeout(timer);
+      reject(new KernelError(`kernel worker ${slot} ${why}`));
+    }
+    listen((data) => {
+      if (data !== 'ready') return;
+      clearTimeout(timer);
+      resolve();
+    }, fail);
+  });
+}
+
+/** Node: a worker thread that never keeps the process alive once it serves. */
+async function spawnNode(init: WorkerInit): Promise<KernelWorker> {
+  const { Worker } = (await import(
+    /* @vite-ignore */ 'node:worker_threads'
+  )) as typeof import('node:worker_threads');
+  const worker = new Worker(NODE_WORKER, { eval: true, workerData: init });
+  try {
+    await whenReady(init.slot, (onMessage, onFail) => {
+      worker.on('message', onMessage);
+      worker.once('error', (err) => onFail(`failed: ${err.message}`));
+      worker.once('exit', (code) => onFail(`exited (${code})`));
+    });
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
+  worker.removeAllListeners();
+  worker.unref();
+  return worker;
+}
+
+/** Pages (and workers): a Web Worker from a Blob URL of WEB_WORKER. */
+async function spawnWeb(init: WorkerInit, url: string): Promise<KernelWorker> {
+  const worker = new Worker(url, { name: `transformer-kit kernel ${init.slot}` });
+  try {
+    await whenReady(init.slot, (onMessage, onFail) => {
+      worker.onmessage = (e) => onMessage(e.data);
+      worker.onerror = (e) => {
+        e.preventDefault();
+        onFail(`failed: ${e.message || 'error starting the worker'}`);
+      };
+      worker.postMessage(init);
+    });
+  } catch (err) {
+    worker.terminate();
+    throw err;
+  } finally {
+    worker.onmessage = worker.onerror = null;
+  }
+  return worker;
+}
+
+/** Whether this thread may block in Atomics.wait (not a page's main thread: it throws there). */
+function canBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits while the slot holds JOB; false if the deadline (performance.now() ms) passed first. Blocks where
+ * the thread may, else spins: the worker holds its core for the length of one product's block of rows.
+ */
+function waitWhileJob(ctrl: Int32Array, at: number, deadline: number, block: boolean): boolean {
+  while (Atomics.load(ctrl, at) === JOB) {
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    if (block) Atomics.wait(ctrl, at, JOB, left);
+  }
+  return true;
+}
 
 /** The product's shape and operands as the kernel takes them (byte strides), with host views to copy. */
 export interface PoolProduct {
@@ -66,7 +182,11 @@ export class KernelPool {
   readonly #control: Int32Array;
   readonly #main: KernelExports;
   readonly #dataStart: number;
-  readonly #workers: { terminate(): Promise<number> }[] = [];
+  /** Whether the caller blocks in Atomics.wait (else it spins: a page's main thread). */
+  readonly #block = canBlock();
+  /** A worker did not answer in time: it may still write its slot, so the pool is no longer used. */
+  #lost = false;
+  #workers: KernelWorker[] = [];
 
   private constructor(threads: number, memory: WebAssembly.Memory, main: KernelExports, dataStart: number) {
     this.threads = threads;
@@ -77,7 +197,8 @@ export class KernelPool {
   }
 
   /**
-   * Starts `threads − 1` worker threads (Node's worker_threads; they never keep the process alive).
+   * Starts `threads − 1` workers (Node: worker_threads, which never keep the process alive; elsewhere Web
+   * Workers) and resolves once every one serves; rejects with a KernelError, all stopped, if one does not.
    * `moduleFor` gives the kernel module importing a shared memory; `instantiate` an instance on it.
    */
   static async start(
@@ -85,9 +206,6 @@ export class KernelPool {
     moduleFor: () => WebAssembly.Module,
     instantiate: (memory: WebAssembly.Memory) => KernelExports,
   ): Promise<KernelPool> {
-    const { Worker } = (await import(
-      /* @vite-ignore */ 'node:worker_threads'
-    )) as typeof import('node:worker_threads');
     const probe = instantiate(new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
     const scratch = Math.ceil(probe.scratchBytes() / 64) * 64;
     const dataStart = Math.ceil((threads * scratch) / PAGE) * PAGE;
@@ -97,13 +215,25 @@ export class KernelPool {
     main.setScratch(0);
     const pool = new KernelPool(threads, memory, main, dataStart);
     const module = moduleFor();
-    for (let slot = 1; slot < threads; slot++) {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { module, memory, control: pool.#control.buffer, slot, scratch: slot * scratch },
-      });
-      worker.unref();
-      pool.#workers.push(worker);
+    const inits = Array.from({ length: threads - 1 }, (_, i) => ({
+      module,
+      memory,
+      control: pool.#control.buffer as SharedArrayBuffer,
+      slot: i + 1,
+      scratch: (i + 1) * scratch,
+    }));
+    const url = isNode()
+      ? undefined
+      : URL.createObjectURL(new Blob([WEB_WORKER], { type: 'text/javascript' }));
+    const started = await Promise.allSettled(
+      inits.map((init) => (url === undefined ? spawnNode(init) : spawnWeb(init, url))),
+    );
+    if (url !== undefined) URL.revokeObjectURL(url);
+    for (const r of started) if (r.status === 'fulfilled') pool.#workers.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await pool.close();
+      throw failed.reason;
     }
     return pool;
   }
@@ -111,7 +241,7 @@ export class KernelPool {
   /** Whether `p` is worth splitting: enough rows for every thread and enough work per byte copied. */
   worthIt(batch: number, m: number, n: number, k: number, bytes: number): boolean {
     const flops = 2 * batch * m * n * k;
-    return m >= 8 * this.threads && bytes <= MAX_STAGED && flops >= 1e7 && flops / bytes >= 24;
+    return !this.#lost && m >= 8 * this.threads && bytes <= MAX_STAGED && flops >= 1e7 && flops / bytes >= 24;
   }
 
   /** Runs one product split by rows over all threads; throws if a worker fails or does not answer. */
@@ -170,14 +300,15 @@ export class KernelPool {
       failure = err;
     }
     // Always collect every worker, also after a failure here, so no job is left running into the next call.
+    const deadline = performance.now() + WAIT_MS;
     for (let slot = 1; slot < this.threads; slot++) {
       const at = slot * SLOT;
-      const deadline = Date.now() + WAIT_MS;
-      while (Atomics.load(ctrl, at) === JOB) {
-        if (Atomics.wait(ctrl, at, JOB, deadline - Date.now()) === 'timed-out') {
-          failure ??= new KernelError(`kernel worker ${slot} did not answer within ${WAIT_MS / 1000} s`);
-          break;
-        }
+      if (!waitWhileJob(ctrl, at, deadline, this.#block)) {
+        this.#lost = true;
+        failure ??= new KernelError(
+          `kernel worker ${slot} did not answer within ${WAIT_MS / 1000} s; products run on one thread from now on`,
+        );
+        continue;
       }
       if (Atomics.load(ctrl, at) === FAILED) failure ??= new KernelError(`kernel worker ${slot} failed`);
       Atomics.store(ctrl, at, IDLE);
@@ -186,8 +317,10 @@ export class KernelPool {
     p.out.set(new Float32Array(this.#memory.buffer, cAt, p.batch * p.m * p.n));
   }
 
-  /** Stops the workers (they also end with the process). */
+  /** Stops the workers (they also end with the process or page). */
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    const workers = this.#workers;
+    this.#workers = [];
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }

@@ -76,10 +76,10 @@ function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
 }
 
 /**
- * The module importing a shared memory (threaded build): the same bytes with the import's limits flag
- * 0x01 (min and max) turned into 0x03 (min, max, shared).
+ * The module importing a shared memory (threaded build, thread pool): the same bytes with the import's
+ * limits flag 0x01 (min and max) turned into 0x03 (min, max, shared). Exported for tests.
  */
-function sharedModule(): WebAssembly.Module {
+export function sharedModule(): WebAssembly.Module {
   const c = compiled!;
   if (c.shared) return c.shared;
   const bytes = c.bytes.slice();
@@ -163,8 +163,9 @@ export function preferRelaxedSimd(on: boolean): void {
 let pool: KernelPool | undefined;
 
 /**
- * Runs large products on `threads` threads (Node: worker_threads over a shared memory; see pool.ts).
- * 1 stops the workers. Needs registerWasmKernels first; returns the thread count in use.
+ * Runs large products on `threads` threads (worker threads in Node, Web Workers in a cross-origin isolated
+ * page, over a shared memory; see pool.ts). 1 stops the workers. Needs registerWasmKernels first; returns
+ * the thread count in use. Rejects with a KernelError (and keeps one thread) if a worker does not start.
  */
 export async function setKernelThreads(threads: number): Promise<number> {
   if (!compiled || !Number.isInteger(threads) || threads < 1) return pool?.threads ?? 1;
