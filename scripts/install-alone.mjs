@@ -153,7 +153,7 @@ function forwardChecks(kind) {
   if (has('@transformer-kit/bert')) {
     lines.unshift(`import { BertModel, bertConfig } from '@transformer-kit/bert';`);
     lines.push(
-      `{ const bert = new BertModel(bertConfig('tiny')); const out = bert.forward({ inputIds: [[1, 2, 3]] }); expectShape('bert', out.sequenceOutput, [1, 3, bert.config.hiddenSize]); bert.dispose(); }`,
+      `{ const bert = new BertModel(bertConfig('tiny')); const out = bert.forward({ inputIds: [[1, 2, 3]] }); expectShape('bert', out.lastHiddenState, [1, 3, bert.config.hiddenSize]); bert.dispose(); }`,
     );
   }
   if (has('@transformer-kit/vit')) {
