@@ -25,25 +25,14 @@ async function child(task, backend) {
   const iters = backend === 'cpu' ? 1 : 5;
   const warmup = backend === 'cpu' ? 1 : 2;
   if (task === 'matmul-peak') {
-    let best = 0;
-    for (const [m, k, n] of [
+    const { matmulPeakGflops } = await import('@transformer-kit/core');
+    // The reference model's product shapes (batch 16 × 64 tokens, hidden 128, MLP 512).
+    const shapes = [
       [1024, 128, 512],
       [1024, 512, 128],
       [512, 512, 512],
-    ]) {
-      const a = tf.randomNormal([m, k]);
-      const b = tf.randomNormal([k, n]);
-      const ms = await timeIt(
-        async () => {
-          const c = tf.matMul(a, b);
-          await c.data();
-          c.dispose();
-        },
-        { warmup: 2, iters: backend === 'cpu' ? 2 : 10 },
-      );
-      best = Math.max(best, (2 * m * k * n) / (ms / 1e3) / 1e9);
-    }
-    return { gflops: best };
+    ];
+    return { gflops: await matmulPeakGflops(shapes, { runs: backend === 'cpu' ? 2 : 10 }) };
   }
   if (task === 'ours-train') {
     const { GPT } = await import('@transformer-kit/gpt');

@@ -30,28 +30,6 @@ const FLOPS = {
 
 const fmtMB = (b) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
 
-async function matmulPeak(tf) {
-  let best = 0;
-  for (const [m, k, n] of [
-    [1024, 768, 768],
-    [1024, 768, 3072],
-    [1024, 3072, 768],
-  ]) {
-    const a = tf.randomNormal([m, k]);
-    const b = tf.randomNormal([k, n]);
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      const c = tf.matMul(a, b);
-      await c.data();
-      const ms = performance.now() - t0;
-      c.dispose();
-      if (i > 0) best = Math.max(best, (2 * m * k * n) / ms / 1e6);
-    }
-    tf.dispose([a, b]);
-  }
-  return best; // GFLOP/s
-}
-
 /**
  * A backend spec: a backend name, optionally with `:threads=N` (wasm: threads for core's products) and
  * `:fma` (wasm on Node 20: V8's relaxed SIMD, so core's kernels use fused multiply-add).
@@ -68,7 +46,7 @@ async function child(spec, workload) {
   const { backend, threads, fma } = parseSpec(spec);
   if (fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
   const info = await core.initBackend(backend, { threads });
-  const peakGflops = await matmulPeak(tf);
+  const peakGflops = await core.matmulPeakGflops();
   const rng = new core.Rng(1);
   const ids = (vocab, b, t) =>
     Array.from({ length: b }, () => Array.from({ length: t }, () => 1 + rng.int(vocab - 1)));

@@ -14,6 +14,7 @@ import {
   Linear,
   Module,
   matMul,
+  matmulPeakGflops,
   Rng,
   setKernelThreads,
   Trainer,
@@ -149,27 +150,7 @@ const api = {
   },
 
   /** The best GFLOP/s of TF.js's plain 2-D tf.matMul (XNNPACK) at BERT-base product shapes. */
-  async matmulGflops(): Promise<number> {
-    let best = 0;
-    for (const [m, k, n] of [
-      [1024, 768, 768],
-      [1024, 768, 3072],
-      [1024, 3072, 768],
-    ] as const) {
-      const a = tf.randomNormal([m, k]);
-      const b = tf.randomNormal([k, n]);
-      for (let i = 0; i < 5; i++) {
-        const t0 = performance.now();
-        const c = tf.matMul(a, b);
-        await c.data();
-        const ms = performance.now() - t0;
-        c.dispose();
-        if (i > 0) best = Math.max(best, (2 * m * k * n) / ms / 1e6);
-      }
-      tf.dispose([a, b]);
-    }
-    return best;
-  },
+  matmulGflops: () => matmulPeakGflops(),
 
   setKernelThreads,
 };

@@ -1,4 +1,5 @@
 export * from './activations.js';
+export { BERT_BASE_SHAPES, matmulPeakGflops } from './backend/peak.js';
 export {
   resetWasmHeapPeak,
   setWasmHeapBudget,
