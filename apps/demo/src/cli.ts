@@ -244,5 +244,15 @@ if (isEntry) {
   const argv = process.argv.slice(2);
   enableRelaxedSimd();
   useOwnStderr();
-  process.exitCode = wantsDawnFilter(argv) ? await runWithDawnFilter() : await main(argv);
+  process.exitCode = filtersDawn(argv) ? await runWithDawnFilter() : await main(argv);
+}
+
+/** Whether to rerun with Dawn's notices filtered; arguments that do not parse are main's to report. */
+function filtersDawn(argv: string[]): boolean {
+  try {
+    const opts = parseOptions(argv);
+    return opts !== 'help' && wantsDawnFilter(opts);
+  } catch {
+    return false;
+  }
 }

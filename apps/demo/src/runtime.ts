@@ -26,11 +26,12 @@ const OWN_STDERR_ENV = 'TK_DEMO_OWN_STDERR_FD';
  * webgpu` without `--verbose` reruns the CLI as a child whose fd 2 is a pipe filtered here; the child's own
  * output goes to fd 3, the real stderr (a TTY keeps the progress bar).
  */
-export function wantsDawnFilter(argv: string[], env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env[OWN_STDERR_ENV] !== undefined || argv.includes('--verbose')) return false;
-  const i = argv.indexOf('--backend');
-  const flag = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--backend='))?.slice(10);
-  return (flag ?? env.TK_BACKEND) === 'webgpu';
+export function wantsDawnFilter(
+  options: { backend?: string; verbose: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  if (env[OWN_STDERR_ENV] !== undefined || options.verbose) return false;
+  return (options.backend ?? env.TK_BACKEND) === 'webgpu';
 }
 
 /**

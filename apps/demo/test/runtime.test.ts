@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseOptions } from '../src/cli.js';
 import { dawnNoticeFilter, wantsDawnFilter } from '../src/runtime.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -27,14 +28,18 @@ describe('the demo process', () => {
   });
 
   it('filters only an explicit webgpu choice without --verbose', () => {
-    expect(wantsDawnFilter(['--backend', 'webgpu'], {})).toBe(true);
-    expect(wantsDawnFilter(['sample', '--backend=webgpu'], {})).toBe(true);
-    expect(wantsDawnFilter([], { TK_BACKEND: 'webgpu' })).toBe(true);
-    expect(wantsDawnFilter(['--backend', 'wasm'], { TK_BACKEND: 'webgpu' })).toBe(false);
-    expect(wantsDawnFilter(['--backend', 'webgpu', '--verbose'], {})).toBe(false);
-    expect(wantsDawnFilter(['--backend', 'auto'], {})).toBe(false);
+    const wants = (argv: string[], env: NodeJS.ProcessEnv) => {
+      const opts = parseOptions(argv);
+      return opts !== 'help' && wantsDawnFilter(opts, env);
+    };
+    expect(wants(['--backend', 'webgpu'], {})).toBe(true);
+    expect(wants(['sample', '--backend=webgpu'], {})).toBe(true);
+    expect(wants([], { TK_BACKEND: 'webgpu' })).toBe(true);
+    expect(wants(['--backend', 'wasm'], { TK_BACKEND: 'webgpu' })).toBe(false);
+    expect(wants(['--backend', 'webgpu', '--verbose'], {})).toBe(false);
+    expect(wants(['--backend', 'auto'], {})).toBe(false);
     // Inside the filtered child: never again.
-    expect(wantsDawnFilter(['--backend', 'webgpu'], { TK_DEMO_OWN_STDERR_FD: '3' })).toBe(false);
+    expect(wants(['--backend', 'webgpu'], { TK_DEMO_OWN_STDERR_FD: '3' })).toBe(false);
   });
 
   it("the built CLI runs core's fused multiply-add kernels on wasm (Node 20 needs the flag it sets)", () => {
