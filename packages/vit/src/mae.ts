@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TransformerBlock } from '@transformer-kit/attention';
 import {
   argsortRows,
+  checkPositiveInts,
   extractPatches,
   InvalidArgumentError,
   LayerNorm,
@@ -60,15 +61,12 @@ export function maeConfig(vit: ViTConfig, overrides: Partial<MAEConfig> = {}): M
 
 export function checkMAEConfig(c: MAEConfig): MAEConfig {
   checkViTConfig(c);
-  for (const k of [
+  checkPositiveInts('MAE', c, [
     'decoderHiddenSize',
     'decoderNumLayers',
     'decoderNumHeads',
     'decoderIntermediateSize',
-  ] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1)
-      throw new InvalidArgumentError(`MAEConfig.${k} must be a positive integer, got ${c[k]}`);
-  }
+  ]);
   if (c.decoderHiddenSize % c.decoderNumHeads !== 0)
     throw new InvalidArgumentError(
       `decoderHiddenSize ${c.decoderHiddenSize} is not divisible by decoderNumHeads ${c.decoderNumHeads}`,
