@@ -1,4 +1,4 @@
-// Matrix products at BERT-base / GPT-2-small sizes on wasm: core's kernel (kernels/matmul.wat, through the
+// Matrix products at BERT-base / GPT-2-small sizes on wasm: core's kernel (kernels/kernels.wat, through the
 // ops models use) against TF.js's tf.matMul (XNNPACK, plain 2-D: the backend's peak), and one-token
 // decoding products (memory-bound: GB/s of weights read). Best of several rounds (a shared machine is noisy);
 // decoding products alternate the two sides within a round, so both see the same memory traffic.

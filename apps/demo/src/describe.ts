@@ -10,12 +10,12 @@ export function describeBackend(info: BackendInfo): string {
     );
   }
   if (info.wasm) {
-    // Two thread pools: XNNPACK's (TF.js's threaded build, pages only) and core's products (kernels/pool.ts).
+    // Two thread pools: XNNPACK's (TF.js's threaded build, pages only) and core's kernels (kernels/pool.ts).
     const w = info.wasm;
     const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
     const xnnpack = w.threads ? `XNNPACK on ${threads(w.threadsCount)}` : 'XNNPACK single-threaded build';
-    const products = w.kernels === 'none' ? 'none' : `${w.kernels} on ${threads(w.kernelThreads)}`;
-    parts.push(`SIMD ${w.simd ? 'on' : 'off'}, ${xnnpack}, core's products: ${products}`);
+    const kernels = w.kernels === 'none' ? 'none' : `${w.kernels} on ${threads(w.kernelThreads)}`;
+    parts.push(`SIMD ${w.simd ? 'on' : 'off'}, ${xnnpack}, core's kernels: ${kernels}`);
   }
   parts.push(info.reason);
   return parts.join(' · ');

@@ -124,7 +124,7 @@ async function runBackend(page, backend) {
     `${backend}: backend in use is '${s.backend}' (${JSON.stringify(s.backendInfo)})`,
   );
   if (backend === 'wasm') {
-    // Served cross-origin isolated: TF.js's threaded build, and both pools (XNNPACK's, core's products on
+    // Served cross-origin isolated: TF.js's threaded build, and both pools (XNNPACK's, core's kernels on
     // Web Workers) on every core by default (TF.js caps XNNPACK's at 8).
     const page0 = await page.evaluate(() => ({
       isolated: crossOriginIsolated,
@@ -136,11 +136,11 @@ async function runBackend(page, backend) {
     check(page0.isolated && w?.threads === true, `${backend}: page isolated, threaded build (${line})`);
     check(
       w?.threadsCount === Math.min(page0.cores, 8) && w?.kernelThreads === page0.cores && !page0.overridden,
-      `${backend}: XNNPACK on ${w?.threadsCount} and core's products on ${w?.kernelThreads} threads, ${page0.cores} cores (navigator restored: ${!page0.overridden})`,
+      `${backend}: XNNPACK on ${w?.threadsCount} and core's kernels on ${w?.kernelThreads} threads, ${page0.cores} cores (navigator restored: ${!page0.overridden})`,
     );
     check(
       line.includes(`XNNPACK on ${w?.threadsCount} thread`) &&
-        line.includes(`core's products: ${w?.kernels} on ${page0.cores} thread`),
+        line.includes(`core's kernels: ${w?.kernels} on ${page0.cores} thread`),
       `${backend}: the backend line says both thread counts`,
     );
     await wasmThreads(page.context(), page0.cores);
@@ -262,7 +262,7 @@ async function runBackend(page, backend) {
 }
 
 /**
- * The bare threads page (threads.html) on every core and on one (`?threads=1`): core's products on the
+ * The bare threads page (threads.html) on every core and on one (`?threads=1`): core's kernels on the
  * Web Worker pool are bitwise those of one thread, training losses are the same step for step, and a step
  * that throws after the pool ran leaves it working.
  */

@@ -52,7 +52,7 @@ describe('the demo process', () => {
       },
     );
     expect(r.status).toBe(2);
-    expect(r.stdout).toMatch(/^backend: wasm · .*core's products: relaxed-simd/);
+    expect(r.stdout).toMatch(/^backend: wasm · .*core's kernels: relaxed-simd/);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: no GPT checkpoint/)]);
   });
 });

@@ -47,7 +47,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
 const params = new URLSearchParams(location.search);
 const fast = params.has('fast');
 const seed = Number(params.get('seed') ?? 0);
-/** `?threads=N`: threads on wasm, for XNNPACK's pool and core's products (default every core). */
+/** `?threads=N`: threads on wasm, for XNNPACK's pool and core's kernels (default every core). */
 const threads = params.has('threads') ? Number(params.get('threads')) : undefined;
 /** `?sentimentSteps=N` / `?gptSteps=N` override the training schedules (the browser test uses them). */
 const stepsFrom = (key: string) => (params.has(key) ? { steps: Number(params.get(key)) } : {});

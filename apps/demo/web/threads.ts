@@ -1,6 +1,6 @@
 /**
  * A bare page for the wasm backend's threads: starts wasm with `?threads=N` (default every core, as the
- * demo page) and exposes window.threads to test/browser.mjs (core's products and training losses bitwise
+ * demo page) and exposes window.threads to test/browser.mjs (core's kernels and training losses bitwise
  * the same on 1 and N threads; a step that throws leaves the pool working) and to
  * bench/page-threads.bench.mjs (ms per training step, XNNPACK's matmul peak).
  */

@@ -64,8 +64,9 @@ export interface InitBackendOptions {
   /** Use wasm threads where the platform allows (default true). */
   wasmThreads?: boolean;
   /**
-   * Threads on wasm (default: every core). core's large matrix products run on that many threads (worker
-   * threads in Node, Web Workers in a cross-origin isolated page; results identical to one thread), and in
+   * Threads on wasm (default: every core). core's kernels (large matrix products, GELU, LayerNorm, dropout)
+   * run on that many threads (worker threads in Node, Web Workers in a cross-origin isolated page; results
+   * identical to one thread), and in
    * such a page XNNPACK's pool (TF.js's threaded build: its element-wise ops and plain products) gets as many.
    */
   threads?: number;

@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostView } from './backend/host-memory.js';
 import { ShapeError } from './errors.js';
-import { hasWasmKernels, wasmBatchMatMul, wasmSumLeading, wasmTranspose2d } from './kernels/wasm-kernels.js';
+import {
+  hasWasmKernels,
+  wasmBatchMatMul,
+  wasmDropout,
+  wasmGelu,
+  wasmKeepMask,
+  wasmLayerNorm,
+  wasmLayerNormGrad,
+  wasmSumLeading,
+  wasmTranspose2d,
+} from './kernels/wasm-kernels.js';
 import { Rng } from './random.js';
 
 /*
@@ -12,7 +22,7 @@ import { Rng } from './random.js';
  * speed on wasm. Model code uses these instead of tf.matMul / tf.gather, so kernel gaps stay here:
  *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so on wasm every product
  *    (linear layers forward and backward, column sums, attention, one-token decoding) runs on core's own
- *    SIMD kernel (kernels/matmul.wat), which reads transposed operands in place on TF.js's heap;
+ *    SIMD kernel (kernels/kernels.wat), which reads transposed operands in place on TF.js's heap;
  *  - wasm has no UnsortedSegmentSum, so the gradient of an embedding lookup is a scatter-add (ScatterNd).
  */
 
@@ -187,20 +197,33 @@ function layerNormWithGrad(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tens
   if (!fn) {
     fn = tf.customGrad((...args) => {
       const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-      const centered = x.sub(x.mean(-1, true));
-      const rstd = centered.square().mean(-1, true).add(eps).rsqrt();
-      const xhat = centered.mul(rstd);
-      const value = xhat.mul(gamma).add(beta);
+      // wasm: one pass a row in core's kernel (its SIMD needs rows of a multiple of 4 floats).
+      const fused = hasWasmKernels() && x.dtype === 'float32' && x.shape[x.rank - 1]! % 4 === 0;
+      let value: tf.Tensor;
+      let xhat: tf.Tensor;
+      let rstd: tf.Tensor;
+      if (fused) {
+        [value, xhat, rstd] = wasmLayerNorm(x, gamma, beta, eps) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      } else {
+        const centered = x.sub(x.mean(-1, true));
+        rstd = centered.square().mean(-1, true).add(eps).rsqrt();
+        xhat = centered.mul(rstd);
+        value = xhat.mul(gamma).add(beta);
+      }
       save([xhat, rstd, gamma]);
       return {
         value,
         gradFunc: (dy, [sxhat, srstd, sgamma]) => {
-          const g = dy.mul(sgamma!);
-          // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂))
-          const dx = g
-            .sub(g.mean(-1, true))
-            .sub(sxhat!.mul(g.mul(sxhat!).mean(-1, true)))
-            .mul(srstd!);
+          // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂)), g = dy · γ
+          const dx = fused
+            ? wasmLayerNormGrad(dy, sxhat!, sgamma!, srstd!)
+            : tf.tidy(() => {
+                const g = dy.mul(sgamma!);
+                return g
+                  .sub(g.mean(-1, true))
+                  .sub(sxhat!.mul(g.mul(sxhat!).mean(-1, true)))
+                  .mul(srstd!);
+              });
           return [dx, sumLeading(dy.mul(sxhat!)), sumLeading(dy)];
         },
       };
@@ -219,13 +242,17 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 // Only x is kept: Φ(x) is recomputed in the backward pass (a (B, T, 4D) tensor less per layer).
 const geluWithGrad = tf.customGrad((...args) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const value = x.mul(normalCdf(x));
+  // wasm: one SIMD pass in core's kernel (TF.js runs erf, exp and each product as a scalar loop).
+  const fused = hasWasmKernels() && x.dtype === 'float32';
+  const value = fused ? wasmGelu('erf', x) : x.mul(normalCdf(x));
   save([x]);
   return {
     value,
     // d/dx x·Φ(x) = Φ(x) + x·φ(x)
     gradFunc: (dy, [sx]) =>
-      dy.mul(normalCdf(sx!).add(sx!.mul(tf.exp(sx!.square().mul(-0.5)).mul(1 / Math.sqrt(2 * Math.PI))))),
+      fused
+        ? wasmGelu('erfGrad', sx!, dy)
+        : dy.mul(normalCdf(sx!).add(sx!.mul(tf.exp(sx!.square().mul(-0.5)).mul(1 / Math.sqrt(2 * Math.PI))))),
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
@@ -243,12 +270,14 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
 // scalar loop there (1 ms vs 11 ms for 512k values). x³ is x·x², never pow.
 const geluTanhWithGrad = tf.customGrad((...args) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const value = x.mul(geluTanhGate(x));
+  const fused = hasWasmKernels() && x.dtype === 'float32';
+  const value = fused ? wasmGelu('tanh', x) : x.mul(geluTanhGate(x));
   save([x]);
   return {
     value,
     // y' = s + x·s·(1 − s)·2c·(1 + 3a·x²), s recomputed from x
     gradFunc: (dy, [sx]) => {
+      if (fused) return wasmGelu('tanhGrad', sx!, dy);
       const s = geluTanhGate(sx!);
       const poly = sx!
         .square()
@@ -296,7 +325,10 @@ export function setDropoutStream(rng: Rng): Rng {
  * pass that has no use for them.
  */
 export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
-  return tf.tidy(() => tf.randomUniform(shape, 0, 1, 'float32', seed).greaterEqual(rate));
+  return tf.tidy(() => {
+    const u = tf.randomUniform(shape, 0, 1, 'float32', seed);
+    return hasWasmKernels() ? wasmKeepMask(u, rate) : u.greaterEqual(rate);
+  });
 }
 
 /** The next seed of the dropout stream (see seedDropout). */
@@ -313,12 +345,14 @@ export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: nu
   return tf.customGrad((...args) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const mask = dropoutMask(input.shape, rate, s);
-    const value = tf.where(mask, input.mul(scale), tf.zerosLike(input));
+    // wasm: one pass in core's kernel (TF.js: a product, a zeros tensor and a select).
+    const apply = (t: tf.Tensor, m: tf.Tensor) =>
+      hasWasmKernels() && t.dtype === 'float32'
+        ? wasmDropout(t, m, scale)
+        : tf.tidy(() => tf.where(m, t.mul(scale), tf.zerosLike(t)));
+    const value = apply(input, mask);
     save([mask]);
-    return {
-      value,
-      gradFunc: (dy, [m]) => tf.where(m!, (dy as tf.Tensor).mul(scale), tf.zerosLike(dy as tf.Tensor)),
-    };
+    return { value, gradFunc: (dy, [m]) => apply(dy as tf.Tensor, m!) };
   })(x);
 }
 

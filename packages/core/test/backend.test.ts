@@ -76,7 +76,7 @@ describe('initBackend', () => {
     expect(tf.findBackendFactory('webgpu')).toBeNull();
   });
 
-  it("wasm: selects wasm with SIMD; in Node TF.js gets no threads, core's products get every core", async () => {
+  it("wasm: selects wasm with SIMD; in Node TF.js gets no threads, core's kernels get every core", async () => {
     const info = await initBackend('wasm');
     expect(info).toMatchObject({ backend: 'wasm', tfBackend: 'wasm', device: 'cpu' });
     expect(tf.getBackend()).toBe('wasm');

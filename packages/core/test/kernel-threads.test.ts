@@ -9,6 +9,7 @@ import {
   crossEntropy,
   initBackend,
   Linear,
+  linear,
   Module,
   matMul,
   Rng,
@@ -35,6 +36,8 @@ const inputs = () => ({
   a: tf.randomNormal([300, 512], 0, 1, 'float32', 1),
   b: tf.randomNormal([512, 384], 0, 1, 'float32', 2),
   q: tf.randomNormal([6, 128, 64], 0, 1, 'float32', 3),
+  w: tf.randomNormal([512, 2003], 0, 1, 'float32', 5) as tf.Tensor2D,
+  bias: tf.randomNormal([2003], 0, 1, 'float32', 6) as tf.Tensor1D,
   k: tf.randomNormal([6, 128, 64], 0, 1, 'float32', 4),
 });
 
@@ -54,13 +57,16 @@ describe('products on several threads (Node worker threads)', () => {
   });
 
   it('gives bitwise the same products as one thread, every transpose flag and ragged rows', async () => {
-    const { a, b, q, k } = inputs();
+    const { a, b, q, k, w, bias } = inputs();
     const run = () =>
       tf.tidy(() =>
         [
           matMul(a as tf.Tensor2D, b as tf.Tensor2D),
           batchMatMul(q, k, true),
           batchMatMul(q.slice([0, 0, 0], [6, 127, 64]), k.transpose([0, 2, 1])),
+          // one- and two-row products (decoding): x·W with a bias, and x·Wᵀ (a tied head)
+          linear(a.slice([0, 0], [1, 512]) as tf.Tensor2D, w, bias),
+          batchMatMul(a.slice([0, 0], [2, 512]).expandDims(0), w.transpose().expandDims(0), true),
           // xᵀ·dy and dy·wᵀ, as in a linear layer's backward pass
           tf.grads((x: tf.Tensor, w: tf.Tensor) =>
             matMul(x as tf.Tensor2D, w as tf.Tensor2D)
@@ -74,7 +80,7 @@ describe('products on several threads (Node worker threads)', () => {
     const one = run();
     await setKernelThreads(2);
     for (const [i, t] of two.entries()) expect(t.dataSync()).toEqual(one[i]!.dataSync());
-    tf.dispose([...one, ...two, a, b, q, k]);
+    tf.dispose([...one, ...two, a, b, q, k, w, bias]);
   });
 
   it('trains step for step to the same losses as one thread, and survives a step that throws', async () => {
@@ -124,38 +130,45 @@ describe('the pool itself (the protocol pages share with Node)', () => {
     await initBackend('wasm', { threads: 1 });
   });
 
-  it('a worker that traps fails the product with a KernelError and leaves the pool working', async () => {
-    const pool = await KernelPool.start(2, sharedModule, instantiateKernel);
+  /** A pool on a small shared memory of its own: scratch for two threads, then `dataAt` free for operands. */
+  const poolOn = (module: () => WebAssembly.Module) => {
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
+    const main = instantiateKernel(memory);
+    const scratchBytes = Math.ceil(main.scratchBytes() / 64) * 64;
+    main.setScratch(0);
+    return {
+      memory,
+      start: () =>
+        KernelPool.start(2, {
+          memory,
+          module: module(),
+          main,
+          names: ['matmul'],
+          scratch: (slot) => slot * scratchBytes,
+        }),
+      dataAt: 2 * scratchBytes,
+    };
+  };
+
+  it('a worker that traps fails the job with a KernelError and leaves the pool working', async () => {
+    const { memory, start, dataAt } = poolOn(sharedModule);
+    const pool = await start();
     try {
-      // 16 rows, 8 per thread, 8 KiB apart: the caller's rows lie in the pool's first free 64 KiB page,
-      // the worker's past the end of its memory, so only the worker traps.
-      const bad = {
-        batch: 1,
-        m: 16,
-        n: 4,
-        k: 4,
-        a: new Float32Array(64),
-        aStrides: [0, 8192, 4] as [number, number, number],
-        b: new Float32Array(16),
-        bStrides: [0, 16, 4] as [number, number, number],
-        out: new Float32Array(64),
-      };
+      const [m, k, n] = [8, 16, 32];
+      const [a, b, c] = [dataAt, dataAt + m * k * 4, dataAt + m * k * 4 + k * n * 4];
+      const heap = new Float32Array(memory.buffer);
+      heap.fill(1, a / 4, c / 4);
+      const job = (c0: number) => ({
+        fn: 'matmul',
+        args: [1, m, n, k, a, 0, k * 4, 4, b, 0, n * 4, 4, c0, 0, n * 4, 0],
+      });
+      // The worker's share writes past the end of the memory: only the worker traps.
+      const bad = [job(c), job(memory.buffer.byteLength - 64)];
       expect(() => pool.run(bad)).toThrow(KernelError);
       expect(() => pool.run(bad)).toThrow(/kernel worker 1 failed/);
-      // ones (64, 16) @ ones (16, 32): every entry exactly 16, rows from both threads.
-      const [m, k, n] = [64, 16, 32];
-      const out = new Float32Array(m * n);
-      pool.run({
-        batch: 1,
-        m,
-        n,
-        k,
-        a: new Float32Array(m * k).fill(1),
-        aStrides: [0, k * 4, 4],
-        b: new Float32Array(k * n).fill(1),
-        bStrides: [0, n * 4, 4],
-        out,
-      });
+      // Both threads' shares, in place: every entry of both products exactly k.
+      pool.run([job(c), job(c + m * n * 4)]);
+      const out = new Float32Array(memory.buffer, c, 2 * m * n);
       expect(out.every((v) => v === k)).toBe(true);
     } finally {
       await pool.close();
@@ -164,10 +177,17 @@ describe('the pool itself (the protocol pages share with Node)', () => {
 
   it('a worker that cannot start rejects start with a KernelError', async () => {
     // An empty module: the worker finds no kernel to set up and fails before it serves.
-    const empty = () => new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
-    const started = KernelPool.start(2, empty, instantiateKernel);
+    const { start } = poolOn(() => new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])));
+    const started = start();
     await expect(started).rejects.toThrow(KernelError);
     await expect(started).rejects.toThrow(/kernel worker 1 failed/);
+  });
+
+  it('refuses a heap that is not shared', async () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    await expect(
+      KernelPool.start(2, { memory, module: sharedModule(), main: {}, names: [], scratch: () => 0 }),
+    ).rejects.toThrow(/not shared memory/);
   });
 });
 

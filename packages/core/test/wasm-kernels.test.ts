@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain .mjs build script, no types
 import { compileKernel } from '../scripts/build-kernels.mjs';
 import { batchMatMul, initBackend, matMul, matMulTransposed, sumLeading, transpose2d } from '../src/index.js';
-import { WASM_BASE64 } from '../src/kernels/matmul.wasm.js';
+import { WASM_BASE64 } from '../src/kernels/kernels.wasm.js';
 import {
   hasWasmKernels,
   instantiateKernel,
@@ -306,9 +306,9 @@ describe("core's wasm kernels", () => {
     expect(() => batchMatMul(tf.ones([2, 8, 4]), tf.ones([3, 4, 5]))).toThrow(/leading dims/);
   });
 
-  it('committed bytes match matmul.wat (scripts/build-kernels.mjs)', async () => {
-    const committed = readFileSync(join(__dirname, '..', 'src', 'kernels', 'matmul.wasm.ts'), 'utf8');
-    expect(await compileKernel('matmul.wat')).toBe(committed);
+  it('committed bytes match kernels.wat (scripts/build-kernels.mjs)', async () => {
+    const committed = readFileSync(join(__dirname, '..', 'src', 'kernels', 'kernels.wasm.ts'), 'utf8');
+    expect(await compileKernel('kernels.wat')).toBe(committed);
   });
 });
 

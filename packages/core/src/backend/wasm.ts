@@ -3,6 +3,7 @@ import { isNode } from '../env.js';
 import { BackendUnavailableError } from '../errors.js';
 import { registerWasmKernels, setKernelThreads, wasmKernelVariant } from '../kernels/wasm-kernels.js';
 import { importModule } from './load.js';
+import { withSharedHeap } from './shared-heap.js';
 import { guardWasmHeap } from './wasm-heap.js';
 
 /** Where the .wasm binaries are served from: a URL prefix ending in '/', or one URL per file. */
@@ -24,7 +25,7 @@ export interface WasmInfo {
    * --experimental-wasm-relaxed-simd), 'simd', or 'none' (then TF.js's kernels run every product).
    */
   kernels: 'relaxed-simd' | 'simd' | 'none';
-  /** Threads core's large products run on (worker threads in Node, Web Workers in an isolated page). */
+  /** Threads core's kernels run on (worker threads in Node, Web Workers in an isolated page). */
   kernelThreads: number;
 }
 
@@ -89,7 +90,10 @@ export async function initWasm(
       wasm.setWasmPaths(wasmPaths as Parameters<typeof wasm.setWasmPaths>[0]);
     } catch {}
   }
-  const ok = await withLogicalCores(pageThreads, async () => {
+  // Node: core's kernels on every core by default, on TF.js's heap made shared while it starts (also for
+  // one thread, so that setKernelThreads can add more later).
+  const nodeThreads = isNode() ? (threadCount ?? (await nodeCores())) : undefined;
+  const start = async () => {
     try {
       if (!(await tf.setBackend('wasm'))) return false;
       await tf.ready();
@@ -97,7 +101,9 @@ export async function initWasm(
     } catch {
       return false;
     }
-  });
+  };
+  const ok =
+    nodeThreads === undefined ? await withLogicalCores(pageThreads, start) : (await withSharedHeap(start))[0];
   if (!ok) {
     throw new BackendUnavailableError(
       "wasm: the WebAssembly backend failed to start (usually its .wasm files were not found): in a bundled page pass initBackend(choice, { wasmPaths }) pointing at the files in @tensorflow/tfjs-backend-wasm/dist, or choose 'cpu'",
@@ -110,19 +116,15 @@ export async function initWasm(
   // core's SIMD kernels for the shapes TF.js's wasm kernels run slowly (kernels/wasm-kernels.ts).
   if (simd) await registerWasmKernels();
   guardWasmHeap();
-  // core's products on every core (kernels/pool.ts): worker threads in Node (TF.js has no threads there),
+  // core's kernels on every core (kernels/pool.ts): worker threads in Node (TF.js has no threads there),
   // Web Workers in a page that may share memory.
-  const kernelThreadsWanted = isNode()
-    ? (threadCount ?? (await nodeCores()))
-    : threads && pageCanShare()
-      ? (pageThreads ?? 1)
-      : 1;
+  const kernelThreadsWanted = nodeThreads ?? (threads && pageCanShare() ? (pageThreads ?? 1) : 1);
   let kernelThreadsUsed = 1;
   if (simd) {
     try {
       kernelThreadsUsed = await setKernelThreads(kernelThreadsWanted);
     } catch (err) {
-      warn(`wasm: core's products run on one thread: ${(err as Error).message}`);
+      warn(`wasm: core's kernels run on one thread: ${(err as Error).message}`);
     }
   }
   // threads: the threaded build is in use; threadsCount: the pool XNNPACK actually got.

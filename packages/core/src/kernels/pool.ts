@@ -1,40 +1,40 @@
 import { isNode } from '../env.js';
 import { KernelError } from '../errors.js';
-import type { KernelExports } from './wasm-kernels.js';
 
 /*
- * Matrix products on every core. In Node, TF.js never starts wasm threads and its heap is not shared; in a
- * page, TF.js's threads are XNNPACK's, and core's kernels would run on the page's thread alone. So a product
- * big enough to pay for it is copied (operands in, product out) into one shared memory, where the calling
- * thread and N−1 workers (Node: worker_threads; pages: Web Workers, which need a cross-origin isolated page
- * for SharedArrayBuffer) each run the same kernel over their own block of rows. A row is computed exactly as
- * on one thread, so the result is bitwise the same for every thread count.
+ * core's kernels on every core. TF.js's wasm heap is shared between threads: in a cross-origin isolated page
+ * its threaded build makes it so; in Node, where TF.js runs only its non-threaded build, core makes its
+ * memory a shared import while it starts (backend/shared-heap.ts). The calling thread and N−1 workers
+ * (Node: worker_threads; pages: Web Workers) each hold an instance of core's kernel module on that heap and
+ * run the same kernel over their own block of rows, reading and writing tensors where they lie. A row is
+ * computed exactly as on one thread, so results are bitwise the same for every thread count.
  *
  * Protocol, one slot of the control array per worker: IDLE → (caller) JOB → (worker) DONE | FAILED →
- * (caller) IDLE. The caller waits with a deadline, so a worker that died cannot hang a training step.
- * What differs by platform is only how a worker starts (spawnNode, spawnWeb) and how the caller waits
- * (waitWhileJob: a page's main thread may not block in Atomics.wait, so it spins there).
+ * (caller) IDLE. A job is a kernel export's index and up to MAX_ARGS i32 arguments. The caller waits with a
+ * deadline, so a worker that died cannot hang a training step. What differs by platform is only how a
+ * worker starts (spawnNode, spawnWeb) and how the caller waits (waitWhileJob: a page's main thread may not
+ * block in Atomics.wait, so it spins there).
  */
 
 const IDLE = 0;
 const JOB = 1;
 const DONE = 2;
 const FAILED = 3;
-/** Ints per slot: state, then the 16 arguments of the kernel's matmul. */
-const SLOT = 17;
+/** The most i32 arguments a pooled kernel takes (matmul's 16). */
+const MAX_ARGS = 16;
+/** Ints per slot: state, kernel index, arguments. */
+const SLOT = 2 + MAX_ARGS;
 const WAIT_MS = 120_000;
 /** How long a worker may take to start serving. */
 const START_MS = 30_000;
-/** The most bytes a product may stage (operands + result); bigger ones (GPT-2's vocabulary head) run on one thread. */
-const MAX_STAGED = 96 * 2 ** 20;
-const PAGE = 65536;
 
-// Runs in each worker, in both platforms: instantiate the kernel on the shared memory, say so, serve jobs.
+// Runs in each worker, in both platforms: instantiate the kernel on the shared heap, say so, serve jobs.
 const SERVE = `
-function serve({ module, memory, control, slot, scratch }, ready) {
+function serve({ module, memory, control, slot, scratch, names }, ready) {
   const ctrl = new Int32Array(control);
   const kernel = new WebAssembly.Instance(module, { env: { memory } }).exports;
   kernel.setScratch(scratch);
+  const fns = names.map((n) => kernel[n]);
   ready();
   const at = slot * ${SLOT};
   for (;;) {
@@ -42,7 +42,7 @@ function serve({ module, memory, control, slot, scratch }, ready) {
     while ((s = Atomics.load(ctrl, at)) !== ${JOB}) Atomics.wait(ctrl, at, s);
     let state = ${DONE};
     try {
-      kernel.matmul(...ctrl.subarray(at + 1, at + ${SLOT}));
+      fns[ctrl[at + 1]](...ctrl.subarray(at + 2, at + ${SLOT}));
     } catch {
       state = ${FAILED};
     }
@@ -64,13 +64,14 @@ onmessage = (e) => {
 };
 `;
 
-/** What a worker gets: the kernel module, the shared memory and control buffer, its slot and scratch. */
+/** What a worker gets: the kernel module, the shared heap and control buffer, its slot, scratch, kernels. */
 interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
   slot: number;
   scratch: number;
+  names: readonly string[];
 }
 
 interface KernelWorker {
@@ -150,7 +151,7 @@ function canBlock(): boolean {
 
 /**
  * Waits while the slot holds JOB; false if the deadline (performance.now() ms) passed first. Blocks where
- * the thread may, else spins: the worker holds its core for the length of one product's block of rows.
+ * the thread may, else spins: the worker holds its core for the length of one block of rows.
  */
 function waitWhileJob(ctrl: Int32Array, at: number, deadline: number, block: boolean): boolean {
   while (Atomics.load(ctrl, at) === JOB) {
@@ -161,66 +162,58 @@ function waitWhileJob(ctrl: Int32Array, at: number, deadline: number, block: boo
   return true;
 }
 
-/** The product's shape and operands as the kernel takes them (byte strides), with host views to copy. */
-export interface PoolProduct {
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-  a: Float32Array;
-  aStrides: [number, number, number];
-  b: Float32Array;
-  bStrides: [number, number, number];
-  bias?: Float32Array;
-  /** Where the (batch, m, n) row-major product goes. */
-  out: Float32Array;
+/** What a pool runs on: one shared heap, and the calling thread's kernel instance on it. */
+export interface PoolHeap {
+  /** TF.js's wasm heap, shared. */
+  memory: WebAssembly.Memory;
+  /** The kernel module, importing a shared memory (what each worker instantiates). */
+  module: WebAssembly.Module;
+  /** The calling thread's instance of `module` on `memory` (its scratch already set). */
+  main: object;
+  /** Kernel exports the pool may run, by name. */
+  names: readonly string[];
+  /** Worker `slot`'s scratch (packing buffers) on the heap: its byte address. */
+  scratch(slot: number): number;
+}
+
+/** One thread's share of a job: a kernel export's name and its i32 arguments. */
+export interface Share {
+  fn: string;
+  args: readonly number[];
 }
 
 export class KernelPool {
   readonly threads: number;
-  readonly #memory: WebAssembly.Memory;
+  readonly #heap: PoolHeap;
   readonly #control: Int32Array;
-  readonly #main: KernelExports;
-  readonly #dataStart: number;
   /** Whether the caller blocks in Atomics.wait (else it spins: a page's main thread). */
   readonly #block = canBlock();
   /** A worker did not answer in time: it may still write its slot, so the pool is no longer used. */
   #lost = false;
   #workers: KernelWorker[] = [];
 
-  private constructor(threads: number, memory: WebAssembly.Memory, main: KernelExports, dataStart: number) {
+  private constructor(threads: number, heap: PoolHeap) {
     this.threads = threads;
-    this.#memory = memory;
+    this.#heap = heap;
     this.#control = new Int32Array(new SharedArrayBuffer(4 * SLOT * threads));
-    this.#main = main;
-    this.#dataStart = dataStart;
   }
 
   /**
-   * Starts `threads − 1` workers (Node: worker_threads, which never keep the process alive; elsewhere Web
-   * Workers) and resolves once every one serves; rejects with a KernelError, all stopped, if one does not.
-   * `moduleFor` gives the kernel module importing a shared memory; `instantiate` an instance on it.
+   * Starts `threads − 1` workers on `heap` (Node: worker_threads, which never keep the process alive; else
+   * Web Workers) and resolves once every one serves; rejects with a KernelError, all stopped, if one does not.
    */
-  static async start(
-    threads: number,
-    moduleFor: () => WebAssembly.Module,
-    instantiate: (memory: WebAssembly.Memory) => KernelExports,
-  ): Promise<KernelPool> {
-    const probe = instantiate(new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
-    const scratch = Math.ceil(probe.scratchBytes() / 64) * 64;
-    const dataStart = Math.ceil((threads * scratch) / PAGE) * PAGE;
-    const maxPages = (dataStart + MAX_STAGED) / PAGE + 1;
-    const memory = new WebAssembly.Memory({ initial: dataStart / PAGE + 1, maximum: maxPages, shared: true });
-    const main = instantiate(memory);
-    main.setScratch(0);
-    const pool = new KernelPool(threads, memory, main, dataStart);
-    const module = moduleFor();
+  static async start(threads: number, heap: PoolHeap): Promise<KernelPool> {
+    if (!(heap.memory.buffer instanceof SharedArrayBuffer)) {
+      throw new KernelError("kernel pool: TF.js's wasm heap is not shared memory");
+    }
+    const pool = new KernelPool(threads, heap);
     const inits = Array.from({ length: threads - 1 }, (_, i) => ({
-      module,
-      memory,
+      module: heap.module,
+      memory: heap.memory,
       control: pool.#control.buffer as SharedArrayBuffer,
       slot: i + 1,
-      scratch: (i + 1) * scratch,
+      scratch: heap.scratch(i + 1),
+      names: heap.names,
     }));
     const url = isNode()
       ? undefined
@@ -238,75 +231,46 @@ export class KernelPool {
     return pool;
   }
 
-  /** Whether `p` is worth splitting: enough rows for every thread and enough work per byte copied. */
-  worthIt(batch: number, m: number, n: number, k: number, bytes: number): boolean {
-    const flops = 2 * batch * m * n * k;
-    return !this.#lost && m >= 8 * this.threads && bytes <= MAX_STAGED && flops >= 1e7 && flops / bytes >= 24;
+  /** The heap the pool runs on. */
+  get memory(): WebAssembly.Memory {
+    return this.#heap.memory;
   }
 
-  /** Runs one product split by rows over all threads; throws if a worker fails or does not answer. */
-  run(p: PoolProduct): void {
-    const cBytes = p.batch * p.m * p.n * 4;
-    // Staged back to back: a, b, bias, c (16-byte aligned for the kernel's vector loads).
-    const align = (x: number) => Math.ceil(x / 16) * 16;
-    const aAt = this.#dataStart;
-    const bAt = align(aAt + p.a.byteLength);
-    const biasAt = align(bAt + p.b.byteLength);
-    const cAt = align(biasAt + (p.bias?.byteLength ?? 0));
-    const end = cAt + cBytes;
-    const grow = Math.ceil((end - this.#memory.buffer.byteLength) / PAGE);
-    if (grow > 0) this.#memory.grow(grow);
-    const heap = new Float32Array(this.#memory.buffer);
-    heap.set(p.a, aAt / 4);
-    heap.set(p.b, bAt / 4);
-    if (p.bias) heap.set(p.bias, biasAt / 4);
+  /** False once a worker failed to answer (then every kernel runs on the calling thread). */
+  get usable(): boolean {
+    return !this.#lost;
+  }
 
-    const [aBatch, aRow, aCol] = p.aStrides;
-    const [bBatch, bRow, bCol] = p.bStrides;
-    const args = (m0: number, m1: number) => [
-      p.batch,
-      m1 - m0,
-      p.n,
-      p.k,
-      aAt + m0 * aRow,
-      aBatch,
-      aRow,
-      aCol,
-      bAt,
-      bBatch,
-      bRow,
-      bCol,
-      cAt + m0 * p.n * 4,
-      p.m * p.n * 4,
-      p.n * 4,
-      p.bias ? biasAt : 0,
-    ];
-    // Rows in blocks of 4 (the kernel's tile), as evenly as that allows; the caller takes the first block.
-    const per = Math.ceil(p.m / this.threads / 4) * 4;
+  /**
+   * Runs share i on thread i (share 0 on the calling thread) and returns when all are done; throws a
+   * KernelError if a worker fails or does not answer. At most `threads` shares.
+   */
+  run(shares: readonly Share[]): void {
     const ctrl = this.#control;
-    for (let slot = 1; slot < this.threads; slot++) {
-      const m0 = Math.min(p.m, slot * per);
-      const m1 = Math.min(p.m, m0 + per);
+    const { main, names } = this.#heap;
+    for (let slot = 1; slot < shares.length; slot++) {
+      const { fn, args } = shares[slot]!;
       const at = slot * SLOT;
-      if (m0 === m1) continue;
-      ctrl.set(args(m0, m1), at + 1);
+      ctrl[at + 1] = names.indexOf(fn);
+      ctrl.set(args, at + 2);
       Atomics.store(ctrl, at, JOB);
       Atomics.notify(ctrl, at);
     }
     let failure: unknown;
     try {
-      this.#main.matmul(...(args(0, Math.min(p.m, per)) as Parameters<KernelExports['matmul']>));
+      const { fn, args } = shares[0]!;
+      (main as Record<string, (...a: readonly number[]) => void>)[fn]!(...args);
     } catch (err) {
       failure = err;
     }
     // Always collect every worker, also after a failure here, so no job is left running into the next call.
     const deadline = performance.now() + WAIT_MS;
-    for (let slot = 1; slot < this.threads; slot++) {
+    for (let slot = 1; slot < shares.length; slot++) {
       const at = slot * SLOT;
       if (!waitWhileJob(ctrl, at, deadline, this.#block)) {
         this.#lost = true;
         failure ??= new KernelError(
-          `kernel worker ${slot} did not answer within ${WAIT_MS / 1000} s; products run on one thread from now on`,
+          `kernel worker ${slot} did not answer within ${WAIT_MS / 1000} s; kernels run on one thread from now on`,
         );
         continue;
       }
@@ -314,10 +278,9 @@ export class KernelPool {
       Atomics.store(ctrl, at, IDLE);
     }
     if (failure) throw failure;
-    p.out.set(new Float32Array(this.#memory.buffer, cAt, p.batch * p.m * p.n));
   }
 
-  /** Stops the workers (they also end with the process or page). */
+  /** Stops the workers (they also end with the process or page). Their scratch stays allocated. */
   async close(): Promise<void> {
     const workers = this.#workers;
     this.#workers = [];

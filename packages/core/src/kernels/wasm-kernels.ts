@@ -1,19 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelError } from '../errors.js';
-import { WASM_BASE64, WASM_RELAXED_BASE64 } from './matmul.wasm.js';
-import { KernelPool } from './pool.js';
+import { WASM_BASE64, WASM_RELAXED_BASE64 } from './kernels.wasm.js';
+import { KernelPool, type Share } from './pool.js';
 
 /*
  * Kernels core adds to the wasm backend where TF.js's own are slow on the shapes transformers use. The kernel
- * module (matmul.wat) has no memory of its own: it imports TF.js's heap and reads and writes tensors where
+ * module (kernels.wat) has no memory of its own: it imports TF.js's heap and reads and writes tensors where
  * they lie (no copies in or out); its only allocation is ~1.2 MB of packing scratch, once, on that heap.
  *  - TkBatchMatMul: TF.js runs XNNPACK only for a plain 2-D product; batched or transposed operands (all of
  *    attention, forward and backward) fall to a scalar loop at ~2 GFLOP/s, and XNNPACK repacks the weight
- *    on every call. matmul.wat reads each operand through byte strides (transposed ones in place): a
+ *    on every call. kernels.wat reads each operand through byte strides (transposed ones in place): a
  *    GotoBLAS-style blocked product with a SIMD register tile from 4 rows up, and streaming matrix-vector
  *    products under 4 rows (one-token decoding, column sums), bound by memory bandwidth.
  *  - TkTranspose2D: TF.js's wasm Transpose is a generic N-D loop (~1 ms for 1024x128); the kernel's blocked
  *    copy does it in a fraction of that. Backward passes transpose every activation once.
+ *  - TkGelu, TkLayerNorm(Grad), TkDropout, TkKeepMask: the element-wise and row work of a training step, one
+ *    SIMD pass each where TF.js runs a chain of scalar kernels (GELU's erf, exp and products; LayerNorm's
+ *    means; dropout's compare and select). Not differentiable themselves: ops.ts's custom gradients call them.
  *  - Identity (replaced): TF.js copies the buffer, and every tensor a custom gradient saves is cloned. The
  *    cpu backend shares the buffer instead (tensors are immutable); so does this.
  */
@@ -43,6 +46,29 @@ export interface KernelExports {
     bias: number,
   ): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
+  gelu(which: number, x: number, dy: number, out: number, n: number): void;
+  layerNorm(
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    xhat: number,
+    rstd: number,
+    rows: number,
+    d: number,
+    epsBits: number,
+  ): void;
+  layerNormGrad(
+    dy: number,
+    xhat: number,
+    gamma: number,
+    rstd: number,
+    dx: number,
+    rows: number,
+    d: number,
+  ): void;
+  dropout(x: number, keep: number, scaleBits: number, out: number, n: number): void;
+  keepMask(u: number, rateBits: number, keep: number, n: number): void;
 }
 
 /** The parts of TF.js's emscripten module (BackendWasm.wasm) this kernel uses. */
@@ -66,7 +92,9 @@ interface WasmBackendLike {
 /** The compiled kernel module: importing a plain memory, and (built on first need) a shared one. */
 let compiled: { plain: WebAssembly.Module; bytes: Uint8Array; shared?: WebAssembly.Module } | undefined;
 /** The instance bound to one backend's heap, with its scratch (packing buffers) allocated there. */
-let bound: { backend: WasmBackendLike; memory: WebAssembly.Memory; exports: KernelExports } | undefined;
+let bound:
+  | { backend: WasmBackendLike; memory: WebAssembly.Memory; exports: KernelExports; scratch: number[] }
+  | undefined;
 let unavailable = 'not registered';
 
 /** TF.js's wasm heap: Module.asm.memory (non-threaded build) or Module.wasmMemory (threaded). */
@@ -106,8 +134,9 @@ function kernelOn(backend: WasmBackendLike): KernelExports {
   if (!memory) throw new KernelError("core's wasm kernels: TF.js's wasm heap (Module.asm.memory) not found");
   const exports = instantiateKernel(memory);
   // Packing buffers and an edge tile, once per heap (~1.2 MB), kept for the backend's life.
-  exports.setScratch(backend.wasm._malloc(exports.scratchBytes()) >>> 0);
-  bound = { backend, memory, exports };
+  const scratch = [backend.wasm._malloc(exports.scratchBytes()) >>> 0];
+  exports.setScratch(scratch[0]!);
+  bound = { backend, memory, exports, scratch };
   return exports;
 }
 
@@ -142,6 +171,8 @@ export async function registerWasmKernels(): Promise<boolean> {
     kernelName: WASM_TRANSPOSE_2D,
     gradFunc: (dy) => ({ x: () => wasmTranspose2d(dy as tf.Tensor) }),
   });
+  for (const [kernelName, kernelFunc] of ELEMENTWISE)
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   tf.unregisterKernel('Identity', 'wasm');
   tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity });
   return true;
@@ -161,23 +192,50 @@ export function preferRelaxedSimd(on: boolean): void {
 }
 
 let pool: KernelPool | undefined;
+/** Kernel exports the pool runs (index = what a worker's slot names). */
+const POOLED = ['matmul', 'gelu', 'layerNorm', 'layerNormGrad', 'dropout', 'keepMask'] as const;
 
 /**
- * Runs large products on `threads` threads (worker threads in Node, Web Workers in a cross-origin isolated
- * page, over a shared memory; see pool.ts). 1 stops the workers. Needs registerWasmKernels first; returns
- * the thread count in use. Rejects with a KernelError (and keeps one thread) if a worker does not start.
+ * Runs core's kernels on `threads` threads (worker threads in Node, Web Workers in a cross-origin isolated
+ * page), in place on TF.js's heap, which must be shared memory (see pool.ts). 1 stops the workers. Needs
+ * registerWasmKernels first; returns the thread count in use. Rejects with a KernelError (and keeps one
+ * thread) if the heap is not shared or a worker does not start.
  */
 export async function setKernelThreads(threads: number): Promise<number> {
   if (!compiled || !Number.isInteger(threads) || threads < 1) return pool?.threads ?? 1;
-  if (pool?.threads === threads) return threads;
+  if (pool?.threads === threads && pool.usable) return threads;
   const old = pool;
   pool = undefined;
   await old?.close();
-  if (threads > 1) pool = await KernelPool.start(threads, sharedModule, instantiateKernel);
+  if (threads === 1) return 1;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const main = kernelOn(backend);
+  const { memory, scratch } = bound!;
+  if (!(memory.buffer instanceof SharedArrayBuffer)) {
+    throw new KernelError(
+      "TF.js's wasm heap is not shared memory: in Node, initBackend('wasm') shares it only when it is the first to start TF.js's wasm backend; in a page, the threaded build (cross-origin isolated) shares it",
+    );
+  }
+  pool = await KernelPool.start(threads, {
+    memory,
+    module: sharedModule(),
+    main,
+    names: POOLED,
+    scratch(slot) {
+      // Kept for the heap's life and reused by the next pool: one per thread ever started.
+      scratch[slot] ??= backend.wasm._malloc(main.scratchBytes()) >>> 0;
+      return scratch[slot]!;
+    },
+  });
   return threads;
 }
 
-/** Threads core's products run on (1 unless setKernelThreads started more). */
+/** The pool, where it runs on `memory` and still answers. */
+function poolOn(memory: WebAssembly.Memory): KernelPool | undefined {
+  return pool?.usable && pool.memory === memory ? pool : undefined;
+}
+
+/** Threads core's kernels run on (1 unless setKernelThreads started more). */
 export function kernelThreads(): number {
   return pool?.threads ?? 1;
 }
@@ -264,7 +322,7 @@ const batchMatMulKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
   const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
   const wasm = backend as unknown as WasmBackendLike;
-  const k0 = kernelOn(wasm);
+  kernelOn(wasm);
   const [batch, ar, ac] = a.shape as [number, number, number];
   const [bBatch, br, bc] = b.shape as [number, number, number];
   const [m, k] = transposeA ? [ac, ar] : [ar, ac];
@@ -280,40 +338,186 @@ const batchMatMulKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   // Element (i, k) of A at i·ras + k·cas; (k, j) of B at k·rbs + j·cbs (bytes).
   const [ras, cas] = transposeA ? [4, m * 4] : [k * 4, 4];
   const [rbs, cbs] = transposeB ? [4, k * 4] : [n * 4, 4];
-  const staged = (batch * m * k + bBatch * k * n + (bias ? n : 0) + batch * m * n) * 4;
-  if (pool?.worthIt(batch, m, n, k, staged)) {
-    const view = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t);
-    pool.run({
-      batch,
-      m,
-      n,
-      k,
-      a: view(a),
-      aStrides: [m * k * 4, ras, cas],
-      b: view(b),
-      bStrides: [bBatch === 1 ? 0 : k * n * 4, rbs, cbs],
-      bias: bias ? view(bias) : undefined,
-      out: view(out),
-    });
-    return out;
-  }
-  k0.matmul(
+  const a0 = address(wasm, a);
+  const b0 = address(wasm, b);
+  const c0 = address(wasm, out);
+  const bias0 = bias ? address(wasm, bias) : 0;
+  const bStride = bBatch === 1 ? 0 : k * n * 4;
+  const threads = pool?.threads ?? 1;
+  const flops = 2 * batch * m * n * k;
+  // Split by rows where every thread gets enough rows for the kernel's tile and the work pays for waking it;
+  // rows in blocks of 4 (the tile). One-token decoding (under 4 rows) stays on this thread: splitting its
+  // memory-bound products by columns measured slower (GPT-2 small, 36 → 46 ms/token on 2 cores).
+  runSplit('matmul', m, 4, m >= 8 * threads && flops >= 2e6, (m0, rows) => [
     batch,
-    m,
+    rows,
     n,
     k,
-    address(wasm, a),
+    a0 + m0 * ras,
     m * k * 4,
     ras,
     cas,
-    address(wasm, b),
-    bBatch === 1 ? 0 : k * n * 4,
+    b0,
+    bStride,
     rbs,
     cbs,
-    address(wasm, out),
+    c0 + m0 * n * 4,
     m * n * 4,
     n * 4,
-    bias ? address(wasm, bias) : 0,
-  );
+    bias0,
+  ]);
   return out;
 };
+
+/**
+ * Runs kernel `fn` over `count` units (rows or elements): on the pool in blocks of `align` units, as evenly
+ * as that allows (the caller takes the first), when `split` and a pool runs on the current heap; else on
+ * this thread. `args(start, units)` gives one block's arguments.
+ */
+function runSplit(
+  fn: (typeof POOLED)[number],
+  count: number,
+  align: number,
+  split: boolean,
+  args: (start: number, units: number) => number[],
+): void {
+  const p = split ? poolOn(bound!.memory) : undefined;
+  if (!p) {
+    (bound!.exports[fn] as (...a: number[]) => void)(...args(0, count));
+    return;
+  }
+  const per = Math.ceil(count / p.threads / align) * align;
+  const shares: Share[] = [];
+  for (let start = 0; start < count; start += per)
+    shares.push({ fn, args: args(start, Math.min(per, count - start)) });
+  p.run(shares);
+}
+
+/** Element-wise kernels split over threads from this many elements (below, waking a worker costs more). */
+const SPLIT_ELEMENTS = 16384;
+
+/** A float's bits as an i32 (the pool passes only i32 arguments). */
+const f32Bits = (x: number) => new Int32Array(new Float32Array([x]).buffer)[0]!;
+
+const GELU_FORMS = { erf: 0, erfGrad: 1, tanh: 2, tanhGrad: 3 } as const;
+export type GeluForm = keyof typeof GELU_FORMS;
+
+const geluKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy?: tf.TensorInfo };
+  const which = GELU_FORMS[(attrs as unknown as { form: GeluForm }).form];
+  const wasm = backend as unknown as WasmBackendLike;
+  kernelOn(wasm);
+  const out = wasm.makeOutput(x.shape, 'float32');
+  const n = tf.util.sizeFromShape(x.shape);
+  const [x0, out0] = [address(wasm, x), address(wasm, out)];
+  const dy0 = dy ? address(wasm, dy) : x0;
+  runSplit('gelu', n, 4, n >= SPLIT_ELEMENTS, (i, k) => [which, x0 + 4 * i, dy0 + 4 * i, out0 + 4 * i, k]);
+  return out;
+};
+
+const layerNormKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+  const eps = f32Bits((attrs as unknown as { eps: number }).eps);
+  const wasm = backend as unknown as WasmBackendLike;
+  kernelOn(wasm);
+  const d = x.shape[x.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(x.shape) / d;
+  const y = wasm.makeOutput(x.shape, 'float32');
+  const xhat = wasm.makeOutput(x.shape, 'float32');
+  const rstd = wasm.makeOutput([...x.shape.slice(0, -1), 1], 'float32');
+  const [x0, g0, b0, y0, h0, r0] = [x, gamma, beta, y, xhat, rstd].map((t) => address(wasm, t)) as number[];
+  runSplit('layerNorm', rows, 1, rows * d >= SPLIT_ELEMENTS, (i, k) => [
+    x0! + 4 * i * d,
+    g0!,
+    b0!,
+    y0! + 4 * i * d,
+    h0! + 4 * i * d,
+    r0! + 4 * i,
+    k,
+    d,
+    eps,
+  ]);
+  return [y, xhat, rstd];
+};
+
+const layerNormGradKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const { dy, xhat, gamma, rstd } = inputs as Record<'dy' | 'xhat' | 'gamma' | 'rstd', tf.TensorInfo>;
+  const wasm = backend as unknown as WasmBackendLike;
+  kernelOn(wasm);
+  const d = dy.shape[dy.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(dy.shape) / d;
+  const dx = wasm.makeOutput(dy.shape, 'float32');
+  const [dy0, h0, g0, r0, dx0] = [dy, xhat, gamma, rstd, dx].map((t) => address(wasm, t)) as number[];
+  runSplit('layerNormGrad', rows, 1, rows * d >= SPLIT_ELEMENTS, (i, k) => [
+    dy0! + 4 * i * d,
+    h0! + 4 * i * d,
+    g0!,
+    r0! + 4 * i,
+    dx0! + 4 * i * d,
+    k,
+    d,
+  ]);
+  return dx;
+};
+
+const dropoutKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, keep } = inputs as { x: tf.TensorInfo; keep: tf.TensorInfo };
+  const scale = f32Bits((attrs as unknown as { scale: number }).scale);
+  const wasm = backend as unknown as WasmBackendLike;
+  kernelOn(wasm);
+  const out = wasm.makeOutput(x.shape, 'float32');
+  const n = tf.util.sizeFromShape(x.shape);
+  const [x0, k0, out0] = [address(wasm, x), address(wasm, keep), address(wasm, out)];
+  runSplit('dropout', n, 4, n >= SPLIT_ELEMENTS, (i, k) => [x0 + 4 * i, k0 + i, scale, out0 + 4 * i, k]);
+  return out;
+};
+
+const keepMaskKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { u } = inputs as { u: tf.TensorInfo };
+  const rate = f32Bits((attrs as unknown as { rate: number }).rate);
+  const wasm = backend as unknown as WasmBackendLike;
+  kernelOn(wasm);
+  const keep = wasm.makeOutput(u.shape, 'bool');
+  const n = tf.util.sizeFromShape(u.shape);
+  const [u0, k0] = [address(wasm, u), address(wasm, keep)];
+  runSplit('keepMask', n, 4, n >= SPLIT_ELEMENTS, (i, k) => [u0 + 4 * i, rate, k0 + i, k]);
+  return keep;
+};
+
+const ELEMENTWISE: [string, tf.KernelFunc][] = [
+  ['TkGelu', geluKernel],
+  ['TkLayerNorm', layerNormKernel],
+  ['TkLayerNormGrad', layerNormGradKernel],
+  ['TkDropout', dropoutKernel],
+  ['TkKeepMask', keepMaskKernel],
+];
+
+/** GELU (form 'erf' or 'tanh') of x, or its gradient ('erfGrad', 'tanhGrad') given dy. Not differentiable. */
+export function wasmGelu(form: GeluForm, x: tf.Tensor, dy?: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel('TkGelu', dy ? { x, dy } : { x }, { form }) as tf.Tensor;
+}
+
+/** LayerNorm over the last axis (a multiple of 4): [y, xhat, rstd (..., 1)]. Not differentiable. */
+export function wasmLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor[] {
+  return tf.engine().runKernel('TkLayerNorm', { x, gamma, beta }, { eps }) as unknown as tf.Tensor[];
+}
+
+/** LayerNorm's input gradient: rstd · (g − mean(g) − xhat · mean(g · xhat)), g = dy · gamma. */
+export function wasmLayerNormGrad(
+  dy: tf.Tensor,
+  xhat: tf.Tensor,
+  gamma: tf.Tensor,
+  rstd: tf.Tensor,
+): tf.Tensor {
+  return tf.engine().runKernel('TkLayerNormGrad', { dy, xhat, gamma, rstd }) as tf.Tensor;
+}
+
+/** keep ? x · scale : 0, keep a bool tensor of x's shape. Not differentiable. */
+export function wasmDropout(x: tf.Tensor, keep: tf.Tensor, scale: number): tf.Tensor {
+  return tf.engine().runKernel('TkDropout', { x, keep }, { scale }) as tf.Tensor;
+}
+
+/** u >= rate, as bool. */
+export function wasmKeepMask(u: tf.Tensor, rate: number): tf.Tensor {
+  return tf.engine().runKernel('TkKeepMask', { u }, { rate }) as tf.Tensor;
+}

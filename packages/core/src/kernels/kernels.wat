@@ -1,4 +1,4 @@
-;; Matrix products for TF.js's wasm backend, run in place on its heap (imported: no memory of its own, no
+;; Kernels for TF.js's wasm backend, run in place on its heap (imported: no memory of its own, no
 ;; copies in or out). Compiled to matmul.wasm.ts by scripts/build-kernels.mjs. Addresses and strides are in
 ;; bytes and may exceed 2^31 (i32 arithmetic wraps, which is what an address needs; counts compare unsigned).
 ;; Operands are read through strides, so a transposed operand is read where it lies:
@@ -8,6 +8,9 @@
 ;;    fewer rows (one-token decoding, column sums): streaming matrix-vector products ($gemvRows, $gemvCols),
 ;;    bound by memory bandwidth.
 ;;  - transpose: a blocked strided copy.
+;;  - element-wise and row kernels of a training step (GELU, LayerNorm, dropout), forward and backward, each
+;;    over a range of elements or rows so that threads can share one call. Every lane of a vector and every
+;;    element of a tail goes through the same vector code: a result does not depend on where a range starts.
 ;; The heap's limits (up to 65536 pages = 4 GB) are declared so that wasm-kernels.ts can import TF.js's shared
 ;; heap (threaded build) by setting the import's shared flag in these bytes.
 (module
@@ -501,5 +504,237 @@
         (br $jloop)))
       (local.set $i0 (local.get $i1))
       (br $iloop)))
+  )
+
+  ;; ---- element-wise and row kernels ------------------------------------------------------------------
+
+  (func $splat (param $x f32) (result v128) (f32x4.splat (local.get $x)))
+
+  ;; e^x, four lanes (Cephes expf: a degree-6 polynomial after x = n·ln2 + r; relative error ~1e-7). x is
+  ;; clamped to [-87.3, 88]: the callers need only e^x <= 1 and saturation.
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -87.33654 -87.33654 -87.33654 -87.33654))
+      (v128.const f32x4 88 88 88 88)))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.442695 1.442695 1.442695 1.442695))))
+    (local.set $r (f32x4.sub (f32x4.sub (local.get $x)
+      (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+      (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $p (f32x4.add (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (v128.const f32x4 1 1 1 1)))
+    ;; · 2^n: n + 127 in the exponent bits
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+
+  ;; Φ(x) = ½(1 + erf(x/√2)), four lanes. erf: the rational approximation on [-4, 4] of Eigen and XLA
+  ;; (erf(±4) = ±1 in float32), max error ~1e-7.
+  (func $normalCdf4 (param $x v128) (result v128)
+    (local $z v128) (local $z2 v128) (local $p v128) (local $q v128)
+    (local.set $z (f32x4.min (f32x4.max (f32x4.mul (local.get $x) (v128.const f32x4 0.70710678 0.70710678 0.70710678 0.70710678))
+      (v128.const f32x4 -4 -4 -4 -4)) (v128.const f32x4 4 4 4 4)))
+    (local.set $z2 (f32x4.mul (local.get $z) (local.get $z)))
+    (local.set $p (v128.const f32x4 -2.72614225801306e-10 -2.72614225801306e-10 -2.72614225801306e-10 -2.72614225801306e-10))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (v128.const f32x4 2.77068142495902e-08 2.77068142495902e-08 2.77068142495902e-08 2.77068142495902e-08)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (v128.const f32x4 -2.10102402082508e-06 -2.10102402082508e-06 -2.10102402082508e-06 -2.10102402082508e-06)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (v128.const f32x4 -5.69250639462346e-05 -5.69250639462346e-05 -5.69250639462346e-05 -5.69250639462346e-05)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (v128.const f32x4 -7.34990630326855e-04 -7.34990630326855e-04 -7.34990630326855e-04 -7.34990630326855e-04)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (v128.const f32x4 -2.95459980854025e-03 -2.95459980854025e-03 -2.95459980854025e-03 -2.95459980854025e-03)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (v128.const f32x4 -1.60960333262415e-02 -1.60960333262415e-02 -1.60960333262415e-02 -1.60960333262415e-02)))
+    (local.set $q (v128.const f32x4 -1.45660718464996e-05 -1.45660718464996e-05 -1.45660718464996e-05 -1.45660718464996e-05))
+    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (v128.const f32x4 -2.13374055278905e-04 -2.13374055278905e-04 -2.13374055278905e-04 -2.13374055278905e-04)))
+    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (v128.const f32x4 -1.68282697438203e-03 -1.68282697438203e-03 -1.68282697438203e-03 -1.68282697438203e-03)))
+    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (v128.const f32x4 -7.37332916720468e-03 -7.37332916720468e-03 -7.37332916720468e-03 -7.37332916720468e-03)))
+    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (v128.const f32x4 -1.42647390514189e-02 -1.42647390514189e-02 -1.42647390514189e-02 -1.42647390514189e-02)))
+    (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5)
+      (f32x4.add (v128.const f32x4 1 1 1 1) (f32x4.div (f32x4.mul (local.get $z) (local.get $p)) (local.get $q)))))
+
+  ;; σ(x·(2c + 2ca·x²)) = ½(1 + tanh(c·(x + a·x³))), c = √(2/π), a = 0.044715: the gate of GELU's tanh form.
+  (func $tanhGate4 (param $x v128) (result v128)
+    (local $u v128)
+    (local.set $u (f32x4.mul (local.get $x) (f32x4.add (v128.const f32x4 1.5957691 1.5957691 1.5957691 1.5957691)
+      (f32x4.mul (v128.const f32x4 0.07135482 0.07135482 0.07135482 0.07135482) (f32x4.mul (local.get $x) (local.get $x))))))
+    (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp4 (f32x4.neg (local.get $u))))))
+
+  ;; The element-wise kernels: op over n floats, y[i] = f(x[i]) or dx[i] = f(x[i], dy[i]). $which picks f:
+  ;; 0 GELU (erf), 1 its gradient, 2 GELU (tanh), 3 its gradient. Vectors of 4, then the tail one lane at a time
+  ;; through the same vector code.
+  (func $gelu4 (param $which i32) (param $x v128) (param $dy v128) (result v128)
+    (local $s v128)
+    (if (result v128) (i32.eq (local.get $which) (i32.const 0))
+      (then (f32x4.mul (local.get $x) (call $normalCdf4 (local.get $x))))
+      (else (if (result v128) (i32.eq (local.get $which) (i32.const 1))
+        (then
+          ;; dy · (Φ(x) + x·φ(x)), φ(x) = e^(−x²/2) / √(2π)
+          (f32x4.mul (local.get $dy) (f32x4.add (call $normalCdf4 (local.get $x))
+            (f32x4.mul (f32x4.mul (local.get $x) (v128.const f32x4 0.39894228 0.39894228 0.39894228 0.39894228))
+              (call $exp4 (f32x4.mul (v128.const f32x4 -0.5 -0.5 -0.5 -0.5) (f32x4.mul (local.get $x) (local.get $x))))))))
+        (else (if (result v128) (i32.eq (local.get $which) (i32.const 2))
+          (then (f32x4.mul (local.get $x) (call $tanhGate4 (local.get $x))))
+          (else
+            ;; dy · (s + x·s·(1 − s)·(2c + 6ca·x²)), s the gate
+            (local.set $s (call $tanhGate4 (local.get $x)))
+            (f32x4.mul (local.get $dy) (f32x4.add (local.get $s)
+              (f32x4.mul (f32x4.mul (local.get $x) (f32x4.mul (local.get $s) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $s))))
+                (f32x4.add (v128.const f32x4 1.5957691 1.5957691 1.5957691 1.5957691)
+                  (f32x4.mul (v128.const f32x4 0.21406445 0.21406445 0.21406445 0.21406445) (f32x4.mul (local.get $x) (local.get $x))))))))))))))
+
+  ;; out[i] = f(x[i], dy[i]) for i < n ($dy unused by the forward forms).
+  (func (export "gelu") (param $which i32) (param $x i32) (param $dy i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $end4 i32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done (loop $vec
+      (br_if $done (i32.eq (local.get $x) (local.get $end4)))
+      (v128.store (local.get $out) (call $gelu4 (local.get $which) (v128.load (local.get $x)) (v128.load (local.get $dy))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $vec)))
+    (block $tdone (loop $tail
+      (br_if $tdone (i32.eq (local.get $x) (local.get $end)))
+      (f32.store (local.get $out) (f32x4.extract_lane 0 (call $gelu4 (local.get $which)
+        (f32x4.splat (f32.load (local.get $x))) (f32x4.splat (f32.load (local.get $dy))))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $tail)))
+  )
+
+  ;; Sum of D floats at $p (D a multiple of 4): four running sums, then across lanes.
+  (func $sum4 (param $p v128) (result f32)
+    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $p)) (f32x4.extract_lane 1 (local.get $p)))
+      (f32.add (f32x4.extract_lane 2 (local.get $p)) (f32x4.extract_lane 3 (local.get $p)))))
+
+  ;; LayerNorm over rows of D floats (D a multiple of 4), rows [0, rows) from $x:
+  ;;   mean, rstd = 1/√(var + eps); xhat = (x − mean)·rstd; y = xhat·γ + β. Writes y, xhat and rstd (a float a row).
+  (func (export "layerNorm") (param $x i32) (param $gamma i32) (param $beta i32) (param $y i32) (param $xhat i32)
+    (param $rstd i32) (param $rows i32) (param $D i32) (param $epsBits i32)
+    (local $j i32) (local $bytes i32) (local $acc v128) (local $mean v128) (local $r v128) (local $v v128)
+    (local $inv f32)
+    (local.set $bytes (i32.shl (local.get $D) (i32.const 2)))
+    (local.set $inv (f32.div (f32.const 1) (f32.convert_i32_u (local.get $D))))
+    (block $done (loop $row
+      (br_if $done (i32.eqz (local.get $rows)))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $j) (local.get $bytes)))
+        (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $x) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $l1)))
+      (local.set $mean (f32x4.splat (f32.mul (call $sum4 (local.get $acc)) (local.get $inv))))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $j) (local.get $bytes)))
+        (local.set $v (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (local.get $mean)))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $v) (local.get $v))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $l2)))
+      (local.set $r (f32x4.splat (f32.div (f32.const 1) (f32.sqrt
+        (f32.add (f32.mul (call $sum4 (local.get $acc)) (local.get $inv)) (f32.reinterpret_i32 (local.get $epsBits)))))))
+      (f32.store (local.get $rstd) (f32x4.extract_lane 0 (local.get $r)))
+      (local.set $j (i32.const 0))
+      (block $d3 (loop $l3
+        (br_if $d3 (i32.ge_u (local.get $j) (local.get $bytes)))
+        (local.set $v (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (local.get $mean)) (local.get $r)))
+        (v128.store (i32.add (local.get $xhat) (local.get $j)) (local.get $v))
+        (v128.store (i32.add (local.get $y) (local.get $j)) (f32x4.add
+          (f32x4.mul (local.get $v) (v128.load (i32.add (local.get $gamma) (local.get $j))))
+          (v128.load (i32.add (local.get $beta) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $l3)))
+      (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+      (local.set $y (i32.add (local.get $y) (local.get $bytes)))
+      (local.set $xhat (i32.add (local.get $xhat) (local.get $bytes)))
+      (local.set $rstd (i32.add (local.get $rstd) (i32.const 4)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $row)))
+  )
+
+  ;; LayerNorm's input gradient over rows of D floats (D a multiple of 4), with g = dy·γ:
+  ;;   dx = rstd · (g − mean(g) − xhat · mean(g · xhat)).
+  (func (export "layerNormGrad") (param $dy i32) (param $xhat i32) (param $gamma i32) (param $rstd i32)
+    (param $dx i32) (param $rows i32) (param $D i32)
+    (local $j i32) (local $bytes i32) (local $sg v128) (local $sgx v128) (local $g v128) (local $h v128)
+    (local $mg v128) (local $mgx v128) (local $r v128) (local $inv f32)
+    (local.set $bytes (i32.shl (local.get $D) (i32.const 2)))
+    (local.set $inv (f32.div (f32.const 1) (f32.convert_i32_u (local.get $D))))
+    (block $done (loop $row
+      (br_if $done (i32.eqz (local.get $rows)))
+      (local.set $sg (v128.const i32x4 0 0 0 0))
+      (local.set $sgx (v128.const i32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $j) (local.get $bytes)))
+        (local.set $g (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j))) (v128.load (i32.add (local.get $gamma) (local.get $j)))))
+        (local.set $sg (f32x4.add (local.get $sg) (local.get $g)))
+        (local.set $sgx (f32x4.add (local.get $sgx) (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $xhat) (local.get $j))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $l1)))
+      (local.set $mg (f32x4.splat (f32.mul (call $sum4 (local.get $sg)) (local.get $inv))))
+      (local.set $mgx (f32x4.splat (f32.mul (call $sum4 (local.get $sgx)) (local.get $inv))))
+      (local.set $r (v128.load32_splat (local.get $rstd)))
+      (local.set $j (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $j) (local.get $bytes)))
+        (local.set $g (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j))) (v128.load (i32.add (local.get $gamma) (local.get $j)))))
+        (local.set $h (v128.load (i32.add (local.get $xhat) (local.get $j))))
+        (v128.store (i32.add (local.get $dx) (local.get $j)) (f32x4.mul (local.get $r)
+          (f32x4.sub (f32x4.sub (local.get $g) (local.get $mg)) (f32x4.mul (local.get $h) (local.get $mgx)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $l2)))
+      (local.set $dy (i32.add (local.get $dy) (local.get $bytes)))
+      (local.set $xhat (i32.add (local.get $xhat) (local.get $bytes)))
+      (local.set $dx (i32.add (local.get $dx) (local.get $bytes)))
+      (local.set $rstd (i32.add (local.get $rstd) (i32.const 4)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $row)))
+  )
+
+  ;; Inverted dropout's apply, forward and backward alike: out[i] = keep[i] ? x[i]·scale : 0 for i < n,
+  ;; keep one byte an element (TF.js's bool).
+  (func (export "dropout") (param $x i32) (param $keep i32) (param $scaleBits i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $end4 i32) (local $scale v128)
+    (local.set $scale (f32x4.splat (f32.reinterpret_i32 (local.get $scaleBits))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done (loop $vec
+      (br_if $done (i32.eq (local.get $x) (local.get $end4)))
+      ;; four mask bytes widened to four all-ones / all-zeros lanes
+      (v128.store (local.get $out) (v128.and (f32x4.mul (v128.load (local.get $x)) (local.get $scale))
+        (v128.not (i32x4.eq (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero (local.get $keep))))
+          (v128.const i32x4 0 0 0 0)))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $keep (i32.add (local.get $keep) (i32.const 4)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $vec)))
+    (block $tdone (loop $tail
+      (br_if $tdone (i32.eq (local.get $x) (local.get $end)))
+      (f32.store (local.get $out) (select (f32.mul (f32.load (local.get $x)) (f32x4.extract_lane 0 (local.get $scale)))
+        (f32.const 0) (i32.load8_u (local.get $keep))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $keep (i32.add (local.get $keep) (i32.const 1)))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $tail)))
+  )
+
+  ;; keep[i] = u[i] >= rate (one byte, 0 or 1) for i < n: dropout's mask from uniform draws.
+  (func (export "keepMask") (param $u i32) (param $rateBits i32) (param $keep i32) (param $n i32)
+    (local $end i32) (local $rate f32)
+    (local.set $rate (f32.reinterpret_i32 (local.get $rateBits)))
+    (local.set $end (i32.add (local.get $u) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $l
+      (br_if $done (i32.eq (local.get $u) (local.get $end)))
+      (i32.store8 (local.get $keep) (f32.ge (f32.load (local.get $u)) (local.get $rate)))
+      (local.set $u (i32.add (local.get $u) (i32.const 4)))
+      (local.set $keep (i32.add (local.get $keep) (i32.const 1)))
+      (br $l)))
   )
 )
