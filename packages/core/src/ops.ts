@@ -5,10 +5,12 @@ import {
   hasWasmKernels,
   wasmBatchMatMul,
   wasmDropout,
+  wasmDropoutMask,
+  wasmExpShift,
   wasmGelu,
-  wasmKeepMask,
   wasmLayerNorm,
   wasmLayerNormGrad,
+  wasmLogSumExp,
   wasmSumLeading,
   wasmTranspose2d,
 } from './kernels/wasm-kernels.js';
@@ -325,10 +327,9 @@ export function setDropoutStream(rng: Rng): Rng {
  * pass that has no use for them.
  */
 export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
-  return tf.tidy(() => {
-    const u = tf.randomUniform(shape, 0, 1, 'float32', seed);
-    return hasWasmKernels() ? wasmKeepMask(u, rate) : u.greaterEqual(rate);
-  });
+  // wasm: the same draws in core's kernel, compared as drawn (TF.js draws in a JavaScript loop, ~10 ns each).
+  if (hasWasmKernels()) return wasmDropoutMask(shape, rate, seed);
+  return tf.tidy(() => tf.randomUniform(shape, 0, 1, 'float32', seed).greaterEqual(rate));
 }
 
 /** The next seed of the dropout stream (see seedDropout). */
@@ -435,7 +436,9 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, ignoreIndex 
 const crossEntropyWithGrad = tf.customGrad((...args) => {
   const [logits, targets, weights, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
   const [n, v] = logits.shape;
-  const lse = tf.logSumExp(logits, -1, true);
+  // wasm: max, exp and sum over the vocabulary in one pass a row (TF.js: four kernels, exp a scalar loop).
+  const fused = hasWasmKernels() && logits.dtype === 'float32';
+  const lse = fused ? wasmLogSumExp(logits) : tf.logSumExp(logits, -1, true);
   // The target logit of each row, by a flat gather (no (N, V) one-hot).
   const at = tf.range(0, n * v, v, 'int32').add(targets);
   const picked = tf.gather(logits.reshape([-1]), at);
@@ -455,13 +458,19 @@ const crossEntropyWithGrad = tf.customGrad((...args) => {
       // Row scale w·dy/count folded into the exponent: exp(x − lse + log s) = s·softmax(x); a skipped row
       // (s = 0) gives exp(−∞) = 0.
       const scale = sWeights.mul(dy).div(sCount);
-      const shift = sLse.reshape([n]).sub(tf.log(scale)).reshape([n, 1]);
-      const shifted = sLogits.sub(shift);
+      const shift = sLse.reshape([n]).sub(tf.log(scale)).reshape([n, 1]) as tf.Tensor2D;
       // Each (N, V) tensor is ~200 MB at GPT-2's vocabulary and 8 × 128 tokens, so the logits go as soon as
       // they are read (this was their last use; another op that kept them holds its own reference).
-      sLogits.dispose();
-      const dLogits = tf.exp(shifted);
-      shifted.dispose();
+      let dLogits: tf.Tensor;
+      if (fused) {
+        dLogits = wasmExpShift(sLogits, shift);
+        sLogits.dispose();
+      } else {
+        const shifted = sLogits.sub(shift);
+        sLogits.dispose();
+        dLogits = tf.exp(shifted);
+        shifted.dispose();
+      }
       return [subtractAt(dLogits, sAt, scale as tf.Tensor1D), tf.zerosLike(targets), tf.zerosLike(weights)];
     },
   };

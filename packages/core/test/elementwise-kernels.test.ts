@@ -1,14 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropout, gelu, geluTanh, initBackend, layerNorm } from '../src/index.js';
+import {
+  AdamW,
+  crossEntropy,
+  dropout,
+  gelu,
+  geluTanh,
+  globalNorm,
+  initBackend,
+  layerNorm,
+} from '../src/index.js';
 import {
   kernelThreads,
   setKernelThreads,
   wasmDropout,
+  wasmDropoutMask,
+  wasmExpShift,
   wasmGelu,
-  wasmKeepMask,
   wasmLayerNorm,
   wasmLayerNormGrad,
+  wasmLogSumExp,
+  wasmSumSquares,
 } from '../src/kernels/wasm-kernels.js';
 
 // core's element-wise kernels (kernels.wat) against the same formulas in TF.js's own kernels, and with one
@@ -113,31 +125,71 @@ describe("core's element-wise kernels (wasm)", () => {
     }
   });
 
-  it("dropout's mask and apply equal compare-and-select exactly, tails included", () => {
-    for (const n of [5, 4097, 50003]) {
+  it("cross-entropy's log-sum-exp and scaled softmax equal float64 within 2e-6; e^-∞ is exactly 0", () => {
+    for (const [rows, v] of [
+      [3, 7],
+      [9, 50257],
+    ] as const) {
       tf.tidy(() => {
-        const u = tf.randomUniform([n], 0, 1, 'float32', n);
-        const x = tf.randomNormal([n], 0, 1, 'float32', n + 1);
-        const keep = wasmKeepMask(u, 0.1);
-        expect(keep.dtype).toBe('bool');
-        expect(Array.from(keep.dataSync())).toEqual(Array.from(u.greaterEqual(0.1).dataSync()));
-        const ref = tf.where(keep, x.mul(1 / 0.9), tf.zerosLike(x));
-        expect(Array.from(wasmDropout(x, keep, 1 / 0.9).dataSync())).toEqual(Array.from(ref.dataSync()));
+        const x = tf.randomNormal([rows, v], 0, 4, 'float32', v) as tf.Tensor2D;
+        const shift = tf.randomNormal([rows, 1], 10, 2, 'float32', 1) as tf.Tensor2D;
+        const xs = x.arraySync();
+        const shifts = shift.dataSync();
+        const lse = wasmLogSumExp(x).dataSync();
+        const scaled = wasmExpShift(x, shift).dataSync();
+        xs.forEach((row, r) => {
+          const max = Math.max(...row);
+          let sum = 0;
+          for (const q of row) sum += Math.exp(q - max);
+          // (TF.js's logSumExp, a float32 sum, is ~1e-4 off at this vocabulary.)
+          expect(Math.abs(lse[r]! - (max + Math.log(sum)))).toBeLessThan(
+            2e-6 * Math.abs(max + Math.log(sum)),
+          );
+          row.forEach((q, j) => {
+            const ref = Math.exp(Math.fround(q - shifts[r]!));
+            expect(Math.abs(scaled[r * v + j]! - ref)).toBeLessThanOrEqual(2e-6 * ref);
+          });
+        });
+        // A skipped row (scale 0: shift +∞) gets exactly 0.
+        const skipped = wasmExpShift(x, tf.fill([rows, 1], Number.POSITIVE_INFINITY) as tf.Tensor2D);
+        expect(skipped.abs().max().dataSync()[0]).toBe(0);
       });
     }
   });
 
-  it('give bitwise the same results on one thread and two, as ops with gradients', async () => {
+  it("dropout's mask is exactly tf.randomUniform(seed) >= rate, and its apply exactly compare-and-select", () => {
+    for (const [n, seed, rate] of [
+      [5, 0, 0.1],
+      [4097, 123456789, 0.5],
+      [50003, 2 ** 31 + 7, 0.9],
+    ] as const) {
+      tf.tidy(() => {
+        const u = tf.randomUniform([n], 0, 1, 'float32', seed);
+        const keep = wasmDropoutMask([n], rate, seed);
+        expect(keep.dtype).toBe('bool');
+        expect(Array.from(keep.dataSync())).toEqual(Array.from(u.greaterEqual(rate).dataSync()));
+        const x = tf.randomNormal([n], 0, 1, 'float32', n + 1);
+        const ref = tf.where(keep, x.mul(1 / (1 - rate)), tf.zerosLike(x));
+        expect(Array.from(wasmDropout(x, keep, 1 / (1 - rate)).dataSync())).toEqual(
+          Array.from(ref.dataSync()),
+        );
+      });
+    }
+  });
+
+  it('give bitwise the same results on one thread and two, as ops with gradients (ignored targets too)', async () => {
     expect(kernelThreads()).toBe(2);
     const x = tf.randomNormal([97, 768], 0, 2, 'float32', 7);
     const gamma = tf.randomNormal([768], 1, 0.5, 'float32', 8);
     const beta = tf.randomNormal([768], 0, 0.5, 'float32', 9);
     const run = () =>
       tf.tidy(() => {
+        const targets = tf.tensor1d(
+          Array.from({ length: 97 }, (_, i) => (i % 5 === 4 ? -100 : (i * 37) % 768)),
+          'int32',
+        );
         const f = (t: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-          dropout(geluTanh(gelu(layerNorm(t, g, b))), 0.1, true, 42)
-            .square()
-            .sum();
+          crossEntropy(dropout(geluTanh(gelu(layerNorm(t, g, b))), 0.1, true, 42), targets);
         const [dx, dg, db] = tf.grads(f)([x, gamma, beta]);
         return [f(x, gamma, beta), dx!, dg!, db!];
       });
@@ -147,6 +199,69 @@ describe("core's element-wise kernels (wasm)", () => {
     await setKernelThreads(2);
     for (const [i, t] of two.entries()) expect(t.dataSync()).toEqual(one[i]!.dataSync());
     tf.dispose([...one, ...two, x, gamma, beta]);
+  });
+
+  it('the sum of squares (gradient norms) equals a float64 sum within 1e-6, bitwise on 1 and 2 threads', async () => {
+    const sizes = [0, 3, 65536, 200_001];
+    const xs = sizes.map((n, i) => tf.randomNormal([n], 0, 1, 'float32', 20 + i));
+    const run = () => xs.map((x) => wasmSumSquares(x).dataSync()[0]!);
+    const two = run();
+    await setKernelThreads(1);
+    const one = run();
+    await setKernelThreads(2);
+    expect(two).toEqual(one);
+    xs.forEach((x, i) => {
+      let exact = 0;
+      for (const v of x.dataSync()) exact += Math.fround(v * v);
+      expect(Math.abs(two[i]! - exact)).toBeLessThanOrEqual(1e-6 * Math.max(1, exact));
+    });
+    const norm = globalNorm(xs);
+    expect(norm.dataSync()[0]).toBeCloseTo(Math.sqrt(two.reduce((a, b) => a + b, 0)), 3);
+    tf.dispose([...xs, norm]);
+  });
+
+  it('AdamW: the kernel equals the update in float64 within 1e-6, over several staged chunks and a tail, bitwise on 1 and 2 threads', async () => {
+    const n = 600_003; // two full 2^18 chunks of the moments' staging, a partial one, and a 3-element tail
+    const p0 = tf.randomNormal([n], 0, 1, 'float32', 11).dataSync() as Float32Array;
+    const gs = [12, 13, 14].map(
+      (seed) => tf.randomNormal([n], 0, 1, 'float32', seed).dataSync() as Float32Array,
+    );
+    const [lr, b1, b2, eps, wd, scale] = [1e-2, 0.9, 0.999, 1e-8, 0.1, 0.5];
+    const train = async (threads: number) => {
+      await setKernelThreads(threads);
+      // 2-D: decayed (the default rule decays matrices only)
+      const w = tf.variable(tf.tensor2d(p0, [3, n / 3]));
+      const opt = new AdamW([['w', w]], { lr, weightDecay: wd });
+      for (const g of gs) {
+        const grad = tf.tensor2d(g, [3, n / 3]);
+        opt.step({ [w.name]: grad }, { gradScale: scale });
+        grad.dispose();
+      }
+      const out = w.dataSync().slice();
+      opt.dispose();
+      w.dispose();
+      return out;
+    };
+    const two = await train(2);
+    const one = await train(1);
+    await setKernelThreads(2);
+    expect(two).toEqual(one);
+    const p = Float64Array.from(p0);
+    const m = new Float64Array(n);
+    const v = new Float64Array(n);
+    gs.forEach((g, t) => {
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]! * scale;
+        m[i] = b1 * m[i]! + (1 - b1) * gi;
+        v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
+        const mHat = m[i]! / (1 - b1 ** (t + 1));
+        const vHat = v[i]! / (1 - b2 ** (t + 1));
+        p[i] = p[i]! * (1 - lr * wd) - (lr * mHat) / (Math.sqrt(vHat) + eps);
+      }
+    });
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(two[i]! - p[i]!));
+    expect(worst).toBeLessThan(1e-6);
   });
 
   it('leave no tensors behind, forward and backward', () => {

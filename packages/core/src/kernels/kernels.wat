@@ -8,9 +8,10 @@
 ;;    fewer rows (one-token decoding, column sums): streaming matrix-vector products ($gemvRows, $gemvCols),
 ;;    bound by memory bandwidth.
 ;;  - transpose: a blocked strided copy.
-;;  - element-wise and row kernels of a training step (GELU, LayerNorm, dropout), forward and backward, each
-;;    over a range of elements or rows so that threads can share one call. Every lane of a vector and every
-;;    element of a tail goes through the same vector code: a result does not depend on where a range starts.
+;;  - element-wise and row kernels of a training step (GELU, LayerNorm, dropout, cross-entropy, AdamW, gradient
+;;    norms), each over a range of elements or rows so that threads can share one call (dropout's mask, a
+;;    sequential random stream, excepted). Every lane of a vector and every element of a tail goes through the
+;;    same vector code: a result does not depend on where a range starts.
 ;; The heap's limits (up to 65536 pages = 4 GB) are declared so that wasm-kernels.ts can import TF.js's shared
 ;; heap (threaded build) by setting the import's shared flag in these bytes.
 (module
@@ -510,10 +511,12 @@
 
   (func $splat (param $x f32) (result v128) (f32x4.splat (local.get $x)))
 
-  ;; e^x, four lanes (Cephes expf: a degree-6 polynomial after x = n·ln2 + r; relative error ~1e-7). x is
-  ;; clamped to [-87.3, 88]: the callers need only e^x <= 1 and saturation.
+  ;; e^x, four lanes (Cephes expf: a degree-6 polynomial after x = n·ln2 + r; relative error ~1e-7). Below
+  ;; -87.3 (where e^x leaves float32's normal range) the result is 0, so e^-∞ = 0; x is clamped at 88 above
+  ;; (the callers need e^x <= 1, and saturation).
   (func $exp4 (param $x v128) (result v128)
-    (local $n v128) (local $r v128) (local $p v128)
+    (local $n v128) (local $r v128) (local $p v128) (local $live v128)
+    (local.set $live (f32x4.ge (local.get $x) (v128.const f32x4 -87.33654 -87.33654 -87.33654 -87.33654)))
     (local.set $x (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -87.33654 -87.33654 -87.33654 -87.33654))
       (v128.const f32x4 88 88 88 88)))
     (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.442695 1.442695 1.442695 1.442695))))
@@ -529,8 +532,8 @@
     (local.set $p (f32x4.add (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
       (v128.const f32x4 1 1 1 1)))
     ;; · 2^n: n + 127 in the exponent bits
-    (f32x4.mul (local.get $p)
-      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+    (v128.and (local.get $live) (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23)))))
 
   ;; Φ(x) = ½(1 + erf(x/√2)), four lanes. erf: the rational approximation on [-4, 4] of Eigen and XLA
   ;; (erf(±4) = ±1 in float32), max error ~1e-7.
@@ -725,16 +728,215 @@
       (br $tail)))
   )
 
-  ;; keep[i] = u[i] >= rate (one byte, 0 or 1) for i < n: dropout's mask from uniform draws.
-  (func (export "keepMask") (param $u i32) (param $rateBits i32) (param $keep i32) (param $n i32)
-    (local $end i32) (local $rate f32)
-    (local.set $rate (f32.reinterpret_i32 (local.get $rateBits)))
-    (local.set $end (i32.add (local.get $u) (i32.shl (local.get $n) (i32.const 2))))
+  ;; Dropout's keep-mask straight from the random stream: keep[i] = u_i >= rate (one byte, 0 or 1) for i < n,
+  ;; u_i the i-th draw of seedrandom's alea from state (s0, s1, s2, c), rounded to float32: the numbers
+  ;; tf.randomUniform draws, without their 4 bytes a value. Sequential (each draw needs the one before).
+  (func (export "aleaKeepMask") (param $s0 f64) (param $s1 f64) (param $s2 f64) (param $c f64) (param $rate f32)
+    (param $keep i32) (param $n i32)
+    (local $t f64) (local $end i32)
+    (local.set $end (i32.add (local.get $keep) (local.get $n)))
     (block $done (loop $l
-      (br_if $done (i32.eq (local.get $u) (local.get $end)))
-      (i32.store8 (local.get $keep) (f32.ge (f32.load (local.get $u)) (local.get $rate)))
-      (local.set $u (i32.add (local.get $u) (i32.const 4)))
+      (br_if $done (i32.eq (local.get $keep) (local.get $end)))
+      ;; t = 2091639·s0 + c·2^-32; s0, s1 = s1, s2; c = t | 0; s2 = t − c
+      (local.set $t (f64.add (f64.mul (f64.const 2091639) (local.get $s0))
+        (f64.mul (local.get $c) (f64.const 2.3283064365386963e-10))))
+      (local.set $s0 (local.get $s1))
+      (local.set $s1 (local.get $s2))
+      (local.set $c (f64.convert_i32_s (i32.trunc_f64_s (local.get $t))))
+      (local.set $s2 (f64.sub (local.get $t) (local.get $c)))
+      (i32.store8 (local.get $keep) (f32.ge (f32.demote_f64 (local.get $s2)) (local.get $rate)))
       (local.set $keep (i32.add (local.get $keep) (i32.const 1)))
       (br $l)))
+  )
+
+  ;; Rows of V floats (any V): max[r] = the row's largest value, sum[r] = Σ e^(x − max) (summed in float64).
+  ;; Log-sum-exp is max + log(sum), the log taken by the caller (wasm has none). Cross-entropy's forward.
+  (func (export "rowMaxSumExp") (param $x i32) (param $rows i32) (param $V i32) (param $max i32) (param $sum i32)
+    (local $p i32) (local $end i32) (local $end4 i32) (local $mv v128) (local $mf f32) (local $e v128)
+    (local $acc0 v128) (local $acc1 v128) (local $tail f64)
+    (block $done (loop $row
+      (br_if $done (i32.eqz (local.get $rows)))
+      (local.set $end (i32.add (local.get $x) (i32.shl (local.get $V) (i32.const 2))))
+      (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $V) (i32.const -4)) (i32.const 2))))
+      ;; the row's max
+      (local.set $mv (v128.const f32x4 -inf -inf -inf -inf))
+      (local.set $p (local.get $x))
+      (block $m4done (loop $m4
+        (br_if $m4done (i32.eq (local.get $p) (local.get $end4)))
+        (local.set $mv (f32x4.max (local.get $mv) (v128.load (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $m4)))
+      (local.set $mf (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+        (f32.max (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv)))))
+      (block $m1done (loop $m1
+        (br_if $m1done (i32.eq (local.get $p) (local.get $end)))
+        (local.set $mf (f32.max (local.get $mf) (f32.load (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $m1)))
+      (local.set $mv (f32x4.splat (local.get $mf)))
+      ;; Σ e^(x − max)
+      (local.set $acc0 (v128.const i32x4 0 0 0 0))
+      (local.set $acc1 (v128.const i32x4 0 0 0 0))
+      (local.set $tail (f64.const 0))
+      (local.set $p (local.get $x))
+      (block $s4done (loop $s4
+        (br_if $s4done (i32.eq (local.get $p) (local.get $end4)))
+        (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $p)) (local.get $mv))))
+        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.promote_low_f32x4 (local.get $e))))
+        (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $e) (local.get $e)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $s4)))
+      (block $s1done (loop $s1
+        (br_if $s1done (i32.eq (local.get $p) (local.get $end)))
+        (local.set $tail (f64.add (local.get $tail) (f64.promote_f32 (f32x4.extract_lane 0
+          (call $exp4 (f32x4.sub (v128.load32_splat (local.get $p)) (local.get $mv)))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $s1)))
+      (f32.store (local.get $max) (local.get $mf))
+      (f32.store (local.get $sum) (f32.demote_f64 (f64.add
+        (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0)))
+        (f64.add (f64.add (f64x2.extract_lane 0 (local.get $acc1)) (f64x2.extract_lane 1 (local.get $acc1)))
+          (local.get $tail)))))
+      (local.set $x (local.get $end))
+      (local.set $max (i32.add (local.get $max) (i32.const 4)))
+      (local.set $sum (i32.add (local.get $sum) (i32.const 4)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $row)))
+  )
+
+  ;; out[r, j] = e^(x[r, j] − shift[r]) over rows of V floats: cross-entropy's gradient, scaled softmax.
+  (func (export "expShift") (param $x i32) (param $shift i32) (param $rows i32) (param $V i32) (param $out i32)
+    (local $end i32) (local $end4 i32) (local $sv v128)
+    (block $done (loop $row
+      (br_if $done (i32.eqz (local.get $rows)))
+      (local.set $end (i32.add (local.get $x) (i32.shl (local.get $V) (i32.const 2))))
+      (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $V) (i32.const -4)) (i32.const 2))))
+      (local.set $sv (v128.load32_splat (local.get $shift)))
+      (block $vdone (loop $vec
+        (br_if $vdone (i32.eq (local.get $x) (local.get $end4)))
+        (v128.store (local.get $out) (call $exp4 (f32x4.sub (v128.load (local.get $x)) (local.get $sv))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $vec)))
+      (block $tdone (loop $t
+        (br_if $tdone (i32.eq (local.get $x) (local.get $end)))
+        (f32.store (local.get $out) (f32x4.extract_lane 0
+          (call $exp4 (f32x4.sub (v128.load32_splat (local.get $x)) (local.get $sv)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br $t)))
+      (local.set $shift (i32.add (local.get $shift) (i32.const 4)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $row)))
+  )
+
+  ;; Σ x² over each chunk of $chunk floats of the n at $x (the last chunk may be shorter), one float a chunk
+  ;; to $out: squares in float32 (as x·x), summed in float64 (two f64x2 accumulators and a scalar tail).
+  (func (export "sumSquares") (param $x i32) (param $n i32) (param $chunk i32) (param $out i32)
+    (local $len i32) (local $end i32) (local $end4 i32) (local $sq v128) (local $acc0 v128) (local $acc1 v128)
+    (local $tail f64) (local $f f32)
+    (block $done (loop $chunks
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $len (call $min (local.get $chunk) (local.get $n)))
+      (local.set $end (i32.add (local.get $x) (i32.shl (local.get $len) (i32.const 2))))
+      (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))
+      (local.set $acc0 (v128.const i32x4 0 0 0 0))
+      (local.set $acc1 (v128.const i32x4 0 0 0 0))
+      (local.set $tail (f64.const 0))
+      (block $vdone (loop $vec
+        (br_if $vdone (i32.eq (local.get $x) (local.get $end4)))
+        (local.set $sq (f32x4.mul (v128.load (local.get $x)) (v128.load (local.get $x))))
+        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.promote_low_f32x4 (local.get $sq))))
+        (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $sq) (local.get $sq)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $vec)))
+      (block $tdone (loop $t
+        (br_if $tdone (i32.eq (local.get $x) (local.get $end)))
+        (local.set $f (f32.load (local.get $x)))
+        (local.set $tail (f64.add (local.get $tail) (f64.promote_f32 (f32.mul (local.get $f) (local.get $f)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $t)))
+      (f32.store (local.get $out) (f32.demote_f64 (f64.add
+        (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0)))
+        (f64.add (f64.add (f64x2.extract_lane 0 (local.get $acc1)) (f64x2.extract_lane 1 (local.get $acc1)))
+          (local.get $tail)))))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (local.set $n (i32.sub (local.get $n) (local.get $len)))
+      (br $chunks)))
+  )
+
+  ;; ---- AdamW ------------------------------------------------------------------------------------------
+
+  ;; The update's constants, splatted once a call (each thread's instance has its own).
+  (global $b1 (mut v128) (v128.const i32x4 0 0 0 0))
+  (global $b2 (mut v128) (v128.const i32x4 0 0 0 0))
+  (global $eps (mut v128) (v128.const i32x4 0 0 0 0))
+  (global $stepSize (mut v128) (v128.const i32x4 0 0 0 0))
+  (global $sqrtBc2 (mut v128) (v128.const i32x4 0 0 0 0))
+  (global $gradScale (mut v128) (v128.const i32x4 0 0 0 0))
+  (global $decay (mut v128) (v128.const i32x4 0 0 0 0))
+
+  ;; Four parameters: g' = g·scale; m' = b1·m + (1 − b1)·g'; v' = b2·v + (1 − b2)·g'²;
+  ;; p' = p·decay − stepSize·m' / (√v' / √bc2 + eps). Returns m', v', p'.
+  (func $adam4 (param $p v128) (param $g v128) (param $m v128) (param $v v128) (result v128 v128 v128)
+    (local.set $g (f32x4.mul (local.get $g) (global.get $gradScale)))
+    (local.set $m (f32x4.add (f32x4.mul (global.get $b1) (local.get $m))
+      (f32x4.mul (f32x4.sub (v128.const f32x4 1 1 1 1) (global.get $b1)) (local.get $g))))
+    (local.set $v (f32x4.add (f32x4.mul (global.get $b2) (local.get $v))
+      (f32x4.mul (f32x4.sub (v128.const f32x4 1 1 1 1) (global.get $b2)) (f32x4.mul (local.get $g) (local.get $g)))))
+    (local.get $m)
+    (local.get $v)
+    (f32x4.sub (f32x4.mul (local.get $p) (global.get $decay))
+      (f32x4.div (f32x4.mul (global.get $stepSize) (local.get $m))
+        (f32x4.add (f32x4.div (f32x4.sqrt (local.get $v)) (global.get $sqrtBc2)) (global.get $eps)))))
+
+  ;; AdamW over n parameters: p, g read; m, v updated in place; the new parameters to out. Constants as f32
+  ;; bits (the pool passes i32s). Vectors of 4, then the tail one lane at a time through the same code.
+  (func (export "adamw") (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $out i32) (param $n i32)
+    (param $b1 i32) (param $b2 i32) (param $eps i32) (param $stepSize i32) (param $sqrtBc2 i32) (param $gradScale i32)
+    (param $decay i32)
+    (local $end i32) (local $end4 i32) (local $pv v128) (local $mv v128) (local $vv v128)
+    (global.set $b1 (i32x4.splat (local.get $b1)))
+    (global.set $b2 (i32x4.splat (local.get $b2)))
+    (global.set $eps (i32x4.splat (local.get $eps)))
+    (global.set $stepSize (i32x4.splat (local.get $stepSize)))
+    (global.set $sqrtBc2 (i32x4.splat (local.get $sqrtBc2)))
+    (global.set $gradScale (i32x4.splat (local.get $gradScale)))
+    (global.set $decay (i32x4.splat (local.get $decay)))
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done (loop $vec
+      (br_if $done (i32.eq (local.get $p) (local.get $end4)))
+      (call $adam4 (v128.load (local.get $p)) (v128.load (local.get $g)) (v128.load (local.get $m)) (v128.load (local.get $v)))
+      (local.set $pv)
+      (local.set $vv)
+      (local.set $mv)
+      (v128.store (local.get $m) (local.get $mv))
+      (v128.store (local.get $v) (local.get $vv))
+      (v128.store (local.get $out) (local.get $pv))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (local.set $m (i32.add (local.get $m) (i32.const 16)))
+      (local.set $v (i32.add (local.get $v) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $vec)))
+    (block $tdone (loop $tail
+      (br_if $tdone (i32.eq (local.get $p) (local.get $end)))
+      (call $adam4 (v128.load32_splat (local.get $p)) (v128.load32_splat (local.get $g))
+        (v128.load32_splat (local.get $m)) (v128.load32_splat (local.get $v)))
+      (local.set $pv)
+      (local.set $vv)
+      (local.set $mv)
+      (f32.store (local.get $m) (f32x4.extract_lane 0 (local.get $mv)))
+      (f32.store (local.get $v) (f32x4.extract_lane 0 (local.get $vv)))
+      (f32.store (local.get $out) (f32x4.extract_lane 0 (local.get $pv)))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (local.set $m (i32.add (local.get $m) (i32.const 4)))
+      (local.set $v (i32.add (local.get $v) (i32.const 4)))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $tail)))
   )
 )

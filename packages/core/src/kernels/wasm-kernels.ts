@@ -14,9 +14,12 @@ import { KernelPool, type Share } from './pool.js';
  *    products under 4 rows (one-token decoding, column sums), bound by memory bandwidth.
  *  - TkTranspose2D: TF.js's wasm Transpose is a generic N-D loop (~1 ms for 1024x128); the kernel's blocked
  *    copy does it in a fraction of that. Backward passes transpose every activation once.
- *  - TkGelu, TkLayerNorm(Grad), TkDropout, TkKeepMask: the element-wise and row work of a training step, one
- *    SIMD pass each where TF.js runs a chain of scalar kernels (GELU's erf, exp and products; LayerNorm's
- *    means; dropout's compare and select). Not differentiable themselves: ops.ts's custom gradients call them.
+ *  - TkGelu, TkLayerNorm(Grad), TkDropout, TkDropoutMask, TkLogSumExp, TkExpShift, TkSumSquares, and AdamW's
+ *    update: the element-wise
+ *    and row work of a training step, one SIMD pass each where TF.js runs a chain of scalar kernels (GELU's
+ *    erf, exp and products; LayerNorm's means; dropout's random draws, compare and select; cross-entropy's
+ *    max, exp and sums over the vocabulary; the gradient norm's squares and sums) or a JavaScript loop (AdamW). Not differentiable themselves: ops.ts's custom
+ *    gradients call them.
  *  - Identity (replaced): TF.js copies the buffer, and every tensor a custom gradient saves is cloned. The
  *    cpu backend shares the buffer instead (tensors are immutable); so does this.
  */
@@ -68,7 +71,11 @@ export interface KernelExports {
     d: number,
   ): void;
   dropout(x: number, keep: number, scaleBits: number, out: number, n: number): void;
-  keepMask(u: number, rateBits: number, keep: number, n: number): void;
+  aleaKeepMask(s0: number, s1: number, s2: number, c: number, rate: number, keep: number, n: number): void;
+  sumSquares(x: number, n: number, chunk: number, out: number): void;
+  rowMaxSumExp(x: number, rows: number, v: number, max: number, sum: number): void;
+  expShift(x: number, shift: number, rows: number, v: number, out: number): void;
+  adamw(p: number, g: number, m: number, v: number, out: number, n: number, ...constantBits: number[]): void;
 }
 
 /** The parts of TF.js's emscripten module (BackendWasm.wasm) this kernel uses. */
@@ -193,7 +200,17 @@ export function preferRelaxedSimd(on: boolean): void {
 
 let pool: KernelPool | undefined;
 /** Kernel exports the pool runs (index = what a worker's slot names). */
-const POOLED = ['matmul', 'gelu', 'layerNorm', 'layerNormGrad', 'dropout', 'keepMask'] as const;
+const POOLED = [
+  'matmul',
+  'gelu',
+  'layerNorm',
+  'layerNormGrad',
+  'dropout',
+  'sumSquares',
+  'rowMaxSumExp',
+  'expShift',
+  'adamw',
+] as const;
 
 /**
  * Runs core's kernels on `threads` threads (worker threads in Node, Web Workers in a cross-origin isolated
@@ -472,25 +489,41 @@ const dropoutKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return out;
 };
 
-const keepMaskKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { u } = inputs as { u: tf.TensorInfo };
-  const rate = f32Bits((attrs as unknown as { rate: number }).rate);
+/**
+ * seedrandom's alea seeded with `seed` (what tf.randomUniform draws from): Baagoe's Mash of the seed string
+ * into the state (s0, s1, s2, c) the draws continue from. Kept exactly as seedrandom 3 has it.
+ */
+function aleaState(seed: string): [s0: number, s1: number, s2: number, c: number] {
+  let n = 0xefc8249d;
+  const mash = (data: string) => {
+    for (let i = 0; i < data.length; i++) {
+      n += data.charCodeAt(i);
+      let h = 0.02519603282416938 * n;
+      n = h >>> 0;
+      h -= n;
+      h *= n;
+      n = h >>> 0;
+      h -= n;
+      n += h * 0x100000000;
+    }
+    return (n >>> 0) * 2.3283064365386963e-10;
+  };
+  const s = [mash(' '), mash(' '), mash(' ')];
+  for (let i = 0; i < 3; i++) {
+    s[i]! -= mash(seed);
+    if (s[i]! < 0) s[i]! += 1;
+  }
+  return [s[0]!, s[1]!, s[2]!, 1];
+}
+
+const dropoutMaskKernel: tf.KernelFunc = ({ backend, attrs }) => {
+  const { shape, rate, seed } = attrs as unknown as { shape: number[]; rate: number; seed: number };
   const wasm = backend as unknown as WasmBackendLike;
-  kernelOn(wasm);
-  const keep = wasm.makeOutput(u.shape, 'bool');
-  const n = tf.util.sizeFromShape(u.shape);
-  const [u0, k0] = [address(wasm, u), address(wasm, keep)];
-  runSplit('keepMask', n, 4, n >= SPLIT_ELEMENTS, (i, k) => [u0 + 4 * i, rate, k0 + i, k]);
+  const kernel = kernelOn(wasm);
+  const keep = wasm.makeOutput(shape, 'bool');
+  kernel.aleaKeepMask(...aleaState(String(seed)), rate, address(wasm, keep), tf.util.sizeFromShape(shape));
   return keep;
 };
-
-const ELEMENTWISE: [string, tf.KernelFunc][] = [
-  ['TkGelu', geluKernel],
-  ['TkLayerNorm', layerNormKernel],
-  ['TkLayerNormGrad', layerNormGradKernel],
-  ['TkDropout', dropoutKernel],
-  ['TkKeepMask', keepMaskKernel],
-];
 
 /** GELU (form 'erf' or 'tanh') of x, or its gradient ('erfGrad', 'tanhGrad') given dy. Not differentiable. */
 export function wasmGelu(form: GeluForm, x: tf.Tensor, dy?: tf.Tensor): tf.Tensor {
@@ -517,7 +550,168 @@ export function wasmDropout(x: tf.Tensor, keep: tf.Tensor, scale: number): tf.Te
   return tf.engine().runKernel('TkDropout', { x, keep }, { scale }) as tf.Tensor;
 }
 
-/** u >= rate, as bool. */
-export function wasmKeepMask(u: tf.Tensor, rate: number): tf.Tensor {
-  return tf.engine().runKernel('TkKeepMask', { u }, { rate }) as tf.Tensor;
+/**
+ * Dropout's keep-mask (bool, true = keep): exactly tf.randomUniform(shape, 0, 1, 'float32', seed) >= rate,
+ * drawn and compared in one pass without the float draws (4 bytes a value) or TF.js's JavaScript loop.
+ */
+export function wasmDropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
+  return tf.engine().runKernel('TkDropoutMask', {}, { shape, rate, seed }) as tf.Tensor;
 }
+
+/** AdamW's constants for one parameter (see optim.ts). */
+export interface AdamWConstants {
+  b1: number;
+  b2: number;
+  eps: number;
+  /** lr / (1 − b1^t) */
+  stepSize: number;
+  /** √(1 − b2^t) */
+  sqrtBc2: number;
+  gradScale: number;
+  /** 1 − lr · weightDecay, or 1 */
+  decayFactor: number;
+}
+
+/** Parameters a chunk of the moments staged on the heap holds (they live on the host: 2 MB of heap). */
+const ADAMW_CHUNK = 1 << 18;
+let adamwScratch: { memory: WebAssembly.Memory; at: number } | undefined;
+
+/** A float32 tensor of `shape` whose contents are not set (for a kernel to fill). */
+const emptyKernel: tf.KernelFunc = ({ backend, attrs }) =>
+  (backend as unknown as WasmBackendLike).makeOutput(
+    (attrs as unknown as { shape: number[] }).shape,
+    'float32',
+  );
+
+/**
+ * One AdamW update in core's kernel: `param` and `grad` read where they lie on the heap; returns the new
+ * values (a fresh tensor). The moments `m`, `v` stay host arrays (out of the 4 GB heap): a chunk at a
+ * time is copied into a heap scratch, updated there (on the pool) and copied back. Memory bound: ~5 ns a
+ * parameter where the JavaScript loop took ~8.
+ */
+export function wasmAdamW(
+  param: tf.Tensor,
+  grad: tf.Tensor,
+  m: Float32Array,
+  v: Float32Array,
+  k: AdamWConstants,
+): tf.Tensor {
+  const wasm = tf.backend() as unknown as WasmBackendLike;
+  kernelOn(wasm);
+  const out = tf.engine().runKernel('TkEmpty', {}, { shape: param.shape }) as tf.Tensor;
+  const { memory } = bound!;
+  if (adamwScratch?.memory !== memory) {
+    adamwScratch = { memory, at: wasm.wasm._malloc(2 * ADAMW_CHUNK * 4) >>> 0 };
+  }
+  const [p0, g0, out0] = [param, grad, out].map((t) => address(wasm, t)) as [number, number, number];
+  const mAt = adamwScratch.at;
+  const vAt = mAt + ADAMW_CHUNK * 4;
+  const constants = [k.b1, k.b2, k.eps, k.stepSize, k.sqrtBc2, k.gradScale, k.decayFactor].map(f32Bits);
+  const heap = new Float32Array(memory.buffer);
+  for (let i0 = 0; i0 < m.length; i0 += ADAMW_CHUNK) {
+    const c = Math.min(ADAMW_CHUNK, m.length - i0);
+    heap.set(m.subarray(i0, i0 + c), mAt / 4);
+    heap.set(v.subarray(i0, i0 + c), vAt / 4);
+    runSplit('adamw', c, 4, c >= SPLIT_ELEMENTS, (j, len) => {
+      const at = 4 * (i0 + j);
+      return [p0 + at, g0 + at, mAt + 4 * j, vAt + 4 * j, out0 + at, len, ...constants];
+    });
+    m.set(heap.subarray(mAt / 4, mAt / 4 + c), i0);
+    v.set(heap.subarray(vAt / 4, vAt / 4 + c), i0);
+  }
+  return out;
+}
+
+/** x (N, V) → [max (N, 1), Σ e^(x − max) (N, 1)] over each row. */
+const rowMaxSumExpKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs as { x: tf.TensorInfo };
+  const wasm = backend as unknown as WasmBackendLike;
+  kernelOn(wasm);
+  const [rows, v] = x.shape as [number, number];
+  const max = wasm.makeOutput([rows, 1], 'float32');
+  const sum = wasm.makeOutput([rows, 1], 'float32');
+  const [x0, max0, sum0] = [x, max, sum].map((t) => address(wasm, t)) as [number, number, number];
+  runSplit('rowMaxSumExp', rows, 1, rows * v >= SPLIT_ELEMENTS, (r, k) => [
+    x0 + 4 * r * v,
+    k,
+    v,
+    max0 + 4 * r,
+    sum0 + 4 * r,
+  ]);
+  return [max, sum];
+};
+
+/** x (N, V), shift (N, 1) → e^(x − shift). */
+const expShiftKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const { x, shift } = inputs as { x: tf.TensorInfo; shift: tf.TensorInfo };
+  const wasm = backend as unknown as WasmBackendLike;
+  kernelOn(wasm);
+  const [rows, v] = x.shape as [number, number];
+  const out = wasm.makeOutput([rows, v], 'float32');
+  const [x0, s0, out0] = [x, shift, out].map((t) => address(wasm, t)) as [number, number, number];
+  runSplit('expShift', rows, 1, rows * v >= SPLIT_ELEMENTS, (r, k) => [
+    x0 + 4 * r * v,
+    s0 + 4 * r,
+    k,
+    v,
+    out0 + 4 * r * v,
+  ]);
+  return out;
+};
+
+/** log Σ e^x over each row of x (N, V) → (N, 1): max + log Σ e^(x − max), the sums in core's kernel. */
+export function wasmLogSumExp(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [max, sum] = tf.engine().runKernel('TkRowMaxSumExp', { x }) as unknown as [
+      tf.Tensor2D,
+      tf.Tensor2D,
+    ];
+    return max.add(sum.log());
+  });
+}
+
+/** e^(x − shift) for x (N, V) and shift (N, 1), in one pass. Not differentiable. */
+export function wasmExpShift(x: tf.Tensor2D, shift: tf.Tensor2D): tf.Tensor2D {
+  return tf.engine().runKernel('TkExpShift', { x, shift }) as tf.Tensor2D;
+}
+
+/** Floats a partial sum of TkSumSquares covers: partials do not depend on the thread count. */
+const SUM_CHUNK = 65536;
+
+/** x (any shape) → Σ x² as partial sums of SUM_CHUNK floats each (float64 inside), a 1-D tensor. */
+const sumSquaresKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs as { x: tf.TensorInfo };
+  const wasm = backend as unknown as WasmBackendLike;
+  kernelOn(wasm);
+  const n = tf.util.sizeFromShape(x.shape);
+  const chunks = Math.max(1, Math.ceil(n / SUM_CHUNK));
+  const out = wasm.makeOutput([chunks], 'float32');
+  const [x0, out0] = [address(wasm, x), address(wasm, out)];
+  if (n === 0) wasm.typedArrayFromHeap(out).fill(0);
+  else
+    runSplit('sumSquares', chunks, 1, chunks > 1, (c, k) => [
+      x0 + 4 * c * SUM_CHUNK,
+      Math.min(k * SUM_CHUNK, n - c * SUM_CHUNK),
+      SUM_CHUNK,
+      out0 + 4 * c,
+    ]);
+  return out;
+};
+
+/** Σ x² (a scalar), summed in float64 within chunks of 64k floats. Not differentiable. */
+export function wasmSumSquares(x: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => (tf.engine().runKernel('TkSumSquares', { x }) as tf.Tensor).sum());
+}
+
+/** Kernels registered beside the products (see the header). */
+const ELEMENTWISE: [string, tf.KernelFunc][] = [
+  ['TkGelu', geluKernel],
+  ['TkLayerNorm', layerNormKernel],
+  ['TkLayerNormGrad', layerNormGradKernel],
+  ['TkDropout', dropoutKernel],
+  ['TkDropoutMask', dropoutMaskKernel],
+  ['TkSumSquares', sumSquaresKernel],
+  ['TkRowMaxSumExp', rowMaxSumExpKernel],
+  ['TkExpShift', expShiftKernel],
+  ['TkEmpty', emptyKernel],
+];
