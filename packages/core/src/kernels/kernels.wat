@@ -749,10 +749,23 @@
       (br $l)))
   )
 
+  ;; Float64 sums of float32 vectors (cross-entropy's and the gradient norm's): two f64x2 accumulators, lanes
+  ;; 0-1 of each vector into the first and 2-3 into the second; a scalar tail; one total, rounded to float32.
+  (func $addF64 (param $acc0 v128) (param $acc1 v128) (param $v v128) (result v128 v128)
+    (f64x2.add (local.get $acc0) (f64x2.promote_low_f32x4 (local.get $v)))
+    (f64x2.add (local.get $acc1) (f64x2.promote_low_f32x4
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+
+  (func $totalF64 (param $acc0 v128) (param $acc1 v128) (param $tail f64) (result f32)
+    (f32.demote_f64 (f64.add
+      (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0)))
+      (f64.add (f64.add (f64x2.extract_lane 0 (local.get $acc1)) (f64x2.extract_lane 1 (local.get $acc1)))
+        (local.get $tail)))))
+
   ;; Rows of V floats (any V): max[r] = the row's largest value, sum[r] = Σ e^(x − max) (summed in float64).
   ;; Log-sum-exp is max + log(sum), the log taken by the caller (wasm has none). Cross-entropy's forward.
   (func (export "rowMaxSumExp") (param $x i32) (param $rows i32) (param $V i32) (param $max i32) (param $sum i32)
-    (local $p i32) (local $end i32) (local $end4 i32) (local $mv v128) (local $mf f32) (local $e v128)
+    (local $p i32) (local $end i32) (local $end4 i32) (local $mv v128) (local $mf f32)
     (local $acc0 v128) (local $acc1 v128) (local $tail f64)
     (block $done (loop $row
       (br_if $done (i32.eqz (local.get $rows)))
@@ -781,10 +794,10 @@
       (local.set $p (local.get $x))
       (block $s4done (loop $s4
         (br_if $s4done (i32.eq (local.get $p) (local.get $end4)))
-        (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $p)) (local.get $mv))))
-        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.promote_low_f32x4 (local.get $e))))
-        (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $e) (local.get $e)))))
+        (call $addF64 (local.get $acc0) (local.get $acc1)
+          (call $exp4 (f32x4.sub (v128.load (local.get $p)) (local.get $mv))))
+        (local.set $acc1)
+        (local.set $acc0)
         (local.set $p (i32.add (local.get $p) (i32.const 16)))
         (br $s4)))
       (block $s1done (loop $s1
@@ -794,10 +807,7 @@
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (br $s1)))
       (f32.store (local.get $max) (local.get $mf))
-      (f32.store (local.get $sum) (f32.demote_f64 (f64.add
-        (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0)))
-        (f64.add (f64.add (f64x2.extract_lane 0 (local.get $acc1)) (f64x2.extract_lane 1 (local.get $acc1)))
-          (local.get $tail)))))
+      (f32.store (local.get $sum) (call $totalF64 (local.get $acc0) (local.get $acc1) (local.get $tail)))
       (local.set $x (local.get $end))
       (local.set $max (i32.add (local.get $max) (i32.const 4)))
       (local.set $sum (i32.add (local.get $sum) (i32.const 4)))
@@ -834,7 +844,7 @@
   ;; Σ x² over each chunk of $chunk floats of the n at $x (the last chunk may be shorter), one float a chunk
   ;; to $out: squares in float32 (as x·x), summed in float64 (two f64x2 accumulators and a scalar tail).
   (func (export "sumSquares") (param $x i32) (param $n i32) (param $chunk i32) (param $out i32)
-    (local $len i32) (local $end i32) (local $end4 i32) (local $sq v128) (local $acc0 v128) (local $acc1 v128)
+    (local $len i32) (local $end i32) (local $end4 i32) (local $acc0 v128) (local $acc1 v128)
     (local $tail f64) (local $f f32)
     (block $done (loop $chunks
       (br_if $done (i32.eqz (local.get $n)))
@@ -846,10 +856,10 @@
       (local.set $tail (f64.const 0))
       (block $vdone (loop $vec
         (br_if $vdone (i32.eq (local.get $x) (local.get $end4)))
-        (local.set $sq (f32x4.mul (v128.load (local.get $x)) (v128.load (local.get $x))))
-        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.promote_low_f32x4 (local.get $sq))))
-        (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $sq) (local.get $sq)))))
+        (call $addF64 (local.get $acc0) (local.get $acc1)
+          (f32x4.mul (v128.load (local.get $x)) (v128.load (local.get $x))))
+        (local.set $acc1)
+        (local.set $acc0)
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
         (br $vec)))
       (block $tdone (loop $t
@@ -858,10 +868,7 @@
         (local.set $tail (f64.add (local.get $tail) (f64.promote_f32 (f32.mul (local.get $f) (local.get $f)))))
         (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (br $t)))
-      (f32.store (local.get $out) (f32.demote_f64 (f64.add
-        (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0)))
-        (f64.add (f64.add (f64x2.extract_lane 0 (local.get $acc1)) (f64x2.extract_lane 1 (local.get $acc1)))
-          (local.get $tail)))))
+      (f32.store (local.get $out) (call $totalF64 (local.get $acc0) (local.get $acc1) (local.get $tail)))
       (local.set $out (i32.add (local.get $out) (i32.const 4)))
       (local.set $n (i32.sub (local.get $n) (local.get $len)))
       (br $chunks)))

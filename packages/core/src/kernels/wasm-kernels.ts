@@ -6,7 +6,8 @@ import { KernelPool, type Share } from './pool.js';
 /*
  * Kernels core adds to the wasm backend where TF.js's own are slow on the shapes transformers use. The kernel
  * module (kernels.wat) has no memory of its own: it imports TF.js's heap and reads and writes tensors where
- * they lie (no copies in or out); its only allocation is ~1.2 MB of packing scratch, once, on that heap.
+ * they lie (no copies in or out); it allocates only scratch there, once: ~1.2 MB of packing buffers a
+ * thread, and 2 MB to stage AdamW's moments.
  *  - TkBatchMatMul: TF.js runs XNNPACK only for a plain 2-D product; batched or transposed operands (all of
  *    attention, forward and backward) fall to a scalar loop at ~2 GFLOP/s, and XNNPACK repacks the weight
  *    on every call. kernels.wat reads each operand through byte strides (transposed ones in place): a
@@ -98,9 +99,18 @@ interface WasmBackendLike {
 
 /** The compiled kernel module: importing a plain memory, and (built on first need) a shared one. */
 let compiled: { plain: WebAssembly.Module; bytes: Uint8Array; shared?: WebAssembly.Module } | undefined;
-/** The instance bound to one backend's heap, with its scratch (packing buffers) allocated there. */
+/**
+ * The instance bound to one backend's heap, with what it allocated there: each thread's packing buffers
+ * (`scratch`, by pool slot) and AdamW's moment staging (on first use).
+ */
 let bound:
-  | { backend: WasmBackendLike; memory: WebAssembly.Memory; exports: KernelExports; scratch: number[] }
+  | {
+      backend: WasmBackendLike;
+      memory: WebAssembly.Memory;
+      exports: KernelExports;
+      scratch: number[];
+      adamwScratch?: number;
+    }
   | undefined;
 let unavailable = 'not registered';
 
@@ -574,7 +584,6 @@ export interface AdamWConstants {
 
 /** Parameters a chunk of the moments staged on the heap holds (they live on the host: 2 MB of heap). */
 const ADAMW_CHUNK = 1 << 18;
-let adamwScratch: { memory: WebAssembly.Memory; at: number } | undefined;
 
 /** A float32 tensor of `shape` whose contents are not set (for a kernel to fill). */
 const emptyKernel: tf.KernelFunc = ({ backend, attrs }) =>
@@ -599,15 +608,13 @@ export function wasmAdamW(
   const wasm = tf.backend() as unknown as WasmBackendLike;
   kernelOn(wasm);
   const out = tf.engine().runKernel('TkEmpty', {}, { shape: param.shape }) as tf.Tensor;
-  const { memory } = bound!;
-  if (adamwScratch?.memory !== memory) {
-    adamwScratch = { memory, at: wasm.wasm._malloc(2 * ADAMW_CHUNK * 4) >>> 0 };
-  }
+  const heapState = bound!;
+  heapState.adamwScratch ??= wasm.wasm._malloc(2 * ADAMW_CHUNK * 4) >>> 0;
   const [p0, g0, out0] = [param, grad, out].map((t) => address(wasm, t)) as [number, number, number];
-  const mAt = adamwScratch.at;
+  const mAt = heapState.adamwScratch;
   const vAt = mAt + ADAMW_CHUNK * 4;
   const constants = [k.b1, k.b2, k.eps, k.stepSize, k.sqrtBc2, k.gradScale, k.decayFactor].map(f32Bits);
-  const heap = new Float32Array(memory.buffer);
+  const heap = new Float32Array(heapState.memory.buffer);
   for (let i0 = 0; i0 < m.length; i0 += ADAMW_CHUNK) {
     const c = Math.min(ADAMW_CHUNK, m.length - i0);
     heap.set(m.subarray(i0, i0 + c), mAt / 4);
