@@ -6,7 +6,9 @@ import {
   CheckpointMismatchError,
   type CheckpointSource,
   CONFIG_FILE,
+  checkFileHolds,
   checkModelType,
+  checkParameterBudget,
   encodeCheckpoint,
   type HFConfig,
   hfLabels,
@@ -26,7 +28,7 @@ import {
   tokenizerFiles,
   tokenizerFromFiles,
 } from '@transformer-kit/tokenizer';
-import { type BertConfig, BertModel, checkConfig } from './model.js';
+import { type BertConfig, BertModel, bertParameterCount, checkConfig } from './model.js';
 import { BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification } from './tasks.js';
 
 /*
@@ -173,7 +175,16 @@ async function load<M extends BertTaskModel>(
   build: (config: BertConfig, hf: HFConfig) => M,
   options: LoadOptions = {},
 ): Promise<M> {
-  const { config: hf, tensors: raw } = await loadCheckpoint(source);
+  // Sized from config.json and the file's header before any tensor is made: the backbone must be in the
+  // file (a pooler or head may start fresh), and backbone + pooler must fit the backend.
+  const { config: hf, tensors: raw } = await loadCheckpoint(source, {
+    check: (config, entries) => {
+      const c = bertConfigFromHF(config);
+      const params = bertParameterCount(c);
+      checkParameterBudget('BERT', params + c.hiddenSize * (c.hiddenSize + 1));
+      checkFileHolds('BERT', params, entries);
+    },
+  });
   let model: M | undefined;
   try {
     model = build(bertConfigFromHF(hf), hf);

@@ -49,6 +49,7 @@ export {
   type BertOutput,
   type BertPreset,
   bertConfig,
+  bertParameterCount,
   checkConfig,
   prepareInputs,
 } from './model.js';

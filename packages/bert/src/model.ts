@@ -9,6 +9,7 @@ import {
 } from '@transformer-kit/attention';
 import {
   type BackboneConfig,
+  blockParameterCount,
   canReadSync,
   checkBackboneConfig,
   checkIds,
@@ -16,6 +17,7 @@ import {
   Embedding,
   embedding,
   fromPreset,
+  InvalidArgumentError,
   LayerNorm,
   Module,
   Rng,
@@ -74,7 +76,19 @@ export function bertConfig(
 }
 
 export function checkConfig(c: BertConfig): BertConfig {
-  return checkBackboneConfig('BERT', c, ['vocabSize', 'maxPositions', 'typeVocabSize']);
+  checkBackboneConfig('BERT', c, ['vocabSize', 'maxPositions', 'typeVocabSize']);
+  const pad = c.padTokenId as unknown;
+  if (typeof pad !== 'number' || !Number.isInteger(pad) || pad < 0 || pad >= c.vocabSize)
+    throw new InvalidArgumentError(
+      `BERT config: padTokenId must be an integer in [0, vocabSize ${c.vocabSize}), got ${String(pad)}`,
+    );
+  return c;
+}
+
+/** The backbone's parameters for a config (embeddings and blocks; the pooler is H × H + H more), counted without building it. */
+export function bertParameterCount(c: BertConfig): number {
+  const h = c.hiddenSize;
+  return (c.vocabSize + c.maxPositions + c.typeVocabSize) * h + 2 * h + blockParameterCount(c);
 }
 
 /** What the tokenizer gives: ids (B,T), segment ids (B,T, default 0), attention mask (B,T, 1 = token, default all 1). */

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackboneExtras, RunOptions } from '@transformer-kit/attention';
-import { classificationLoss, crossEntropy, Module, Rng } from '@transformer-kit/core';
+import { checkPositiveInts, classificationLoss, crossEntropy, Module, Rng } from '@transformer-kit/core';
 import { ClsClassifier, MaskedLMHead, MeanPoolClassifier, TokenClassifier } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
 import { asInt2d, type BertConfig, type BertInputs, BertModel, type BertPreset } from './model.js';
@@ -101,12 +101,19 @@ abstract class BertWithClassifier<H extends Head> extends Module {
     head: (c: BertConfig, options: { dropout: number; rng: Rng }) => H,
   ) {
     super();
+    // Checked before the backbone exists, and whatever was built is released if the head throws.
+    checkPositiveInts('BERT classifier', { numLabels }, ['numLabels']);
     this.bert = this.module('bert', new BertModel(config, { pooler: false, seed }));
     this.config = this.bert.config;
-    this.classifier = this.module(
-      'classifier',
-      head(this.config, { dropout: this.config.hiddenDropout, rng: new Rng(seed + 1) }),
-    );
+    try {
+      this.classifier = this.module(
+        'classifier',
+        head(this.config, { dropout: this.config.hiddenDropout, rng: new Rng(seed + 1) }),
+      );
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
     this.numLabels = numLabels;
     this.id2label = id2label ?? defaultLabels(numLabels);
   }

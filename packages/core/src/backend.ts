@@ -84,6 +84,10 @@ export function resolveBackendChoice(
   choice?: string,
   env?: Record<string, string | undefined>,
 ): BackendChoice {
+  if (choice !== undefined && typeof choice !== 'string')
+    throw new UnknownBackendError(
+      `backend must be a string, got ${choice === null ? 'null' : typeof choice}; valid: ${BACKEND_CHOICES.join(', ')}`,
+    );
   const fromEnv = (env ?? processEnv())[BACKEND_ENV_VAR];
   const raw = (choice ?? (fromEnv || 'auto')).trim();
   if (!(BACKEND_CHOICES as readonly string[]).includes(raw)) {
@@ -98,10 +102,29 @@ export function probeWebGPU(options: Pick<InitBackendOptions, 'loadModule'> = {}
   return probe(options.loadModule ?? importModule);
 }
 
-/** Chooses and initialises the TF.js backend; call once at startup. */
-export async function initBackend(
+// The call in progress: concurrent initBackend calls run one after another, in call order (the last one's
+// backend is the one left active), never interleaved halfway through TF.js's setBackend.
+let pending: Promise<unknown> = Promise.resolve();
+
+/**
+ * Chooses and initialises the TF.js backend; call once at startup. Calls made while one is in progress wait
+ * for it and then run in order, so the last call's backend is the one in use.
+ */
+export function initBackend(
   choice?: BackendChoice | string,
   options: InitBackendOptions = {},
+): Promise<BackendInfo> {
+  const run = pending.then(
+    () => initBackendNow(choice, options),
+    () => initBackendNow(choice, options),
+  );
+  pending = run.catch(() => {});
+  return run;
+}
+
+async function initBackendNow(
+  choice: BackendChoice | string | undefined,
+  options: InitBackendOptions,
 ): Promise<BackendInfo> {
   const requested = resolveBackendChoice(choice, options.env);
   const load = options.loadModule ?? importModule;

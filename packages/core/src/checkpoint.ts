@@ -1,11 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from './activations.js';
+import { SIZE_LIMITS } from './config.js';
 import { isNode } from './env.js';
 import { CheckpointError, CheckpointMismatchError, listFirst } from './errors.js';
 import type { Module } from './module.js';
 import {
+  parseSafetensorsHeader,
   type ReadSafetensorsOptions,
   readSafetensors,
+  type SafetensorsEntry,
   type TensorSource,
   writeSafetensors,
 } from './safetensors.js';
@@ -63,7 +66,10 @@ export function hfLabels(
   hf: HFConfig,
   numLabels?: number,
 ): { numLabels: number; id2label?: Record<number, string> } {
-  const id2label = hf.id2label as Record<string, string> | undefined;
+  const raw = hf.id2label;
+  if (raw !== undefined && (typeof raw !== 'object' || raw === null || Array.isArray(raw)))
+    throw new CheckpointError('config.json: id2label must be an object of id → name');
+  const id2label = raw as Record<string, string> | undefined;
   const fromFile = id2label
     ? Object.keys(id2label).length
     : typeof hf.num_labels === 'number'
@@ -71,6 +77,11 @@ export function hfLabels(
       : undefined;
   const n = numLabels ?? fromFile;
   if (n === undefined) throw new CheckpointError('config.json has no id2label / num_labels: pass numLabels');
+  const max = SIZE_LIMITS.numLabels!;
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new CheckpointError(
+      `${numLabels === undefined ? 'config.json: num_labels / id2label size' : 'numLabels'} must be an integer in [1, ${max}], got ${n}`,
+    );
   const labels =
     id2label && Object.keys(id2label).length === n
       ? Object.fromEntries(Object.entries(id2label).map(([k, v]) => [Number(k), v]))
@@ -197,10 +208,19 @@ export interface LoadedCheckpoint {
   metadata: Record<string, string>;
 }
 
+export interface LoadCheckpointOptions extends Pick<ReadSafetensorsOptions, 'filter'> {
+  /**
+   * Called with config.json and every shard's header entries (names, dtypes, shapes) before any tensor is
+   * decoded: a family's loader throws here when the config is out of bounds, would not fit the backend, or
+   * asks for more than the file holds, so nothing has been allocated.
+   */
+  check?: (config: HFConfig, entries: readonly SafetensorsEntry[]) => void;
+}
+
 /** Reads config.json and the weights (single file or shards). Missing files are a CheckpointError. */
 export async function loadCheckpoint(
   source: CheckpointSource,
-  options: Pick<ReadSafetensorsOptions, 'filter'> = {},
+  options: LoadCheckpointOptions = {},
 ): Promise<LoadedCheckpoint> {
   const files = openSource(source);
   const config = parseConfig(await need(files, CONFIG_FILE), `${files.where}/${CONFIG_FILE}`);
@@ -222,12 +242,21 @@ export async function loadCheckpoint(
       return f;
     });
   }
+  const bytesOf = new Map<string, Uint8Array>();
+  for (const shard of shards)
+    bytesOf.set(shard, shard === WEIGHTS_FILE && single ? single : await need(files, shard));
+  if (options.check) {
+    const entries: SafetensorsEntry[] = [];
+    for (const [shard, bytes] of bytesOf)
+      for (const e of parseSafetensorsHeader(bytes, `${files.where}/${shard}`).entries) entries.push(e);
+    options.check(config, entries);
+  }
   const tensors: Record<string, tf.Tensor> = {};
   const metadata: Record<string, string> = {};
+  const filter = options.filter ? { filter: options.filter } : {};
   try {
-    for (const shard of shards) {
-      const bytes = shard === WEIGHTS_FILE && single ? single : await need(files, shard);
-      const { tensors: part, meta } = decodeShard(bytes, `${files.where}/${shard}`, options);
+    for (const [shard, bytes] of bytesOf) {
+      const { tensors: part, meta } = decodeShard(bytes, `${files.where}/${shard}`, filter);
       Object.assign(metadata, meta);
       for (const [name, t] of Object.entries(part)) {
         if (name in tensors) {
@@ -396,6 +425,10 @@ async function missing(files: Files, name: string): Promise<CheckpointError> {
 }
 
 function openSource(source: CheckpointSource): Files {
+  if (typeof source !== 'string' && (typeof source !== 'object' || source === null))
+    throw new CheckpointError(
+      `a checkpoint source is a folder path, URL, Map/record of files or File list, got ${source === null ? 'null' : typeof source}`,
+    );
   if (typeof source === 'string' || source instanceof URL) {
     const url = typeof source === 'string' ? parseUrl(source) : source;
     if (url?.protocol === 'file:') return folder(decodeURIComponent(url.pathname));

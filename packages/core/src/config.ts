@@ -38,6 +38,7 @@ export function checkBackboneConfig<C extends BackboneConfig>(
   checkPositiveInts(family, c, ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize', ...sizes]);
   checkHeads(family, c.hiddenSize, c.numHeads, 'hiddenSize');
   checkRates(family, c, ['hiddenDropout', 'attentionDropout']);
+  checkEps(family, c.layerNormEps);
   checkActivation(c.activation);
   return c;
 }
@@ -58,13 +59,41 @@ export function fromPreset<C extends object, P extends string>(
   return { ...start, ...overrides };
 }
 
-/** Throws InvalidArgumentError unless every `keys` field of `c` is an integer >= 1. */
+/**
+ * Upper bounds of config sizes, by field: far above any released model (GPT-3: 96 layers × 12288 hidden,
+ * vocabularies ≤ 256k, contexts ≤ 128k) and far below what makes a hostile config.json allocate without
+ * bound or overflow a typed array. A field not listed is bounded by MAX_SIZE.
+ */
+export const SIZE_LIMITS: Readonly<Record<string, number>> = {
+  numLayers: 1024,
+  numHeads: 1024,
+  hiddenSize: 65536,
+  intermediateSize: 262144,
+  vocabSize: 2 ** 22,
+  maxPositions: 2 ** 20,
+  typeVocabSize: 2 ** 16,
+  numLabels: 2 ** 20,
+  imageSize: 2 ** 14,
+  patchSize: 2 ** 10,
+  numChannels: 2 ** 10,
+};
+export const MAX_SIZE = 2 ** 24;
+
+/** Throws InvalidArgumentError unless every `keys` field of `c` is an integer in [1, SIZE_LIMITS[k]]. */
 export function checkPositiveInts<C>(family: string, c: C, keys: readonly (keyof C & string)[]): void {
   for (const k of keys) {
     const v = c[k] as unknown;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
       throw new InvalidArgumentError(`${family} config: ${k} must be a positive integer, got ${String(v)}`);
+    const max = Object.hasOwn(SIZE_LIMITS, k) ? SIZE_LIMITS[k]! : MAX_SIZE;
+    if (v > max) throw new InvalidArgumentError(`${family} config: ${k} ${v} is over the limit of ${max}`);
   }
+}
+
+/** Throws InvalidArgumentError unless a LayerNorm epsilon is finite and > 0 (≤ 0 turns every output NaN). */
+export function checkEps(family: string, eps: unknown): void {
+  if (typeof eps !== 'number' || !(eps > 0 && eps < 1))
+    throw new InvalidArgumentError(`${family} config: layerNormEps must be in (0, 1), got ${String(eps)}`);
 }
 
 /** Throws InvalidArgumentError unless every `keys` field of `c` is a rate in [0, 1). */

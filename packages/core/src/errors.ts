@@ -15,7 +15,21 @@ export type ErrorCode =
   | 'NON_FINITE_LOSS'
   | 'OUT_OF_MEMORY'
   | 'GRADIENT'
-  | 'KERNEL';
+  | 'KERNEL'
+  // @transformer-kit/tokenizer's TokenizerError codes (it stands alone, so it cannot import this type).
+  | 'INVALID_INPUT'
+  | 'MALFORMED_FILE'
+  | 'DUPLICATE_TOKEN'
+  | 'MISSING_SPECIAL_TOKEN'
+  | 'MAX_LENGTH_TOO_SMALL'
+  | 'UNSUPPORTED';
+
+/**
+ * The brand every transformer-kit error carries, as a registered symbol: packages that stand alone (the
+ * tokenizer does not depend on core) set the same one on their own error class, and `instanceof
+ * TransformerKitError` recognises it, so one `catch` handles every typed error from every package.
+ */
+export const ERROR_BRAND: unique symbol = Symbol.for('transformer-kit.error') as never;
 
 export class TransformerKitError extends Error {
   readonly code: ErrorCode;
@@ -25,6 +39,19 @@ export class TransformerKitError extends Error {
     this.name = new.target.name;
   }
 }
+(TransformerKitError.prototype as unknown as Record<symbol, unknown>)[ERROR_BRAND] = true;
+// `x instanceof TransformerKitError` is also true for branded errors (TokenizerError); for subclasses
+// (`this` is then ShapeError, say) instanceof is the ordinary prototype-chain test.
+Object.defineProperty(TransformerKitError, Symbol.hasInstance, {
+  value(this: abstract new (...args: never[]) => unknown, x: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+    return (
+      this === TransformerKitError &&
+      x instanceof Error &&
+      (x as unknown as Record<symbol, unknown>)[ERROR_BRAND] === true
+    );
+  },
+});
 
 /** A tensor or array has the wrong rank or shape for the operation. */
 export class ShapeError extends TransformerKitError {

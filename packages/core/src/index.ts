@@ -9,6 +9,7 @@ export {
 } from './backend/wasm-heap.js';
 export * from './backend.js';
 export * from './batches.js';
+export * from './budget.js';
 export * from './checkpoint.js';
 export * from './clip.js';
 export * from './config.js';

@@ -115,7 +115,8 @@ export function parseSafetensorsHeader(
     if (typeof value !== 'object' || value === null) fail(`${at}: entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
     if (typeof dtype !== 'string') fail(`${at}: missing dtype`);
-    const size = DTYPE_SIZE[dtype as string];
+    // Own properties only: a dtype named 'constructor' or '__proto__' is unknown, not Object's.
+    const size = Object.hasOwn(DTYPE_SIZE, dtype as string) ? DTYPE_SIZE[dtype as string] : undefined;
     if (size === undefined)
       fail(`${at}: unknown dtype '${dtype}' (known: ${Object.keys(DTYPE_SIZE).join(', ')})`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -248,7 +249,7 @@ function decode(bytes: Uint8Array, e: SafetensorsEntry, source: string): Float32
     }
     default:
       throw new CheckpointError(
-        `${source}: tensor '${e.name}': dtype ${e.dtype} cannot be decoded (supported: F32, F16, BF16, F64, integers, BOOL); skip it with the filter option`,
+        `${source}: tensor '${e.name}': dtype ${e.dtype} cannot be decoded (supported: F32, F16, BF16, F64, integers, BOOL); convert the file to F16/F32, or skip the tensor with readSafetensors' / loadCheckpoint's filter option`,
       );
   }
 }

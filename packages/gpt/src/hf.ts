@@ -2,9 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import {
   activationFromHF,
   activationToHF,
+  blockParameterCount,
   CheckpointError,
   type CheckpointSource,
+  checkFileHolds,
   checkModelType,
+  checkParameterBudget,
   loadCheckpoint,
   readOptionalFiles,
   type StateDict,
@@ -95,6 +98,16 @@ const RENAMES: Array<[RegExp, string]> = [
  */
 export function stateDictFromHF(hf: StateDict, config: GPTConfig): StateDict {
   const out: StateDict = {};
+  try {
+    convertInto(out, hf, config);
+  } catch (e) {
+    tf.dispose(Object.values(out));
+    throw e;
+  }
+  return out;
+}
+
+function convertInto(out: StateDict, hf: StateDict, config: GPTConfig): void {
   for (const [rawName, t] of Object.entries(hf)) {
     const name = rawName.startsWith('transformer.') ? rawName.slice('transformer.'.length) : rawName;
     if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) continue;
@@ -119,7 +132,6 @@ export function stateDictFromHF(hf: StateDict, config: GPTConfig): StateDict {
     const renamed = RENAMES.reduce((n, [re, to]) => n.replace(re, to), name);
     out[renamed] = t.clone();
   }
-  return out;
 }
 
 /** Our parameters → HF GPT2LMHeadModel names and layouts (new tensors the caller must dispose). */
@@ -157,17 +169,31 @@ export function gptFromHF(
   overrides: Partial<GPTConfig> = {},
 ): GPT {
   const c = configFromHF(config, overrides);
-  const model = new GPT(c);
+  checkParameterBudget('GPT', gptParameterCount(c));
+  // The file's tensors are converted first: a bad one (c_attn's shape) throws before the model exists.
   const sd = stateDictFromHF(tensors, c);
+  let model: GPT | undefined;
   try {
+    model = new GPT(c);
     model.loadStateDict(sd);
+    return model;
   } catch (e) {
-    model.dispose();
+    model?.dispose();
     throw e;
   } finally {
     tf.dispose(Object.values(sd));
   }
-  return model;
+}
+
+/** GPT's parameters for a config, counted without building it. */
+export function gptParameterCount(c: GPTConfig): number {
+  const h = c.hiddenSize;
+  return (
+    (c.vocabSize + c.maxPositions) * h +
+    blockParameterCount(c, c.bias) +
+    2 * h +
+    (c.tieWeights ? 0 : h * c.vocabSize)
+  );
 }
 
 /**
@@ -175,7 +201,15 @@ export function gptFromHF(
  * from a path, URL or files. A checkpoint that does not fit names its first differences.
  */
 export async function loadGPT2(source: CheckpointSource, overrides: Partial<GPTConfig> = {}): Promise<GPT> {
-  const { config, tensors } = await loadCheckpoint(source);
+  // Sized from config.json and the file's header before any tensor is made.
+  const { config, tensors } = await loadCheckpoint(source, {
+    check: (hf, entries) => {
+      const c = configFromHF(hf, overrides);
+      const params = gptParameterCount(c);
+      checkParameterBudget('GPT', params);
+      checkFileHolds('GPT', params, entries);
+    },
+  });
   try {
     return gptFromHF(config, tensors, overrides);
   } finally {

@@ -2,6 +2,7 @@ export {
   configFromHF,
   configToHF,
   gptFromHF,
+  gptParameterCount,
   loadGPT2,
   loadPretrained,
   savePretrained,

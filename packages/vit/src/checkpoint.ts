@@ -2,11 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import {
   activationFromHF,
   activationToHF,
+  blockParameterCount,
   CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
   CONFIG_FILE,
+  checkFileHolds,
   checkModelType,
+  checkParameterBudget,
   type HFConfig,
   hfLabels,
   InvalidArgumentError,
@@ -17,7 +20,13 @@ import {
   saveCheckpoint,
 } from '@transformer-kit/core';
 import { checkMAEConfig, type MAEConfig, ViTMAEForPreTraining } from './mae.js';
-import { checkViTConfig, type ViTConfig, ViTForImageClassification, ViTModel } from './model.js';
+import {
+  checkViTConfig,
+  type ViTConfig,
+  ViTForImageClassification,
+  ViTModel,
+  vitParameterCount,
+} from './model.js';
 
 /*
  * HuggingFace ViT / ViTMAE folders (config.json + model.safetensors) ⇄ our modules. Three differences:
@@ -230,7 +239,17 @@ async function load<M extends ViTTaskModel>(
   build: (hf: HFConfig, names: string[]) => M,
   options: LoadOptions = {},
 ): Promise<M> {
-  const { config: hf, tensors: raw } = await loadCheckpoint(source);
+  // Sized from config.json and the file's header before any tensor is made: the encoder must be in the
+  // file, and the backbone must fit the backend.
+  const { config: hf, tensors: raw } = await loadCheckpoint(source, {
+    check: (config, entries) => {
+      const c = vitConfigFromHF(config);
+      checkParameterBudget('ViT', vitParameterCount(c));
+      // Patch projection and blocks: what every ViT / ViTMAE file holds (positions may be a fixed table).
+      const h = c.hiddenSize;
+      checkFileHolds('ViT', c.numChannels * c.patchSize ** 2 * h + h + blockParameterCount(c), entries);
+    },
+  });
   let model: M | undefined;
   try {
     model = build(hf, Object.keys(raw));

@@ -41,4 +41,5 @@ export {
   type ViTPreset,
   vitConfig,
   vitDecay,
+  vitParameterCount,
 } from './model.js';

@@ -7,7 +7,9 @@ import {
 } from '@transformer-kit/attention';
 import {
   type BackboneConfig,
+  blockParameterCount,
   checkBackboneConfig,
+  checkPositiveInts,
   classificationLoss,
   dropout,
   extractPatches,
@@ -82,6 +84,13 @@ export function vitConfig(
   overrides: Partial<ViTConfig> = {},
 ): ViTConfig {
   return checkViTConfig(fromPreset<ViTConfig, ViTPreset>('ViT', VIT_PRESETS, 'nano', base, overrides));
+}
+
+/** ViTModel's parameters for a config (patch projection, [CLS], positions, blocks, final norm), counted without building it. */
+export function vitParameterCount(c: ViTConfig): number {
+  const h = c.hiddenSize;
+  const patches = (c.imageSize / c.patchSize) ** 2;
+  return c.numChannels * c.patchSize ** 2 * h + h + h + (patches + 1) * h + blockParameterCount(c) + 2 * h;
 }
 
 export function checkViTConfig<C extends ViTConfig>(c: C): C {
@@ -328,15 +337,22 @@ export class ViTForImageClassification extends Module {
     this.config = vitConfig(config);
     if (pooling !== 'cls' && pooling !== 'mean')
       throw new InvalidArgumentError(`pooling must be 'cls' or 'mean', got '${pooling}'`);
+    // Checked before the backbone exists, and whatever was built is released if the head throws.
+    checkPositiveInts('ViT classifier', { numLabels }, ['numLabels']);
     this.vit = this.module('vit', new ViTModel(this.config, { seed }));
     const opts = { dropout: 0, rng: new Rng(seed + 1) };
     const d = this.config.hiddenSize;
-    this.classifier = this.module(
-      'classifier',
-      pooling === 'cls'
-        ? new ClsClassifier(d, numLabels, { pooler: false, ...opts })
-        : new MeanPoolClassifier(d, numLabels, opts),
-    );
+    try {
+      this.classifier = this.module(
+        'classifier',
+        pooling === 'cls'
+          ? new ClsClassifier(d, numLabels, { pooler: false, ...opts })
+          : new MeanPoolClassifier(d, numLabels, opts),
+      );
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
     this.pooling = pooling;
     this.numLabels = numLabels;
     this.id2label =
