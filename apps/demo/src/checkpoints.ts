@@ -54,3 +54,14 @@ export async function loadGptCheckpoint(source: CheckpointSource, sizes: GptSize
   const loaded = await loadGpt(source);
   return GptExperiment.fromModel(need(loaded), loaded.model, { ...sizes, seed: 0 });
 }
+
+/** The largest |a − b| over two tables of predictions (a reload check); a loop, as tables can be 200k rows. */
+export function maxAbsDiff(a: readonly number[][], b: readonly number[][]): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++)
+    for (let j = 0; j < a[i]!.length; j++) {
+      const d = Math.abs(a[i]![j]! - b[i]![j]!);
+      if (d > m || Number.isNaN(d)) m = d;
+    }
+  return m;
+}

@@ -4,10 +4,12 @@
  * and check that it predicts the same. Bad input (a missing file, bad data, a folder that is not a BERT
  * with a vocabulary, a batch that cannot fit) is one line on stderr and exit code 2.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadSequenceClassifier } from '@transformer-kit/bert';
+import { listFirst } from '@transformer-kit/core';
+import { maxAbsDiff } from './checkpoints.js';
 import type { DemoOptions } from './cli.js';
 import {
   DEFAULT_SETTINGS,
@@ -69,6 +71,26 @@ export function checkFineTuneInputs(opts: DemoOptions): void {
     throw new UsageError(`--from ${from}: no config.json there (is it a HuggingFace model folder?)`);
   const data = resolve(f.data);
   if (!existsSync(data) || !statSync(data).isFile()) throw new UsageError(`--data ${data}: no such file`);
+  checkOutDir(outDir(opts));
+}
+
+const outDir = (opts: DemoOptions) =>
+  resolve(opts.finetune.out ?? join(opts.checkpointDir, 'finetuned-bert'));
+
+/**
+ * Refuses an output folder the save would fail on (a file in the way, no write permission) before any
+ * training, not after it: the folder, or the nearest existing folder above it, must be a writable folder.
+ */
+function checkOutDir(dir: string): void {
+  let at = dir;
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  const what = at === dir ? '' : ` (its nearest existing parent ${at})`;
+  if (!statSync(at).isDirectory()) throw new UsageError(`--out ${dir}${what}: not a folder`);
+  try {
+    accessSync(at, constants.W_OK);
+  } catch {
+    throw new UsageError(`--out ${dir}${what}: not writable`);
+  }
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -103,7 +125,12 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
   out.log(
     `   data: ${data.rows.length} rows, columns ${[data.columns.text, data.columns.pair, data.columns.label].filter(Boolean).join(', ')}${data.hasHeader ? '' : ' (no header)'}`,
   );
-  out.log(`   labels found: ${data.labels.map((l, i) => `${l} (${data.counts[i]})`).join(', ')}`);
+  out.log(
+    `   labels found: ${data.labels.length}: ${listFirst(
+      data.labels.map((l, i) => `${l} (${data.counts[i]})`),
+      20,
+    )}`,
+  );
   out.log(
     `   split: ${split.train.length} train / ${split.validation.length} validation (seeded shuffle, seed ${opts.seed}); majority class '${split.majority.label}' scores ${pct(split.majority.accuracy)}`,
   );
@@ -160,7 +187,7 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
     );
 
     // Save as an HF folder, reload it as a classifier for the same labels, and compare predictions.
-    const dir = resolve(f.out ?? join(opts.checkpointDir, 'finetuned-bert'));
+    const dir = outDir(opts);
     await exp.save(dir);
     const reloaded = await loadSequenceClassifier(dir, { labels: split.labels });
     let identical = false;
@@ -168,7 +195,7 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
     try {
       const before = await exp.predict(split.validation);
       const after = await predictProbs(reloaded.model, reloaded.tokenizer!, split.validation, exp.maxLength);
-      const maxDiff = Math.max(...before.flatMap((p, i) => p.map((v, j) => Math.abs(v - after[i]![j]!))));
+      const maxDiff = maxAbsDiff(before, after);
       identical = maxDiff === 0 && !reloaded.newHead;
       probs = before;
       out.log('');

@@ -343,7 +343,7 @@ export async function predictProbs(
         padFor(maxLength),
       );
       const probs = tf.tidy(() => tf.softmax(model.forward(inputs)));
-      out.push(...((await probs.array()) as number[][]));
+      for (const row of (await probs.array()) as number[][]) out.push(row);
       probs.dispose();
     }
   } finally {

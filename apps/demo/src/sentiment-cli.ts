@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Sentiment from 'sentiment';
-import { loadSentimentCheckpoint, saveSentimentCheckpoint } from './checkpoints.js';
+import { loadSentimentCheckpoint, maxAbsDiff, saveSentimentCheckpoint } from './checkpoints.js';
 import type { DemoOptions } from './cli.js';
 import type { LabelledSentence } from './data.js';
 import { loadSentences } from './data-node.js';
@@ -91,7 +91,8 @@ export async function runSentiment(opts: DemoOptions, out: Output): Promise<Sent
     const accCls = await cls.accuracy(cls.test);
     const accMean = await mean.accuracy(mean.test);
     const majority =
-      Math.max(...[0, 1].map((l) => cls.test.filter((s) => s.label === l).length)) / cls.test.length;
+      Math.max(cls.test.filter((s) => s.label === 0).length, cls.test.filter((s) => s.label === 1).length) /
+      cls.test.length;
     const rows = [
       { name: 'BERT + [CLS] head', accuracy: accCls, seconds: a.seconds },
       { name: 'BERT + mean-pool baseline', accuracy: accMean, seconds: b.seconds },
@@ -124,7 +125,7 @@ export async function runSentiment(opts: DemoOptions, out: Output): Promise<Sent
     try {
       const before = await cls.predict(cls.test.map((s) => s.text));
       const after = await reloaded.predict(reloaded.test.map((s) => s.text));
-      const maxDiff = Math.max(...before.flatMap((p, i) => p.map((v, j) => Math.abs(v - after[i]![j]!))));
+      const maxDiff = maxAbsDiff(before, after);
       identical = maxDiff === 0;
       out.log('');
       out.log(`   checkpoint: ${dir} (model.safetensors, config.json, tokenizer.json, vocab.txt)`);

@@ -238,7 +238,7 @@ export class SentimentExperiment {
     for (let i = 0; i < texts.length; i += 64) {
       const inputs = this.encode(texts.slice(i, i + 64));
       const probs = tf.tidy(() => tf.softmax(this.model.forward(inputs)));
-      out.push(...((await probs.array()) as number[][]));
+      for (const row of (await probs.array()) as number[][]) out.push(row);
       probs.dispose();
     }
     return out;

@@ -14,7 +14,15 @@ export type DataProblem =
   | 'UNKNOWN_COLUMN'
   | 'SINGLE_LABEL'
   | 'EMPTY_ROWS'
-  | 'UNCLOSED_QUOTE';
+  | 'UNCLOSED_QUOTE'
+  | 'TOO_MANY_LABELS';
+
+/**
+ * The most labels a data set may have: a classifier head of 10,000 classes is already past what the demo's
+ * few epochs can train, and a label column that is really free text (100k labels of one row each) is
+ * refused with a clear message instead of a head nobody can train.
+ */
+export const MAX_LABELS = 10_000;
 
 /** Bad data: `problem` says which kind (the CLI exits 2, the page shows the message). */
 export class DataError extends InvalidArgumentError {
@@ -204,6 +212,11 @@ function withLabels(rows: DataRow[], name: string): Pick<LabelledData, 'rows' | 
   const found = [...count.keys()];
   const numeric = found.every((l) => l.trim() !== '' && Number.isFinite(Number(l)));
   const labels = found.sort(numeric ? (a, b) => Number(a) - Number(b) : undefined);
+  if (labels.length > MAX_LABELS)
+    throw new DataError(
+      'TOO_MANY_LABELS',
+      `${name}: ${labels.length} different labels (at most ${MAX_LABELS}); is the label column free text?`,
+    );
   if (labels.length < 2)
     throw new DataError(
       'SINGLE_LABEL',
@@ -242,15 +255,17 @@ export function splitData(data: LabelledData, validationFraction = 0.2, seed = 0
     label: id.get(r.label)!,
   }));
   const { train, test } = trainTestSplit(examples, validationFraction, seed);
-  const counts = data.labels.map((_, i) => train.filter((e) => e.label === i).length);
-  const top = counts.indexOf(Math.max(...counts));
+  // One pass each, linear in rows + labels (a filter per label was rows × labels).
+  const counts = new Array<number>(data.labels.length).fill(0);
+  for (const e of train) counts[e.label]!++;
+  let top = 0;
+  for (let i = 1; i < counts.length; i++) if (counts[i]! > counts[top]!) top = i;
+  let hits = 0;
+  for (const e of test) if (e.label === top) hits++;
   return {
     labels: data.labels,
     train,
     validation: test,
-    majority: {
-      label: data.labels[top]!,
-      accuracy: test.filter((e) => e.label === top).length / test.length,
-    },
+    majority: { label: data.labels[top]!, accuracy: hits / test.length },
   };
 }

@@ -213,7 +213,7 @@ export async function evaluateClassifier(
     const batch = examples.slice(i, i + batchSize);
     const inputs = encodeTexts(tokenizer, batch.map(toInput), maxLength, padToMultipleOf);
     const logits = tf.tidy(() => model.forward(inputs));
-    preds.push(...(await predictions(logits)));
+    for (const p of await predictions(logits)) preds.push(p);
     logits.dispose();
   }
   model.train(wasTraining);

@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'DUPLICATE_TOKEN'
   | 'MISSING_SPECIAL_TOKEN'
   | 'MAX_LENGTH_TOO_SMALL'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'WRITE_FAILED';
 
 /**
  * The brand every transformer-kit error carries, as a registered symbol: packages that stand alone (the

@@ -56,7 +56,8 @@ export abstract class Module {
   namedParameters(prefix = ''): Array<[string, tf.Variable]> {
     const out: Array<[string, tf.Variable]> = [];
     for (const [name, v] of this.#params) out.push([prefix + name, v]);
-    for (const [name, child] of this.#children) out.push(...child.namedParameters(`${prefix}${name}.`));
+    for (const [name, child] of this.#children)
+      for (const entry of child.namedParameters(`${prefix}${name}.`)) out.push(entry);
     return out;
   }
 
@@ -77,7 +78,8 @@ export abstract class Module {
   namedModules(prefix = ''): Array<[string, Module]> {
     const out: Array<[string, Module]> = [];
     for (const [name, child] of this.#children) {
-      out.push([prefix + name, child], ...child.namedModules(`${prefix}${name}.`));
+      out.push([prefix + name, child]);
+      for (const entry of child.namedModules(`${prefix}${name}.`)) out.push(entry);
     }
     return out;
   }

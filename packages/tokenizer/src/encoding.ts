@@ -2,7 +2,7 @@
  * What encode returns, and the steps after the model: truncation, the special-token template
  * ([CLS] A [SEP] B [SEP]) and padding — with HF's exact rules for each.
  */
-import { TokenizerError } from './errors.js';
+import { invalidInput, TokenizerError } from './errors.js';
 
 export interface Encoding {
   ids: number[];
@@ -189,6 +189,18 @@ export function applyTemplate(
   return e;
 }
 
+/**
+ * The longest encoding padding may produce: 2^20 tokens, past every model's context, far below what
+ * exhausts memory (a tokenizer.json asking for Fixed 1e9 would otherwise abort the process).
+ */
+export const MAX_PADDED_LENGTH = 2 ** 20;
+
+/** Throws INVALID_INPUT unless `v` is an integer in [min, MAX_PADDED_LENGTH]. */
+export function checkLength(what: string, v: unknown, min: number): asserts v is number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_PADDED_LENGTH)
+    throw invalidInput(`${what} must be an integer in [${min}, ${MAX_PADDED_LENGTH}], got ${String(v)}`);
+}
+
 /** HF's Encoding::pad: adds tokens up to `length` (never truncates). */
 export function pad(
   e: Encoding,
@@ -200,10 +212,14 @@ export function pad(
 ): void {
   const n = length - e.ids.length;
   if (n <= 0) return;
+  // In place by index: spreading n values into unshift/push overflows the call stack past ~100k.
   const fill = <T>(arr: T[], v: () => T) => {
-    const extra = Array.from({ length: n }, v);
-    if (left) arr.unshift(...extra);
-    else arr.push(...extra);
+    const len = arr.length;
+    arr.length = len + n;
+    if (left) {
+      for (let i = len - 1; i >= 0; i--) arr[i + n] = arr[i]!;
+      for (let i = 0; i < n; i++) arr[i] = v();
+    } else for (let i = len; i < len + n; i++) arr[i] = v();
   };
   fill(e.ids, () => padId);
   fill(e.tokens, () => padToken);

@@ -1,6 +1,10 @@
 /**
  * Every error this package raises on purpose is a TokenizerError with a stable `code`, so callers can
- * branch on the kind of fault. (The tokenizer stands alone: it does not depend on @transformer-kit/core.)
+ * branch on the kind of fault. The tokenizer stands alone (it does not depend on @transformer-kit/core), so
+ * TokenizerError joins core's TransformerKitError hierarchy by a brand instead of a base class: its
+ * prototype carries the registered symbol `Symbol.for('transformer-kit.error')`, which core's
+ * `instanceof TransformerKitError` recognises. One `catch` then handles every typed error of every package,
+ * and neither package imports the other.
  */
 export type TokenizerErrorCode =
   | 'INVALID_INPUT' // non-string text, bad option values, unknown ids
@@ -8,7 +12,8 @@ export type TokenizerErrorCode =
   | 'DUPLICATE_TOKEN' // the same token twice in a vocabulary
   | 'MISSING_SPECIAL_TOKEN' // a template or model needs a token the vocabulary lacks
   | 'MAX_LENGTH_TOO_SMALL' // truncation cannot fit even the special tokens
-  | 'UNSUPPORTED'; // a tokenizer.json part this package does not implement
+  | 'UNSUPPORTED' // a tokenizer.json part this package does not implement
+  | 'WRITE_FAILED'; // saving tokenizer files failed (the previous files are untouched)
 
 export class TokenizerError extends Error {
   readonly code: TokenizerErrorCode;
@@ -18,6 +23,8 @@ export class TokenizerError extends Error {
     this.name = 'TokenizerError';
   }
 }
+/** The brand core's TransformerKitError checks (core exports the same symbol as ERROR_BRAND). */
+(TokenizerError.prototype as unknown as Record<symbol, unknown>)[Symbol.for('transformer-kit.error')] = true;
 
 /** A file could not be parsed; the message names the file and, where there is one, the 1-based line. */
 export function malformed(file: string, line: number | null, what: string): TokenizerError {

@@ -3,6 +3,7 @@ export { CharModel } from './char.js';
 export {
   bertTemplate,
   type Encoding,
+  MAX_PADDED_LENGTH,
   type PaddingOptions,
   type Template,
   type TemplatePiece,
@@ -43,4 +44,4 @@ export {
 } from './train.js';
 export { BYTE_TO_CHAR } from './unicode.js';
 export { type Model, Vocab } from './vocab.js';
-export { WordPiece, type WordPieceConfig } from './wordpiece.js';
+export { MAX_INPUT_CHARS_PER_WORD, WordPiece, type WordPieceConfig } from './wordpiece.js';

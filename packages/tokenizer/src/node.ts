@@ -2,7 +2,7 @@
  * Node-only helpers (`@transformer-kit/tokenizer/node`): load and save tokenizers by path. The main entry
  * stays free of `fs` so it bundles for browsers.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BPE } from './bpe.js';
 import { TokenizerError } from './errors.js';
@@ -26,11 +26,38 @@ function read(path: string): string {
   }
 }
 
-/** Writes via a temporary file and a rename, so a crash never leaves a half-written file. */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+/**
+ * Writes every file to a temp file in the same folder, fsyncs it, and only then renames them over the old
+ * ones (as core's saveCheckpoint): a failure (full disk, read-only folder, a folder in the way) leaves the
+ * previous files untouched and no temp file behind, and is a TokenizerError WRITE_FAILED.
+ */
+function writeAllAtomic(dir: string, files: readonly [string, string][]): string[] {
+  const tag = `${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const temps = files.map(([name]) => join(dir, `.${name}.tmp-${tag}`));
+  let renamed = 0;
+  try {
+    files.forEach(([, text], i) => {
+      const fd = openSync(temps[i]!, 'w');
+      try {
+        writeFileSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    });
+    for (; renamed < files.length; renamed++) renameSync(temps[renamed]!, join(dir, files[renamed]![0]));
+  } catch (e) {
+    for (const t of temps) rmSync(t, { force: true });
+    const state =
+      renamed === 0
+        ? 'the previous files are untouched'
+        : `${renamed} of ${files.length} files were replaced`;
+    throw new TokenizerError(
+      'WRITE_FAILED',
+      `saving the tokenizer to ${dir} failed: ${(e as Error).message}; ${state}`,
+    );
+  }
+  return files.map(([name]) => join(dir, name));
 }
 
 /** An HF tokenizer.json from disk. */
@@ -65,9 +92,5 @@ export function saveTokenizer(t: Tokenizer, dir: string): string[] {
   if (t.model instanceof WordPiece) out.push(['vocab.txt', vocabToTxt(t.model.vocab)]);
   if (t.model instanceof BPE)
     out.push(['vocab.json', vocabToJson(t.model.vocab)], ['merges.txt', mergesToTxt(t.model.merges)]);
-  return out.map(([name, text]) => {
-    const p = join(dir, name);
-    writeAtomic(p, text);
-    return p;
-  });
+  return writeAllAtomic(dir, out);
 }

@@ -6,7 +6,13 @@
  */
 import { BPE, type Merge } from './bpe.js';
 import { CharModel } from './char.js';
-import type { PaddingOptions, Template, TemplatePiece, TruncationOptions } from './encoding.js';
+import {
+  checkLength,
+  type PaddingOptions,
+  type Template,
+  type TemplatePiece,
+  type TruncationOptions,
+} from './encoding.js';
 import { malformed, TokenizerError } from './errors.js';
 import { BertNormalizer } from './normalizer.js';
 import type { PreTokenizerKind } from './pretokenizers.js';
@@ -36,12 +42,36 @@ export function parseTokenizerJson(text: string, file = 'tokenizer.json'): Token
 }
 
 export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
-  if (j === null || typeof j !== 'object') throw malformed(file, null, 'expected a JSON object');
-  if (!j.model || typeof j.model !== 'object') throw malformed(file, null, 'missing "model"');
+  try {
+    return fromJson(j, file);
+  } catch (e) {
+    // The checks below name each field they know; a shape nobody anticipated (a number where an object
+    // goes, say) still ends as a typed error naming the file, never a raw TypeError from deep inside.
+    if (e instanceof TypeError || e instanceof RangeError)
+      throw malformed(file, null, `unexpected structure (${e.message})`);
+    throw e;
+  }
+}
+
+const isObject = (x: unknown): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** `x` when it is an array, [] when absent; anything else is MALFORMED_FILE naming `what`. */
+function listOf(x: unknown, file: string, what: string): unknown[] {
+  if (x === undefined || x === null) return [];
+  if (!Array.isArray(x))
+    throw malformed(file, null, `${what} must be a list, got ${JSON.stringify(x)?.slice(0, 40)}`);
+  return x;
+}
+
+function fromJson(j: Json, file: string): Tokenizer {
+  if (!isObject(j)) throw malformed(file, null, 'expected a JSON object');
+  if (!isObject(j.model)) throw malformed(file, null, 'missing "model"');
   const m = j.model;
   const type =
     m.type ?? (m.merges ? 'BPE' : m.continuing_subword_prefix !== undefined ? 'WordPiece' : undefined);
   let model: WordPiece | BPE | CharModel;
+  if (['WordPiece', 'BPE', 'CharLevel'].includes(type) && m.vocab !== undefined && !isObject(m.vocab))
+    throw malformed(file, null, 'model.vocab must be an object {"token": id}');
   if (type === 'WordPiece') {
     model = new WordPiece(new Vocab(m.vocab ?? {}, `${file} model.vocab`), {
       unkToken: m.unk_token ?? '[UNK]',
@@ -60,7 +90,7 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
     ] as const) {
       if (!ok) throw unsupported(file, `BPE model option ${k} = ${JSON.stringify(m[k])}`);
     }
-    const merges: Merge[] = (m.merges ?? []).map((x: unknown, i: number) => {
+    const merges: Merge[] = listOf(m.merges, file, 'model.merges').map((x: unknown, i: number) => {
       const pair = typeof x === 'string' ? x.split(' ') : x;
       if (
         !Array.isArray(pair) ||
@@ -113,8 +143,18 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
   if (pp) {
     if (pp.type === 'TemplateProcessing') template = parseTemplate(pp, file);
     else if (pp.type === 'BertProcessing') {
-      const cls = pp.cls?.[0] ?? '[CLS]';
-      const sep = pp.sep?.[0] ?? '[SEP]';
+      const token = (v: unknown, what: string, fallback: string): string => {
+        if (v === undefined || v === null) return fallback;
+        if (!Array.isArray(v) || typeof v[0] !== 'string')
+          throw malformed(
+            file,
+            null,
+            `post_processor.${what} must be ["token", id], got ${JSON.stringify(v)}`,
+          );
+        return v[0];
+      };
+      const cls = token(pp.cls, 'cls', '[CLS]');
+      const sep = token(pp.sep, 'sep', '[SEP]');
       template = {
         single: [
           { special: cls, typeId: 0 },
@@ -147,7 +187,7 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
     else throw unsupported(file, `decoder ${JSON.stringify(d.type)}`);
   }
 
-  const added: AddedTokenInput[] = (j.added_tokens ?? []).map((t: Json, i: number) => {
+  const added: AddedTokenInput[] = listOf(j.added_tokens, file, 'added_tokens').map((t: Json, i: number) => {
     if (!t || typeof t.content !== 'string' || !Number.isInteger(t.id))
       throw malformed(file, null, `added_tokens[${i}] needs "id" and "content"`);
     if (t.single_word)
@@ -179,8 +219,13 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
 function parseTemplate(pp: Json, file: string): Template {
   const pieces = (list: Json, which: string): TemplatePiece[] => {
     if (!Array.isArray(list)) throw malformed(file, null, `post_processor.${which} must be a list`);
-    return list.map((x: Json) => {
+    return list.map((x: Json, i: number) => {
+      if (!isObject(x))
+        throw malformed(file, null, `post_processor.${which}[${i}] is not an object: ${JSON.stringify(x)}`);
       if (x.SpecialToken) {
+        if (typeof x.SpecialToken.id !== 'string')
+          throw malformed(file, null, `post_processor.${which}[${i}].SpecialToken.id must be a string`);
+        checkTypeId(x.SpecialToken.type_id, file, which, i);
         const st = pp.special_tokens?.[x.SpecialToken.id];
         if (st && (st.ids?.length !== 1 || st.tokens?.[0] !== x.SpecialToken.id)) {
           throw unsupported(
@@ -190,6 +235,7 @@ function parseTemplate(pp: Json, file: string): Template {
         }
         return { special: x.SpecialToken.id, typeId: x.SpecialToken.type_id ?? 0 };
       }
+      if (x.Sequence) checkTypeId(x.Sequence.type_id, file, which, i);
       if (x.Sequence) return { sequence: x.Sequence.id === 'B' ? 'B' : 'A', typeId: x.Sequence.type_id ?? 0 };
       throw malformed(file, null, `post_processor.${which}: unknown piece ${JSON.stringify(x)}`);
     });
@@ -197,28 +243,60 @@ function parseTemplate(pp: Json, file: string): Template {
   return { single: pieces(pp.single, 'single'), pair: pieces(pp.pair, 'pair') };
 }
 
+function checkTypeId(v: unknown, file: string, which: string, i: number): void {
+  if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 16))
+    throw malformed(
+      file,
+      null,
+      `post_processor.${which}[${i}] type_id ${JSON.stringify(v)} is not a small non-negative integer`,
+    );
+}
+
+/** A length field as a typed MALFORMED_FILE error naming it (bounded like every padded length). */
+function lengthField(v: unknown, file: string, what: string, min: number): number {
+  try {
+    checkLength(what, v, min);
+  } catch (e) {
+    throw malformed(file, null, (e as Error).message);
+  }
+  return v as number;
+}
+
 function parseTruncation(t: Json, file: string): TruncationOptions | null {
   if (!t) return null;
+  if (!isObject(t)) throw malformed(file, null, 'truncation must be an object or null');
   if (t.stride) throw unsupported(file, `truncation stride ${t.stride}`);
   const strategy = (
     { LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const
   )[t.strategy as 'LongestFirst'];
   if (!strategy) throw malformed(file, null, `truncation.strategy ${JSON.stringify(t.strategy)}`);
-  return { maxLength: t.max_length, strategy, direction: t.direction === 'Left' ? 'left' : 'right' };
+  const maxLength = lengthField(t.max_length, file, 'truncation.max_length', 0);
+  return { maxLength, strategy, direction: t.direction === 'Left' ? 'left' : 'right' };
 }
 
 function parsePadding(p: Json, file: string): PaddingOptions | null {
   if (!p) return null;
-  const fixed = p.strategy?.Fixed;
+  if (!isObject(p)) throw malformed(file, null, 'padding must be an object or null');
+  const fixed = isObject(p.strategy) ? p.strategy.Fixed : undefined;
   if (p.strategy !== 'BatchLongest' && fixed === undefined)
     throw malformed(file, null, `padding.strategy ${JSON.stringify(p.strategy)}`);
+  const id = (v: unknown, what: string) => {
+    if (v === undefined || v === null) return 0;
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= 2 ** 31)
+      throw malformed(file, null, `${what} ${JSON.stringify(v)} is not a non-negative integer id`);
+    return v as number;
+  };
+  const token = p.pad_token ?? '[PAD]';
+  if (typeof token !== 'string') throw malformed(file, null, 'padding.pad_token must be a string');
   return {
-    ...(fixed !== undefined ? { length: fixed } : {}),
+    ...(fixed !== undefined ? { length: lengthField(fixed, file, 'padding.strategy.Fixed', 0) } : {}),
     direction: p.direction === 'Left' ? 'left' : 'right',
-    padId: p.pad_id ?? 0,
-    padTypeId: p.pad_type_id ?? 0,
-    padToken: p.pad_token ?? '[PAD]',
-    ...(p.pad_to_multiple_of ? { padToMultipleOf: p.pad_to_multiple_of } : {}),
+    padId: id(p.pad_id, 'padding.pad_id'),
+    padTypeId: id(p.pad_type_id, 'padding.pad_type_id'),
+    padToken: token,
+    ...(p.pad_to_multiple_of
+      ? { padToMultipleOf: lengthField(p.pad_to_multiple_of, file, 'padding.pad_to_multiple_of', 1) }
+      : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import { CharModel } from './char.js';
 import {
   applyTemplate,
   bertTemplate,
+  checkLength,
   countSpecial,
   type Encoding,
   type PaddingOptions,
@@ -372,18 +373,21 @@ export class Tokenizer {
       return this.encode(x, null, { ...opts, padding: null });
     });
     if (padding) {
-      const len = padding.length ?? Math.max(0, ...out.map((e) => e.ids.length));
+      let longest = 0;
+      for (const e of out) if (e.ids.length > longest) longest = e.ids.length;
+      const len = padding.length ?? longest;
       for (const e of out) this.padTo(e, len, padding);
     }
     return out;
   }
 
   private padTo(e: Encoding, length: number, p: PaddingOptions): void {
-    if (!Number.isInteger(length) || length < 0)
-      throw invalidInput(`padding.length must be a non-negative integer, got ${length}`);
+    checkLength('padding.length', length, 0);
     let target = length;
     const m = p.padToMultipleOf;
-    if (m !== undefined && m > 0 && target % m !== 0) target += m - (target % m);
+    if (m !== undefined && m !== 0) checkLength('padding.padToMultipleOf', m, 1);
+    if (m !== undefined && m !== 0 && target % m !== 0) target += m - (target % m);
+    checkLength('the padded length', target, 0);
     const padToken = p.padToken ?? (p.padId !== undefined ? (this.idToToken(p.padId) ?? '[PAD]') : '[PAD]');
     const padId = p.padId ?? this.specialId(padToken);
     pad(e, target, padId, padToken, p.padTypeId ?? 0, p.direction === 'left');

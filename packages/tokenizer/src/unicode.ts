@@ -170,6 +170,7 @@ export function utf8Decode(bytes: ArrayLike<number>): string {
   let out = '';
   const units: number[] = [];
   const flush = () => {
+    // bounded-spread: flushed every 8,192 units, far below the engine's argument limit.
     out += String.fromCharCode.apply(null, units);
     units.length = 0;
   };

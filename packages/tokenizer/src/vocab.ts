@@ -13,8 +13,22 @@ export class Vocab {
         this.add(t, i, source);
       });
     } else {
-      const entries = tokens instanceof Map ? tokens.entries() : Object.entries(tokens);
-      for (const [t, id] of entries) this.add(t, id, source);
+      const entries = tokens instanceof Map ? [...tokens.entries()] : Object.entries(tokens);
+      // n distinct ids without gaps are exactly 0..n-1: an id >= n (2^32 - 1, 1e300) is refused before it
+      // can make a sparse table whose gap check would walk billions of slots.
+      let outside: [string, number] | undefined;
+      for (const [t, id] of entries) {
+        if (typeof id === 'number' && id >= entries.length) outside ??= [t, id];
+        else this.add(t, id, source);
+      }
+      if (outside) {
+        let gap = 0;
+        while (this.idToToken[gap] !== undefined) gap++;
+        throw new TokenizerError(
+          'MALFORMED_FILE',
+          `${source}: no token has id ${gap} (ids must be 0..${entries.length - 1}; token ${JSON.stringify(outside[0])} has id ${outside[1]})`,
+        );
+      }
       for (let i = 0; i < this.idToToken.length; i++) {
         if (this.idToToken[i] === undefined) {
           throw new TokenizerError(

@@ -2,7 +2,7 @@
  * WordPiece (BERT): greedy longest-match-first from the left; pieces after the first carry the `##`
  * prefix. A word with any unmatchable rest, or longer than maxInputCharsPerWord characters, is one [UNK].
  */
-import { TokenizerError } from './errors.js';
+import { invalidInput, TokenizerError } from './errors.js';
 import { type Model, type Vocab, WordCache, type WordTokens } from './vocab.js';
 
 export interface WordPieceConfig {
@@ -11,12 +11,17 @@ export interface WordPieceConfig {
   maxInputCharsPerWord: number;
 }
 
+/** Upper bound of maxInputCharsPerWord (HF's default is 100): longer words are [UNK] anyway. */
+export const MAX_INPUT_CHARS_PER_WORD = 10_000;
+
 export class WordPiece implements Model {
   readonly kind = 'wordpiece' as const;
   readonly vocab: Vocab;
   readonly config: WordPieceConfig;
   private readonly unkId: number;
   private readonly cache = new WordCache();
+  /** The longest token's length without the prefix (UTF-16 units): no longer piece can match. */
+  private readonly maxPiece: number;
 
   constructor(vocab: Vocab, config: Partial<WordPieceConfig> = {}) {
     this.vocab = vocab;
@@ -25,6 +30,19 @@ export class WordPiece implements Model {
       continuingSubwordPrefix: config.continuingSubwordPrefix ?? '##',
       maxInputCharsPerWord: config.maxInputCharsPerWord ?? 100,
     };
+    const { unkToken, continuingSubwordPrefix: prefix, maxInputCharsPerWord: max } = this.config;
+    if (typeof unkToken !== 'string') throw invalidInput('WordPiece: unkToken must be a string');
+    if (typeof prefix !== 'string') throw invalidInput('WordPiece: continuingSubwordPrefix must be a string');
+    if (!Number.isInteger(max) || max < 1 || max > MAX_INPUT_CHARS_PER_WORD)
+      throw invalidInput(
+        `WordPiece: maxInputCharsPerWord must be an integer in [1, ${MAX_INPUT_CHARS_PER_WORD}], got ${JSON.stringify(max)}`,
+      );
+    let longest = 0;
+    for (const t of vocab.idToToken) {
+      const n = prefix && t.startsWith(prefix) ? t.length - prefix.length : t.length;
+      if (n > longest) longest = n;
+    }
+    this.maxPiece = longest;
     const unk = vocab.tokenToId.get(this.config.unkToken);
     if (unk === undefined) {
       throw new TokenizerError(
@@ -66,7 +84,9 @@ export class WordPiece implements Model {
     const offsets: number[] = [];
     let start = 0;
     while (start < word.length) {
-      let end = word.length;
+      // Longest match first, from the longest piece that could be in the vocabulary: linear in the word's
+      // length (trying every end from the word's end was cubic).
+      let end = Math.min(word.length, start + this.maxPiece);
       let found = -1;
       while (end > start) {
         const sub = start > 0 ? prefix + word.slice(start, end) : word.slice(start, end);

@@ -64,6 +64,7 @@ export function importSharedMemory(
   const importBody = [...leb(importCount + 1), ...(imports?.body.subarray(entriesAt) ?? []), ...entry];
   const out: number[] = [...bytes.subarray(0, 8)];
   const emit = (id: number, body: ArrayLike<number>) => {
+    // bounded-spread: a LEB128 length is at most 5 bytes.
     out.push(id, ...leb(body.length));
     for (let i = 0; i < body.length; i++) out.push(body[i]!);
   };
