@@ -9,6 +9,7 @@ import {
   checkModelType,
   encodeCheckpoint,
   type HFConfig,
+  type HubOptions,
   hfLabels,
   InvalidArgumentError,
   listFirst,
@@ -17,6 +18,7 @@ import {
   parseConfig,
   readCheckpointFile,
   readOptionalFiles,
+  resolveSource,
   type SaveCheckpointOptions,
   saveCheckpoint,
 } from '@transformer-kit/core';
@@ -378,9 +380,10 @@ async function folderTokenizer(source: CheckpointSource, hf: HFConfig): Promise<
  * larger than the embedding table is a CheckpointMismatchError).
  */
 export async function loadPretrained(
-  source: CheckpointSource,
-  options: LoadOptions & { numLabels?: number } = {},
+  from: CheckpointSource,
+  options: LoadOptions & { numLabels?: number } & HubOptions = {},
 ): Promise<Pretrained<BertTaskModel>> {
+  const source = await resolveSource(from, options); // a Hub id ('bert-base-uncased') → its files
   const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
   checkModelType(hf, 'bert');
   const tokenizer = await folderTokenizer(source, hf);
