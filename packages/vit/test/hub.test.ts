@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@transformer-kit/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../../core/test/hub-server.js';
