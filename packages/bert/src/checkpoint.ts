@@ -11,6 +11,7 @@ import {
   checkParameterBudget,
   encodeCheckpoint,
   type HFConfig,
+  type HubOptions,
   hfLabels,
   InvalidArgumentError,
   listFirst,
@@ -19,6 +20,7 @@ import {
   parseConfig,
   readCheckpointFile,
   readOptionalFiles,
+  resolveSource,
   type SaveCheckpointOptions,
   saveCheckpoint,
 } from '@transformer-kit/core';
@@ -389,9 +391,10 @@ async function folderTokenizer(source: CheckpointSource, hf: HFConfig): Promise<
  * larger than the embedding table is a CheckpointMismatchError).
  */
 export async function loadPretrained(
-  source: CheckpointSource,
-  options: LoadOptions & { numLabels?: number } = {},
+  from: CheckpointSource,
+  options: LoadOptions & { numLabels?: number } & HubOptions = {},
 ): Promise<Pretrained<BertTaskModel>> {
+  const source = await resolveSource(from, options); // a Hub id ('bert-base-uncased') → its files
   const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
   checkModelType(hf, 'bert');
   const tokenizer = await folderTokenizer(source, hf);

@@ -17,6 +17,26 @@ export {
   savePretrained,
 } from './checkpoint.js';
 export {
+  type DistilBertClassifierOptions,
+  type DistilBertConfig,
+  DistilBertForMaskedLM,
+  DistilBertForSequenceClassification,
+  DistilBertModel,
+  type DistilBertTaskModel,
+  distilBertConfig,
+} from './distilbert.js';
+export {
+  type DistilBertLoadOptions,
+  distilBertConfigFromHF,
+  distilBertConfigToHF,
+  distilBertParameterNames,
+  loadDistilBertForMaskedLM,
+  loadDistilBertForSequenceClassification,
+  loadDistilBertModel,
+  loadDistilBertPretrained,
+  saveDistilBertPretrained,
+} from './distilbert-checkpoint.js';
+export {
   type EncodedBatch,
   type Evaluation,
   type Example,

@@ -21,6 +21,7 @@ import {
   LayerNorm,
   Module,
   Rng,
+  SIZE_LIMITS,
   SequenceTooLongError,
   ShapeError,
 } from '@transformer-kit/core';
@@ -38,7 +39,7 @@ export interface BertConfig extends BackboneConfig {
   vocabSize: number;
   /** Length of the learned position table: the longest sequence the model accepts. */
   maxPositions: number;
-  /** Number of segments (sentence A / B). */
+  /** Number of segments (sentence A / B); 0: no token-type embedding (DistilBERT). */
   typeVocabSize: number;
   padTokenId: number;
 }
@@ -76,7 +77,13 @@ export function bertConfig(
 }
 
 export function checkConfig(c: BertConfig): BertConfig {
-  checkBackboneConfig('BERT', c, ['vocabSize', 'maxPositions', 'typeVocabSize']);
+  checkBackboneConfig('BERT', c, ['vocabSize', 'maxPositions']);
+  // 0 token types: DistilBERT and RoBERTa-style models without a segment embedding.
+  const types = c.typeVocabSize as unknown;
+  if (typeof types !== 'number' || !Number.isInteger(types) || types < 0 || types > SIZE_LIMITS.typeVocabSize!)
+    throw new InvalidArgumentError(
+      `BERT config: typeVocabSize must be an integer in [0, ${SIZE_LIMITS.typeVocabSize}] (0: no token types), got ${String(types)}`,
+    );
   const pad = c.padTokenId as unknown;
   if (typeof pad !== 'number' || !Number.isInteger(pad) || pad < 0 || pad >= c.vocabSize)
     throw new InvalidArgumentError(
@@ -147,8 +154,10 @@ export function prepareInputs(
       throw new ShapeError(`${name} shape [${x.shape}] does not match inputIds [${b},${t}]`);
     return x as tf.Tensor2D;
   };
-  const types = inputs.tokenTypeIds
-    ? same(asInt2d(inputs.tokenTypeIds, 'tokenTypeIds'), 'tokenTypeIds')
+  // A model without token types (DistilBERT) ignores them, so the same batches (encodeTexts) feed both.
+  const tokenTypes = config.typeVocabSize > 0 ? inputs.tokenTypeIds : undefined;
+  const types = tokenTypes
+    ? same(asInt2d(tokenTypes, 'tokenTypeIds'), 'tokenTypeIds')
     : tf.zeros<tf.Rank.R2>([b, t], 'int32');
   const mask = inputs.attentionMask
     ? same(asInt2d(inputs.attentionMask, 'attentionMask'), 'attentionMask')
@@ -160,9 +169,9 @@ export function prepareInputs(
     'token id',
     `the vocabulary has ${config.vocabSize} entries`,
   );
-  if (inputs.tokenTypeIds)
+  if (tokenTypes)
     checkRange(
-      inputs.tokenTypeIds,
+      tokenTypes,
       types,
       config.typeVocabSize,
       'token type id',
@@ -175,7 +184,7 @@ export function prepareInputs(
 export class BertEmbeddings extends Module {
   readonly word: Embedding;
   readonly position: Embedding;
-  readonly tokenType: Embedding;
+  readonly tokenType: Embedding | undefined;
   readonly norm: LayerNorm;
   constructor(
     readonly config: BertConfig,
@@ -184,10 +193,9 @@ export class BertEmbeddings extends Module {
     super();
     this.word = this.module('word', new Embedding(config.vocabSize, config.hiddenSize, { rng }));
     this.position = this.module('position', new Embedding(config.maxPositions, config.hiddenSize, { rng }));
-    this.tokenType = this.module(
-      'tokenType',
-      new Embedding(config.typeVocabSize, config.hiddenSize, { rng }),
-    );
+    this.tokenType = config.typeVocabSize
+      ? this.module('tokenType', new Embedding(config.typeVocabSize, config.hiddenSize, { rng }))
+      : undefined;
     this.norm = this.module('norm', new LayerNorm(config.hiddenSize, config.layerNormEps));
   }
   forward(ids: tf.Tensor2D, types: tf.Tensor2D): tf.Tensor {
@@ -195,8 +203,9 @@ export class BertEmbeddings extends Module {
     const d = this.config.hiddenSize;
     // Positions 0..T-1 are a slice of the table (its gradient is a pad: no gather needed).
     const pos = this.position.weight.slice([0, 0], [t, d]);
-    const x = this.word.forward(ids).add(pos).add(embedding(this.tokenType.weight, types));
-    return dropout(this.norm.forward(x), this.config.hiddenDropout, this.training);
+    const x = this.word.forward(ids).add(pos);
+    const typed = this.tokenType ? x.add(embedding(this.tokenType.weight, types)) : x;
+    return dropout(this.norm.forward(typed), this.config.hiddenDropout, this.training);
   }
 }
 

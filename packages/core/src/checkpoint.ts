@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from './activations.js';
 import { SIZE_LIMITS } from './config.js';
+import { fetchBytes, isPlainFileName } from './download.js';
 import { isNode } from './env.js';
 import { CheckpointError, CheckpointMismatchError, listFirst } from './errors.js';
 import type { Module } from './module.js';
@@ -35,6 +36,7 @@ export type FileData = Bytes | Blob | Response;
 export type CheckpointSource =
   | string
   | URL
+  | CheckpointFiles
   | Map<string, FileData>
   | Record<string, FileData>
   | Iterable<File>;
@@ -234,7 +236,7 @@ export async function loadCheckpoint(
       throw new CheckpointError(`${files.where}/${WEIGHTS_INDEX_FILE}: no weight_map object`);
     }
     shards = [...new Set(Object.values(weightMap as Record<string, unknown>))].map((f) => {
-      if (typeof f !== 'string' || !/^[^\\/]+$/.test(f) || f === '..') {
+      if (!isPlainFileName(f)) {
         throw new CheckpointError(
           `${files.where}/${WEIGHTS_INDEX_FILE}: shard ${JSON.stringify(f)} is not a plain file name`,
         );
@@ -398,14 +400,18 @@ async function syncDir(fs: NodeFs, dir: string): Promise<void> {
   await handle.close();
 }
 
-interface Files {
+/** A source of checkpoint files by name (a Hub repository: `hubRepo`). */
+export interface CheckpointFiles {
   /** For messages: the folder, URL or 'selected files'. */
-  where: string;
+  readonly where: string;
   /** The file's bytes, or undefined when it does not exist. */
   read(name: string): Promise<Uint8Array | undefined>;
   /** Names that do exist, when the source can list them (for messages). */
   list(): Promise<string[] | undefined>;
+  /** The error for a required file that does not exist, when the source has a better one than the default. */
+  missing?(name: string): Error;
 }
+type Files = CheckpointFiles;
 
 async function need(files: Files, name: string): Promise<Uint8Array> {
   const bytes = await files.read(name);
@@ -413,7 +419,8 @@ async function need(files: Files, name: string): Promise<Uint8Array> {
   return bytes;
 }
 
-async function missing(files: Files, name: string): Promise<CheckpointError> {
+async function missing(files: Files, name: string): Promise<Error> {
+  if (files.missing) return files.missing(name);
   const found = await files.list();
   const listing =
     found === undefined
@@ -436,7 +443,13 @@ function openSource(source: CheckpointSource): Files {
     if (isNode()) return folder(source as string);
     return remote(new URL(source as string, globalThis.location?.href).href);
   }
+  if (isFiles(source)) return source;
   return inMemory(source);
+}
+
+function isFiles(source: object): source is CheckpointFiles {
+  const s = source as Partial<CheckpointFiles>;
+  return typeof s.read === 'function' && typeof s.list === 'function' && typeof s.where === 'string';
 }
 
 function parseUrl(s: string): URL | undefined {
@@ -474,17 +487,9 @@ function remote(baseUrl: string): Files {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   return {
     where: base.slice(0, -1),
-    async read(name) {
-      const url = base + name;
-      let res: Response;
-      try {
-        res = await fetch(url);
-      } catch (e) {
-        throw new CheckpointError(`fetching ${url} failed: ${(e as Error).message}`, { cause: e });
-      }
-      if (res.status === 404) return undefined;
-      if (!res.ok) throw new CheckpointError(`fetching ${url} failed: HTTP ${res.status} ${res.statusText}`);
-      return new Uint8Array(await res.arrayBuffer());
+    read(name) {
+      // Timeouts, a size bound and a cut body as a DownloadError: download.ts.
+      return fetchBytes(base + name, { file: name });
     },
     async list() {
       return undefined;

@@ -23,7 +23,11 @@ export type ErrorCode =
   | 'MISSING_SPECIAL_TOKEN'
   | 'MAX_LENGTH_TOO_SMALL'
   | 'UNSUPPORTED'
-  | 'WRITE_FAILED';
+  | 'WRITE_FAILED'
+  | 'DOWNLOAD'
+  | 'HUB_NOT_FOUND'
+  | 'HUB_AUTH'
+  | 'HUB_OFFLINE';
 
 /**
  * The brand every transformer-kit error carries, as a registered symbol: packages that stand alone (the
@@ -153,5 +157,63 @@ export class GradientError extends TransformerKitError {
 export class KernelError extends TransformerKitError {
   constructor(message: string) {
     super('KERNEL', message);
+  }
+}
+
+/**
+ * A remote file could not be fetched whole: network failure, timeout (connect or idle), an HTTP error, a
+ * body cut short, longer than announced or failing its hash. A kind of CheckpointError.
+ */
+export class DownloadError extends CheckpointError {
+  readonly url: string | undefined;
+  readonly status: number | undefined;
+  constructor(
+    message: string,
+    { url, status, cause }: { url?: string; status?: number; cause?: unknown } = {},
+    code: ErrorCode = 'DOWNLOAD',
+  ) {
+    super(message, cause === undefined ? undefined : { cause }, code);
+    this.url = url;
+    this.status = status;
+  }
+}
+
+/** Where on the Hub a failed file lives. */
+export interface HubFileRef {
+  repoId: string;
+  revision: string;
+  file: string;
+}
+
+/** The Hub has no such repository, revision or file (HTTP 404, or the Hub's RepoNotFound). */
+export class HubNotFoundError extends DownloadError {
+  readonly repoId: string;
+  readonly revision: string;
+  readonly file: string;
+  constructor(message: string, ref: HubFileRef & { url?: string; status?: number }) {
+    super(message, ref, 'HUB_NOT_FOUND');
+    ({ repoId: this.repoId, revision: this.revision, file: this.file } = ref);
+  }
+}
+
+/** HTTP 401/403: a gated or private repository, or a token without access; the message says how to pass one. */
+export class HubAuthError extends DownloadError {
+  readonly repoId: string;
+  readonly revision: string;
+  readonly file: string;
+  constructor(message: string, ref: HubFileRef & { url?: string; status?: number }) {
+    super(message, ref, 'HUB_AUTH');
+    ({ repoId: this.repoId, revision: this.revision, file: this.file } = ref);
+  }
+}
+
+/** Offline (HF_HUB_OFFLINE=1 or `offline: true`, or the Hub unreachable) and the file is not in the cache. */
+export class HubOfflineError extends DownloadError {
+  readonly repoId: string;
+  readonly revision: string;
+  readonly file: string;
+  constructor(message: string, ref: HubFileRef & { cause?: unknown }) {
+    super(message, ref, 'HUB_OFFLINE');
+    ({ repoId: this.repoId, revision: this.revision, file: this.file } = ref);
   }
 }

@@ -13,9 +13,11 @@ export * from './budget.js';
 export * from './checkpoint.js';
 export * from './clip.js';
 export * from './config.js';
+export * from './download.js';
 export * from './env.js';
 export * from './errors.js';
 export * from './grad.js';
+export * from './hub.js';
 export * from './ids.js';
 export {
   kernelThreads,

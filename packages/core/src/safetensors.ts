@@ -166,6 +166,35 @@ export function parseSafetensorsHeader(
   return { metadata, entries, dataStart };
 }
 
+/**
+ * The whole file's size as its header describes it (8 + header + the largest data offset), from the file's
+ * first bytes; undefined until the header is complete. Bounds a download whose size nothing announced.
+ */
+export function safetensorsFileSize(prefix: Uint8Array, source = 'safetensors'): number | undefined {
+  if (prefix.length < 8) return undefined;
+  const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
+  const headerLen = view.getUint32(4, true) * 2 ** 32 + view.getUint32(0, true);
+  if (headerLen > 100 * 2 ** 20)
+    throw new CheckpointError(`${source}: header length ${headerLen} is implausibly large (over 100 MiB)`);
+  if (prefix.length < 8 + headerLen) return undefined;
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(prefix.subarray(8, 8 + headerLen)));
+  } catch (e) {
+    throw new CheckpointError(`${source}: header is not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+  let end = 0;
+  for (const [name, v] of Object.entries((header ?? {}) as Record<string, { data_offsets?: unknown }>)) {
+    if (name === '__metadata__') continue;
+    const o = v?.data_offsets;
+    const last = Array.isArray(o) ? o[1] : undefined;
+    if (!Number.isSafeInteger(last) || (last as number) < 0)
+      throw new CheckpointError(`${source}: tensor '${name}' has no valid data_offsets`);
+    end = Math.max(end, last as number);
+  }
+  return 8 + headerLen + end;
+}
+
 /** Decodes a safetensors file held in memory into name → {dtype, shape, data}. */
 export function readSafetensors(bytes: Bytes, options: ReadSafetensorsOptions = {}): SafetensorsFile {
   const source = options.source ?? 'safetensors';

@@ -15,7 +15,7 @@ it('checkpoint IO and training utilities bundle for the browser with no static f
   const entry = join(out, 'entry.ts');
   writeFileSync(
     entry,
-    ['checkpoint.ts', 'safetensors.ts', 'train.ts', 'optim.ts']
+    ['checkpoint.ts', 'hub.ts', 'download.ts', 'safetensors.ts', 'train.ts', 'optim.ts']
       .map((f) => `export * from ${JSON.stringify(src(f))};`)
       .join('\n'),
   );

@@ -8,8 +8,10 @@ import {
   checkFileHolds,
   checkModelType,
   checkParameterBudget,
+  type HubOptions,
   loadCheckpoint,
   readOptionalFiles,
+  resolveSource,
   type StateDict,
   saveCheckpoint,
 } from '@transformer-kit/core';
@@ -243,9 +245,11 @@ export async function savePretrained(
  * tokenizer.json (or vocab.json + merges.txt) when the folder has one.
  */
 export async function loadPretrained(
-  source: CheckpointSource,
+  from: CheckpointSource,
   overrides: Partial<GPTConfig> = {},
+  hub: HubOptions = {},
 ): Promise<{ model: GPT; tokenizer?: Tokenizer }> {
+  const source = await resolveSource(from, hub); // a Hub id ('gpt2', 'org/name') → its files
   const model = await loadGPT2(source, overrides);
   try {
     const tokenizer = tokenizerFromFiles(await readOptionalFiles(source, TOKENIZER_FILES));

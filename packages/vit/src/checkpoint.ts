@@ -11,12 +11,14 @@ import {
   checkModelType,
   checkParameterBudget,
   type HFConfig,
+  type HubOptions,
   hfLabels,
   InvalidArgumentError,
   loadCheckpoint,
   loadEntries,
   parseConfig,
   readCheckpointFile,
+  resolveSource,
   saveCheckpoint,
 } from '@transformer-kit/core';
 import { checkMAEConfig, type MAEConfig, ViTMAEForPreTraining } from './mae.js';
@@ -345,9 +347,10 @@ export function loadViTMAEForPreTraining(source: CheckpointSource): Promise<ViTM
  * Images need no tokenizer: the result is `{ model }`, the shape GPT's and BERT's loadPretrained return.
  */
 export async function loadPretrained(
-  source: CheckpointSource,
-  options: LoadOptions & { numLabels?: number } = {},
+  from: CheckpointSource,
+  options: LoadOptions & { numLabels?: number } & HubOptions = {},
 ): Promise<{ model: ViTTaskModel }> {
+  const source = await resolveSource(from, options); // a Hub id ('google/vit-base-patch16-224') → its files
   const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
   checkModelType(hf, ['vit', 'vit_mae']);
   const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? '');
