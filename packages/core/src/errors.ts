@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'NON_FINITE_LOSS'
   | 'OUT_OF_MEMORY'
   | 'GRADIENT'
-  | 'KERNEL';
+  | 'KERNEL'
+  | 'DEVICE';
 
 export class TransformerKitError extends Error {
   readonly code: ErrorCode;
@@ -125,5 +126,34 @@ export class GradientError extends TransformerKitError {
 export class KernelError extends TransformerKitError {
   constructor(message: string) {
     super('KERNEL', message);
+  }
+}
+
+/** What went wrong on a GPU device: a validation error, an allocation it could not make, or a lost device. */
+export type DeviceErrorKind = 'validation' | 'out-of-memory' | 'internal' | 'lost' | 'limit';
+
+/**
+ * The WebGPU device reported an error for work TF.js submitted (TF.js itself only prints these and carries
+ * on with zeros). Raised at the read-back (`data()`) of the step that caused it.
+ */
+export class DeviceError extends TransformerKitError {
+  readonly kind: DeviceErrorKind;
+  constructor(kind: DeviceErrorKind, message: string, options?: { cause?: unknown }) {
+    super('DEVICE', message, options);
+    this.kind = kind;
+  }
+}
+
+/** An op would bind or allocate more than the device allows; raised before anything is dispatched. */
+export class DeviceLimitError extends DeviceError {
+  /** The WebGPU limit, e.g. 'maxStorageBufferBindingSize', its value, and the bytes asked for. */
+  readonly limit: string;
+  readonly max: number;
+  readonly requested: number;
+  constructor(message: string, sizes: { limit: string; max: number; requested: number }) {
+    super('limit', message);
+    this.limit = sizes.limit;
+    this.max = sizes.max;
+    this.requested = sizes.requested;
   }
 }
