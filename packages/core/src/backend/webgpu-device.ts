@@ -252,3 +252,51 @@ function checkBindings(
     }
   }
 }
+
+interface BackendInternals {
+  tensorMap?: { get(dataId: object): { resource?: unknown } | undefined };
+  uploadToGPU?(dataId: object): void;
+  makeTensorInfo?(shape: number[], dtype: string): TensorInfoLike;
+  ensureCommandEncoderReady?(): void;
+  endComputePassEncoder?(): void;
+  commandEncoder?: { copyBufferToBuffer(s: unknown, so: number, d: unknown, dO: number, n: number): void };
+  commandQueueOwnedIds?: WeakSet<object>;
+}
+let warnedNoCopy = false;
+
+/**
+ * Rows [begin, begin + size) of a 2-D float32/int32 tensor as a new tensor, by a buffer-to-buffer copy on
+ * the device: a copy binds nothing, so it works on a table larger than a storage binding (TF.js's slice
+ * would bind all of it). Undefined when not on core's webgpu device or TF.js's internals are not there.
+ */
+export function copyRowsOnDevice(t: tf.Tensor, begin: number, size: number): tf.Tensor | undefined {
+  if (!state || tf.getBackend() !== 'webgpu') return undefined;
+  const b = tf.backend() as unknown as BackendInternals;
+  const hooks =
+    b.tensorMap &&
+    b.uploadToGPU &&
+    b.makeTensorInfo &&
+    b.ensureCommandEncoderReady &&
+    b.endComputePassEncoder;
+  if (!hooks) {
+    if (!warnedNoCopy) {
+      warnedNoCopy = true;
+      console.warn("webgpu: this TF.js's backend has no buffer hooks; large tables are sliced by TF.js");
+    }
+    return undefined;
+  }
+  const row = t.size / t.shape[0]!;
+  const shape = [size, ...t.shape.slice(1)];
+  b.uploadToGPU!(t.dataId);
+  const out = b.makeTensorInfo!(shape, t.dtype);
+  b.uploadToGPU!(out.dataId);
+  const src = b.tensorMap!.get(t.dataId)?.resource;
+  const dst = b.tensorMap!.get(out.dataId)?.resource;
+  b.ensureCommandEncoderReady!();
+  b.endComputePassEncoder!();
+  b.commandEncoder!.copyBufferToBuffer(src, begin * row * BYTES, dst, 0, size * row * BYTES);
+  // TF.js defers freeing buffers its pending commands use.
+  b.commandQueueOwnedIds?.add(t.dataId);
+  b.commandQueueOwnedIds?.add(out.dataId);
+  return tf.engine().makeTensorFromTensorInfo(out as unknown as tf.TensorInfo);
+}
