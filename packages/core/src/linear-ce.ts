@@ -57,13 +57,13 @@ export function linearCrossEntropy(
   const valid = flatTargets.notEqual(ignoreIndex);
   const weights = valid.cast('float32') as tf.Tensor1D;
   const safeTargets = tf.where(valid, flatTargets, tf.zerosLike(flatTargets)) as tf.Tensor1D;
-  const op = fused(transposed, bias !== undefined, chunk, v);
+  const op = fused(transposed, chunk, v);
   return bias ? op(flatX, weight, safeTargets, weights, bias) : op(flatX, weight, safeTargets, weights);
 }
 
 type Fused = (...t: tf.Tensor[]) => tf.Scalar;
 
-function fused(transposed: boolean, hasBias: boolean, chunk: number, v: number): Fused {
+function fused(transposed: boolean, chunk: number, v: number): Fused {
   const starts: number[] = [];
   for (let c = 0; c < v; c += chunk) starts.push(c);
 
