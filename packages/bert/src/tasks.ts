@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackboneExtras, RunOptions } from '@transformer-kit/attention';
-import { checkPositiveInts, classificationLoss, crossEntropy, Module, Rng } from '@transformer-kit/core';
+import { checkPositiveInts, classificationLoss, Module, Rng } from '@transformer-kit/core';
 import { ClsClassifier, MaskedLMHead, MeanPoolClassifier, TokenClassifier } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
 import { asInt2d, type BertConfig, type BertInputs, BertModel, type BertPreset } from './model.js';
@@ -51,8 +51,9 @@ export class BertForMaskedLM extends Module {
   }
   /** Mean cross-entropy over the chosen positions of a MaskedLMMaskGenerator batch. */
   loss(batch: MaskedBatch, inputs: Omit<BertInputs, 'inputIds'> = {}): tf.Scalar {
-    const logits = this.forward({ ...inputs, inputIds: batch.inputIds }, batch.positions);
-    return crossEntropy(logits, batch.positionLabels);
+    const out = this.bert.run({ ...inputs, inputIds: batch.inputIds });
+    // Fused head + cross-entropy, chunked over the vocabulary: the (B·P, V) logits never exist.
+    return this.mlm.loss(out.lastHiddenState, batch.positionLabels, batch.positions);
   }
 }
 

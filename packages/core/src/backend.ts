@@ -4,6 +4,7 @@ import { initNode, NODE_PACKAGES } from './backend/node.js';
 import { probeInChild, silenceTfjsBanner } from './backend/quiet.js';
 import { initWasm, type WasmInfo, type WasmPaths } from './backend/wasm.js';
 import { type AdapterInfo, initWebGPU, probeWebGPU as probe, type WebGPUProbe } from './backend/webgpu.js';
+import { type WebGPUDeviceState, type WebGPULimits, webgpuDeviceState } from './backend/webgpu-device.js';
 import { isNode } from './env.js';
 import { BackendUnavailableError, InvalidArgumentError, UnknownBackendError } from './errors.js';
 
@@ -31,7 +32,15 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = [
 /** Environment variable read when initBackend is called without a choice, e.g. `TK_BACKEND=wasm`. */
 export const BACKEND_ENV_VAR = 'TK_BACKEND';
 
-export type { AdapterInfo, WasmPaths, WebGPUProbe };
+export type { AdapterInfo, WasmPaths, WebGPUDeviceState, WebGPULimits, WebGPUProbe };
+
+/**
+ * The WebGPU device core created (its limits, dispatches so far, the GPUDevice itself); undefined when the
+ * backend is not webgpu.
+ */
+export function webgpuDevice(): WebGPUDeviceState | undefined {
+  return tf.getBackend() === 'webgpu' ? webgpuDeviceState() : undefined;
+}
 
 export interface BackendInfo {
   /** What was asked for (after reading TK_BACKEND). */
@@ -77,6 +86,12 @@ export interface InitBackendOptions {
    * adapter in a child process first, so its native warnings land in `quietLog`, not on stderr.
    */
   quiet?: boolean;
+  /**
+   * WebGPU device limits (default 'adapter': the adapter's maxima, as TF.js asks). 'default' asks for the
+   * WebGPU spec's defaults (128 MiB storage binding, 256 MiB buffer), what mobile adapters give, so a
+   * model can be checked at that size. Changing it re-creates the device (tensors on the old one are lost).
+   */
+  limits?: WebGPULimits;
 }
 
 /** Reads the choice from TK_BACKEND when none is passed; unknown names throw UnknownBackendError. */
@@ -150,7 +165,11 @@ async function initBackendNow(
     return { ...base, backend: 'cpu', tfBackend: 'cpu', device: 'cpu', reason };
   };
   const useWebGPU = async (p: WebGPUProbe, reason: string): Promise<BackendInfo> => {
-    await initWebGPU();
+    const limits = options.limits ?? 'adapter';
+    if (limits !== 'adapter' && limits !== 'default') {
+      throw new InvalidArgumentError(`initBackend: limits must be 'adapter' or 'default', got '${limits}'`);
+    }
+    await initWebGPU(limits, warn);
     const info: BackendInfo = { ...base, backend: 'webgpu', tfBackend: 'webgpu', device: 'gpu', reason };
     if (p.adapter) info.adapter = p.adapter;
     info.softwareAdapter = p.software;

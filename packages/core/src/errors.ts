@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'DOWNLOAD'
   | 'HUB_NOT_FOUND'
   | 'HUB_AUTH'
-  | 'HUB_OFFLINE';
+  | 'HUB_OFFLINE'
+  | 'DEVICE';
 
 /**
  * The brand every transformer-kit error carries, as a registered symbol: packages that stand alone (the
@@ -215,5 +216,34 @@ export class HubOfflineError extends DownloadError {
   constructor(message: string, ref: HubFileRef & { cause?: unknown }) {
     super(message, ref, 'HUB_OFFLINE');
     ({ repoId: this.repoId, revision: this.revision, file: this.file } = ref);
+  }
+}
+
+/** What went wrong on a GPU device: a validation error, an allocation it could not make, or a lost device. */
+export type DeviceErrorKind = 'validation' | 'out-of-memory' | 'internal' | 'lost' | 'limit';
+
+/**
+ * The WebGPU device reported an error for work TF.js submitted (TF.js itself only prints these and carries
+ * on with zeros). Raised at the read-back (`data()`) of the step that caused it.
+ */
+export class DeviceError extends TransformerKitError {
+  readonly kind: DeviceErrorKind;
+  constructor(kind: DeviceErrorKind, message: string, options?: { cause?: unknown }) {
+    super('DEVICE', message, options);
+    this.kind = kind;
+  }
+}
+
+/** An op would bind or allocate more than the device allows; raised before anything is dispatched. */
+export class DeviceLimitError extends DeviceError {
+  /** The WebGPU limit, e.g. 'maxStorageBufferBindingSize', its value, and the bytes asked for. */
+  readonly limit: string;
+  readonly max: number;
+  readonly requested: number;
+  constructor(message: string, sizes: { limit: string; max: number; requested: number }) {
+    super('limit', message);
+    this.limit = sizes.limit;
+    this.max = sizes.max;
+    this.requested = sizes.requested;
   }
 }

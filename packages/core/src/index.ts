@@ -26,6 +26,7 @@ export {
   wasmKernelVariant,
 } from './kernels/wasm-kernels.js';
 export * from './layers.js';
+export * from './linear-ce.js';
 export * from './loop.js';
 export * from './metrics.js';
 export * from './mlp.js';
@@ -34,6 +35,7 @@ export * from './ops.js';
 export * from './optim.js';
 export * from './patches.js';
 export * from './random.js';
+export { rowBlock, rowsPerBinding } from './row-blocks.js';
 export * from './safetensors.js';
 export * from './schedule.js';
 export * from './train.js';

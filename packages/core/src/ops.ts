@@ -15,6 +15,7 @@ import {
   wasmTranspose2d,
 } from './kernels/wasm-kernels.js';
 import { Rng } from './random.js';
+import { blockedGather, rowsPerBinding } from './row-blocks.js';
 
 /*
  * (Each custom gradient below saves its tensors after computing its value: TF.js keeps what is saved, so a
@@ -170,7 +171,14 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.
 /** Rows of `table` (V, D) at integer `ids` of any shape → (...ids.shape, D). Trains on every backend. */
 export function embedding(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   const dim = table.shape[1]!;
-  return embeddingWithGrad(table, ids.reshape([-1]).cast('int32')).reshape([...ids.shape, dim]);
+  const flat = ids.reshape([-1]).cast('int32') as tf.Tensor1D;
+  // WebGPU: a table over the storage-binding limit is read in row blocks (row-blocks.ts).
+  const block = rowsPerBinding(table);
+  const rows =
+    block === Number.POSITIVE_INFINITY
+      ? embeddingWithGrad(table, flat)
+      : blockedGather(table as tf.Tensor2D, flat, block);
+  return rows.reshape([...ids.shape, dim]);
 }
 
 const embeddingWithGrad = tf.customGrad((...args) => {

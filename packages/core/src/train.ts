@@ -107,8 +107,10 @@ export class Trainer {
       }
       // Sums over micro-batches; the 1/n of the mean and the clip factor reach AdamW as one gradScale.
       const normT = globalNorm(Object.values(grads));
-      const [lossArr, normArr] = await Promise.all([lossSum!.data(), normT.data()]);
-      normT.dispose();
+      // A failed read-back (a WebGPU device error) must not leak the norm.
+      const [lossArr, normArr] = await Promise.all([lossSum!.data(), normT.data()]).finally(() =>
+        normT.dispose(),
+      );
       const loss = lossArr[0]! / n;
       const gradNorm = normArr[0]! / n;
       if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);

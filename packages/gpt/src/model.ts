@@ -17,7 +17,6 @@ import {
   canReadSync,
   checkBackboneConfig,
   checkIds,
-  crossEntropy,
   dropout,
   Embedding,
   fromPreset,
@@ -186,7 +185,22 @@ export class GPT extends Module {
 
   /** Logits plus hidden states / attention maps on request. Call inside tf.tidy. */
   run(ids: Ids, options: ForwardOptions = {}): GPTOutput {
-    const { cache, returnHiddenStates = false, returnAttention = false, lastOnly = false } = options;
+    const { lastHiddenState, hiddenStates, attentions } = this.#hidden(ids, options);
+    const [b, t] = lastHiddenState.shape;
+    const logits = this.lmHead.forward(
+      options.lastOnly ? lastHiddenState.slice([0, t - 1], [b, 1]) : lastHiddenState,
+    ) as tf.Tensor3D;
+    return {
+      logits,
+      lastHiddenState,
+      ...(hiddenStates ? { hiddenStates } : {}),
+      ...(attentions ? { attentions } : {}),
+    };
+  }
+
+  /** The final norm's output (B, T, D), before the vocabulary head. */
+  #hidden(ids: Ids, options: ForwardOptions): Omit<GPTOutput, 'logits'> {
+    const { cache, returnHiddenStates = false, returnAttention = false } = options;
     const x = this.checkIds(ids);
     const [b, t] = x.shape as [number, number];
     const past = cache?.length ?? 0;
@@ -204,11 +218,7 @@ export class GPT extends Module {
     });
     const lastHiddenState = this.norm.forward(output) as tf.Tensor3D;
     hiddenStates?.push(lastHiddenState);
-    const logits = this.lmHead.forward(
-      lastOnly ? lastHiddenState.slice([0, t - 1], [b, 1]) : lastHiddenState,
-    ) as tf.Tensor3D;
     return {
-      logits,
       lastHiddenState,
       ...(hiddenStates ? { hiddenStates } : {}),
       ...(attentions ? { attentions } : {}),
@@ -224,14 +234,15 @@ export class GPT extends Module {
       attentionMask,
     }: { ignoreIndex?: number; attentionMask?: tf.Tensor | number[][] } = {},
   ): tf.Scalar {
-    const logits = this.forward(ids, { attentionMask });
+    const { lastHiddenState } = this.#hidden(ids, { attentionMask });
     const y = toTensor(targets);
-    if (!tf.util.arraysEqual(y.shape, logits.shape.slice(0, 2))) {
+    if (!tf.util.arraysEqual(y.shape, lastHiddenState.shape.slice(0, 2))) {
       throw new ShapeError(
-        `targets must have the shape of ids [${logits.shape.slice(0, 2)}], got [${y.shape}]`,
+        `targets must have the shape of ids [${lastHiddenState.shape.slice(0, 2)}], got [${y.shape}]`,
       );
     }
-    return crossEntropy(logits, y, ignoreIndex);
+    // Fused head + cross-entropy, chunked over the vocabulary: the (B·T, V) logits never exist.
+    return this.lmHead.loss(lastHiddenState, y, ignoreIndex);
   }
 
   /** One KV cache with a slot per layer, for `forward(..., { cache })` and generation. */

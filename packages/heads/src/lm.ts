@@ -3,9 +3,11 @@ import {
   type Activation,
   activate,
   embedding,
+  IGNORE_INDEX,
   InvalidArgumentError,
   LayerNorm,
   Linear,
+  linearCrossEntropy,
   Module,
   matMul,
   matMulTransposed,
@@ -78,10 +80,29 @@ export class MaskedLMHead extends Module {
     checkHidden(hidden, undefined, this.hiddenSize);
     const x = positions ? gatherPositions(hidden, positions) : hidden;
     const lead = x.shape.slice(0, -1);
-    const h = this.layerNorm.forward(activate(this.dense.forward(x), this.activation));
+    const h = this.transform(x);
     return projectTied(h.reshape([-1, this.hiddenSize]), this.tiedEmbedding)
       .add(this.bias)
       .reshape([...lead, this.vocabSize]);
+  }
+  /**
+   * Mean cross-entropy of the logits `forward(hidden, positions)` would give against `labels` (B, P) (or
+   * (B, T) without positions), `ignoreIndex` skipped, by core's linearCrossEntropy: the logits are never
+   * materialised (chunked over the vocabulary).
+   */
+  loss(hidden: tf.Tensor, labels: tf.Tensor, positions?: tf.Tensor, ignoreIndex = IGNORE_INDEX): tf.Scalar {
+    checkHidden(hidden, undefined, this.hiddenSize);
+    const x = positions ? gatherPositions(hidden, positions) : hidden;
+    if (!tf.util.arraysEqual(labels.shape, x.shape.slice(0, -1))) {
+      throw new ShapeError(`labels must have shape [${x.shape.slice(0, -1)}], got [${labels.shape}]`);
+    }
+    return linearCrossEntropy(this.transform(x), this.tiedEmbedding, labels, {
+      bias: this.bias,
+      ignoreIndex,
+    });
+  }
+  private transform(x: tf.Tensor): tf.Tensor {
+    return this.layerNorm.forward(activate(this.dense.forward(x), this.activation));
   }
 }
 
@@ -131,5 +152,21 @@ export class LMHead extends Module {
       : matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
     if (this.bias) logits = logits.add(this.bias);
     return logits.reshape([b, t, this.vocabSize]);
+  }
+  /**
+   * Mean cross-entropy of `forward(hidden)` against targets (B, T), `ignoreIndex` skipped, by core's
+   * linearCrossEntropy: the (B·T, V) logits are never materialised (chunked over the vocabulary).
+   */
+  loss(hidden: tf.Tensor, targets: tf.Tensor, ignoreIndex = IGNORE_INDEX): tf.Scalar {
+    const [b, t] = checkHidden(hidden, undefined, this.hiddenSize);
+    if (targets.rank !== 2 || targets.shape[0] !== b || targets.shape[1] !== t) {
+      throw new ShapeError(`targets must have shape [${b},${t}], got [${targets.shape}]`);
+    }
+    const weight = (this.tiedEmbedding ?? this.weight)!;
+    return linearCrossEntropy(hidden, weight, targets, {
+      transposed: this.tiedEmbedding !== undefined,
+      bias: this.bias,
+      ignoreIndex,
+    });
   }
 }

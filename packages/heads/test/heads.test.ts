@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   accuracy,
   classificationLoss,
+  crossEntropy,
   f1Score,
   IdOutOfRangeError,
   initBackend,
@@ -192,6 +193,63 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
     tied.dispose();
     untied.dispose();
     table.dispose();
+  });
+
+  it('LMHead.loss and MaskedLMHead.loss (fused, vocabulary-chunked) equal crossEntropy of forward; same gradients', async () => {
+    const rng = new Rng(3);
+    const table = tf.variable(tf.randomNormal([300, 8], 0, 0.5, 'float32', 11));
+    const hidden = tf.variable(tf.randomNormal([2, 5, 8], 0, 1, 'float32', 12));
+    const targets = tf.tensor2d(
+      [
+        [1, 299, -100, 7, 7],
+        [0, 150, 151, 2, -100],
+      ],
+      [2, 5],
+      'int32',
+    );
+    const heads = [
+      new LMHead(8, { tiedEmbedding: table, bias: true }),
+      new LMHead(8, { vocabSize: 300, rng }),
+    ];
+    for (const head of heads) {
+      if (head.bias) head.bias.assign(tf.randomNormal([300], 0, 1, 'float32', 13));
+      const vars = [hidden, ...head.parameters(), ...(head.tiedEmbedding ? [table] : [])];
+      const fused = tf.variableGrads(() => head.loss(hidden, targets), vars);
+      const plain = tf.variableGrads(() => crossEntropy(head.forward(hidden), targets), vars);
+      close(fused.value, plain.value, 1e-5);
+      for (const v of vars) close(fused.grads[v.name]!, plain.grads[v.name]!, 1e-5);
+      tf.dispose([fused.value, plain.value, ...Object.values(fused.grads), ...Object.values(plain.grads)]);
+    }
+    expect(() => heads[0]!.loss(hidden, tf.zeros([2, 4], 'int32'))).toThrow(ShapeError);
+
+    const mlm = new MaskedLMHead(8, table, { rng });
+    mlm.bias.assign(tf.randomNormal([300], 0, 1, 'float32', 14));
+    const positions = tf.tensor2d(
+      [
+        [0, 3],
+        [4, 1],
+      ],
+      [2, 2],
+      'int32',
+    );
+    const labels = tf.tensor2d(
+      [
+        [5, 299],
+        [-100, 42],
+      ],
+      [2, 2],
+      'int32',
+    );
+    const vars = [hidden, ...mlm.parameters(), table];
+    const fused = tf.variableGrads(() => mlm.loss(hidden, labels, positions), vars);
+    const plain = tf.variableGrads(() => crossEntropy(mlm.forward(hidden, positions), labels), vars);
+    close(fused.value, plain.value, 1e-5);
+    for (const v of vars) close(fused.grads[v.name]!, plain.grads[v.name]!, 1e-5);
+    expect(() => mlm.loss(hidden, labels)).toThrow(/labels must have shape \[2,5\]/);
+    tf.dispose([fused.value, plain.value, ...Object.values(fused.grads), ...Object.values(plain.grads)]);
+    heads.forEach((h) => h.dispose());
+    mlm.dispose();
+    tf.dispose([table, hidden, targets, positions, labels]);
   });
 
   it('classificationLoss skips the ignore index and rejects labels out of range', () => {

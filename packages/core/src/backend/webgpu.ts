@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { isNode } from '../env.js';
 import { BackendUnavailableError } from '../errors.js';
 import { isModuleNotFound, type ModuleLoader } from './load.js';
+import { registerWebGPUFactory, type WebGPULimits } from './webgpu-device.js';
 
 /*
  * WebGPU: the browser's navigator.gpu, or in Node the `webgpu` npm package (Dawn) installed as
@@ -125,15 +126,16 @@ export function adapterProbe(adapter: GPUAdapterLike | null): WebGPUProbe {
   };
 }
 
-/** Makes 'webgpu' the tf backend. The caller has probed an adapter. */
-export async function initWebGPU(): Promise<void> {
+/** Makes 'webgpu' the tf backend on a device with `limits` (see webgpu-device.ts). The caller has probed an adapter. */
+export async function initWebGPU(limits: WebGPULimits, warn: (m: string) => void): Promise<void> {
   // Literal specifier: bundlers split it into its own chunk, loaded only when WebGPU is chosen.
-  await import('@tensorflow/tfjs-backend-webgpu');
+  const mod = (await import('@tensorflow/tfjs-backend-webgpu')) as { WebGPUBackend?: unknown };
   if (!tf.findBackendFactory('webgpu')) {
     throw new BackendUnavailableError(
       'webgpu: @tensorflow/tfjs-backend-webgpu was imported before navigator.gpu existed, so it did not register; do not import it yourself, initBackend does',
     );
   }
+  registerWebGPUFactory(limits, mod.WebGPUBackend, warn);
   let ok: boolean;
   try {
     ok = await tf.setBackend('webgpu');

@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs';
+import { copyRowsOnDevice, webgpuDeviceState } from './backend/webgpu-device.js';
+
+/*
+ * Tables larger than a WebGPU storage binding (GPT-2's 50,257 × 768 embedding is 154 MB; the spec's
+ * default binding is 128 MiB, and lavapipe's adapter allows no more) are read in row blocks that each fit.
+ */
+
+/** Rows a block of `t` may have to fit one storage binding; Infinity off WebGPU or when all of `t` fits. */
+export function rowsPerBinding(t: tf.Tensor): number {
+  const dev = tf.getBackend() === 'webgpu' ? webgpuDeviceState() : undefined;
+  if (!dev || t.size * 4 <= dev.maxStorageBufferBindingSize) return Number.POSITIVE_INFINITY;
+  return Math.max(1, Math.floor(dev.maxStorageBufferBindingSize / (4 * (t.size / t.shape[0]!))));
+}
+
+/** Rows [begin, begin + size) of `t`; a device copy where `t` is over the binding limit. */
+export function rowBlock<T extends tf.Tensor>(t: T, begin: number, size: number): T {
+  if (begin === 0 && size === t.shape[0]) return t.clone();
+  if (rowsPerBinding(t) !== Number.POSITIVE_INFINITY) {
+    const copy = copyRowsOnDevice(t, begin, size);
+    if (copy) return copy as T;
+  }
+  return t.slice([begin, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1)]) as T;
+}
+
+/**
+ * table (V, D) rows at int32 ids (N) → (N, D), reading the table `block` rows at a time; each id is
+ * taken from its block by a select, so the result is exactly tf.gather's. Gradient: the scatter-add.
+ */
+export function blockedGather(table: tf.Tensor2D, ids: tf.Tensor1D, block: number): tf.Tensor2D {
+  return blockedGatherWithGrad(block)(table, ids);
+}
+
+const blockedGatherWithGrad = (block: number) =>
+  tf.customGrad((...args) => {
+    const [table, ids, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const [v, d] = table.shape;
+    let value = tf.zeros([ids.shape[0], d]) as tf.Tensor2D;
+    for (let r0 = 0; r0 < v; r0 += block) {
+      const size = Math.min(block, v - r0);
+      const next = tf.tidy(() => {
+        const rows = rowBlock(table, r0, size);
+        const inBlock = ids.greaterEqual(r0).logicalAnd(ids.less(r0 + size));
+        const picked = tf.gather(
+          rows,
+          ids
+            .sub(r0)
+            .clipByValue(0, size - 1)
+            .cast('int32'),
+        );
+        return tf.where(inBlock, picked, value);
+      });
+      value.dispose();
+      value = next as tf.Tensor2D;
+    }
+    save([ids]);
+    return {
+      value,
+      gradFunc: (dy, [savedIds]) => [
+        tf.scatterND(savedIds!.expandDims(1), dy, table.shape),
+        tf.zerosLike(savedIds!),
+      ],
+    };
+  }) as (table: tf.Tensor2D, ids: tf.Tensor1D) => tf.Tensor2D;
