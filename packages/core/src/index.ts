@@ -14,6 +14,7 @@ export * from './clip.js';
 export * from './config.js';
 export * from './env.js';
 export * from './errors.js';
+export * from './gated-mlp.js';
 export * from './grad.js';
 export * from './ids.js';
 export {
