@@ -84,7 +84,7 @@ const HF_ACTIVATIONS: Record<string, readonly string[]> = {
   gelu_tanh: ['gelu_new', 'gelu_pytorch_tanh'],
   relu: ['relu'],
   tanh: ['tanh'],
-  silu: ['silu', 'swish'],
+  silu: ['silu'],
   quick_gelu: ['quick_gelu'],
   sigmoid: ['sigmoid'],
 };
