@@ -209,11 +209,7 @@ export class MultiHeadAttention extends Module {
       }
     }
     const s = k.shape[2];
-    if (this.numKvHeads !== this.numHeads) {
-      k = this.repeatKV(k);
-      v = this.repeatKV(v);
-    }
-    const scores = batchMatMul(q, k, true);
+    const scores = this.grouped(q, (g) => batchMatMul(g, k, true), s);
     let prepared: AttentionBias | undefined;
     if (mask) {
       checkMaskShape(mask, [b, this.numHeads, t, s]);
@@ -231,7 +227,7 @@ export class MultiHeadAttention extends Module {
       this.training,
       returnAttention,
     );
-    const attended = batchMatMul(dropped, v);
+    const attended = this.grouped(dropped, (g) => batchMatMul(g, v), this.headDim);
     const merged = reshape(attended.transpose([0, 2, 1, 3]), [b, t, this.numHeads * this.headDim]);
     const output = this.output.forward(merged);
     return returnAttention ? { output, attention: probs } : { output };
@@ -247,10 +243,14 @@ export class MultiHeadAttention extends Module {
     return reshape(y, [b, t, heads, this.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
   }
 
-  /** (B, Hkv, S, hd) → (B, H, S, hd), each key/value head serving H / Hkv query heads in turn (HF repeat_kv). */
-  private repeatKV(x: tf.Tensor4D): tf.Tensor4D {
-    const [b, hkv, s, d] = x.shape;
-    const rep = this.numHeads / hkv;
-    return reshape(tf.tile(reshape(x, [b, hkv, 1, s, d]), [1, 1, rep, 1, 1]), [b, this.numHeads, s, d]);
+  /**
+   * f applied per key/value head: (B, H, T, ·) is viewed as (B, Hkv, H/Hkv · T, ·) so each key/value head
+   * serves its H / Hkv query heads (HF repeat_kv's order) without copying keys/values; back to (B, H, T, n).
+   */
+  private grouped(x: tf.Tensor, f: (g: tf.Tensor) => tf.Tensor, n: number): tf.Tensor {
+    if (this.numKvHeads === this.numHeads) return f(x);
+    const [b, h, t] = x.shape as [number, number, number, number];
+    const g = reshape(x, [b, this.numKvHeads, (h / this.numKvHeads) * t, x.shape[3]!]);
+    return reshape(f(g), [b, h, t, n]);
   }
 }
