@@ -2,13 +2,19 @@ export {
   type AttentionOptions,
   type AttentionResult,
   KVCache,
+  type Layer,
   type LayerKV,
   MultiHeadAttention,
   type MultiHeadAttentionConfig,
 } from './attention.js';
 export {
+  type Block,
   type BlockOptions,
   type BlockResult,
+  forwardBlock,
+  type MlpPart,
+  makeNorm,
+  type NormPart,
   setRecompute,
   TransformerBlock,
   type TransformerBlockConfig,
@@ -19,12 +25,15 @@ export {
   BLOCKED,
   causalBias,
   causalMask,
+  checkMaskShape,
   combineMasks,
   disposeMask,
   isAttentionBias,
   type Mask,
   paddingMask,
 } from './mask.js';
+export { alibiBias, alibiSlopes, Rotary, type RotaryConfig, sinusoidalPositions } from './positions.js';
+export { attentionProbs } from './probs.js';
 export {
   type BackboneExtras,
   type RunOptions,

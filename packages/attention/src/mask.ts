@@ -27,6 +27,13 @@ export interface AttentionBias {
   readonly rowHasKeys?: tf.Tensor;
 }
 
+/**
+ * Rank-2 masks known to be (T, S): built by causalMask / causalBias (or derived from one by attentionBias or
+ * combineMasks). Any other rank-2 mask is checked against the batch size, so a (B, S) padding mask is never
+ * read as (T, S).
+ */
+const QUERY_KEY_MASKS = new WeakSet<tf.Tensor>();
+
 /** The bias given to blocked positions: finite, so a fully blocked row cannot produce NaN. */
 export const BLOCKED = -1e9;
 
@@ -47,7 +54,9 @@ export function causalMask(T: number, S = T, offset = S - T): tf.Tensor2D {
   // Filled on the host: one upload instead of range/compare kernels (slow with broadcasting on wasm).
   const data = new Uint8Array(T * S);
   for (let i = 0; i < T; i++) data.fill(1, i * S, i * S + Math.max(0, Math.min(S, i + offset + 1)));
-  return tf.tensor2d(data, [T, S], 'bool');
+  const m = tf.tensor2d(data, [T, S], 'bool');
+  QUERY_KEY_MASKS.add(m);
+  return m;
 }
 
 /** `attentionBias(causalMask(T, S, offset))`, built directly: no empty rows when offset >= 0. */
@@ -59,6 +68,7 @@ export function causalBias(T: number, S = T, offset = S - T): AttentionBias {
     return b;
   }
   const bias = tf.tidy(() => toBias(mask));
+  QUERY_KEY_MASKS.add(bias);
   mask.dispose();
   return { bias };
 }
@@ -86,12 +96,14 @@ export function combineMasks(...masks: Array<Mask | undefined>): Mask | undefine
   const given = masks.filter((m): m is Mask => m !== undefined);
   if (given.length <= 1) return given[0];
   for (let i = 1; i < given.length; i++) checkBroadcast(given[0]!.shape, given[i]!.shape, 'combineMasks');
-  return tf.tidy(() => {
+  const out = tf.tidy(() => {
     if (given.every((m) => !isAdditive(m))) {
       return given.slice(1).reduce<tf.Tensor>((acc, m) => tf.logicalAnd(acc, toBool(m)), toBool(given[0]!));
     }
     return given.slice(1).reduce<tf.Tensor>((acc, m) => acc.add(toBias(m)), toBias(given[0]!));
   });
+  if (given.every((m) => m.rank < 2 || QUERY_KEY_MASKS.has(m))) QUERY_KEY_MASKS.add(out);
+  return out;
 }
 
 /**
@@ -102,7 +114,7 @@ export function attentionBias(mask: Mask | AttentionBias): AttentionBias {
   if (isAttentionBias(mask)) return mask;
   if (mask.rank > 4)
     throw new ShapeError(`attention mask must have rank <= 4 (broadcast to (B,H,T,S)), got [${mask.shape}]`);
-  return tf.tidy(() => {
+  const prepared = tf.tidy(() => {
     const bias = toBias(mask);
     const rowHasKeys = bias
       .max(-1, true)
@@ -110,6 +122,42 @@ export function attentionBias(mask: Mask | AttentionBias): AttentionBias {
       .cast('float32');
     return { bias, rowHasKeys };
   });
+  if (QUERY_KEY_MASKS.has(mask)) QUERY_KEY_MASKS.add(prepared.bias);
+  return prepared;
+}
+
+const MASK_HELP =
+  'a (B, S) attention mask of 1 = token / 0 = padding goes through paddingMask(mask) → (B, 1, 1, S); a causal mask is causalMask(T, S) → (T, S); other masks are (B, 1, T, S) or (B, H, T, S)';
+
+/**
+ * The shape check of a mask given to attention of scores (B, H, T, S), in the user's words: a mask that
+ * cannot broadcast names paddingMask()/causalMask() and the shapes expected, and a rank-2 mask that is not
+ * known to be (T, S) and has the batch size as rows (a raw (B, S) padding mask) is refused, not read as (T, S).
+ */
+export function checkMaskShape(
+  mask: Mask | AttentionBias,
+  scores: readonly [number, number, number, number],
+): void {
+  const m = isAttentionBias(mask) ? mask.bias : mask;
+  const [b, h, t, s] = scores;
+  const got = `[${m.shape}]`;
+  if (m.rank > 4) throw new ShapeError(`attention mask of shape ${got} has rank ${m.rank} > 4: ${MASK_HELP}`);
+  if (m.rank === 2 && !QUERY_KEY_MASKS.has(m) && m.shape[0] === b && b > 1 && m.shape[1] === s) {
+    const why =
+      b === t
+        ? 'is ambiguous: with B = T it would be read as a (T, S) mask'
+        : 'does not broadcast to (B, H, T, S) as a (T, S) mask';
+    throw new ShapeError(
+      `attention mask of shape ${got} looks like a (B=${b}, S=${s}) padding mask and ${why}; ${MASK_HELP} (reshape your own (T, S) mask to (1, 1, T, S))`,
+    );
+  }
+  try {
+    checkBroadcast([b, h, t, s], m.shape, 'attention mask', { to: true });
+  } catch {
+    throw new ShapeError(
+      `attention mask of shape ${got} does not broadcast to the scores (B=${b}, H=${h}, T=${t}, S=${s}): ${MASK_HELP}`,
+    );
+  }
 }
 
 export function isAttentionBias(m: unknown): m is AttentionBias {

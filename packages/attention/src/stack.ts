@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { LayerKV } from './attention.js';
-import type { TransformerBlock } from './block.js';
+import type { Block } from './block.js';
 import type { AttentionBias, Mask } from './mask.js';
 
 /** What every backbone's `run` takes on top of its inputs (HF's output_hidden_states / output_attentions). */
@@ -21,6 +21,9 @@ export interface StackOptions extends RunOptions {
   mask?: Mask | AttentionBias;
   /** One KV slot per block (GPT's cache). */
   caches?: LayerKV[];
+  /** Encoder output for blocks with cross-attention, and its mask. */
+  encoder?: tf.Tensor;
+  encoderMask?: Mask | AttentionBias;
 }
 
 /**
@@ -28,16 +31,29 @@ export interface StackOptions extends RunOptions {
  * the caller appends its final hidden state (after a final norm, if the model has one).
  */
 export function runBlocks(
-  blocks: readonly TransformerBlock[],
+  blocks: readonly Block[],
   x: tf.Tensor,
-  { mask, caches, returnHiddenStates = false, returnAttention = false }: StackOptions = {},
+  {
+    mask,
+    caches,
+    encoder,
+    encoderMask,
+    returnHiddenStates = false,
+    returnAttention = false,
+  }: StackOptions = {},
 ): { output: tf.Tensor } & BackboneExtras {
   const hiddenStates: tf.Tensor3D[] = [];
   const attentions: tf.Tensor4D[] = [];
   let h = x;
   blocks.forEach((block, i) => {
     if (returnHiddenStates) hiddenStates.push(h as tf.Tensor3D);
-    const r = block.forward(h, { mask, cache: caches?.[i], returnAttention });
+    const r = block.forward(h, {
+      mask,
+      cache: caches?.[i],
+      returnAttention,
+      ...(encoder ? { encoder } : {}),
+      ...(encoderMask ? { encoderMask } : {}),
+    });
     h = r.output;
     if (r.attention) attentions.push(r.attention as tf.Tensor4D);
   });

@@ -92,11 +92,14 @@ export function hfLabels(
 }
 
 /** HF's activation names (hidden_act / activation_function) for the ones we run; the first is what we write. */
-const HF_ACTIVATIONS: Record<Activation, readonly string[]> = {
+const HF_ACTIVATIONS: Record<string, readonly string[]> = {
   gelu: ['gelu'],
   gelu_tanh: ['gelu_new', 'gelu_pytorch_tanh'],
   relu: ['relu'],
   tanh: ['tanh'],
+  silu: ['silu'],
+  quick_gelu: ['quick_gelu'],
+  sigmoid: ['sigmoid'],
 };
 
 /** Our activation for config.json's `key` (default `fallback`); one we cannot run is a CheckpointMismatchError. */
@@ -110,7 +113,10 @@ export function activationFromHF(hf: HFConfig, key: string, fallback: string): A
 }
 
 /** HF's name for our activation. */
-export const activationToHF = (activation: Activation): string => HF_ACTIVATIONS[activation][0]!;
+export const activationToHF = (activation: Activation): string =>
+  (HF_ACTIVATIONS[
+    activation === 'gelu_pytorch_tanh' ? 'gelu_tanh' : activation === 'swish' ? 'silu' : activation
+  ] ?? [activation])[0]!;
 
 /** One of a model's parameters as an HF file holds it. */
 export interface CheckpointEntry {

@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { canReadSync } from './env.js';
+import { ShapeError } from './errors.js';
+import { checkIds } from './ids.js';
 import { Module } from './module.js';
 import { embedding, layerNorm, linear } from './ops.js';
 import type { Rng } from './random.js';
@@ -48,7 +51,14 @@ export class Embedding extends Module {
       tf.randomNormal([numEmbeddings, dim], 0, std, 'float32', rng?.nextSeed()),
     );
   }
+  /** ids of any shape → (...ids.shape, dim). Ids are checked where a sync read is cheap (cpu, wasm). */
   forward(ids: tf.Tensor): tf.Tensor {
+    if (ids.dtype !== 'int32' && ids.dtype !== 'float32')
+      throw new ShapeError(`Embedding: ids must be int32 (or integral float32), got ${ids.dtype}`);
+    if (canReadSync())
+      checkIds(ids.dataSync(), this.numEmbeddings, {
+        fix: `this Embedding has ${this.numEmbeddings} rows (numEmbeddings)`,
+      });
     return embedding(this.weight, ids);
   }
 }
@@ -66,5 +76,23 @@ export class LayerNorm extends Module {
   }
   forward(x: tf.Tensor): tf.Tensor {
     return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+/**
+ * Root-mean-square norm (Llama, T5): x / sqrt(mean(x²) + eps) · weight, no centring and no bias. Computed as
+ * HF's LlamaRMSNorm does (mean of squares over the last axis, eps inside the root).
+ */
+export class RMSNorm extends Module {
+  readonly weight: tf.Variable;
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-6,
+  ) {
+    super();
+    this.weight = this.param('weight', tf.ones([dim]));
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => x.mul(tf.rsqrt(x.square().mean(-1, true).add(this.eps))).mul(this.weight));
   }
 }

@@ -45,6 +45,65 @@ export abstract class Module {
     return children;
   }
 
+  /**
+   * Swaps the registered child `name` for `child` (same place in the parameter order) and points the field of
+   * the same name at it, so the new module's parameters are the ones trained and saved. A dotted path reaches
+   * into the tree: `model.replace('layers.0.attnNorm', new RMSNorm(d))`. The old child's parameters are
+   * disposed unless `disposeOld` is false. Returns `child`.
+   */
+  replace<M extends Module>(path: string, child: M, { disposeOld = true }: { disposeOld?: boolean } = {}): M {
+    if (!(child instanceof Module))
+      throw new InvalidArgumentError(`replace('${path}', ...): the replacement must be a Module`);
+    const dot = path.lastIndexOf('.');
+    if (dot >= 0) {
+      const parentPath = path.slice(0, dot);
+      const parent = this.namedModules().find(([n]) => n === parentPath)?.[1];
+      if (!parent) throw new InvalidArgumentError(`replace: no module '${parentPath}' in this model`);
+      return parent.replace(path.slice(dot + 1), child, { disposeOld });
+    }
+    const old = this.#children.get(path);
+    if (!old) {
+      const known = [...this.#children.keys()];
+      throw new InvalidArgumentError(
+        `replace: '${path}' is not a registered child (children: ${known.join(', ') || 'none'}); register a new one with this.module('${path}', m) in the constructor`,
+      );
+    }
+    this.#children.set(path, child);
+    const self = this as unknown as Record<string, unknown>;
+    if (self[path] === old) self[path] = child;
+    this.onReplace(path, old, child);
+    if (disposeOld && old !== child) {
+      const kept = new Set(child.parameters());
+      for (const v of old.parameters()) if (!kept.has(v)) v.dispose();
+    }
+    return child;
+  }
+
+  /** Hook for containers that mirror their children elsewhere (ModuleList's array). */
+  protected onReplace(_name: string, _old: Module, _child: Module): void {}
+
+  /**
+   * A Module in a field (or an array field) that is not a registered child would be run by forward but never
+   * trained, saved or loaded: refuse it, naming the fix.
+   */
+  #checkFields(): void {
+    const registered = new Set(this.#children.values());
+    for (const list of this.#children.values())
+      if (list instanceof ModuleList) for (const c of list.items) registered.add(c);
+    for (const [field, value] of Object.entries(this)) {
+      const items = Array.isArray(value) ? value : [value];
+      for (const m of items) {
+        if (!(m instanceof Module) || registered.has(m)) continue;
+        const fix = this.#children.has(field)
+          ? `call this.replace('${field}', m) instead of assigning the field`
+          : `register it with this.module('${field}', m)${Array.isArray(value) ? ` (or this.moduleList('${field}', ms))` : ''}`;
+        throw new InvalidArgumentError(
+          `${this.constructor.name}.${field} holds a ${m.constructor.name} that is not registered, so its parameters would not be trained or saved: ${fix}`,
+        );
+      }
+    }
+  }
+
   #checkName(name: string): void {
     if (!name || name.includes('.'))
       throw new InvalidArgumentError(`invalid module/parameter name '${name}'`);
@@ -54,6 +113,7 @@ export abstract class Module {
 
   /** All parameters in registration order, with dotted names. */
   namedParameters(prefix = ''): Array<[string, tf.Variable]> {
+    this.#checkFields();
     const out: Array<[string, tf.Variable]> = [];
     for (const [name, v] of this.#params) out.push([prefix + name, v]);
     for (const [name, child] of this.#children)
@@ -136,8 +196,14 @@ export abstract class Module {
 }
 
 class ModuleList<M extends Module> extends Module {
+  /** The caller's array (the parent's field): kept in step by `replace`. */
+  readonly items: M[];
   constructor(children: M[]) {
     super();
+    this.items = children;
     for (const [i, c] of children.entries()) this.module(String(i), c);
+  }
+  protected override onReplace(name: string, _old: Module, child: Module): void {
+    this.items[Number(name)] = child as M;
   }
 }

@@ -8,3 +8,18 @@ export {
 } from './classifiers.js';
 export { gatherPositions, LMHead, type LMHeadOptions, MaskedLMHead, type MaskedLMHeadOptions } from './lm.js';
 export { clsToken, meanPool, Pooler } from './pooling.js';
+export {
+  BeamSearch,
+  GreedySampler,
+  type LogitsProcessor,
+  MinP,
+  processLogits,
+  RandomSampler,
+  RepetitionPenalty,
+  type Sampler,
+  type SamplingOptions,
+  samplerFrom,
+  Temperature,
+  TopK,
+  TopP,
+} from './samplers.js';

@@ -104,7 +104,7 @@ describe('ViT and MAE', () => {
     expect(() => vitConfig({ numHeads: 0 })).toThrow(/ViT config: numHeads must be a positive integer/);
     expect(() => vitConfig({ hiddenSize: 30 })).toThrow(/hiddenSize 30 is not divisible by numHeads 4/);
     expect(() => vitConfig({ attentionDropout: 1 })).toThrow(/attentionDropout must be in \[0, 1\)/);
-    expect(() => vitConfig({ activation: 'swish' as 'gelu' })).toThrow(/unknown activation 'swish'/);
+    expect(() => vitConfig({ activation: 'mish' as 'gelu' })).toThrow(/unknown activation 'mish'/);
   });
 
   it('building and disposing models leaves no tensor behind', () => {
