@@ -102,9 +102,12 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
   const lead = x.shape.slice(0, -1);
   // core's reshape: TF.js's would keep the 2-D output alive for the backward pass after its last use.
   const x2 = reshape<tf.Rank.R2>(x, [-1, inDim]);
-  const y = bias
-    ? linearWithGrad(x2, weight as tf.Tensor2D, bias as tf.Tensor1D)
-    : matMul(x2, weight as tf.Tensor2D);
+  const y =
+    isFrozen(weight) && (!bias || isFrozen(bias))
+      ? frozenLinear(x2, weight as tf.Tensor2D, bias as tf.Tensor1D | undefined)
+      : bias
+        ? linearWithGrad(x2, weight as tf.Tensor2D, bias as tf.Tensor1D)
+        : matMul(x2, weight as tf.Tensor2D);
   return reshape(y, [...lead, weight.shape[1]!]);
 }
 
@@ -122,6 +125,22 @@ const linearWithGrad = tf.customGrad((...args) => {
     ],
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
+const isFrozen = (t: tf.Tensor): boolean => t instanceof tf.Variable && !t.trainable;
+
+/**
+ * A linear layer whose weight (and bias) are frozen (trainable false, e.g. under LoRA): the backward pass
+ * makes only dx. Weight and bias are closed over, not inputs, so no (in, out) gradient is ever computed.
+ */
+function frozenLinear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | undefined): tf.Tensor2D {
+  return tf.customGrad((...args) => {
+    const [input] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    return {
+      value: product(input, w, b),
+      gradFunc: (dy) => timesTransposed(dy as tf.Tensor2D, w),
+    };
+  })(x) as tf.Tensor2D;
+}
 
 // On wasm, core's kernel runs the linear layer's products too: XNNPACK repacks every freshly updated
 // weight on each call, and a transposed operand would need a separate transpose (bench/matmul.bench.mjs).
