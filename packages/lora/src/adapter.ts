@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { add, dropout, type Linear, linear, Module, type Rng } from '@transformer-kit/core';
+import {
+  add,
+  dropout,
+  InvalidArgumentError,
+  type Linear,
+  linear,
+  Module,
+  type Rng,
+} from '@transformer-kit/core';
 
 /**
  * One LoRA adapter as PEFT's lora.Linear adds it: y = base(x) + B(A(dropout(x))) · scaling. A is (in, r)
@@ -57,22 +65,14 @@ export class LoraAdapter extends Module {
     return tf.tidy(() => tf.mul(tf.matMul(this.A, this.#bFor(i)), this.scaling) as tf.Tensor2D);
   }
 
-  /** Routes the members' forward through the adapter; returns the undo. */
+  /** Routes the members' outputs through the adapter; returns the undo. */
   install(): () => void {
-    const undo = this.members.map((m, i) => {
-      const own = Object.hasOwn(m, 'forward') ? m.forward : undefined;
-      const base = m.forward.bind(m);
-      m.forward = (x: tf.Tensor) => {
-        const y = base(x);
-        return this.merged ? y : add(y, this.delta(x, i, m.training));
-      };
-      return () => {
-        if (own) m.forward = own;
-        else delete (m as { forward?: unknown }).forward;
-      };
+    this.members.forEach((m, i) => {
+      if (m.adapter) throw new InvalidArgumentError('LoRA: a Linear already has an adapter');
+      m.adapter = (x, y) => (this.merged ? y : add(y, this.delta(x, i, m.training)));
     });
     return () => {
-      for (const u of undo) u();
+      for (const m of this.members) m.adapter = undefined;
       this.#lastInput = undefined;
       this.#lastHidden = undefined;
     };

@@ -23,11 +23,17 @@ const maxDiff = (a: tf.Tensor, b: tf.Tensor) => {
 /** Every PEFT tensor of the state with its variable and layout, keyed by PEFT name. */
 function peftVariables(state: LoraState): Array<[string, tf.Variable, boolean]> {
   return [
-    ...state.adapted.flatMap(({ hf, adapter }): Array<[string, tf.Variable, boolean]> => [
-      [`base_model.model.${hf}.lora_A.weight`, adapter.A, true],
-      [`base_model.model.${hf}.lora_B.weight`, adapter.B, true],
+    ...state.adapted.flatMap(
+      ({ hf, adapter }): Array<[string, tf.Variable, boolean]> => [
+        [`base_model.model.${hf}.lora_A.weight`, adapter.A, true],
+        [`base_model.model.${hf}.lora_B.weight`, adapter.B, true],
+      ],
+    ),
+    ...state.saved.map((p): [string, tf.Variable, boolean] => [
+      `base_model.model.${p.hf}`,
+      p.param,
+      p.transpose,
     ]),
-    ...state.saved.map((p): [string, tf.Variable, boolean] => [`base_model.model.${p.hf}`, p.param, p.transpose]),
   ];
 }
 
@@ -35,7 +41,10 @@ function peftVariables(state: LoraState): Array<[string, tf.Variable, boolean]> 
 function expectGrads(state: LoraState, loss: () => tf.Scalar, want: Record<string, tf.Tensor>, tag: string) {
   const vars = peftVariables(state);
   expect(vars.length).toBeGreaterThan(0);
-  const { value, grads } = valueAndGrads(loss, vars.map(([, v]) => v));
+  const { value, grads } = valueAndGrads(
+    loss,
+    vars.map(([, v]) => v),
+  );
   expect(Math.abs(value.dataSync()[0]! - want[`${tag}.loss`]!.dataSync()[0]!)).toBeLessThan(TOL);
   vars.forEach(([name, , transpose], i) => {
     const g = grads[i]!;
@@ -63,7 +72,9 @@ describe.each(['cpu', 'wasm'] as const)('PEFT LoRA parity with PyTorch on %s', (
 
   it('BERT + PEFT adapter (query/value, modules_to_save classifier): logits, loss and gradients', async () => {
     const model = (await loadBertForSequenceClassification(BERT)).eval();
-    const state = await loadLoraAdapter(model, join(fixtures, 'bert-lora'), { baseModelNameOrPath: 'tiny-bert-cls' });
+    const state = await loadLoraAdapter(model, join(fixtures, 'bert-lora'), {
+      baseModelNameOrPath: 'tiny-bert-cls',
+    });
     expect(state.adapted.map((a) => a.hf)).toEqual([
       'bert.encoder.layer.0.attention.self.query',
       'bert.encoder.layer.0.attention.self.value',
@@ -71,7 +82,11 @@ describe.each(['cpu', 'wasm'] as const)('PEFT LoRA parity with PyTorch on %s', (
       'bert.encoder.layer.1.attention.self.value',
     ]);
     expect(state.config).toMatchObject({ r: 4, alpha: 8, dropout: 0.1, modulesToSave: ['classifier'] });
-    const inputs = { inputIds: batch.input_ids!, tokenTypeIds: batch.token_type_ids!, attentionMask: batch.attention_mask! };
+    const inputs = {
+      inputIds: batch.input_ids!,
+      tokenTypeIds: batch.token_type_ids!,
+      attentionMask: batch.attention_mask!,
+    };
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       expect(maxDiff(model.forward(inputs), want['bert.logits']!)).toBeLessThan(TOL);
@@ -81,7 +96,7 @@ describe.each(['cpu', 'wasm'] as const)('PEFT LoRA parity with PyTorch on %s', (
     model.dispose();
   });
 
-  it("GPT-2 + PEFT adapter on the fused c_attn (fan_in_fan_out): logits, loss and gradients", async () => {
+  it('GPT-2 + PEFT adapter on the fused c_attn (fan_in_fan_out): logits, loss and gradients', async () => {
     const model = (await loadGPT2(GPT2)).eval();
     const state = await loadLoraAdapter(model, join(fixtures, 'gpt2-lora'));
     expect(state.adapted.map((a) => [a.hf, a.paths])).toEqual([
@@ -104,4 +119,3 @@ describe.each(['cpu', 'wasm'] as const)('PEFT LoRA parity with PyTorch on %s', (
     model.dispose();
   });
 });
-
