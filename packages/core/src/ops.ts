@@ -30,7 +30,31 @@ import { Rng } from './random.js';
 
 /** Plain 2-D product a (M,K) @ b (K,N) whose gradients are plain 2-D products too. */
 export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (isFrozen(b))
+    return frozenRight(
+      a,
+      (x) => product(x, b),
+      (dy) => timesTransposed(dy, b),
+    );
   return matMulWithGrad(a, b) as tf.Tensor2D;
+}
+
+/** A variable marked not trainable (a frozen base weight under LoRA): no gradient is made for it. */
+const isFrozen = (t: tf.Tensor): boolean => t instanceof tf.Variable && !t.trainable;
+
+/**
+ * A product with a frozen right operand: the backward pass makes only dx. The operand is closed over, not
+ * an input, so its (K, N) gradient (a third of a training step's products) is never computed.
+ */
+function frozenRight(
+  x: tf.Tensor2D,
+  forward: (x: tf.Tensor2D) => tf.Tensor2D,
+  dx: (dy: tf.Tensor2D) => tf.Tensor2D,
+): tf.Tensor2D {
+  return tf.customGrad((...args) => {
+    const input = args[0] as tf.Tensor2D;
+    return { value: forward(input), gradFunc: (dy) => dx(dy as tf.Tensor2D) };
+  })(x) as tf.Tensor2D;
 }
 
 const matMulWithGrad = tf.customGrad((...args) => {
@@ -48,6 +72,12 @@ const matMulWithGrad = tf.customGrad((...args) => {
 
 /** a (M, K) @ b (N, K)ᵀ → (M, N), e.g. a tied vocabulary projection; on wasm bᵀ is never materialised. */
 export function matMulTransposed(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (isFrozen(b))
+    return frozenRight(
+      a,
+      (x) => timesTransposed(x, b),
+      (dy) => product(dy, b),
+    );
   return matMulTransposedWithGrad(a, b) as tf.Tensor2D;
 }
 
@@ -104,7 +134,11 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
   const x2 = reshape<tf.Rank.R2>(x, [-1, inDim]);
   const y =
     isFrozen(weight) && (!bias || isFrozen(bias))
-      ? frozenLinear(x2, weight as tf.Tensor2D, bias as tf.Tensor1D | undefined)
+      ? frozenRight(
+          x2,
+          (i) => product(i, weight as tf.Tensor2D, bias as tf.Tensor1D | undefined),
+          (dy) => timesTransposed(dy, weight as tf.Tensor2D),
+        )
       : bias
         ? linearWithGrad(x2, weight as tf.Tensor2D, bias as tf.Tensor1D)
         : matMul(x2, weight as tf.Tensor2D);
@@ -125,22 +159,6 @@ const linearWithGrad = tf.customGrad((...args) => {
     ],
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
-
-const isFrozen = (t: tf.Tensor): boolean => t instanceof tf.Variable && !t.trainable;
-
-/**
- * A linear layer whose weight (and bias) are frozen (trainable false, e.g. under LoRA): the backward pass
- * makes only dx. Weight and bias are closed over, not inputs, so no (in, out) gradient is ever computed.
- */
-function frozenLinear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | undefined): tf.Tensor2D {
-  return tf.customGrad((...args) => {
-    const [input] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    return {
-      value: product(input, w, b),
-      gradFunc: (dy) => timesTransposed(dy as tf.Tensor2D, w),
-    };
-  })(x) as tf.Tensor2D;
-}
 
 // On wasm, core's kernel runs the linear layer's products too: XNNPACK repacks every freshly updated
 // weight on each call, and a transposed operand would need a separate transpose (bench/matmul.bench.mjs).
