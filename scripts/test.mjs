@@ -30,7 +30,7 @@ const failures = [];
 
 /** Workspace packages with a vitest setup, in dependency order (so core's failures show first). */
 function packages() {
-  const order = ['core', 'tokenizer', 'attention', 'heads', 'gpt', 'bert', 'vit', 'llama', 'demo'];
+  const order = ['core', 'tokenizer', 'attention', 'heads', 'gpt', 'bert', 'vit', 'llama', 'lora', 'demo'];
   const dirs = ['packages', 'apps'].flatMap((group) =>
     existsSync(join(root, group)) ? readdirSync(join(root, group)).map((d) => join(root, group, d)) : [],
   );

@@ -358,8 +358,17 @@ export async function saveCheckpoint(dir: string, checkpoint: SaveCheckpointOpti
       'saveCheckpoint writes to the file system (Node); in the browser use encodeCheckpoint() and download the bytes',
     );
   }
+  await saveFiles(dir, await encodeCheckpoint(checkpoint));
+}
+
+/**
+ * Writes files (name → bytes, in order) into a folder as saveCheckpoint does: temp file, fsync, rename, so
+ * a failure leaves the previous files intact. For other folder formats (e.g. a PEFT adapter).
+ */
+export async function saveFiles(dir: string, fileMap: Map<string, Uint8Array>): Promise<void> {
+  if (!isNode()) throw new CheckpointError('saveFiles writes to the file system (Node)');
   const fs = await nodeFs();
-  const files = [...(await encodeCheckpoint(checkpoint))];
+  const files = [...fileMap];
   const base = dir.replace(/[\\/]+$/, '') || '/';
   const tag = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   const temps = files.map(([name]) => `${base}/.${name}.tmp-${tag}`);

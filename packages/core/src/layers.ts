@@ -18,9 +18,17 @@ export interface LinearOptions {
   rng?: Rng;
 }
 
+/** What an adapter adds to a Linear's output y for input x (e.g. LoRA's scaling·B·A·x), or y itself. */
+export type LinearAdapter = (x: tf.Tensor, y: tf.Tensor) => tf.Tensor;
+
 export class Linear extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | undefined;
+  /**
+   * Set by adapter libraries (@transformer-kit/lora), not by models: it sees the linear map's own input and
+   * output, also where a subclass (BERT's pooler) wraps forward.
+   */
+  adapter: LinearAdapter | undefined;
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
@@ -34,7 +42,8 @@ export class Linear extends Module {
     this.bias = bias ? this.param('bias', tf.zeros([outFeatures])) : undefined;
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return linear(x, this.weight, this.bias);
+    const y = linear(x, this.weight, this.bias);
+    return this.adapter ? this.adapter(x, y) : y;
   }
 }
 

@@ -104,6 +104,22 @@ export abstract class Module {
     }
   }
 
+  /**
+   * Adds a child after construction (an adapter injected into a built model, as PEFT's LoRA does); its
+   * parameters join the tree's names, state dict and optimizer like any other.
+   */
+  addModule<M extends Module>(name: string, child: M): M {
+    return this.module(name, child);
+  }
+
+  /** Detaches and returns the child `name` (its parameters are not freed: the caller owns them now). */
+  removeModule(name: string): Module {
+    const child = this.#children.get(name);
+    if (!child) throw new InvalidArgumentError(`no child module '${name}'`);
+    this.#children.delete(name);
+    return child;
+  }
+
   #checkName(name: string): void {
     if (!name || name.includes('.'))
       throw new InvalidArgumentError(`invalid module/parameter name '${name}'`);

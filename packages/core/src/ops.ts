@@ -31,7 +31,31 @@ import { blockedGather, rowsPerBinding } from './row-blocks.js';
 
 /** Plain 2-D product a (M,K) @ b (K,N) whose gradients are plain 2-D products too. */
 export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (isFrozen(b))
+    return frozenRight(
+      a,
+      (x) => product(x, b),
+      (dy) => timesTransposed(dy, b),
+    );
   return matMulWithGrad(a, b) as tf.Tensor2D;
+}
+
+/** A variable marked not trainable (a frozen base weight under LoRA): no gradient is made for it. */
+const isFrozen = (t: tf.Tensor): boolean => t instanceof tf.Variable && !t.trainable;
+
+/**
+ * A product with a frozen right operand: the backward pass makes only dx. The operand is closed over, not
+ * an input, so its (K, N) gradient (a third of a training step's products) is never computed.
+ */
+function frozenRight(
+  x: tf.Tensor2D,
+  forward: (x: tf.Tensor2D) => tf.Tensor2D,
+  dx: (dy: tf.Tensor2D) => tf.Tensor2D,
+): tf.Tensor2D {
+  return tf.customGrad((...args) => {
+    const input = args[0] as tf.Tensor2D;
+    return { value: forward(input), gradFunc: (dy) => dx(dy as tf.Tensor2D) };
+  })(x) as tf.Tensor2D;
 }
 
 const matMulWithGrad = tf.customGrad((...args) => {
@@ -49,6 +73,12 @@ const matMulWithGrad = tf.customGrad((...args) => {
 
 /** a (M, K) @ b (N, K)ᵀ → (M, N), e.g. a tied vocabulary projection; on wasm bᵀ is never materialised. */
 export function matMulTransposed(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (isFrozen(b))
+    return frozenRight(
+      a,
+      (x) => timesTransposed(x, b),
+      (dy) => product(dy, b),
+    );
   return matMulTransposedWithGrad(a, b) as tf.Tensor2D;
 }
 
@@ -103,9 +133,16 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
   const lead = x.shape.slice(0, -1);
   // core's reshape: TF.js's would keep the 2-D output alive for the backward pass after its last use.
   const x2 = reshape<tf.Rank.R2>(x, [-1, inDim]);
-  const y = bias
-    ? linearWithGrad(x2, weight as tf.Tensor2D, bias as tf.Tensor1D)
-    : matMul(x2, weight as tf.Tensor2D);
+  const y =
+    isFrozen(weight) && (!bias || isFrozen(bias))
+      ? frozenRight(
+          x2,
+          (i) => product(i, weight as tf.Tensor2D, bias as tf.Tensor1D | undefined),
+          (dy) => timesTransposed(dy, weight as tf.Tensor2D),
+        )
+      : bias
+        ? linearWithGrad(x2, weight as tf.Tensor2D, bias as tf.Tensor1D)
+        : matMul(x2, weight as tf.Tensor2D);
   return reshape(y, [...lead, weight.shape[1]!]);
 }
 

@@ -16,6 +16,8 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
+const maxAbs = (t: tf.Tensor) => tf.tidy(() => t.abs().max().dataSync()[0]!);
+
 describe('Module', () => {
   it('names parameters by dotted path in registration order', () => {
     const net = new Net();
@@ -81,6 +83,30 @@ describe('Module', () => {
     net.train();
     expect(net.namedModules().every(([, m]) => m.training)).toBe(true);
     net.dispose();
+  });
+
+  it('addModule / removeModule attach and detach a child after construction (adapters)', () => {
+    const net = new Net();
+    const fc = net.blocks[0]!.fc;
+    const extra = fc.addModule('extra', new Linear(4, 2));
+    expect(net.namedParameters().map(([n]) => n)).toContain('blocks.0.fc.extra.weight');
+    expect(() => fc.addModule('extra', new Linear(4, 2))).toThrow(/already registered/);
+    expect(fc.removeModule('extra')).toBe(extra);
+    expect(net.namedParameters().some(([n]) => n.includes('extra'))).toBe(false);
+    expect(() => fc.removeModule('extra')).toThrow(/no child module 'extra'/);
+    extra.dispose();
+    net.dispose();
+  });
+
+  it("Linear.adapter sees the linear map's input and output", () => {
+    const fc = new Linear(4, 3);
+    const x = tf.ones([2, 4]);
+    const plain = fc.forward(x);
+    fc.adapter = (input, y) => y.add(input.sum(-1, true));
+    expect(maxAbs(fc.forward(x).sub(plain).sub(4))).toBeLessThan(1e-5);
+    fc.adapter = undefined;
+    expect(maxAbs(fc.forward(x).sub(plain))).toBe(0);
+    fc.dispose();
   });
 
   it('dispose() frees every parameter', () => {

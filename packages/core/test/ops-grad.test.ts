@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { batchMatMul, gelu, geluTanh, initBackend, layerNorm, linear } from '../src/index.js';
+import {
+  batchMatMul,
+  gelu,
+  geluTanh,
+  initBackend,
+  layerNorm,
+  linear,
+  matMul,
+  matMulTransposed,
+  valueAndGrads,
+} from '../src/index.js';
 
 // The fast ops have hand-written gradients; check each against autodiff of the textbook formula.
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -11,6 +21,27 @@ for (const backend of ['cpu', 'wasm'] as const) {
   describe(`hand-written gradients on ${backend}`, () => {
     beforeAll(async () => {
       await initBackend(backend);
+    });
+
+    it('frozen right operands (trainable false) get no gradient; dx is unchanged', () => {
+      const x = tf.randomNormal([5, 6], 0, 1, 'float32', 1);
+      const w = tf.variable(tf.randomNormal([6, 4], 0, 1, 'float32', 2));
+      const wt = tf.variable(tf.randomNormal([4, 6], 0, 1, 'float32', 3));
+      const b = tf.variable(tf.randomNormal([4], 0, 1, 'float32', 4));
+      const fns = [() => matMul(x, w), () => matMulTransposed(x, wt), () => linear(x, w, b)];
+      for (const f of fns) {
+        const loss = () => f().square().sum() as tf.Scalar;
+        const full = valueAndGrads(loss, [x, w, wt, b]);
+        for (const v of [w, wt, b]) v.trainable = false;
+        const frozen = valueAndGrads(loss, [x, w, wt, b]);
+        for (const v of [w, wt, b]) v.trainable = true;
+        expect(maxDiff(frozen.value, full.value)).toBe(0);
+        expect(maxDiff(frozen.grads[0]!, full.grads[0]!)).toBeLessThan(1e-4);
+        expect(frozen.grads.slice(1)).toEqual([null, null, null]);
+        expect(full.grads.slice(1).some((g) => g !== null)).toBe(true);
+        tf.dispose([full.value, frozen.value, ...[...full.grads, ...frozen.grads].filter((g) => g !== null)]);
+      }
+      tf.dispose([x, w, wt, b]);
     });
 
     it('gelu and geluTanh', () => {

@@ -1,0 +1,112 @@
+// LoRA against full fine-tuning at the sizes that motivate it, batch 8 × 128 on wasm (every core), each
+// workload in its own node process (so peak RSS and wasm heap are that workload's):
+//   bert-full   BERT-base sequence classification, every weight trained (as scale's bert-finetune)
+//   bert-lora   the same model with PEFT's LoRA (r 8, alpha 16, query/value; classifier in modules_to_save)
+//   gpt2m-lora  GPT-2 medium (355M) causal LM with LoRA (r 8, alpha 16, c_attn)
+//   gpt2m-full  GPT-2 medium, every weight trained (opt-in: it does not fit the 4 GB heap)
+// Reported: the step time (best of 2 after a warm-up step), peak RSS, peak wasm heap, trainable parameters,
+// numTensors across steps. Run: node bench/lora.bench.mjs [backend] [--only bert-full,bert-lora,...]
+// [--smoke] (--smoke: the same code on the tiny presets, seconds, to check the bench itself).
+import { printTable, reportChild, runChild, writeResults } from './lib.mjs';
+
+const BATCH = 8;
+const SEQ = 128;
+const WORKLOADS = ['bert-full', 'bert-lora', 'gpt2m-lora'];
+const LORA = { r: 8, alpha: 16, dropout: 0.1 };
+const fmtMB = (b) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
+
+async function child(backend, workload, smoke) {
+  const tf = await import('@tensorflow/tfjs');
+  const core = await import('@transformer-kit/core');
+  const { addLora, trainableParameterCount } = await import('@transformer-kit/lora');
+  const info = await core.initBackend(backend);
+  const rng = new core.Rng(1);
+  const seq = smoke ? 16 : SEQ;
+  const ids = (vocab) =>
+    Array.from({ length: BATCH }, () => Array.from({ length: seq }, () => 1 + rng.int(vocab - 1)));
+  const result = { backend, device: info.device, workload };
+  const lora = workload.endsWith('-lora');
+
+  let model;
+  let loss;
+  if (workload.startsWith('bert')) {
+    const { BertForSequenceClassification, bertConfig } = await import('@transformer-kit/bert');
+    model = new BertForSequenceClassification(bertConfig(smoke ? 'tiny' : 'base'), { numLabels: 2 });
+    if (lora) addLora(model, { ...LORA, targetModules: ['query', 'value'], modulesToSave: ['classifier'] });
+    const inputIds = ids(model.config.vocabSize);
+    const attentionMask = inputIds.map((r) => r.map(() => 1));
+    const labels = tf.tensor1d(
+      inputIds.map((_, i) => i % 2),
+      'int32',
+    );
+    loss = () => model.loss({ inputIds, attentionMask }, labels);
+  } else {
+    const { GPT, gptConfig } = await import('@transformer-kit/gpt');
+    model = new GPT(gptConfig(smoke ? 'tiny' : 'gpt2-medium'));
+    if (lora) addLora(model, { ...LORA, targetModules: ['c_attn'] });
+    const x = tf.tensor2d(ids(model.config.vocabSize), undefined, 'int32');
+    const y = tf.tensor2d(ids(model.config.vocabSize), undefined, 'int32');
+    loss = () => model.loss(x, y);
+  }
+  model.train();
+  Object.assign(result, trainableParameterCount(model));
+  const trainer = new core.Trainer(model, { lr: lora ? 2e-4 : 2e-5, weightDecay: 0.01, clipNorm: 1 });
+  const step = () => trainer.step(loss);
+  core.resetWasmHeapPeak();
+  await step();
+  result.tensorsAfterFirstStep = tf.memory().numTensors;
+  const times = [];
+  for (let i = 0; i < 2; i++) {
+    const t0 = performance.now();
+    await step();
+    times.push(performance.now() - t0);
+  }
+  result.ms = Math.min(...times);
+  result.tensorsAfterLastStep = tf.memory().numTensors;
+  const heap = core.wasmHeapStats();
+  result.peakHeapMB = fmtMB(heap?.peakBytes);
+  result.rssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+  reportChild(result);
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1].split(',') : WORKLOADS;
+  const smoke = args.includes('--smoke');
+  const backend = args.filter((a) => a !== '--smoke')[0] ?? 'wasm';
+  const runs = only.map((w) => ({
+    workload: w,
+    ...runChild(import.meta.url, [backend, w, ...(smoke ? ['smoke'] : [])]),
+  }));
+  const full = Object.fromEntries(
+    runs.filter((r) => r.workload.endsWith('-full')).map((r) => [r.workload, r]),
+  );
+  const rows = runs.map((r) => {
+    if (r.error) return { workload: r.workload, backend, note: r.error };
+    const base = full[r.workload.replace('-lora', '-full')];
+    return {
+      workload: r.workload,
+      backend,
+      'step ms': r.ms,
+      'vs full': base?.ms && r.workload.endsWith('-lora') ? r.ms / base.ms : undefined,
+      'peak RSS MB': r.rssMB,
+      'peak heap MB': r.peakHeapMB,
+      trainable: r.trainable,
+      total: r.total,
+      tensors:
+        r.tensorsAfterFirstStep === r.tensorsAfterLastStep
+          ? 'flat'
+          : `${r.tensorsAfterFirstStep}→${r.tensorsAfterLastStep}`,
+    };
+  });
+  printTable(
+    `LoRA vs full fine-tuning at batch ${BATCH} × ${SEQ} (step ms = best of 2 after a warm-up)`,
+    rows,
+  );
+  if (smoke) return;
+  writeResults('lora', { config: { batch: BATCH, seq: SEQ, lora: LORA }, runs, rows });
+}
+
+if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5] === 'smoke');
+else await main();
