@@ -44,7 +44,10 @@ interface Result {
 
 async function run(): Promise<Result> {
   const init = [tf.tensor2d(TABLE, [V, D]), tf.tensor2d(HIDDEN, [IDS.length, D])];
-  const [table, hidden] = init.map((t) => tf.variable(t)) as [tf.Variable<tf.Rank.R2>, tf.Variable<tf.Rank.R2>];
+  const [table, hidden] = init.map((t) => tf.variable(t)) as [
+    tf.Variable<tf.Rank.R2>,
+    tf.Variable<tf.Rank.R2>,
+  ];
   tf.dispose(init);
   const ids = tf.tensor1d(IDS, 'int32');
   const targets = tf.tensor1d(TARGETS, 'int32');
