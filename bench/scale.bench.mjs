@@ -9,8 +9,14 @@
 import os from 'node:os';
 import { printTable, reportChild, runChild, runTorch, writeResults } from './lib.mjs';
 
-const BATCH = 8;
+// Environment overrides for slow (software WebGPU) runs: TK_BENCH_BATCH=2, TK_BENCH_BERT=mini (BERT preset),
+// TK_BENCH_NO_DROPOUT=1 (so losses compare across backends: each draws its dropout masks its own way),
+// TK_BENCH_STEPS=1 (timed steps after the first), TK_BENCH_RESULTS=name (results/<name>.json).
+const env = process.env;
+const BATCH = Number(env.TK_BENCH_BATCH ?? 8);
 const SEQ = 128;
+const BERT_SIZE = env.TK_BENCH_BERT ?? 'base';
+const NO_DROPOUT = env.TK_BENCH_NO_DROPOUT === '1';
 const BERT = { vocab: 30522, dim: 768, layers: 12, heads: 12, inter: 3072, maxPos: 512 };
 const GPT2 = { vocab: 50257, dim: 768, layers: 12, heads: 12, block: 1024 };
 const POSITIONS = [16, 512];
@@ -37,41 +43,61 @@ const fmtMB = (b) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
 function parseSpec(spec) {
   const [backend, ...opts] = spec.split(':');
   const threads = opts.find((o) => o.startsWith('threads='));
-  return { backend, threads: threads ? Number(threads.slice(8)) : undefined, fma: opts.includes('fma') };
+  // webgpu:limits=default: a device with the spec's default limits (128 MiB binding), as mobile adapters give.
+  const limits = opts.find((o) => o.startsWith('limits='))?.slice(7);
+  return {
+    backend,
+    threads: threads ? Number(threads.slice(8)) : undefined,
+    fma: opts.includes('fma'),
+    limits,
+  };
 }
 
 async function child(spec, workload) {
   const tf = await import('@tensorflow/tfjs');
   const core = await import('@transformer-kit/core');
-  const { backend, threads, fma } = parseSpec(spec);
+  const { backend, threads, fma, limits } = parseSpec(spec);
   if (fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
-  const info = await core.initBackend(backend, { threads });
+  const info = await core.initBackend(backend, { threads, ...(limits ? { limits } : {}) });
   const peakGflops = await core.matmulPeakGflops();
+  // Dispatches TF.js records on core's WebGPU device (undefined off WebGPU).
+  const dispatches = () => core.webgpuDevice()?.dispatches;
   const rng = new core.Rng(1);
   const ids = (vocab, b, t) =>
     Array.from({ length: b }, () => Array.from({ length: t }, () => 1 + rng.int(vocab - 1)));
-  const iters = backend === 'cpu' ? 1 : 2;
+  const iters = env.TK_BENCH_STEPS
+    ? Number(env.TK_BENCH_STEPS)
+    : backend === 'cpu' || info.softwareAdapter
+      ? 1
+      : 2;
   const result = {
     backend: spec,
     device: info.device,
+    softwareAdapter: info.softwareAdapter || undefined,
+    batch: BATCH,
     kernels: info.wasm ? `${info.wasm.kernels} ×${info.wasm.kernelThreads}` : undefined,
     workload,
     peakGflops,
   };
   core.resetWasmHeapPeak();
+  const losses = [];
   const timeSteps = async (fn, n) => {
     const times = [];
     for (let i = 0; i < n; i++) {
+      const d0 = dispatches();
       const t0 = performance.now();
-      await fn();
+      const r = await fn();
       times.push(performance.now() - t0);
+      if (r?.loss !== undefined) losses.push(r.loss);
+      if (d0 !== undefined) result.dispatchesPerStep = dispatches() - d0;
     }
     return Math.min(...times);
   };
 
   if (workload.startsWith('bert')) {
     const { BertForSequenceClassification, bertConfig } = await import('@transformer-kit/bert');
-    const model = new BertForSequenceClassification(bertConfig('base'), { numLabels: 2 });
+    const overrides = NO_DROPOUT ? { hiddenDropout: 0, attentionDropout: 0 } : {};
+    const model = new BertForSequenceClassification(bertConfig(BERT_SIZE, overrides), { numLabels: 2 });
     const inputIds = ids(BERT.vocab, BATCH, SEQ);
     const attentionMask = inputIds.map((r) => r.map(() => 1));
     if (workload === 'bert-forward') {
@@ -91,7 +117,7 @@ async function child(spec, workload) {
       );
       const trainer = new core.Trainer(model, { lr: 2e-5, weightDecay: 0.01, clipNorm: 1 });
       const step = () => trainer.step(() => model.loss({ inputIds, attentionMask }, labels));
-      await step();
+      losses.push((await step()).loss);
       result.tensorsAfterFirstStep = tf.memory().numTensors;
       result.ms = await timeSteps(step, iters);
       result.tensorsAfterLastStep = tf.memory().numTensors;
@@ -105,7 +131,7 @@ async function child(spec, workload) {
       const y = tf.tensor2d(ids(GPT2.vocab, BATCH, SEQ), undefined, 'int32');
       const trainer = new core.Trainer(model, { lr: 3e-4, weightDecay: 0.1, clipNorm: 1 });
       const step = () => trainer.step(() => model.loss(x, y));
-      await step();
+      losses.push((await step()).loss);
       result.tensorsAfterFirstStep = tf.memory().numTensors;
       result.ms = await timeSteps(step, iters);
       result.tensorsAfterLastStep = tf.memory().numTensors;
@@ -135,6 +161,10 @@ async function child(spec, workload) {
       result.tensorsLeaked = tf.memory().numTensors - before;
     }
   }
+  if (losses.length) result.losses = losses;
+  // TF.js's WebGPU buffer pool keeps what it allocated: its size after the run is the peak.
+  const gpuBytes = tf.memory().numBytesInGPUAllocated;
+  if (gpuBytes !== undefined) result.gpuMB = fmtMB(gpuBytes);
   const heap = core.wasmHeapStats();
   result.wasmHeapMB = fmtMB(heap?.heapBytes);
   result.peakMB = fmtMB(heap?.peakBytes);
@@ -200,6 +230,10 @@ async function main() {
       'heap MB': r.wasmHeapMB,
       'RSS MB': r.rssMB,
       'torch RSS MB': torchRuns[1].rssMB?.[r.workload],
+      'GPU MB': r.gpuMB,
+      'dispatches/step': r.dispatchesPerStep,
+      losses: r.losses?.map((l) => l.toFixed(5)).join(' '),
+      software: r.softwareAdapter ? 'yes' : undefined,
       tensors:
         r.tensorsAfterFirstStep === undefined
           ? ''
@@ -212,7 +246,7 @@ async function main() {
     `BERT-base / GPT-2 small at batch ${BATCH} × ${SEQ} (ms = per step, best of runs; ours/torch1 > 1 = faster)`,
     rows,
   );
-  writeResults('scale', {
+  writeResults(env.TK_BENCH_RESULTS ?? 'scale', {
     config: { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2 },
     ours,
     torch: torchRuns,

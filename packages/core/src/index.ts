@@ -36,7 +36,7 @@ export * from './ops.js';
 export * from './optim.js';
 export * from './patches.js';
 export * from './random.js';
-export { rowBlock, rowsPerBinding } from './row-blocks.js';
+export { concatRows, rowBlock, rowsPerBinding } from './row-blocks.js';
 export * from './safetensors.js';
 export * from './schedule.js';
 export * from './train.js';

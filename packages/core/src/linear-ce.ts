@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, ShapeError } from './errors.js';
 import { IGNORE_INDEX, matMul, matMulTransposed, transpose2d } from './ops.js';
-import { rowBlock } from './row-blocks.js';
+import { concatRows, rowBlock, rowsPerBinding } from './row-blocks.js';
 
 /*
  * The vocabulary projection and its cross-entropy as one op, chunked over the vocabulary, so the (N, V)
@@ -52,7 +52,12 @@ export function linearCrossEntropy(
   if (chunkSize !== undefined && !(Number.isInteger(chunkSize) && chunkSize >= 1)) {
     throw new InvalidArgumentError(`linearCrossEntropy: chunkSize must be an integer >= 1, got ${chunkSize}`);
   }
-  const chunk = Math.min(v, chunkSize ?? Math.max(256, Math.floor(LOGITS_PER_CHUNK / Math.max(n, 1))));
+  // On WebGPU a chunk of a (V, D) weight must also fit one storage binding (row-blocks.ts).
+  const chunk = Math.min(
+    v,
+    transposed ? rowsPerBinding(weight) : v,
+    chunkSize ?? Math.max(256, Math.floor(LOGITS_PER_CHUNK / Math.max(n, 1))),
+  );
   const flatTargets = targets.reshape([-1]).cast('int32') as tf.Tensor1D;
   const valid = flatTargets.notEqual(ignoreIndex);
   const weights = valid.cast('float32') as tf.Tensor1D;
@@ -155,7 +160,7 @@ function fused(transposed: boolean, chunk: number, v: number): Fused {
           dw.push(dwc!);
           db.push(dbc!);
         }
-        const dW = dw.length === 1 ? dw[0]! : tf.concat(dw, transposed ? 0 : 1);
+        const dW = dw.length === 1 ? dw[0]! : transposed ? concatRows(dw) : tf.concat(dw, 1);
         const dB = db.length === 1 ? db[0]! : tf.concat(db, 0);
         if (dw.length > 1) tf.dispose([...dw, ...db]);
         tf.dispose([scale, shift]);

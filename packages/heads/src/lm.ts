@@ -12,6 +12,8 @@ import {
   matMul,
   matMulTransposed,
   type Rng,
+  rowBlock,
+  rowsPerBinding,
   ShapeError,
 } from '@transformer-kit/core';
 import { checkHidden } from './check.js';
@@ -23,7 +25,17 @@ import { checkHidden } from './check.js';
 
 /** hidden (N, D) @ table (V, D)ᵀ → (N, V), gradients flowing into both. */
 function projectTied(x: tf.Tensor, table: tf.Tensor): tf.Tensor {
-  return matMulTransposed(x as tf.Tensor2D, table as tf.Tensor2D);
+  const block = rowsPerBinding(table);
+  if (block === Number.POSITIVE_INFINITY) return matMulTransposed(x as tf.Tensor2D, table as tf.Tensor2D);
+  // WebGPU, a table over one storage binding (GPT-2's on a 128 MiB device): vocabulary chunks that fit.
+  const parts: tf.Tensor[] = [];
+  for (let c0 = 0; c0 < table.shape[0]!; c0 += block) {
+    const size = Math.min(block, table.shape[0]! - c0);
+    parts.push(matMulTransposed(x as tf.Tensor2D, rowBlock(table as tf.Tensor2D, c0, size)));
+  }
+  const logits = tf.concat(parts, 1);
+  tf.dispose(parts);
+  return logits;
 }
 
 /**

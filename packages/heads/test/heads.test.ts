@@ -247,7 +247,7 @@ describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
     for (const v of vars) close(fused.grads[v.name]!, plain.grads[v.name]!, 1e-5);
     expect(() => mlm.loss(hidden, labels)).toThrow(/labels must have shape \[2,5\]/);
     tf.dispose([fused.value, plain.value, ...Object.values(fused.grads), ...Object.values(plain.grads)]);
-    heads.forEach((h) => h.dispose());
+    for (const h of heads) h.dispose();
     mlm.dispose();
     tf.dispose([table, hidden, targets, positions, labels]);
   });

@@ -270,6 +270,26 @@ let warnedNoCopy = false;
  * would bind all of it). Undefined when not on core's webgpu device or TF.js's internals are not there.
  */
 export function copyRowsOnDevice(t: tf.Tensor, begin: number, size: number): tf.Tensor | undefined {
+  const row = t.size / t.shape[0]!;
+  return copyOnDevice([size, ...t.shape.slice(1)], t.dtype, [[t, begin * row, 0, size * row]]);
+}
+
+/** 2-D+ tensors stacked along axis 0 by device copies (no binding); undefined as for copyRowsOnDevice. */
+export function concatRowsOnDevice(parts: tf.Tensor[]): tf.Tensor | undefined {
+  const rows = parts.reduce((n, p) => n + p.shape[0]!, 0);
+  let at = 0;
+  const copies = parts.map((p) => {
+    const c: Copy = [p, 0, at, p.size];
+    at += p.size;
+    return c;
+  });
+  return copyOnDevice([rows, ...parts[0]!.shape.slice(1)], parts[0]!.dtype, copies);
+}
+
+/** [source, source offset, destination offset, length], in values. */
+type Copy = [tf.Tensor, number, number, number];
+
+function copyOnDevice(shape: number[], dtype: string, copies: Copy[]): tf.Tensor | undefined {
   if (!state || tf.getBackend() !== 'webgpu') return undefined;
   const b = tf.backend() as unknown as BackendInternals;
   const hooks =
@@ -285,18 +305,18 @@ export function copyRowsOnDevice(t: tf.Tensor, begin: number, size: number): tf.
     }
     return undefined;
   }
-  const row = t.size / t.shape[0]!;
-  const shape = [size, ...t.shape.slice(1)];
-  b.uploadToGPU!(t.dataId);
-  const out = b.makeTensorInfo!(shape, t.dtype);
+  const out = b.makeTensorInfo!(shape, dtype);
   b.uploadToGPU!(out.dataId);
-  const src = b.tensorMap!.get(t.dataId)?.resource;
   const dst = b.tensorMap!.get(out.dataId)?.resource;
+  for (const [t] of copies) b.uploadToGPU!(t.dataId);
   b.ensureCommandEncoderReady!();
   b.endComputePassEncoder!();
-  b.commandEncoder!.copyBufferToBuffer(src, begin * row * BYTES, dst, 0, size * row * BYTES);
-  // TF.js defers freeing buffers its pending commands use.
-  b.commandQueueOwnedIds?.add(t.dataId);
+  for (const [t, from, to, n] of copies) {
+    const src = b.tensorMap!.get(t.dataId)?.resource;
+    b.commandEncoder!.copyBufferToBuffer(src, from * BYTES, dst, to * BYTES, n * BYTES);
+    // TF.js defers freeing buffers its pending commands use.
+    b.commandQueueOwnedIds?.add(t.dataId);
+  }
   b.commandQueueOwnedIds?.add(out.dataId);
   return tf.engine().makeTensorFromTensorInfo(out as unknown as tf.TensorInfo);
 }
