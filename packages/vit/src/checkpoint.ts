@@ -243,6 +243,9 @@ async function load<M extends ViTTaskModel>(
   // file, and the backbone must fit the backend.
   const { config: hf, tensors: raw } = await loadCheckpoint(source, {
     check: (config, entries) => {
+      // Another model_type is refused by `build`'s own check, with its message.
+      if (config.model_type !== undefined && !['vit', 'vit_mae'].includes(config.model_type as string))
+        return;
       const c = vitConfigFromHF(config);
       // MAE pretraining builds the decoder too: its blocks count against the backend's memory.
       const m = want === 'vit_mae' ? maeConfigFromHF(config) : undefined;

@@ -112,7 +112,7 @@ describe('ViT loading under hostile inputs', () => {
       /ViT: .* parameters need/,
     );
     await noLeak(
-      load((c) => ({ ...c, num_hidden_layers: 12 })),
+      load((c) => ({ ...c, hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: 12 })),
       CheckpointMismatchError,
       /hold only/,
     );
