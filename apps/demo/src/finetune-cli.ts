@@ -126,7 +126,7 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
     `   data: ${data.rows.length} rows, columns ${[data.columns.text, data.columns.pair, data.columns.label].filter(Boolean).join(', ')}${data.hasHeader ? '' : ' (no header)'}`,
   );
   out.log(
-    `   labels found: ${data.labels.length}: ${listFirst(
+    `   labels found: ${listFirst(
       data.labels.map((l, i) => `${l} (${data.counts[i]})`),
       20,
     )}`,

@@ -43,8 +43,15 @@ export function checkParameterBudget(what: string, params: number): void {
 }
 
 /**
- * Throws CheckpointMismatchError when the weights files (their parsed headers) hold fewer values than the
- * `required` parameters config.json describes: a small file cannot make the loader build a large model.
+ * Parameters a loader may build beyond what the file holds before comparing names (16M: 64 MB of float32).
+ * Below it, building the model costs little and the name-by-name comparison gives the better message.
+ */
+export const FILE_SLACK_PARAMETERS = 2 ** 24;
+
+/**
+ * Throws CheckpointMismatchError when config.json describes more than FILE_SLACK_PARAMETERS parameters
+ * beyond the values the weights files (their parsed headers) hold: a small file cannot make the loader
+ * build a large model.
  */
 export function checkFileHolds(
   what: string,
@@ -53,7 +60,7 @@ export function checkFileHolds(
 ): void {
   let held = 0;
   for (const e of entries) held += e.shape.reduce((a, d) => a * d, 1);
-  if (held < required)
+  if (required > held + FILE_SLACK_PARAMETERS)
     throw new CheckpointMismatchError(
       `config.json describes a ${what} of ${required} parameters but the weights hold only ${held} values: the config and weights belong to different models`,
     );

@@ -76,6 +76,10 @@ export const SIZE_LIMITS: Readonly<Record<string, number>> = {
   imageSize: 2 ** 14,
   patchSize: 2 ** 10,
   numChannels: 2 ** 10,
+  decoderHiddenSize: 65536,
+  decoderNumLayers: 1024,
+  decoderNumHeads: 1024,
+  decoderIntermediateSize: 262144,
 };
 export const MAX_SIZE = 2 ** 24;
 

@@ -245,8 +245,20 @@ async function load<M extends ViTTaskModel>(
   // file, and the backbone must fit the backend.
   const { config: hf, tensors: raw } = await loadCheckpoint(source, {
     check: (config, entries) => {
+      // Another model_type is refused by `build`'s own check, with its message.
+      if (config.model_type !== undefined && !['vit', 'vit_mae'].includes(config.model_type as string))
+        return;
       const c = vitConfigFromHF(config);
-      checkParameterBudget('ViT', vitParameterCount(c));
+      // MAE pretraining builds the decoder too: its blocks count against the backend's memory.
+      const m = want === 'vit_mae' ? maeConfigFromHF(config) : undefined;
+      const decoder = m
+        ? blockParameterCount({
+            hiddenSize: m.decoderHiddenSize,
+            intermediateSize: m.decoderIntermediateSize,
+            numLayers: m.decoderNumLayers,
+          })
+        : 0;
+      checkParameterBudget(want === 'vit_mae' ? 'ViTMAE' : 'ViT', vitParameterCount(c) + decoder);
       // Patch projection and blocks: what every ViT / ViTMAE file holds (positions may be a fixed table).
       const h = c.hiddenSize;
       checkFileHolds('ViT', c.numChannels * c.patchSize ** 2 * h + h + blockParameterCount(c), entries);

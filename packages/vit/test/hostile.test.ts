@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   loadPretrained,
   loadViTForImageClassification,
+  loadViTMAEForPreTraining,
   loadViTModel,
   ViTForImageClassification,
   ViTModel,
@@ -111,9 +112,30 @@ describe('ViT loading under hostile inputs', () => {
       /ViT: .* parameters need/,
     );
     await noLeak(
-      load((c) => ({ ...c, num_hidden_layers: 12 })),
+      load((c) => ({ ...c, hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: 12 })),
       CheckpointMismatchError,
       /hold only/,
+    );
+  });
+
+  it("MAE's decoder sizes are bounded and counted against the heap", async () => {
+    const load = (edit: (c: Record<string, unknown>) => Record<string, unknown>) => () =>
+      loadViTMAEForPreTraining(folder('vit-mae', edit));
+    await noLeak(
+      load((c) => ({ ...c, decoder_num_hidden_layers: 1e6 })),
+      InvalidArgumentError,
+      /decoderNumLayers/,
+    );
+    await noLeak(
+      load((c) => ({
+        ...c,
+        decoder_hidden_size: 16384,
+        decoder_num_attention_heads: 16,
+        decoder_intermediate_size: 65536,
+        decoder_num_hidden_layers: 64,
+      })),
+      OutOfMemoryError,
+      /ViTMAE: .* parameters need/,
     );
   });
 });
