@@ -32,7 +32,7 @@ function readmes() {
 /** [{ line, code, skip? }] for the ts/js blocks of one README. */
 export function blocks(text) {
   const out = [];
-  const re = /(<!--\s*not run:([^>]*)-->\s*\n)?```(ts|js|mjs|typescript)\n([\s\S]*?)```/g;
+  const re = /(<!--\s*not run:([^>]*)-->\s*\n[ \t]*)?```(ts|js|mjs|typescript)\n([\s\S]*?)```/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     out.push({ line: text.slice(0, m.index).split('\n').length, code: m[4], skip: m[2]?.trim() });
   }
