@@ -10,13 +10,13 @@
 //   4. install the tokenizer tarball alone, without TF.js, and import it (it must not need TF.js).
 // Needs the packages built (dist/). Exits non-zero on any failure. Keeps the temp dir with --keep.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packTarballs, publishableNames } from './pack.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PNPM = 'pnpm@10.34.9';
 const TFJS = '@tensorflow/tfjs@4.22.0';
 const keep = process.argv.includes('--keep');
 const t0 = Date.now();
@@ -24,25 +24,15 @@ const log = (msg) => console.log(`[install-alone ${((Date.now() - t0) / 1000).to
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 
-const publishable = readdirSync(join(root, 'packages'))
-  .map((d) => join(root, 'packages', d))
-  .filter((d) => {
-    try {
-      return JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).private !== true;
-    } catch {
-      return false;
-    }
-  });
-const names = publishable.map((d) => JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).name);
+const names = publishableNames();
 
 const work = mkdtempSync(join(tmpdir(), 'tk-install-alone-'));
 let ok = false;
 try {
   const tarballs = join(work, 'tarballs');
   mkdirSync(tarballs);
-  const filters = names.flatMap((n) => ['--filter', n]);
-  run('npx', ['-y', PNPM, '-r', ...filters, 'pack', '--pack-destination', tarballs], root);
-  const files = readdirSync(tarballs).map((f) => join(tarballs, f));
+  // The documented command (scripts/pack.mjs, `pnpm pack:all`): what a user installs is what is tested.
+  const files = packTarballs(tarballs);
   log(`packed ${files.length}: ${readdirSync(tarballs).join(', ')}`);
 
   const app = join(work, 'app');
@@ -154,6 +144,12 @@ function forwardChecks(kind) {
     lines.unshift(`import { BertModel, bertConfig } from '@transformer-kit/bert';`);
     lines.push(
       `{ const bert = new BertModel(bertConfig('tiny')); const out = bert.forward({ inputIds: [[1, 2, 3]] }); expectShape('bert', out.lastHiddenState, [1, 3, bert.config.hiddenSize]); bert.dispose(); }`,
+    );
+  }
+  if (has('@transformer-kit/llama')) {
+    lines.unshift(`import { LlamaForCausalLM } from '@transformer-kit/llama';`);
+    lines.push(
+      `{ const llama = new LlamaForCausalLM('tiny'); const logits = llama.forward([[1, 2, 3]]); expectShape('llama', logits, [1, 3, llama.config.vocabSize]); logits.dispose(); llama.dispose(); }`,
     );
   }
   if (has('@transformer-kit/vit')) {

@@ -30,10 +30,24 @@ const failures = [];
 
 /** Workspace packages with a vitest setup, in dependency order (so core's failures show first). */
 function packages() {
-  const order = ['core', 'tokenizer', 'attention', 'heads', 'gpt', 'bert', 'vit', 'llama', 'lora', 'demo'];
+  const order = [
+    'core',
+    'tokenizer',
+    'attention',
+    'heads',
+    'gpt',
+    'bert',
+    'vit',
+    'llama',
+    'lora',
+    'examples',
+    'demo',
+  ];
   const dirs = ['packages', 'apps'].flatMap((group) =>
     existsSync(join(root, group)) ? readdirSync(join(root, group)).map((d) => join(root, group, d)) : [],
   );
+  // The runnable examples (examples/*.mjs) are a package of their own, tested after the packages they use.
+  dirs.push(join(root, 'examples'));
   const rank = (d) => {
     const i = order.indexOf(d.split('/').pop());
     return i < 0 ? order.length : i;

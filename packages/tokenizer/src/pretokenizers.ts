@@ -4,7 +4,11 @@
  */
 import { isPunctuation, isWhitespace, WS_CLASS } from './unicode.js';
 
-export type PreTokenizerKind = 'bert' | 'byteLevel' | 'whitespaceSplit' | 'none';
+/**
+ * 'digitsByteLevel' is HF's Sequence[Digits(individual_digits), ByteLevel] (SmolLM2, Llama 3-style files):
+ * every digit is a word of its own, and the text between digits goes through ByteLevel.
+ */
+export type PreTokenizerKind = 'bert' | 'byteLevel' | 'digitsByteLevel' | 'whitespaceSplit' | 'none';
 
 /** Cached per code point: 0 = word char, 1 = whitespace, 2 = punctuation. */
 const classCache = new Map<number, number>();
@@ -64,9 +68,35 @@ export function byteLevelSplit(text: string, out: number[]): void {
   for (let m = gpt2Re.exec(text); m !== null; m = gpt2Re.exec(text)) out.push(m.index, m.index + m[0].length);
 }
 
+// Rust's char::is_numeric, which HF's Digits pre-tokenizer tests: the Unicode numeric categories.
+const numericRe = /\p{N}/u;
+
+/** HF Digits(individual_digits: true) then ByteLevel on the pieces between digits. */
+export function digitsByteLevelSplit(text: string, out: number[]): void {
+  let start = 0;
+  const rest = (end: number) => {
+    if (end <= start) return;
+    const part: number[] = [];
+    byteLevelSplit(text.slice(start, end), part);
+    for (const o of part) out.push(o + start);
+  };
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i)!;
+    const w = cp > 0xffff ? 2 : 1;
+    if (numericRe.test(String.fromCodePoint(cp))) {
+      rest(i);
+      out.push(i, i + w);
+      start = i + w;
+    }
+    i += w;
+  }
+  rest(text.length);
+}
+
 export function preTokenize(kind: PreTokenizerKind, text: string, out: number[]): void {
   if (kind === 'bert') bertSplit(text, out);
   else if (kind === 'byteLevel') byteLevelSplit(text, out);
+  else if (kind === 'digitsByteLevel') digitsByteLevelSplit(text, out);
   else if (kind === 'whitespaceSplit') whitespaceSplit(text, out);
   else if (text.length) out.push(0, text.length);
 }

@@ -23,6 +23,11 @@ import { WordPiece } from './wordpiece.js';
 
 type Json = any;
 
+function checkByteLevel(p: Json, file: string): void {
+  if (p.add_prefix_space) throw unsupported(file, 'ByteLevel pre_tokenizer add_prefix_space = true');
+  if (p.use_regex === false) throw unsupported(file, 'ByteLevel pre_tokenizer use_regex = false');
+}
+
 const unsupported = (file: string, what: string) =>
   new TokenizerError('UNSUPPORTED', `${file}: ${what} is not supported by @transformer-kit/tokenizer`);
 
@@ -131,10 +136,24 @@ function fromJson(j: Json, file: string): Tokenizer {
     if (p.type === 'BertPreTokenizer') preTokenizer = 'bert';
     else if (p.type === 'WhitespaceSplit') preTokenizer = 'whitespaceSplit';
     else if (p.type === 'ByteLevel') {
-      if (p.add_prefix_space) throw unsupported(file, 'ByteLevel pre_tokenizer add_prefix_space = true');
-      if (p.use_regex === false) throw unsupported(file, 'ByteLevel pre_tokenizer use_regex = false');
+      checkByteLevel(p, file);
       preTokenizer = 'byteLevel';
-    } else throw unsupported(file, `pre_tokenizer ${JSON.stringify(p.type)}`);
+    } else if (
+      p.type === 'Sequence' &&
+      p.pretokenizers?.length === 2 &&
+      p.pretokenizers[0]?.type === 'Digits' &&
+      p.pretokenizers[1]?.type === 'ByteLevel'
+    ) {
+      // SmolLM2's (and Llama 3-style) files: digits one by one, then GPT-2's byte-level split.
+      if (p.pretokenizers[0].individual_digits !== true)
+        throw unsupported(file, 'Digits pre_tokenizer with individual_digits = false');
+      checkByteLevel(p.pretokenizers[1], file);
+      preTokenizer = 'digitsByteLevel';
+    } else
+      throw unsupported(
+        file,
+        `pre_tokenizer ${JSON.stringify(p.type === 'Sequence' ? p.pretokenizers?.map((x: Json) => x?.type) : p.type)}`,
+      );
   }
 
   let template: Template | null = null;
@@ -385,9 +404,17 @@ export function tokenizerToJson(t: Tokenizer): Json {
         ? { type: 'BertPreTokenizer' }
         : t.preTokenizer === 'byteLevel'
           ? { type: 'ByteLevel', ...byteLevel }
-          : t.preTokenizer === 'whitespaceSplit'
-            ? { type: 'WhitespaceSplit' }
-            : null,
+          : t.preTokenizer === 'digitsByteLevel'
+            ? {
+                type: 'Sequence',
+                pretokenizers: [
+                  { type: 'Digits', individual_digits: true },
+                  { type: 'ByteLevel', ...byteLevel },
+                ],
+              }
+            : t.preTokenizer === 'whitespaceSplit'
+              ? { type: 'WhitespaceSplit' }
+              : null,
     post_processor: tpl
       ? {
           type: 'TemplateProcessing',
@@ -397,7 +424,7 @@ export function tokenizerToJson(t: Tokenizer): Json {
             specials.map((s) => [s, { id: s, ids: [t.specialId(s)], tokens: [s] }]),
           ),
         }
-      : t.preTokenizer === 'byteLevel'
+      : t.preTokenizer === 'byteLevel' || t.preTokenizer === 'digitsByteLevel'
         ? { type: 'ByteLevel', ...byteLevel }
         : null,
     decoder:
