@@ -16,6 +16,7 @@ import {
 import { describeBackend } from './describe.js';
 import { DEFAULT_SETTINGS } from './finetune.js';
 import { checkFineTuneInputs, type FineTuneCliOptions, runFineTune } from './finetune-cli.js';
+import { checkFineTuneGptInputs, type FineTuneGptCliOptions, runFineTuneGpt } from './finetune-gpt-cli.js';
 import { runGenerate, runSample } from './generate-cli.js';
 import { type Output, UsageError } from './io.js';
 import { enableRelaxedSimd, runWithDawnFilter, useOwnStderr, wantsDawnFilter } from './runtime.js';
@@ -34,6 +35,7 @@ Commands:
   sample [prompt]     continue a prompt with the saved GPT checkpoint
   vit                 MAE-pretrain a small ViT on the UCI digits, then fine-tune it vs from scratch
   finetune            fine-tune a HuggingFace BERT folder on a CSV/TSV of your labels (text[,text_pair],label)
+  finetune-gpt        fine-tune a HuggingFace GPT-2 folder on a plain-text file (held-out perplexity before/after)
 
 Options:
   --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
@@ -56,10 +58,27 @@ Fine-tuning (pnpm demo finetune --from DIR --data FILE.csv):
   --recompute             recompute activations in the backward pass (less memory)
   --eval-every <n>        validation accuracy/F1 every n steps (default: once per epoch)
   --out <dir>             where the fine-tuned HF folder goes (default: <checkpoint-dir>/finetuned-bert)
+  --lora <r>              train LoRA adapters of rank r (PEFT's semantics: query/value, alpha 2r) instead of
+                          every weight; saves a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)
+  --save <adapter|merged> with --lora: the PEFT adapter folder (default) or the merged model as an HF folder
+
+Fine-tuning GPT-2 (pnpm demo finetune-gpt --from DIR --text FILE [--lora R]):
+  --from <dir>            HF GPT-2 folder with its tokenizer (vocab.json + merges.txt or tokenizer.json)
+  --text <file>           plain text; the last tenth is held out for perplexity
+  --lora, --save, --out, --lr, --batch-size (default 4), --max-length (default 128), --steps (default 200)
   --verbose               also show what the runtimes print (TF.js's tfjs-node banner, Dawn's GPU probe)
   -h, --help              this text`;
 
-const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample', 'vit', 'finetune'] as const;
+const COMMANDS = [
+  'all',
+  'sentiment',
+  'generate',
+  'classify',
+  'sample',
+  'vit',
+  'finetune',
+  'finetune-gpt',
+] as const;
 type Command = (typeof COMMANDS)[number];
 
 export interface DemoOptions {
@@ -74,6 +93,8 @@ export interface DemoOptions {
   verbose: boolean;
   /** `finetune`'s options (unset ones take DEFAULT_SETTINGS). */
   finetune: FineTuneCliOptions;
+  /** `finetune-gpt`'s options. */
+  finetuneGpt: FineTuneGptCliOptions;
 }
 
 function intOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -104,7 +125,10 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
   if (backend !== undefined && !BACKEND_CHOICES.includes(backend)) {
     throw new UsageError(`unknown backend '${backend}'; valid: ${BACKEND_CHOICES.join(', ')}`);
   }
-  if (['all', 'sentiment', 'generate', 'vit', 'finetune'].includes(command) && rest.length > 0) {
+  if (
+    ['all', 'sentiment', 'generate', 'vit', 'finetune', 'finetune-gpt'].includes(command) &&
+    rest.length > 0
+  ) {
     throw new UsageError(`'${command}' takes no arguments, got '${rest.join(' ')}' (see --help)`);
   }
   return {
@@ -129,6 +153,18 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
       accumulationSteps: intOption('accumulation-steps', values['accumulation-steps'], 1),
       evalEvery: intOption('eval-every', values['eval-every'], 1),
       recompute: values.recompute ?? false,
+      lora: intOption('lora', values.lora, 1),
+      save: values.save,
+    },
+    finetuneGpt: {
+      from: values.from,
+      text: values.text,
+      lora: intOption('lora', values.lora, 1),
+      save: values.save,
+      out: values.out,
+      batchSize: intOption('batch-size', values['batch-size'], 1),
+      maxLength: intOption('max-length', values['max-length'], 8),
+      lr: numberOption('lr', values.lr),
     },
   };
 }
@@ -164,6 +200,9 @@ function parse(argv: string[]) {
       'accumulation-steps': { type: 'string' },
       'eval-every': { type: 'string' },
       recompute: { type: 'boolean' },
+      lora: { type: 'string' },
+      save: { type: 'string' },
+      text: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -194,6 +233,7 @@ export async function main(
       );
     }
     if (opts.command === 'finetune') checkFineTuneInputs(opts);
+    if (opts.command === 'finetune-gpt') checkFineTuneGptInputs(opts);
     // Quiet unless --verbose: runtime banners and Dawn's native probe output stay out of the demo's output.
     const info = await initBackend(opts.backend, { quiet: !opts.verbose });
     if (opts.verbose) for (const l of info.quietLog) err(l);
@@ -220,6 +260,9 @@ export async function main(
         break;
       case 'finetune':
         await runFineTune(opts, out);
+        break;
+      case 'finetune-gpt':
+        await runFineTuneGpt(opts, out);
         break;
     }
     return 0;

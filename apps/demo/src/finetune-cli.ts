@@ -9,6 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadSequenceClassifier } from '@transformer-kit/bert';
 import { listFirst } from '@transformer-kit/core';
+import { loadLoraAdapter, trainableParameterCount } from '@transformer-kit/lora';
 import { maxAbsDiff } from './checkpoints.js';
 import type { DemoOptions } from './cli.js';
 import {
@@ -37,6 +38,10 @@ export interface FineTuneCliOptions {
   accumulationSteps?: number | undefined;
   evalEvery?: number | undefined;
   recompute: boolean;
+  /** LoRA rank (undefined: full fine-tuning). */
+  lora?: number | undefined;
+  /** With LoRA: 'adapter' (a PEFT folder, the default) or 'merged' (an HF folder). */
+  save?: string | undefined;
 }
 
 export interface FineTuneReport {
@@ -71,11 +76,19 @@ export function checkFineTuneInputs(opts: DemoOptions): void {
     throw new UsageError(`--from ${from}: no config.json there (is it a HuggingFace model folder?)`);
   const data = resolve(f.data);
   if (!existsSync(data) || !statSync(data).isFile()) throw new UsageError(`--data ${data}: no such file`);
+  if (f.save !== undefined && (f.lora === undefined || !['adapter', 'merged'].includes(f.save)))
+    throw new UsageError(`--save takes 'adapter' or 'merged' with --lora R, got '${f.save}'`);
   checkOutDir(outDir(opts));
 }
 
+/** --lora saves a PEFT adapter folder unless --save merged asks for the whole HF folder. */
+const savesAdapter = (f: DemoOptions['finetune']) => f.lora !== undefined && f.save !== 'merged';
+
 const outDir = (opts: DemoOptions) =>
-  resolve(opts.finetune.out ?? join(opts.checkpointDir, 'finetuned-bert'));
+  resolve(
+    opts.finetune.out ??
+      join(opts.checkpointDir, savesAdapter(opts.finetune) ? 'bert-lora' : 'finetuned-bert'),
+  );
 
 /**
  * Refuses an output folder the save would fail on (a file in the way, no write permission) before any
@@ -116,6 +129,7 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
     accumulationSteps: f.accumulationSteps ?? DEFAULT_SETTINGS.accumulationSteps,
     recompute: f.recompute,
     seed: opts.seed,
+    ...(f.lora !== undefined ? { lora: f.lora } : {}),
   };
   const stepsPerEpoch = Math.ceil(split.train.length / settings.batchSize / settings.accumulationSteps);
   settings.evalEvery = f.evalEvery ?? stepsPerEpoch;
@@ -144,7 +158,7 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
   const exp = await FineTuneExperiment.create(from, split, settings, (w) => out.log(`   note: ${w}`));
   try {
     out.log(
-      `   head: ${exp.info.newHead ? `new [CLS] classifier for ${split.labels.length} labels` : "the folder's own classifier (same labels)"}; ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters; batch ${settings.batchSize}${settings.accumulationSteps > 1 ? ` × ${settings.accumulationSteps} accumulated` : ''}, ${settings.epochs} epochs = ${exp.loop.totalSteps} steps, AdamW lr ${settings.lr}, max length ${exp.maxLength}`,
+      `   head: ${exp.info.newHead ? `new [CLS] classifier for ${split.labels.length} labels` : "the folder's own classifier (same labels)"}; ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters${settings.lora !== undefined ? ` (LoRA r ${settings.lora} on query/value: ${(trainableParameterCount(exp.model).trainable / 1e6).toFixed(3)}M train)` : ''}; batch ${settings.batchSize}${settings.accumulationSteps > 1 ? ` × ${settings.accumulationSteps} accumulated` : ''}, ${settings.epochs} epochs = ${exp.loop.totalSteps} steps, AdamW lr ${settings.lr}, max length ${exp.maxLength}`,
     );
     const evals: FineTuneReport['evals'] = [];
     const bar = out.progress ? progressBar('fine-tune', exp.loop.totalSteps) : undefined;
@@ -186,20 +200,30 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
       `   loss ${mean(losses.slice(0, k)).toFixed(3)} → ${mean(losses.slice(-k)).toFixed(3)} (mean of the first and last ${k} steps)`,
     );
 
-    // Save as an HF folder, reload it as a classifier for the same labels, and compare predictions.
+    // Save as an HF folder (or a PEFT adapter folder), reload it as a classifier for the same labels, and
+    // compare predictions.
+    const asAdapter = savesAdapter(f);
     const dir = outDir(opts);
-    await exp.save(dir);
-    const reloaded = await loadSequenceClassifier(dir, { labels: split.labels });
+    await exp.save(dir, { as: asAdapter ? 'adapter' : 'merged', baseModel: from });
+    const reloaded = await loadSequenceClassifier(asAdapter ? from : dir, {
+      labels: split.labels,
+      seed: settings.seed,
+    });
+    if (asAdapter) await loadLoraAdapter(reloaded.model, dir, { baseModelNameOrPath: from });
     let identical = false;
     let probs: number[][] = [];
     try {
       const before = await exp.predict(split.validation);
       const after = await predictProbs(reloaded.model, reloaded.tokenizer!, split.validation, exp.maxLength);
       const maxDiff = maxAbsDiff(before, after);
-      identical = maxDiff === 0 && !reloaded.newHead;
+      identical = maxDiff === 0 && (asAdapter || !reloaded.newHead);
       probs = before;
       out.log('');
-      out.log(`   saved: ${dir} (config.json with id2label, model.safetensors, tokenizer.json, vocab.txt)`);
+      out.log(
+        asAdapter
+          ? `   saved: ${dir} (PEFT adapter: adapter_config.json, adapter_model.safetensors; base ${from})`
+          : `   saved: ${dir} (config.json with id2label, model.safetensors, tokenizer.json, vocab.txt${settings.lora !== undefined ? '; LoRA merged' : ''})`,
+      );
       out.log(
         `   reloaded: ${identical ? 'identical' : 'DIFFERENT'} predictions on all ${before.length} validation rows (max |Δp| = ${maxDiff})`,
       );

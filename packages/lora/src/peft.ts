@@ -111,6 +111,8 @@ export function optionsFromAdapterConfig(hf: HFConfig): LoraOptions {
     if (v && typeof v === 'object' && Object.keys(v).length) unsupported.push(k);
   }
   if (hf.layers_to_transform != null) unsupported.push('layers_to_transform');
+  if (hf.exclude_modules != null) unsupported.push('exclude_modules');
+  if (hf.lora_bias === true) unsupported.push('lora_bias');
   if (unsupported.length)
     throw new CheckpointError(`${ADAPTER_CONFIG_FILE}: not supported: ${unsupported.join(', ')}`);
   const num = (k: string) => {

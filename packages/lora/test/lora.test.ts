@@ -8,6 +8,7 @@ import {
   savePretrained,
 } from '@transformer-kit/bert';
 import {
+  CheckpointError,
   CheckpointMismatchError,
   InvalidArgumentError,
   initBackend,
@@ -23,6 +24,7 @@ import {
   loadLoraAdapter,
   loraState,
   mergeLora,
+  optionsFromAdapterConfig,
   saveLoraAdapter,
   trainableParameterCount,
   unloadLora,
@@ -369,6 +371,23 @@ describe.each(['cpu', 'wasm'] as const)('LoRA on %s', (backend) => {
       expect(() => addLora(model)).toThrow(/already has a LoRA adapter/);
       expect(() => unmergeLora(newBert())).toThrow(/no LoRA adapter/);
       model.dispose();
+    });
+
+    it('a PEFT config asking for what the kit does not implement is a CheckpointError naming it', () => {
+      const base = { peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['query'] };
+      expect(optionsFromAdapterConfig(base)).toEqual({
+        r: 4,
+        alpha: 8,
+        dropout: 0,
+        targetModules: ['query'],
+        modulesToSave: [],
+        useRslora: false,
+      });
+      expect(() => optionsFromAdapterConfig({ ...base, use_dora: true, bias: 'all' })).toThrow(
+        /not supported: bias 'all', use_dora/,
+      );
+      expect(() => optionsFromAdapterConfig({ ...base, peft_type: 'IA3' })).toThrow(CheckpointError);
+      expect(() => optionsFromAdapterConfig({ ...base, r: '4' })).toThrow(/'r' is missing or not a number/);
     });
 
     it('an adapter for another base model: base_model_name_or_path or shapes differ; the model is left as it was', async () => {

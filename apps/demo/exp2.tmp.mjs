@@ -1,0 +1,2 @@
+import { initBackend } from '@transformer-kit/core';
+import { main } from './dist/cli.js';
