@@ -18,6 +18,7 @@ import { DEFAULT_SETTINGS } from './finetune.js';
 import { checkFineTuneInputs, type FineTuneCliOptions, runFineTune } from './finetune-cli.js';
 import { runGenerate, runSample } from './generate-cli.js';
 import { type Output, UsageError } from './io.js';
+import { runPretrain } from './pretrain-cli.js';
 import { enableRelaxedSimd, runWithDawnFilter, useOwnStderr, wantsDawnFilter } from './runtime.js';
 import { runClassify, runSentiment } from './sentiment-cli.js';
 import { runVit } from './vit-cli.js';
@@ -27,8 +28,11 @@ const USAGE = `transformer-kit demo: train and use small transformers on this ma
 Usage: pnpm demo [command] [options]
 
 Commands:
-  all                 sentiment, then generate (default)
-  sentiment           fine-tune a small BERT on 3,000 labelled sentences: [CLS] head vs mean-pool baseline
+  all                 the whole story: sentiment (pretraining included), generate, vit (default)
+  pretrain            masked-word pretraining of the small BERT on State of the Union addresses + Moby Dick
+                      (cached in <checkpoint-dir>/pretrained-bert), with fill-in-the-blank guesses
+  sentiment           fine-tune the small BERT on 3,000 labelled sentences from the pretrained encoder and
+                      from scratch (3 seeds each), [CLS] head and mean-pool; pretrains first unless cached
   generate            train a small character-level GPT on Moby Dick and stream a sample
   classify <text>     classify a sentence with the saved sentiment checkpoint
   sample [prompt]     continue a prompt with the saved GPT checkpoint
@@ -38,6 +42,7 @@ Commands:
 Options:
   --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
   --steps <n>             training steps per model (default: sentiment 250, generate 1000, vit MAE 800)
+  --pretrain-steps <n>    masked-LM pretraining steps (default: 600)
   --checkpoint-dir <dir>  where checkpoints are written and read (default: ./checkpoints)
   --tokens <n>            characters to generate (default: 400)
   --seed <n>              seed for data split, initialisation and sampling (default: 0)
@@ -59,7 +64,16 @@ Fine-tuning (pnpm demo finetune --from DIR --data FILE.csv):
   --verbose               also show what the runtimes print (TF.js's tfjs-node banner, Dawn's GPU probe)
   -h, --help              this text`;
 
-const COMMANDS = ['all', 'sentiment', 'generate', 'classify', 'sample', 'vit', 'finetune'] as const;
+const COMMANDS = [
+  'all',
+  'pretrain',
+  'sentiment',
+  'generate',
+  'classify',
+  'sample',
+  'vit',
+  'finetune',
+] as const;
 type Command = (typeof COMMANDS)[number];
 
 export interface DemoOptions {
@@ -67,6 +81,8 @@ export interface DemoOptions {
   positionals: string[];
   backend: BackendChoice | undefined;
   steps: number | undefined;
+  /** Masked-LM pretraining steps (default: pretrainSizes'). */
+  pretrainSteps: number | undefined;
   checkpointDir: string;
   tokens: number;
   seed: number;
@@ -104,7 +120,7 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
   if (backend !== undefined && !BACKEND_CHOICES.includes(backend)) {
     throw new UsageError(`unknown backend '${backend}'; valid: ${BACKEND_CHOICES.join(', ')}`);
   }
-  if (['all', 'sentiment', 'generate', 'vit', 'finetune'].includes(command) && rest.length > 0) {
+  if (['all', 'pretrain', 'sentiment', 'generate', 'vit', 'finetune'].includes(command) && rest.length > 0) {
     throw new UsageError(`'${command}' takes no arguments, got '${rest.join(' ')}' (see --help)`);
   }
   return {
@@ -112,6 +128,7 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
     positionals: rest,
     backend,
     steps: intOption('steps', values.steps, 1),
+    pretrainSteps: intOption('pretrain-steps', values['pretrain-steps'], 1),
     checkpointDir: resolve(values['checkpoint-dir'] ?? 'checkpoints'),
     tokens: intOption('tokens', values.tokens, 1) ?? 400,
     seed: intOption('seed', values.seed, 0) ?? 0,
@@ -148,6 +165,7 @@ function parse(argv: string[]) {
     options: {
       backend: { type: 'string' },
       steps: { type: 'string' },
+      'pretrain-steps': { type: 'string' },
       'checkpoint-dir': { type: 'string' },
       tokens: { type: 'string' },
       seed: { type: 'string' },
@@ -202,6 +220,10 @@ export async function main(
       case 'all':
         await runSentiment(opts, out);
         await runGenerate(opts, out);
+        await runVit(opts, out);
+        break;
+      case 'pretrain':
+        await runPretrain(opts, out);
         break;
       case 'sentiment':
         await runSentiment(opts, out);
