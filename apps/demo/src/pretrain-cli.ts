@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { BertForMaskedLM, loadPretrained, savePretrained } from '@transformer-kit/bert';
 import type { Tokenizer } from '@transformer-kit/tokenizer';
 import type { DemoOptions } from './cli.js';
-import { corpusSentences } from './data.js';
 import { loadMobyDick, loadSpeeches } from './data-node.js';
 import type { Output } from './io.js';
 import {
@@ -18,6 +17,7 @@ import {
   formatGuesses,
   type PretrainSizes,
   pretrain,
+  pretrainingCorpus,
   pretrainSizes,
   trainVocabulary,
 } from './pretrain.js';
@@ -46,18 +46,6 @@ export interface Pretrained {
   dir: string;
 }
 
-/** The pretraining sentences: modern State of the Union addresses, then Moby Dick. */
-export function pretrainingCorpus(fromYear: number): {
-  sentences: string[];
-  speeches: number;
-  words: number;
-} {
-  const speeches = loadSpeeches(fromYear);
-  const sentences = [...speeches.flatMap((s) => corpusSentences(s.text)), ...corpusSentences(loadMobyDick())];
-  const words = sentences.reduce((n, s) => n + s.split(' ').length, 0);
-  return { sentences, speeches: speeches.length, words };
-}
-
 async function showGuesses(model: BertForMaskedLM, tokenizer: Tokenizer, out: Output): Promise<void> {
   for (const text of FILL_IN)
     out.log(
@@ -82,7 +70,7 @@ export async function loadOrPretrain(opts: DemoOptions, out: Output): Promise<Pr
   if (opts.pretrainSteps !== undefined) sizes.steps = opts.pretrainSteps;
   const model = sentimentSizes(opts.fast).model;
   const dir = join(opts.checkpointDir, 'pretrained-bert');
-  const corpus = pretrainingCorpus(sizes.fromYear);
+  const corpus = pretrainingCorpus(loadSpeeches(sizes.fromYear), loadMobyDick());
   const want: Provenance = {
     corpus: `sotu>=${sizes.fromYear}+moby-dick`,
     sentences: corpus.sentences.length,
@@ -92,7 +80,7 @@ export async function loadOrPretrain(opts: DemoOptions, out: Output): Promise<Pr
   };
   out.log('');
   out.log(
-    `== Pretraining: masked-word prediction on ${corpus.sentences.length.toLocaleString('en-US')} unlabelled sentences (${corpus.words.toLocaleString('en-US')} words: ${corpus.speeches} State of the Union addresses ${sizes.fromYear}–2021 + Moby Dick)`,
+    `== Pretraining: masked-word prediction on ${corpus.sentences.length.toLocaleString('en-US')} unlabelled sentences (${corpus.words.toLocaleString('en-US')} words: ${corpus.speeches} State of the Union addresses ${corpus.years} + Moby Dick)`,
   );
   if (existsSync(join(dir, 'config.json')) && JSON.stringify(readProvenance(dir)) === JSON.stringify(want)) {
     const loaded = await loadPretrained(dir);

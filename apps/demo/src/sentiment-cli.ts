@@ -19,11 +19,20 @@ export const TYPED_SENTENCES = [
   'this movie was a complete waste of time',
 ];
 
-/** The fine-tuned models, side by side: same split, same recipe, same vocabulary; only the start differs. */
+/**
+ * The fine-tuned models, side by side: same split, same recipe, same vocabulary; only the start (and the
+ * head) differs. The two [CLS] models run every seed; the mean-pool baseline only the first (time).
+ */
 export const MODELS = [
-  { key: 'pretrained', name: 'BERT [CLS], pretrained encoder', head: 'cls', pretrained: true },
-  { key: 'scratch', name: 'BERT [CLS], from scratch', head: 'cls', pretrained: false },
-  { key: 'mean', name: 'BERT mean-pool, pretrained', head: 'mean', pretrained: true },
+  {
+    key: 'pretrained',
+    name: 'BERT [CLS], pretrained encoder',
+    head: 'cls',
+    pretrained: true,
+    allSeeds: true,
+  },
+  { key: 'scratch', name: 'BERT [CLS], from scratch', head: 'cls', pretrained: false, allSeeds: true },
+  { key: 'mean', name: 'BERT mean-pool, pretrained', head: 'mean', pretrained: true, allSeeds: false },
 ] as const;
 export type ModelKey = (typeof MODELS)[number]['key'];
 
@@ -112,7 +121,7 @@ async function fineTuneAll(
     `   vocabulary: the pretraining corpus's ${pre.tokenizer.vocabSize} WordPiece tokens, for every model (so only the starting weights differ)`,
   );
   out.log(
-    `   each model: batch ${sizes.batchSize}, ${sizes.steps} steps, AdamW lr ${sizes.lr}; seeds ${seeds.join(', ')} (initialisation of what is not pretrained, batch order, dropout)`,
+    `   each model: batch ${sizes.batchSize}, ${sizes.steps} steps, AdamW lr ${sizes.lr}; [CLS] models with seeds ${seeds.join(', ')} (initialisation of what is not pretrained, batch order, dropout), mean-pool with seed ${seeds[0]}`,
   );
 
   const accuracies = Object.fromEntries(MODELS.map((m) => [m.key, [] as number[]])) as Record<
@@ -125,6 +134,7 @@ async function fineTuneAll(
   try {
     for (const seed of seeds) {
       for (const m of MODELS) {
+        if (!m.allSeeds && seed !== seeds[0]) continue;
         const exp = await SentimentExperiment.create(sentences, {
           ...sizes,
           seed,
@@ -155,7 +165,7 @@ async function fineTuneAll(
         name: m.name,
         accuracies: accuracies[m.key],
         ...summary(accuracies[m.key]),
-        seconds: seconds[m.key] / seeds.length,
+        seconds: seconds[m.key] / accuracies[m.key].length,
       })),
       ...[
         ['AFINN word list (no training)', afinnAccuracy(split.test)] as const,
@@ -164,7 +174,7 @@ async function fineTuneAll(
     ];
     out.log('');
     out.log(
-      `   Test accuracy on ${split.test.length} held-out sentences (mean ± half the range over ${seeds.length} seeds):`,
+      `   Test accuracy on ${split.test.length} held-out sentences (mean ± half the range over ${seeds.length} seeds; train = seconds per run):`,
     );
     out.log(
       `   ${'model'.padEnd(32)}${'accuracy'.padStart(16)}   ${'per seed'.padEnd(22)}${'train'.padStart(7)}`,

@@ -120,16 +120,14 @@ describe('fast mode on wasm', () => {
     const row = Object.fromEntries(r.rows.map((x) => [x.name, x]));
     const chance = row['majority class']!.mean;
     expect(chance).toBeGreaterThan(0.45);
-    for (const name of [
-      'BERT [CLS], pretrained encoder',
-      'BERT [CLS], from scratch',
-      'BERT mean-pool, pretrained',
-    ]) {
+    for (const name of ['BERT [CLS], pretrained encoder', 'BERT [CLS], from scratch']) {
       expect(row[name]!.accuracies).toHaveLength(2);
       expect(row[name]!.mean).toBeGreaterThan(chance + 0.05);
       const [a, b] = row[name]!.accuracies as [number, number];
       expect(row[name]!.spread).toBeCloseTo(Math.abs(a - b) / 2, 10);
     }
+    expect(row['BERT mean-pool, pretrained']!.accuracies).toHaveLength(1);
+    expect(row['BERT mean-pool, pretrained']!.mean).toBeGreaterThan(chance + 0.05);
     expect(r.reloadIdentical).toBe(true);
     const shabby = r.typed.find((t) => t.text === 'attention is not too shabby')!;
     for (const key of ['pretrained', 'scratch', 'mean'] as const)
@@ -139,7 +137,7 @@ describe('fast mode on wasm', () => {
       /before pretraining, the model fills in the blanks[\s\S]*"the \[MASK\] of the union" +→ (\S+ 0\.\d\d, ){4}\S+ 0\.\d\d/,
     );
     expect(text).toMatch(/after pretraining \(top 5\):\n +"the \[MASK\] of the union"/);
-    expect(text).toMatch(/Test accuracy on \d+ held-out sentences \(mean ± half the range over 2 seeds\)/);
+    expect(text).toMatch(/Test accuracy on \d+ held-out sentences \(mean ± half the range over 2 seeds;/);
     expect(text).toMatch(/BERT \[CLS\], pretrained encoder +\d+\.\d% ± \d+\.\d/);
     expect(text).toContain('identical predictions on all');
     for (const f of ['model.safetensors', 'config.json', 'vocab.txt', 'tokenizer.json'])

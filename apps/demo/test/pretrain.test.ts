@@ -43,7 +43,9 @@ describe('masked-LM pretraining glue', () => {
       lr: 1e-2,
       maxLength: 24,
       seed: 0,
-      onStep: (s) => steps.push(s),
+      onStep: (s) => {
+        steps.push(s);
+      },
     });
     expect(losses).toHaveLength(120);
     expect(steps).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
