@@ -113,7 +113,7 @@ export async function loadOrPretrain(opts: DemoOptions, out: Output): Promise<Pr
       losses = await pretrain(mlm, tokenizer, corpus.sentences, {
         ...sizes,
         seed: opts.seed,
-        onStep: (step, loss) => bar?.update(step, loss, 0),
+        onStep: (step, loss) => bar?.update(step, loss),
       });
     } finally {
       bar?.stop();
