@@ -82,7 +82,8 @@ export async function loadOrPretrain(opts: DemoOptions, out: Output): Promise<Pr
   out.log(
     `== Pretraining: masked-word prediction on ${corpus.sentences.length.toLocaleString('en-US')} unlabelled sentences (${corpus.words.toLocaleString('en-US')} words: ${corpus.speeches} State of the Union addresses ${corpus.years} + Moby Dick)`,
   );
-  if (existsSync(join(dir, 'config.json')) && JSON.stringify(readProvenance(dir)) === JSON.stringify(want)) {
+  const cachedHere = existsSync(join(dir, 'config.json'));
+  if (cachedHere && JSON.stringify(readProvenance(dir)) === JSON.stringify(want)) {
     const loaded = await loadPretrained(dir);
     if (loaded.model instanceof BertForMaskedLM && loaded.tokenizer) {
       out.log(`   loaded from ${dir} (${sizes.steps} steps, cached; delete the folder to pretrain again)`);
@@ -93,6 +94,8 @@ export async function loadOrPretrain(opts: DemoOptions, out: Output): Promise<Pr
     loaded.model.dispose();
   }
 
+  if (cachedHere)
+    out.log(`   ${dir} was pretrained with other settings (corpus, sizes, steps or seed): pretraining again`);
   const t0 = performance.now();
   const tokenizer = trainVocabulary(corpus.sentences, sizes.vocabSize);
   out.log(

@@ -232,6 +232,11 @@ async function runBackend(page, backend) {
     );
     await page.selectOption('#s-from', 'pretrained');
     await page.click('#s-train');
+    // 50 steps show the start works (Stop evaluates); the whole schedule ran from scratch above.
+    await page.waitForFunction(() => window.demo.state.sentiment.losses.length >= 50, null, {
+      timeout: 300_000,
+    });
+    await page.click('#s-stop');
     await page.waitForFunction(
       () =>
         window.demo.state.sentiment.results.pretrained !== undefined && !window.demo.state.sentiment.running,
@@ -242,7 +247,7 @@ async function runBackend(page, backend) {
     const compare = await page.textContent('#s-compare');
     check(
       s.sentiment.from === 'pretrained' &&
-        s.sentiment.results.pretrained > 0.6 &&
+        s.sentiment.results.pretrained > 0.55 &&
         typeof s.sentiment.results.scratch === 'number' &&
         compare.includes('from the pretrained encoder: ') &&
         compare.includes('from scratch: '),

@@ -175,6 +175,9 @@ describe('fast mode on wasm', () => {
     expect(r.cached).toBe(false);
     expect(r.losses).toHaveLength(3);
     expect(out.text()).toContain('batch 32, 3 steps');
+    expect(out.text()).toContain(
+      'was pretrained with other settings (corpus, sizes, steps or seed): pretraining again',
+    );
   });
 
   it('generate: loss falls below uniform, samples stream, the reloaded checkpoint continues identically, nothing leaks', async () => {
