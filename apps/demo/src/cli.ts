@@ -19,6 +19,7 @@ import { checkFineTuneInputs, type FineTuneCliOptions, runFineTune } from './fin
 import { checkFineTuneGptInputs, type FineTuneGptCliOptions, runFineTuneGpt } from './finetune-gpt-cli.js';
 import { runGenerate, runSample } from './generate-cli.js';
 import { type Output, UsageError } from './io.js';
+import { runPretrain } from './pretrain-cli.js';
 import { enableRelaxedSimd, runWithDawnFilter, useOwnStderr, wantsDawnFilter } from './runtime.js';
 import { runClassify, runSentiment } from './sentiment-cli.js';
 import { runVit } from './vit-cli.js';
@@ -28,8 +29,11 @@ const USAGE = `transformer-kit demo: train and use small transformers on this ma
 Usage: pnpm demo [command] [options]
 
 Commands:
-  all                 sentiment, then generate (default)
-  sentiment           fine-tune a small BERT on 3,000 labelled sentences: [CLS] head vs mean-pool baseline
+  all                 the whole story: sentiment (pretraining included), generate, vit (default)
+  pretrain            masked-word pretraining of the small BERT on State of the Union addresses + Moby Dick
+                      (cached in <checkpoint-dir>/pretrained-bert), with fill-in-the-blank guesses
+  sentiment           fine-tune the small BERT on 3,000 labelled sentences from the pretrained encoder and
+                      from scratch (3 seeds each), [CLS] head and mean-pool; pretrains first unless cached
   generate            train a small character-level GPT on Moby Dick and stream a sample
   classify <text>     classify a sentence with the saved sentiment checkpoint
   sample [prompt]     continue a prompt with the saved GPT checkpoint
@@ -40,6 +44,7 @@ Commands:
 Options:
   --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
   --steps <n>             training steps per model (default: sentiment 250, generate 1000, vit MAE 800)
+  --pretrain-steps <n>    masked-LM pretraining steps (default: 1000)
   --checkpoint-dir <dir>  where checkpoints are written and read (default: ./checkpoints)
   --tokens <n>            characters to generate (default: 400)
   --seed <n>              seed for data split, initialisation and sampling (default: 0)
@@ -71,6 +76,7 @@ Fine-tuning GPT-2 (pnpm demo finetune-gpt --from DIR --text FILE [--lora R]):
 
 const COMMANDS = [
   'all',
+  'pretrain',
   'sentiment',
   'generate',
   'classify',
@@ -86,6 +92,8 @@ export interface DemoOptions {
   positionals: string[];
   backend: BackendChoice | undefined;
   steps: number | undefined;
+  /** Masked-LM pretraining steps (default: pretrainSizes'). */
+  pretrainSteps: number | undefined;
   checkpointDir: string;
   tokens: number;
   seed: number;
@@ -126,7 +134,7 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
     throw new UsageError(`unknown backend '${backend}'; valid: ${BACKEND_CHOICES.join(', ')}`);
   }
   if (
-    ['all', 'sentiment', 'generate', 'vit', 'finetune', 'finetune-gpt'].includes(command) &&
+    ['all', 'pretrain', 'sentiment', 'generate', 'vit', 'finetune', 'finetune-gpt'].includes(command) &&
     rest.length > 0
   ) {
     throw new UsageError(`'${command}' takes no arguments, got '${rest.join(' ')}' (see --help)`);
@@ -136,6 +144,7 @@ export function parseOptions(argv: string[]): DemoOptions | 'help' {
     positionals: rest,
     backend,
     steps: intOption('steps', values.steps, 1),
+    pretrainSteps: intOption('pretrain-steps', values['pretrain-steps'], 1),
     checkpointDir: resolve(values['checkpoint-dir'] ?? 'checkpoints'),
     tokens: intOption('tokens', values.tokens, 1) ?? 400,
     seed: intOption('seed', values.seed, 0) ?? 0,
@@ -184,6 +193,7 @@ function parse(argv: string[]) {
     options: {
       backend: { type: 'string' },
       steps: { type: 'string' },
+      'pretrain-steps': { type: 'string' },
       'checkpoint-dir': { type: 'string' },
       tokens: { type: 'string' },
       seed: { type: 'string' },
@@ -242,6 +252,10 @@ export async function main(
       case 'all':
         await runSentiment(opts, out);
         await runGenerate(opts, out);
+        await runVit(opts, out);
+        break;
+      case 'pretrain':
+        await runPretrain(opts, out);
         break;
       case 'sentiment':
         await runSentiment(opts, out);

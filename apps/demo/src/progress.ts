@@ -2,8 +2,8 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
-  /** Report that `step` steps are done, the latest loss and how many tokens the steps consumed so far. */
-  update(step: number, loss: number, tokens: number): void;
+  /** Report that `step` steps are done, the latest loss and how many tokens the steps consumed so far (if counted). */
+  update(step: number, loss: number, tokens?: number): void;
   /** A note shown after the counters until the next one (e.g. the latest validation accuracy). */
   note(text: string): void;
   stop(): void;
@@ -34,7 +34,7 @@ export function progressBar(
       const seconds = (performance.now() - start) / 1000;
       bar.update(step, {
         loss: loss.toFixed(3),
-        tps: seconds > 0 ? Math.round(tokens / seconds).toLocaleString('en-US') : '-',
+        tps: seconds > 0 && tokens !== undefined ? Math.round(tokens / seconds).toLocaleString('en-US') : '-',
       });
     },
     note(text) {

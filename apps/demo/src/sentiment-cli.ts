@@ -1,14 +1,15 @@
-/** `pnpm demo sentiment` and `pnpm demo classify`: train, compare heads, save, reload, classify. */
+/** `pnpm demo sentiment` and `pnpm demo classify`: pretrain, fine-tune from it and from scratch, save, reload, classify. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Sentiment from 'sentiment';
 import { loadSentimentCheckpoint, maxAbsDiff, saveSentimentCheckpoint } from './checkpoints.js';
 import type { DemoOptions } from './cli.js';
-import type { LabelledSentence } from './data.js';
+import { type LabelledSentence, trainTestSplit } from './data.js';
 import { loadSentences } from './data-node.js';
 import { type Output, UsageError } from './io.js';
+import { loadOrPretrain, type Pretrained } from './pretrain-cli.js';
 import { progressBar } from './progress.js';
-import { type Head, LABELS, SentimentExperiment, sentimentSizes } from './sentiment.js';
+import { LABELS, SentimentExperiment, type SentimentSizes, sentimentSizes } from './sentiment.js';
 
 export const TYPED_SENTENCES = [
   'attention is not too shabby',
@@ -18,12 +19,34 @@ export const TYPED_SENTENCES = [
   'this movie was a complete waste of time',
 ];
 
+/**
+ * The fine-tuned models, side by side: same split, same recipe, same vocabulary; only the start (and the
+ * head) differs. The two [CLS] models run every seed; the mean-pool baseline only the first (time).
+ */
+export const MODELS = [
+  {
+    key: 'pretrained',
+    name: 'BERT [CLS], pretrained encoder',
+    head: 'cls',
+    pretrained: true,
+    allSeeds: true,
+  },
+  { key: 'scratch', name: 'BERT [CLS], from scratch', head: 'cls', pretrained: false, allSeeds: true },
+  { key: 'mean', name: 'BERT mean-pool, pretrained', head: 'mean', pretrained: true, allSeeds: false },
+] as const;
+export type ModelKey = (typeof MODELS)[number]['key'];
+
 export interface SentimentReport {
-  rows: Array<{ name: string; accuracy: number; seconds?: number }>;
-  losses: Record<Head, number[]>;
+  pretraining: { losses: number[]; cached: boolean };
+  /** One row per model (accuracy per seed, mean, half the range), then the references. */
+  rows: Array<{ name: string; accuracies: number[]; mean: number; spread: number; seconds?: number }>;
+  /** The first seed's training losses per model. */
+  losses: Record<ModelKey, number[]>;
+  seeds: number[];
   testSize: number;
   reloadIdentical: boolean;
-  typed: Array<{ text: string; label: string; p: number }>;
+  /** What each model (first seed) says about the typed sentences. */
+  typed: Array<{ text: string } & Record<ModelKey, { label: string; p: number }>>;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -54,81 +77,152 @@ function afinnAccuracy(test: LabelledSentence[]): number {
   return right / test.length;
 }
 
+function summary(accuracies: number[]): { mean: number; spread: number } {
+  const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
+  return { mean, spread: (Math.max(...accuracies) - Math.min(...accuracies)) / 2 };
+}
+
+/**
+ * BERT's two steps: masked-LM pretraining (cached), then the [CLS] classifier fine-tuned from the
+ * pretrained encoder and from scratch (and a mean-pool head on the pretrained encoder), each with `seeds`
+ * seeds on one fixed split; test accuracy as mean ± half the range. The first seed's pretrained [CLS] model
+ * is saved, reloaded and checked.
+ */
 export async function runSentiment(opts: DemoOptions, out: Output): Promise<SentimentReport> {
   const sizes = sentimentSizes(opts.fast);
   if (opts.steps !== undefined) sizes.steps = opts.steps;
+  const pre = await loadOrPretrain(opts, out);
+  try {
+    return await fineTuneAll(opts, sizes, pre, out);
+  } finally {
+    pre.model.dispose();
+  }
+}
+
+async function fineTuneAll(
+  opts: DemoOptions,
+  sizes: SentimentSizes,
+  pre: Pretrained,
+  out: Output,
+): Promise<SentimentReport> {
   const sentences = loadSentences();
   const bySource = new Map<string, number>();
   for (const s of sentences) bySource.set(s.source, (bySource.get(s.source) ?? 0) + 1);
+  const split = trainTestSplit(sentences, 0.2, opts.seed);
+  const seeds = Array.from({ length: sizes.seeds }, (_, i) => opts.seed + i);
   out.log('');
   out.log(
-    `== Sentiment: fine-tuning a small BERT on ${sentences.length.toLocaleString('en-US')} labelled sentences (${[...bySource].map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    `== Sentiment: fine-tuning the small BERT on ${sentences.length.toLocaleString('en-US')} labelled sentences (${[...bySource].map(([k, v]) => `${k} ${v}`).join(', ')})`,
+  );
+  out.log(
+    `   split: ${split.train.length} train / ${split.test.length} test (seeded shuffle, seed ${opts.seed}; the same split for every model and seed)`,
+  );
+  out.log(
+    `   vocabulary: the pretraining corpus's ${pre.tokenizer.vocabSize} WordPiece tokens, for every model (so only the starting weights differ)`,
+  );
+  out.log(
+    `   each model: batch ${sizes.batchSize}, ${sizes.steps} steps, AdamW lr ${sizes.lr}; [CLS] models with seeds ${seeds.join(', ')} (initialisation of what is not pretrained, batch order, dropout), mean-pool with seed ${seeds[0]}`,
   );
 
-  const t0 = performance.now();
-  const cls = await SentimentExperiment.create(sentences, { ...sizes, seed: opts.seed, head: 'cls' });
-  const tokSeconds = (performance.now() - t0) / 1000;
-  const mean = await SentimentExperiment.create(sentences, {
-    ...sizes,
-    seed: opts.seed,
-    head: 'mean',
-    tokenizer: cls.tokenizer,
-    split: { train: cls.train, test: cls.test },
-  });
-  const c = cls.model.config;
-  out.log(
-    `   split: ${cls.train.length} train / ${cls.test.length} test (seeded shuffle, seed ${opts.seed})`,
-  );
-  out.log(
-    `   WordPiece vocabulary: ${cls.tokenizer.vocabSize} tokens, trained on the training sentences in ${tokSeconds.toFixed(1)} s`,
-  );
-  out.log(
-    `   BERT: ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads, ${(cls.model.numParameters() / 1e6).toFixed(2)}M parameters; batch ${sizes.batchSize}, ${sizes.steps} steps, AdamW lr ${sizes.lr}`,
-  );
+  const accuracies = Object.fromEntries(MODELS.map((m) => [m.key, [] as number[]])) as Record<
+    ModelKey,
+    number[]
+  >;
+  const seconds = Object.fromEntries(MODELS.map((m) => [m.key, 0])) as Record<ModelKey, number>;
+  const losses = {} as Record<ModelKey, number[]>;
+  const first = {} as Partial<Record<ModelKey, SentimentExperiment>>;
   try {
-    const a = await train(cls, 'BERT + [CLS] head', out);
-    const b = await train(mean, 'BERT + mean-pool', out);
-    const accCls = await cls.accuracy(cls.test);
-    const accMean = await mean.accuracy(mean.test);
+    for (const seed of seeds) {
+      for (const m of MODELS) {
+        if (!m.allSeeds && seed !== seeds[0]) continue;
+        const exp = await SentimentExperiment.create(sentences, {
+          ...sizes,
+          seed,
+          head: m.head,
+          split,
+          tokenizer: pre.tokenizer,
+          ...(m.pretrained ? { pretrained: pre.model } : {}),
+        });
+        let keep = false;
+        try {
+          const r = await train(exp, `${m.key} (seed ${seed})`, out);
+          accuracies[m.key].push(await exp.accuracy(exp.test));
+          seconds[m.key] += r.seconds;
+          if (seed === seeds[0]) {
+            losses[m.key] = r.losses;
+            first[m.key] = exp;
+            keep = true;
+          }
+        } finally {
+          if (!keep) exp.dispose();
+        }
+      }
+    }
     const majority =
-      Math.max(cls.test.filter((s) => s.label === 0).length, cls.test.filter((s) => s.label === 1).length) /
-      cls.test.length;
-    const rows = [
-      { name: 'BERT + [CLS] head', accuracy: accCls, seconds: a.seconds },
-      { name: 'BERT + mean-pool baseline', accuracy: accMean, seconds: b.seconds },
-      { name: 'AFINN word list (no training)', accuracy: afinnAccuracy(cls.test) },
-      { name: 'majority class', accuracy: majority },
+      [0, 1].reduce((m, l) => Math.max(m, split.test.filter((s) => s.label === l).length), 0) /
+      split.test.length;
+    const rows: SentimentReport['rows'] = [
+      ...MODELS.map((m) => ({
+        name: m.name,
+        accuracies: accuracies[m.key],
+        ...summary(accuracies[m.key]),
+        seconds: seconds[m.key] / accuracies[m.key].length,
+      })),
+      ...[
+        ['AFINN word list (no training)', afinnAccuracy(split.test)] as const,
+        ['majority class', majority] as const,
+      ].map(([name, a]) => ({ name, accuracies: [a], mean: a, spread: 0 })),
     ];
     out.log('');
-    out.log(`   Test accuracy on ${cls.test.length} held-out sentences:`);
-    out.log(`   ${'model'.padEnd(32)}${'accuracy'.padStart(9)}${'train'.padStart(9)}`);
-    for (const r of rows)
+    out.log(
+      `   Test accuracy on ${split.test.length} held-out sentences (mean ± half the range over ${seeds.length} seeds; train = seconds per run):`,
+    );
+    out.log(
+      `   ${'model'.padEnd(32)}${'accuracy'.padStart(16)}   ${'per seed'.padEnd(22)}${'train'.padStart(7)}`,
+    );
+    for (const r of rows) {
+      const acc = r.accuracies.length > 1 ? `${pct(r.mean)} ± ${(r.spread * 100).toFixed(1)}` : pct(r.mean);
+      const perSeed = r.accuracies.length > 1 ? r.accuracies.map(pct).join(' ') : '';
       out.log(
-        `   ${r.name.padEnd(32)}${pct(r.accuracy).padStart(9)}${(r.seconds === undefined ? '-' : `${r.seconds.toFixed(0)} s`).padStart(9)}`,
+        `   ${r.name.padEnd(32)}${acc.padStart(16)}   ${perSeed.padEnd(22)}${(r.seconds === undefined ? '-' : `${r.seconds.toFixed(0)} s`).padStart(7)}`,
       );
+    }
 
     out.log('');
-    out.log('   Typed sentences ([CLS] model):');
-    const probs = await cls.predict(TYPED_SENTENCES);
+    out.log(`   Typed sentences (seed ${seeds[0]} models):`);
+    const probs = Object.fromEntries(
+      await Promise.all(MODELS.map(async (m) => [m.key, await first[m.key]!.predict(TYPED_SENTENCES)])),
+    ) as Record<ModelKey, number[][]>;
     const typed = TYPED_SENTENCES.map((text, i) => {
-      const p = probs[i]!;
-      const k = p[1]! > p[0]! ? 1 : 0;
-      return { text, label: LABELS[k], p: p[k]! };
+      const row = { text } as SentimentReport['typed'][number];
+      for (const m of MODELS) {
+        const p = probs[m.key][i]!;
+        const k = p[1]! > p[0]! ? 1 : 0;
+        row[m.key] = { label: LABELS[k], p: p[k]! };
+      }
+      return row;
     });
-    for (const t of typed) out.log(`   ${t.label.padEnd(9)} ${t.p.toFixed(2)}  "${t.text}"`);
+    out.log(`   ${MODELS.map((m) => m.key.padEnd(15)).join('')}sentence`);
+    for (const t of typed)
+      out.log(
+        `   ${MODELS.map((m) => `${t[m.key].label.slice(0, 3)} ${t[m.key].p.toFixed(2)}`.padEnd(15)).join('')}"${t.text}"`,
+      );
 
     // Save, reload into a fresh model, and check that predictions are identical.
+    const best = first.pretrained!;
     const dir = join(opts.checkpointDir, 'sentiment-bert');
-    await saveSentimentCheckpoint(dir, cls);
-    const reloaded = await loadSentimentCheckpoint(dir, sizes, { train: cls.train, test: cls.test });
+    await saveSentimentCheckpoint(dir, best);
+    const reloaded = await loadSentimentCheckpoint(dir, sizes, split);
     let identical = false;
     try {
-      const before = await cls.predict(cls.test.map((s) => s.text));
-      const after = await reloaded.predict(reloaded.test.map((s) => s.text));
+      const before = await best.predict(split.test.map((s) => s.text));
+      const after = await reloaded.predict(split.test.map((s) => s.text));
       const maxDiff = maxAbsDiff(before, after);
       identical = maxDiff === 0;
       out.log('');
-      out.log(`   checkpoint: ${dir} (model.safetensors, config.json, tokenizer.json, vocab.txt)`);
+      out.log(
+        `   checkpoint: ${dir} (the pretrained [CLS] model, seed ${seeds[0]}: model.safetensors, config.json, tokenizer.json, vocab.txt)`,
+      );
       out.log(
         `   reloaded: ${identical ? 'identical' : 'DIFFERENT'} predictions on all ${before.length} test sentences (max |Δp| = ${maxDiff})`,
       );
@@ -136,15 +230,16 @@ export async function runSentiment(opts: DemoOptions, out: Output): Promise<Sent
       reloaded.dispose();
     }
     return {
+      pretraining: { losses: pre.losses, cached: pre.cached },
       rows,
-      losses: { cls: a.losses, mean: b.losses },
-      testSize: cls.test.length,
+      losses,
+      seeds,
+      testSize: split.test.length,
       reloadIdentical: identical,
       typed,
     };
   } finally {
-    cls.dispose();
-    mean.dispose();
+    for (const exp of Object.values(first)) exp?.dispose();
   }
 }
 

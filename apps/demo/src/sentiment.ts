@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   type BertConfig,
+  type BertForMaskedLM,
   BertForSequenceClassification,
   bertConfig,
   encodeTexts,
@@ -42,6 +43,8 @@ export interface SentimentSizes {
   steps: number;
   lr: number;
   warmupSteps: number;
+  /** Fine-tuning runs per model (seeds seed, seed+1, …) in the CLI's comparison. */
+  seeds: number;
 }
 
 /** Default: a 2-layer BERT of ~0.2M parameters, about a minute per head on 2 CPU cores. Fast: ~15 s per head. */
@@ -62,6 +65,7 @@ export function sentimentSizes(fast = false): SentimentSizes {
         steps: 150,
         lr: 3e-3,
         warmupSteps: 15,
+        seeds: 2,
       }
     : {
         model: {
@@ -78,6 +82,7 @@ export function sentimentSizes(fast = false): SentimentSizes {
         steps: 250,
         lr: 3e-3,
         warmupSteps: 25,
+        seeds: 3,
       };
 }
 
@@ -90,6 +95,12 @@ export interface SentimentOptions extends SentimentSizes {
   tokenizer?: Tokenizer;
   /** Reuse a split (default: a seeded 80/20 split of `sentences`). */
   split?: { train: LabelledSentence[]; test: LabelledSentence[] };
+  /**
+   * Start the encoder from a masked-LM pretrained one (its `bert` weights are copied; pass its tokenizer
+   * too). The [CLS] pooler and the classifier start fresh, as HF's from_pretrained does from a
+   * BertForMaskedLM folder. Default: everything from scratch.
+   */
+  pretrained?: BertForMaskedLM;
 }
 
 /** Attention probabilities of one input: per layer a (heads, T, T) block, row-major. */
@@ -155,13 +166,17 @@ export class SentimentExperiment {
       vocabSize: tokenizer.vocabSize,
       padTokenId: tokenizer.specialId('[PAD]'),
     });
-    return new SentimentExperiment(
-      tokenizer,
-      buildSentimentModel(options.head, config, options.seed),
-      train,
-      test,
-      options,
-    );
+    const model = buildSentimentModel(options.head, config, options.seed);
+    if (options.pretrained) {
+      if (options.pretrained.config.vocabSize !== tokenizer.vocabSize) {
+        model.dispose();
+        throw new InvalidArgumentError(
+          `the pretrained encoder has ${options.pretrained.config.vocabSize} token embeddings but the vocabulary has ${tokenizer.vocabSize}: pass the tokenizer it was pretrained with`,
+        );
+      }
+      model.bert.loadStateDict(options.pretrained.bert.stateDict());
+    }
+    return new SentimentExperiment(tokenizer, model, train, test, options);
   }
 
   /** Wraps an existing (e.g. reloaded) model; it is not trained further. */

@@ -1,6 +1,7 @@
 // Browser test: the built page (dist-web/) in Debian's headless Chromium, driven by playwright-core.
 // For webgpu and wasm it trains the BERT classifier and the GPT a few steps (fast sizes), checks that the
-// loss drops, that the loss plots and attention heatmaps are drawn, that generation streams text, and that
+// loss drops, that the loss plots and attention heatmaps are drawn (on wasm also: masked-LM pretraining with
+// its loss plot and fill-in-the-blank, then fine-tuning from the pretrained encoder), that generation streams text, and that
 // a bad checkpoint file shows an error in the page; then it fine-tunes the tiny HF-layout BERT folder
 // (test/fixtures/tiny-bert, made by scripts/make_finetune_fixtures.py) on a CSV in section 5: loss falls,
 // validation accuracy beats the majority class, stop/resume, heatmaps, the saved folder (zip) reloads with
@@ -201,6 +202,58 @@ async function runBackend(page, backend) {
     `${backend}: test accuracy shown (${s.sentiment.accuracy})`,
   );
   check(await page.evaluate(() => window.demo.inked('s-plot')), `${backend}: sentiment loss plot drawn`);
+
+  if (backend === 'wasm') {
+    // 1b. BERT's first step: the blank filled before pretraining, masked-LM pretraining (the fast schedule)
+    // with its live loss, the blank after, then the classifier fine-tuned from the pretrained encoder.
+    await page.fill('#p-text', 'the [MASK] of the union');
+    await page.click('#p-form button');
+    await page.waitForFunction(() => window.demo.pretraining.guesses !== null, null, { timeout: 60_000 });
+    const before = await page.textContent('#p-result');
+    await page.click('#p-train');
+    await page.waitForFunction(
+      () => window.demo.pretraining.steps > 0 && !window.demo.pretraining.running,
+      null,
+      { timeout: 300_000 },
+    );
+    const p = await page.evaluate(() => window.demo.pretraining);
+    const after = await page.textContent('#p-result');
+    check(
+      p.losses.length === 60 && mean(p.losses.slice(-10)) < mean(p.losses.slice(0, 10)) - 0.3,
+      `${backend}: masked-LM loss drops over ${p.losses.length} steps (${mean(p.losses.slice(0, 10)).toFixed(3)} → ${mean(p.losses.slice(-10)).toFixed(3)})`,
+    );
+    check(await page.evaluate(() => window.demo.inked('p-plot')), `${backend}: masked-LM loss plot drawn`);
+    check(
+      before.startsWith('before pretraining: ') &&
+        after.startsWith('after 60 pretraining steps: ') &&
+        p.guesses.length === 1 &&
+        p.guesses[0].length === 5,
+      `${backend}: fill-in-the-blank, top 5 before and after ("${before}" / "${after}")`,
+    );
+    await page.selectOption('#s-from', 'pretrained');
+    await page.click('#s-train');
+    // 50 steps show the start works (Stop evaluates); the whole schedule ran from scratch above.
+    await page.waitForFunction(() => window.demo.state.sentiment.losses.length >= 50, null, {
+      timeout: 300_000,
+    });
+    await page.click('#s-stop');
+    await page.waitForFunction(
+      () =>
+        window.demo.state.sentiment.results.pretrained !== undefined && !window.demo.state.sentiment.running,
+      null,
+      { timeout: 300_000 },
+    );
+    s = await state();
+    const compare = await page.textContent('#s-compare');
+    check(
+      s.sentiment.from === 'pretrained' &&
+        s.sentiment.results.pretrained > 0.55 &&
+        typeof s.sentiment.results.scratch === 'number' &&
+        compare.includes('from the pretrained encoder: ') &&
+        compare.includes('from scratch: '),
+      `${backend}: fine-tuned from the pretrained encoder too (${compare})`,
+    );
+  }
 
   // 2. classify + heatmaps.
   await page.fill('#c-text', 'attention is not too shabby');

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoOptions, main, parseOptions } from '../src/cli.js';
 import { runGenerate } from '../src/generate-cli.js';
 import type { Output } from '../src/io.js';
+import { runPretrain } from '../src/pretrain-cli.js';
 import { runSentiment } from '../src/sentiment-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tk-demo-test-'));
@@ -43,7 +44,9 @@ describe('bad input: one clear line and a non-zero exit', () => {
     [['--bogus'], /Unknown option '--bogus'/],
     [['sentiment', '--steps', 'ten'], /--steps must be an integer >= 1, got 'ten'/],
     [['--steps', '0'], /--steps must be an integer >= 1, got '0'/],
-    [['train'], /unknown command 'train'; valid: all, sentiment, generate, classify, sample/],
+    [['pretrain', '--pretrain-steps', '0'], /--pretrain-steps must be an integer >= 1, got '0'/],
+    [['pretrain', 'now'], /'pretrain' takes no arguments/],
+    [['train'], /unknown command 'train'; valid: all, pretrain, sentiment, generate, classify, sample/],
     [['--backend', 'tpu'], /unknown backend 'tpu'; valid: auto, webgpu/],
     [['generate', 'extra'], /'generate' takes no arguments/],
     [['classify'], /classify needs a non-empty sentence/],
@@ -99,26 +102,57 @@ describe('fast mode on wasm', () => {
 
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-  it('sentiment: loss falls, both heads beat chance, the reloaded checkpoint predicts identically, nothing leaks', async () => {
+  it('sentiment: pretraining lowers the MLM loss and is cached; every model learns and beats chance; the reloaded checkpoint predicts identically; nothing leaks', async () => {
     const before = tf.memory().numTensors;
     const out = capture();
-    const r = await runSentiment(opts, out);
+    const r = await runSentiment({ ...opts, steps: 100 }, out);
     expect(tf.memory().numTensors).toBe(before);
-    for (const head of ['cls', 'mean'] as const) {
-      const l = r.losses[head];
+    const pre = r.pretraining.losses;
+    expect(r.pretraining.cached).toBe(false);
+    expect(pre).toHaveLength(60);
+    expect(mean(pre.slice(-10))).toBeLessThan(mean(pre.slice(0, 10)) - 0.3);
+    for (const key of ['pretrained', 'scratch', 'mean'] as const) {
+      const l = r.losses[key];
+      expect(l).toHaveLength(100);
       expect(mean(l.slice(-8))).toBeLessThan(mean(l.slice(0, 8)) - 0.05);
     }
-    const acc = Object.fromEntries(r.rows.map((row) => [row.name, row.accuracy]));
-    const chance = acc['majority class']!;
+    expect(r.seeds).toEqual([0, 1]);
+    const row = Object.fromEntries(r.rows.map((x) => [x.name, x]));
+    const chance = row['majority class']!.mean;
     expect(chance).toBeGreaterThan(0.45);
-    expect(acc['BERT + [CLS] head']).toBeGreaterThan(chance + 0.05);
-    expect(acc['BERT + mean-pool baseline']).toBeGreaterThan(chance + 0.05);
+    for (const name of ['BERT [CLS], pretrained encoder', 'BERT [CLS], from scratch']) {
+      expect(row[name]!.accuracies).toHaveLength(2);
+      expect(row[name]!.mean).toBeGreaterThan(chance + 0.05);
+      const [a, b] = row[name]!.accuracies as [number, number];
+      expect(row[name]!.spread).toBeCloseTo(Math.abs(a - b) / 2, 10);
+    }
+    expect(row['BERT mean-pool, pretrained']!.accuracies).toHaveLength(1);
+    expect(row['BERT mean-pool, pretrained']!.mean).toBeGreaterThan(chance + 0.05);
     expect(r.reloadIdentical).toBe(true);
-    expect(r.typed.map((t) => t.text)).toContain('attention is not too shabby');
-    expect(out.text()).toMatch(/Test accuracy on \d+ held-out sentences/);
-    expect(out.text()).toContain('identical predictions on all');
+    const shabby = r.typed.find((t) => t.text === 'attention is not too shabby')!;
+    for (const key of ['pretrained', 'scratch', 'mean'] as const)
+      expect(['negative', 'positive']).toContain(shabby[key].label);
+    const text = out.text();
+    expect(text).toMatch(
+      /before pretraining, the model fills in the blanks[\s\S]*"the \[MASK\] of the union" +→ (\S+ 0\.\d\d, ){4}\S+ 0\.\d\d/,
+    );
+    expect(text).toMatch(/after pretraining \(top 5\):\n +"the \[MASK\] of the union"/);
+    expect(text).toMatch(/Test accuracy on \d+ held-out sentences \(mean ± half the range over 2 seeds;/);
+    expect(text).toMatch(/BERT \[CLS\], pretrained encoder +\d+\.\d% ± \d+\.\d/);
+    expect(text).toContain('identical predictions on all');
+    for (const f of ['model.safetensors', 'config.json', 'vocab.txt', 'tokenizer.json'])
+      expect(existsSync(join(dir, 'pretrained-bert', f))).toBe(true);
     expect(existsSync(join(dir, 'sentiment-bert', 'model.safetensors'))).toBe(true);
-    expect(existsSync(join(dir, 'sentiment-bert', 'vocab.txt'))).toBe(true);
+
+    // The second run takes the cached pretraining at once (the same model: the same guesses).
+    const again = capture();
+    const cached = await runPretrain(opts, again);
+    expect(cached.cached).toBe(true);
+    expect(cached.losses).toEqual([]);
+    expect(again.text()).toContain(`loaded from ${join(dir, 'pretrained-bert')}`);
+    const guesses = (t: string) => t.split('\n').filter((l) => l.includes('"the [MASK] of the union"'));
+    expect(guesses(again.text())).toEqual(guesses(text).slice(-1));
+    expect(tf.memory().numTensors).toBe(before);
 
     // And the saved checkpoint classifies from the command line.
     const c = await run([
@@ -133,6 +167,17 @@ describe('fast mode on wasm', () => {
     expect(c.err).toEqual([]);
     expect(c.code).toBe(0);
     expect(c.out).toMatch(/(positive|negative) 0\.\d{3} {2}"attention is not too shabby"/);
+  });
+
+  it('--pretrain-steps: another step count is not the cached pretraining; it pretrains again', async () => {
+    const out = capture();
+    const r = await runPretrain({ ...opts, pretrainSteps: 3 }, out);
+    expect(r.cached).toBe(false);
+    expect(r.losses).toHaveLength(3);
+    expect(out.text()).toContain('batch 32, 3 steps');
+    expect(out.text()).toContain(
+      'was pretrained with other settings (corpus, sizes, steps or seed): pretraining again',
+    );
   });
 
   it('generate: loss falls below uniform, samples stream, the reloaded checkpoint continues identically, nothing leaks', async () => {

@@ -1,5 +1,6 @@
 /**
- * The page: pick a backend, train a BERT sentiment classifier and a char-level GPT live (loss curves,
+ * The page: pick a backend, pretrain a small BERT on masked words and fine-tune its sentiment classifier
+ * (from the pretrained encoder or from scratch), train a char-level GPT live (loss curves,
  * stop/resume), classify a sentence with its attention heatmaps, stream generated text, and run a
  * HuggingFace checkpoint picked from disk. Every failure is shown in the page.
  */
@@ -35,6 +36,7 @@ import {
 import { loadMobyDick, loadSentences } from './data.js';
 import { drawMatrix, drawRow } from './heatmap.js';
 import { canvasHasInk, LossPlot } from './plot.js';
+import { setupPretrainSection } from './pretrain.js';
 import { setupVitSection } from './vit.js';
 import { wasmPaths } from './wasm.js';
 import { zipStored } from './zip.js';
@@ -82,7 +84,14 @@ const state = {
   backend: '' as string,
   backendInfo: null as unknown,
   errors: [] as string[],
-  sentiment: { losses: [] as number[], accuracy: null as number | null, running: false },
+  sentiment: {
+    losses: [] as number[],
+    accuracy: null as number | null,
+    running: false,
+    /** Where the current model's encoder started, and the final test accuracy of each start. */
+    from: 'scratch' as 'scratch' | 'pretrained',
+    results: {} as Partial<Record<'scratch' | 'pretrained', number>>,
+  },
   gpt: { losses: [] as number[], running: false, generated: '' },
   classified: null as Classification | null,
   checkpoint: null as string | null,
@@ -109,6 +118,17 @@ const state = {
 let sentiment: SentimentExperiment | null = null;
 let gpt: GptExperiment | null = null;
 let loaded: LoadedCheckpoint | null = null;
+const pretraining = setupPretrainSection({
+  $,
+  guarded,
+  fast,
+  seed,
+  ...(params.has('pretrainSteps') ? { steps: Number(params.get('pretrainSteps')) } : {}),
+  // Offer the pretrained encoder for the next fine-tuning (a model already training keeps its start).
+  onPretrained: () => {
+    if (!sentiment) $<HTMLSelectElement>('s-from').value = 'pretrained';
+  },
+});
 const sPlot = new LossPlot($<HTMLCanvasElement>('s-plot'), '#4f7cff');
 const gPlot = new LossPlot($<HTMLCanvasElement>('g-plot'), '#e8710a');
 
@@ -126,6 +146,7 @@ async function useBackend(choice: BackendChoice): Promise<void> {
 function disposeModels(): void {
   stopFt();
   disposeFt();
+  pretraining.dispose();
   sentiment?.dispose();
   gpt?.dispose();
   loaded?.dispose();
@@ -195,7 +216,12 @@ async function trainLoop(
 // ---- 1. sentiment -------------------------------------------------------------------------------------
 async function trainSentiment(): Promise<void> {
   if (!sentiment) {
-    $('s-status').textContent = 'training a WordPiece vocabulary…';
+    const from = $<HTMLSelectElement>('s-from').value as 'scratch' | 'pretrained';
+    // From scratch, the vocabulary is trained on the training sentences; from the pretrained encoder, it is
+    // the pretraining corpus's (the encoder's embeddings are for those tokens).
+    const pre = from === 'pretrained' ? pretraining.current() : null;
+    if (from === 'pretrained' && !pre) throw new Error('pretrain first (step 1), or start from scratch');
+    $('s-status').textContent = pre ? 'copying the pretrained encoder…' : 'training a WordPiece vocabulary…';
     await tick();
     sentiment = await SentimentExperiment.create(loadSentences(), {
       ...sentimentSizes(fast),
@@ -203,7 +229,9 @@ async function trainSentiment(): Promise<void> {
       seed,
       head: 'cls',
       evalEvery: 50,
+      ...(pre ? { tokenizer: pre.tokenizer, pretrained: pre.model } : {}),
     });
+    state.sentiment.from = from;
   } else if (sentiment.steps >= sentiment.totalSteps) {
     sentiment.extend(sentiment.totalSteps);
   }
@@ -224,6 +252,21 @@ async function trainSentiment(): Promise<void> {
 function showAccuracy(acc: number): void {
   state.sentiment.accuracy = acc;
   $('s-acc').textContent = `${(acc * 100).toFixed(1)}%`;
+  state.sentiment.results[state.sentiment.from] = acc;
+  const r = state.sentiment.results;
+  const show = (x: number | undefined) => (x === undefined ? 'not trained yet' : `${(x * 100).toFixed(1)}%`);
+  $('s-compare').classList.remove('muted');
+  $('s-compare').textContent =
+    `test accuracy · from the pretrained encoder: ${show(r.pretrained)} · from scratch: ${show(r.scratch)}`;
+}
+
+function resetSentiment(): void {
+  stopAll();
+  sentiment?.dispose();
+  sentiment = null;
+  state.sentiment.losses = [];
+  sPlot.clear();
+  $('s-train').textContent = 'Train';
 }
 
 // ---- 2. classify + heatmaps ---------------------------------------------------------------------------
@@ -669,14 +712,9 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 
 $('s-train').onclick = guarded(trainSentiment);
 $('s-stop').onclick = () => stopAll();
-$('s-reset').onclick = () => {
-  stopAll();
-  sentiment?.dispose();
-  sentiment = null;
-  state.sentiment.losses = [];
-  sPlot.clear();
-  $('s-train').textContent = 'Train';
-};
+$('s-reset').onclick = resetSentiment;
+// Another start is another model.
+$('s-from').onchange = resetSentiment;
 $('g-train').onclick = guarded(trainGpt);
 $('g-stop').onclick = () => stopAll();
 $('g-reset').onclick = () => {
@@ -759,6 +797,7 @@ const vit = setupVitSection({ $, guarded, fast, seed });
 Object.assign(window, {
   demo: {
     state,
+    pretraining: pretraining.state,
     vit,
     useBackend,
     ready: null as Promise<void> | null,
