@@ -25,6 +25,9 @@ export class Rotary {
   readonly rotaryDim: number;
   readonly theta: number;
   readonly #invFreq: Float64Array;
+  // The host tables of the last (theta, rotaryDim, T, offset), shared by every Rotary: all layers' queries
+  // and keys of one forward pass reuse one computation.
+  static #last: { key: string; cos: Float32Array; sin: Float32Array } | undefined;
 
   constructor({ headDim, theta = 10000, fraction = 1 }: RotaryConfig) {
     if (!Number.isInteger(headDim) || headDim < 2)
@@ -46,6 +49,17 @@ export class Rotary {
   /** cos and sin (T, rotaryDim) for positions offset .. offset + T − 1, [freqs, freqs] as HF's emb. */
   table(t: number, offset = 0): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
     const d = this.rotaryDim;
+    const key = `${this.theta}:${d}:${t}:${offset}`;
+    let last = Rotary.#last;
+    if (last?.key !== key) {
+      last = { key, ...this.#hostTable(t, offset) };
+      Rotary.#last = last;
+    }
+    return { cos: tf.tensor2d(last.cos, [t, d]), sin: tf.tensor2d(last.sin, [t, d]) };
+  }
+
+  #hostTable(t: number, offset: number): { cos: Float32Array; sin: Float32Array } {
+    const d = this.rotaryDim;
     const half = d / 2;
     const cos = new Float32Array(t * d);
     const sin = new Float32Array(t * d);
@@ -61,7 +75,7 @@ export class Rotary {
         sin[p * d + i + half] = s;
       }
     }
-    return { cos: tf.tensor2d(cos, [t, d]), sin: tf.tensor2d(sin, [t, d]) };
+    return { cos, sin };
   }
 
   /** Rotates x (B, H, T, headDim) whose first query/key sits at position `offset`. */
