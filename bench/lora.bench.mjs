@@ -2,16 +2,20 @@
 // workload in its own node process (so peak RSS and wasm heap are that workload's):
 //   bert-full   BERT-base sequence classification, every weight trained (as scale's bert-finetune)
 //   bert-lora   the same model with PEFT's LoRA (r 8, alpha 16, query/value; classifier in modules_to_save)
+//   bert-lora-rc  bert-lora with attention's setRecompute (block activations recomputed in the backward pass)
 //   gpt2m-lora  GPT-2 medium (355M) causal LM with LoRA (r 8, alpha 16, c_attn)
+//   gpt2m-lora-rc  the same with recompute (an estimate puts gpt2m-lora's peak near the 4 GB heap: 1.4 GB of
+//               weights + ~2 GB of activations + 0.4 GB of logits; recompute keeps one block's activations)
 //   gpt2m-full  GPT-2 medium, every weight trained (opt-in: it does not fit the 4 GB heap)
 // Reported: the step time (best of 2 after a warm-up step), peak RSS, peak wasm heap, trainable parameters,
 // numTensors across steps. Run: node bench/lora.bench.mjs [backend] [--only bert-full,bert-lora,...]
-// [--smoke] (--smoke: the same code on the tiny presets, seconds, to check the bench itself).
+// [--timeout-min N (per workload, default 15)] [--name results-file] [--smoke] (--smoke: the same code on
+// the tiny presets, seconds, to check the bench itself).
 import { printTable, reportChild, runChild, writeResults } from './lib.mjs';
 
 const BATCH = 8;
 const SEQ = 128;
-const WORKLOADS = ['bert-full', 'bert-lora', 'gpt2m-lora'];
+const WORKLOADS = ['bert-full', 'bert-lora', 'bert-lora-rc', 'gpt2m-lora-rc'];
 const LORA = { r: 8, alpha: 16, dropout: 0.1 };
 const fmtMB = (b) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
 
@@ -25,7 +29,7 @@ async function child(backend, workload, smoke) {
   const ids = (vocab) =>
     Array.from({ length: BATCH }, () => Array.from({ length: seq }, () => 1 + rng.int(vocab - 1)));
   const result = { backend, device: info.device, workload };
-  const lora = workload.endsWith('-lora');
+  const lora = workload.includes('-lora');
 
   let model;
   let loss;
@@ -33,6 +37,7 @@ async function child(backend, workload, smoke) {
     const { BertForSequenceClassification, bertConfig } = await import('@transformer-kit/bert');
     model = new BertForSequenceClassification(bertConfig(smoke ? 'tiny' : 'base'), { numLabels: 2 });
     if (lora) addLora(model, { ...LORA, targetModules: ['query', 'value'], modulesToSave: ['classifier'] });
+    if (workload.endsWith('-rc')) (await import('@transformer-kit/attention')).setRecompute(model, true);
     const inputIds = ids(model.config.vocabSize);
     const attentionMask = inputIds.map((r) => r.map(() => 1));
     const labels = tf.tensor1d(
@@ -44,6 +49,7 @@ async function child(backend, workload, smoke) {
     const { GPT, gptConfig } = await import('@transformer-kit/gpt');
     model = new GPT(gptConfig(smoke ? 'tiny' : 'gpt2-medium'));
     if (lora) addLora(model, { ...LORA, targetModules: ['c_attn'] });
+    if (workload.endsWith('-rc')) (await import('@transformer-kit/attention')).setRecompute(model, true);
     const x = tf.tensor2d(ids(model.config.vocabSize), undefined, 'int32');
     const y = tf.tensor2d(ids(model.config.vocabSize), undefined, 'int32');
     loss = () => model.loss(x, y);
@@ -73,31 +79,39 @@ async function main() {
   const args = process.argv.slice(2);
   const onlyAt = args.indexOf('--only');
   const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1].split(',') : WORKLOADS;
+  const flag = (name) => {
+    const at = args.indexOf(name);
+    return at >= 0 ? args.splice(at, 2)[1] : undefined;
+  };
+  // On a shared machine a GPT-2 medium step can take minutes: raise the per-workload limit (minutes).
+  const timeout = Number(flag('--timeout-min') ?? 15) * 60_000;
+  const name = flag('--name') ?? 'lora';
   const smoke = args.includes('--smoke');
   const backend = args.filter((a) => a !== '--smoke')[0] ?? 'wasm';
   const runs = only.map((w) => ({
     workload: w,
-    ...runChild(import.meta.url, [backend, w, ...(smoke ? ['smoke'] : [])]),
+    ...runChild(import.meta.url, [backend, w, ...(smoke ? ['smoke'] : [])], { timeout }),
   }));
   const full = Object.fromEntries(
     runs.filter((r) => r.workload.endsWith('-full')).map((r) => [r.workload, r]),
   );
   const rows = runs.map((r) => {
-    if (r.error) return { workload: r.workload, backend, note: r.error };
-    const base = full[r.workload.replace('-lora', '-full')];
+    const base = full[r.workload.replace(/-lora.*$/, '-full')];
     return {
       workload: r.workload,
       backend,
       'step ms': r.ms,
-      'vs full': base?.ms && r.workload.endsWith('-lora') ? r.ms / base.ms : undefined,
+      'vs full': base?.ms && r.ms && r.workload.includes('-lora') ? r.ms / base.ms : undefined,
       'peak RSS MB': r.rssMB,
       'peak heap MB': r.peakHeapMB,
       trainable: r.trainable,
       total: r.total,
-      tensors:
-        r.tensorsAfterFirstStep === r.tensorsAfterLastStep
+      tensors: r.error
+        ? ''
+        : r.tensorsAfterFirstStep === r.tensorsAfterLastStep
           ? 'flat'
           : `${r.tensorsAfterFirstStep}→${r.tensorsAfterLastStep}`,
+      note: r.error ?? '',
     };
   });
   printTable(
@@ -105,7 +119,7 @@ async function main() {
     rows,
   );
   if (smoke) return;
-  writeResults('lora', { config: { batch: BATCH, seq: SEQ, lora: LORA }, runs, rows });
+  writeResults(name, { config: { batch: BATCH, seq: SEQ, lora: LORA }, runs, rows });
 }
 
 if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5] === 'smoke');
