@@ -25,14 +25,21 @@ export class LoraAdapter extends Module {
   #lastInput: tf.Tensor | undefined;
   #lastHidden: tf.Tensor | undefined;
 
+  // The Linears it adapts are owned by their layers: kept out of the fields Module checks for children.
+  readonly #members: readonly Linear[];
+  get members(): readonly Linear[] {
+    return this.#members;
+  }
+
   constructor(
-    readonly members: readonly Linear[],
+    members: readonly Linear[],
     readonly r: number,
     readonly scaling: number,
     readonly dropoutRate: number,
     rng: Rng,
   ) {
     super();
+    this.#members = members;
     const inFeatures = members[0]!.inFeatures;
     // PEFT: kaiming_uniform_(lora_A, a=sqrt(5)) on (r, in): bound = gain·sqrt(3/fan_in) = 1/sqrt(in).
     const bound = 1 / Math.sqrt(inFeatures);
