@@ -70,10 +70,31 @@ export {
   type BertPreset,
   bertConfig,
   checkConfig,
+  maxSequenceLength,
+  paddingPositions,
   prepareInputs,
 } from './model.js';
 export { type PretrainMaskedLMOptions, pretrainMaskedLM } from './pretrain.js';
 export { type RecipeOptions, recipeLoop } from './recipe.js';
+export {
+  type RobertaClassifierOptions,
+  RobertaForMaskedLM,
+  RobertaForSequenceClassification,
+  RobertaModel,
+  type RobertaTaskModel,
+  robertaConfig,
+} from './roberta.js';
+export {
+  loadRobertaForMaskedLM,
+  loadRobertaForSequenceClassification,
+  loadRobertaModel,
+  loadRobertaPretrained,
+  type RobertaLoadOptions,
+  robertaConfigFromHF,
+  robertaConfigToHF,
+  robertaParameterNames,
+  saveRobertaPretrained,
+} from './roberta-checkpoint.js';
 export {
   BertForMaskedLM,
   BertForSequenceClassification,
