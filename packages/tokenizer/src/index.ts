@@ -4,6 +4,7 @@ export {
   bertTemplate,
   type Encoding,
   type PaddingOptions,
+  robertaTemplate,
   type Template,
   type TemplatePiece,
   type TruncationOptions,

@@ -6,7 +6,13 @@
  */
 import { BPE, type Merge } from './bpe.js';
 import { CharModel } from './char.js';
-import type { PaddingOptions, Template, TemplatePiece, TruncationOptions } from './encoding.js';
+import {
+  type PaddingOptions,
+  robertaTemplate,
+  type Template,
+  type TemplatePiece,
+  type TruncationOptions,
+} from './encoding.js';
 import { malformed, TokenizerError } from './errors.js';
 import { BertNormalizer } from './normalizer.js';
 import type { PreTokenizerKind } from './pretokenizers.js';
@@ -96,14 +102,15 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
   }
 
   let preTokenizer: PreTokenizerKind = 'none';
+  let addPrefixSpace = false;
   const p = j.pre_tokenizer;
   if (p) {
     if (p.type === 'BertPreTokenizer') preTokenizer = 'bert';
     else if (p.type === 'WhitespaceSplit') preTokenizer = 'whitespaceSplit';
     else if (p.type === 'ByteLevel') {
-      if (p.add_prefix_space) throw unsupported(file, 'ByteLevel pre_tokenizer add_prefix_space = true');
       if (p.use_regex === false) throw unsupported(file, 'ByteLevel pre_tokenizer use_regex = false');
       preTokenizer = 'byteLevel';
+      addPrefixSpace = p.add_prefix_space === true;
     } else throw unsupported(file, `pre_tokenizer ${JSON.stringify(p.type)}`);
   }
 
@@ -129,6 +136,9 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
           { special: sep, typeId: 1 },
         ],
       };
+    } else if (pp.type === 'RobertaProcessing') {
+      template = robertaTemplate(pp.cls?.[0] ?? '<s>', pp.sep?.[0] ?? '</s>');
+      trimOffsets = pp.trim_offsets ?? true;
     } else if (pp.type === 'ByteLevel') trimOffsets = pp.trim_offsets ?? true;
     else throw unsupported(file, `post_processor ${JSON.stringify(pp.type)}`);
   }
@@ -170,6 +180,7 @@ export function tokenizerFromJson(j: Json, file = 'tokenizer.json'): Tokenizer {
     decoder,
     cleanup,
     trimOffsets,
+    addPrefixSpace,
     addedTokens: added,
     truncation: parseTruncation(j.truncation, file),
     padding: parsePadding(j.padding, file),
@@ -251,8 +262,10 @@ export function tokenizerToJson(t: Tokenizer): Json {
   } else
     throw new TokenizerError('UNSUPPORTED', `cannot save a model of kind ${(m as { kind: string }).kind}`);
   const n = t.normalizer?.config;
-  const byteLevel = { add_prefix_space: false, trim_offsets: t.trimOffsets, use_regex: true };
+  const byteLevel = { add_prefix_space: t.addPrefixSpace, trim_offsets: t.trimOffsets, use_regex: true };
   const tpl = t.template;
+  // RoBERTa's template with trimmed offsets is RobertaProcessing (TemplateProcessing cannot trim offsets).
+  const roberta = robertaShape(tpl, t.trimOffsets);
   const piece = (p: TemplatePiece) =>
     'special' in p
       ? { SpecialToken: { id: p.special, type_id: p.typeId } }
@@ -310,18 +323,26 @@ export function tokenizerToJson(t: Tokenizer): Json {
           : t.preTokenizer === 'whitespaceSplit'
             ? { type: 'WhitespaceSplit' }
             : null,
-    post_processor: tpl
+    post_processor: roberta
       ? {
-          type: 'TemplateProcessing',
-          single: tpl.single.map(piece),
-          pair: tpl.pair.map(piece),
-          special_tokens: Object.fromEntries(
-            specials.map((s) => [s, { id: s, ids: [t.specialId(s)], tokens: [s] }]),
-          ),
+          type: 'RobertaProcessing',
+          sep: [roberta.sep, t.specialId(roberta.sep)],
+          cls: [roberta.cls, t.specialId(roberta.cls)],
+          trim_offsets: t.trimOffsets,
+          add_prefix_space: t.addPrefixSpace,
         }
-      : t.preTokenizer === 'byteLevel'
-        ? { type: 'ByteLevel', ...byteLevel }
-        : null,
+      : tpl
+        ? {
+            type: 'TemplateProcessing',
+            single: tpl.single.map(piece),
+            pair: tpl.pair.map(piece),
+            special_tokens: Object.fromEntries(
+              specials.map((s) => [s, { id: s, ids: [t.specialId(s)], tokens: [s] }]),
+            ),
+          }
+        : t.preTokenizer === 'byteLevel'
+          ? { type: 'ByteLevel', ...byteLevel }
+          : null,
     decoder:
       t.decoder === 'wordpiece'
         ? { type: 'WordPiece', prefix: '##', cleanup: t.cleanup }
@@ -340,4 +361,14 @@ function vocabObject(v: Vocab): Record<string, number> {
     o[t] = i;
   });
   return o;
+}
+
+function robertaShape(tpl: Template | null, trimOffsets: boolean): { cls: string; sep: string } | undefined {
+  const first = tpl?.single[0];
+  const last = tpl?.single[2];
+  if (!tpl || !trimOffsets || !first || !last || !('special' in first) || !('special' in last))
+    return undefined;
+  return JSON.stringify(tpl) === JSON.stringify(robertaTemplate(first.special, last.special))
+    ? { cls: first.special, sep: last.special }
+    : undefined;
 }
