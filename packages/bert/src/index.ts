@@ -96,6 +96,15 @@ export {
   saveRobertaPretrained,
 } from './roberta-checkpoint.js';
 export {
+  cosineSimilarity,
+  loadSentenceEncoder,
+  type Pooling,
+  poolingFromConfig,
+  SentenceEncoder,
+  type SentenceEncoderOptions,
+  semanticSearch,
+} from './sentence.js';
+export {
   BertForMaskedLM,
   BertForSequenceClassification,
   BertForTokenClassification,
