@@ -10,6 +10,7 @@ import {
   type TensorSource,
   writeSafetensors,
 } from './safetensors.js';
+import { PT_WEIGHTS_FILE, PT_WEIGHTS_INDEX_FILE, readPytorchBin } from './torch-bin.js';
 
 /*
  * A checkpoint is a Hugging Face model folder: config.json + model.safetensors (or shards listed in
@@ -209,16 +210,28 @@ export async function loadCheckpoint(
   const single = await files.read(WEIGHTS_FILE);
   let shards: string[] = [WEIGHTS_FILE];
   if (!single) {
-    const index = await files.read(WEIGHTS_INDEX_FILE);
-    if (!index) throw await missing(files, `${WEIGHTS_FILE} (or ${WEIGHTS_INDEX_FILE})`);
-    const weightMap = parseConfig(index, `${files.where}/${WEIGHTS_INDEX_FILE}`).weight_map;
+    // No safetensors: the index, else PyTorch's pytorch_model.bin (or its index), read by torch-bin.ts.
+    let indexName = WEIGHTS_INDEX_FILE;
+    let index = await files.read(indexName);
+    if (!index) {
+      const bin = await files.read(PT_WEIGHTS_FILE);
+      if (bin) return { config, ...binShard(bin, `${files.where}/${PT_WEIGHTS_FILE}`, options) };
+      indexName = PT_WEIGHTS_INDEX_FILE;
+      index = await files.read(indexName);
+    }
+    if (!index)
+      throw await missing(
+        files,
+        `${WEIGHTS_FILE} (or ${WEIGHTS_INDEX_FILE}, ${PT_WEIGHTS_FILE}, ${PT_WEIGHTS_INDEX_FILE})`,
+      );
+    const weightMap = parseConfig(index, `${files.where}/${indexName}`).weight_map;
     if (typeof weightMap !== 'object' || weightMap === null) {
-      throw new CheckpointError(`${files.where}/${WEIGHTS_INDEX_FILE}: no weight_map object`);
+      throw new CheckpointError(`${files.where}/${indexName}: no weight_map object`);
     }
     shards = [...new Set(Object.values(weightMap as Record<string, unknown>))].map((f) => {
       if (!isPlainFileName(f)) {
         throw new CheckpointError(
-          `${files.where}/${WEIGHTS_INDEX_FILE}: shard ${JSON.stringify(f)} is not a plain file name`,
+          `${files.where}/${indexName}: shard ${JSON.stringify(f)} is not a plain file name`,
         );
       }
       return f;
@@ -229,7 +242,10 @@ export async function loadCheckpoint(
   try {
     for (const shard of shards) {
       const bytes = shard === WEIGHTS_FILE && single ? single : await need(files, shard);
-      const { tensors: part, meta } = decodeShard(bytes, `${files.where}/${shard}`, options);
+      const where = `${files.where}/${shard}`;
+      const { tensors: part, metadata: meta } = shard.endsWith('.bin')
+        ? binShard(bytes, where, options)
+        : decodeShard(bytes, where, options);
       Object.assign(metadata, meta);
       for (const [name, t] of Object.entries(part)) {
         if (name in tensors) {
@@ -254,7 +270,16 @@ function decodeShard(bytes: Uint8Array, source: string, options: Pick<ReadSafete
   for (const [name, t] of file.tensors) {
     tensors[name] = tf.tensor(t.data, t.shape, t.data instanceof Float32Array ? 'float32' : 'int32');
   }
-  return { tensors, meta: file.metadata };
+  return { tensors, metadata: file.metadata };
+}
+
+function binShard(bytes: Uint8Array, source: string, { filter }: Pick<ReadSafetensorsOptions, 'filter'>) {
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const [name, t] of readPytorchBin(bytes, source)) {
+    if (filter && !filter(name, t.dtype)) continue;
+    tensors[name] = tf.tensor(t.data, t.shape, t.data instanceof Float32Array ? 'float32' : 'int32');
+  }
+  return { tensors, metadata: {} as Record<string, string> };
 }
 
 function disposeAll(ts: Record<string, tf.Tensor>): void {

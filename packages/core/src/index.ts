@@ -35,4 +35,5 @@ export * from './patches.js';
 export * from './random.js';
 export * from './safetensors.js';
 export * from './schedule.js';
+export * from './torch-bin.js';
 export * from './train.js';
