@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import {
   activationFromHF,
   activationToHF,
@@ -10,20 +9,11 @@ import {
   type HFConfig,
   type HubOptions,
   hfLabels,
-  loadCheckpoint,
-  loadEntries,
   parseConfig,
   readCheckpointFile,
-  readOptionalFiles,
   resolveSource,
-  saveCheckpoint,
 } from '@transformer-kit/core';
-import {
-  TOKENIZER_FILES,
-  type Tokenizer,
-  tokenizerFiles,
-  tokenizerFromFiles,
-} from '@transformer-kit/tokenizer';
+import type { Tokenizer } from '@transformer-kit/tokenizer';
 import {
   type DistilBertConfig,
   DistilBertForMaskedLM,
@@ -32,6 +22,16 @@ import {
   type DistilBertTaskModel,
   distilBertConfig,
 } from './distilbert.js';
+import {
+  type Family,
+  type FamilyLoadOptions,
+  familyTokenizer,
+  type HFEntry,
+  loadFamily,
+  mapNames,
+  prefixed,
+  saveFamily,
+} from './family-checkpoint.js';
 
 /*
  * HuggingFace DistilBERT folders ⇄ our modules: names (transformer.layer.i.attention.q_lin, …) and the
@@ -55,11 +55,7 @@ const BACKBONE: Array<[RegExp, string, boolean]> = [
 ];
 
 const TASK: Array<[RegExp, string, boolean]> = [
-  ...BACKBONE.map(([re, hf, t]): [RegExp, string, boolean] => [
-    new RegExp(`^distilbert\\.${re.source.slice(1)}`),
-    `distilbert.${hf}`,
-    t,
-  ]),
+  ...prefixed(BACKBONE, 'distilbert'),
   [/^mlm\.dense\.(weight|bias)$/, 'vocab_transform.$1', true],
   [/^mlm\.layerNorm\.(weight|bias)$/, 'vocab_layer_norm.$1', false],
   [/^mlm\.bias$/, 'vocab_projector.bias', false],
@@ -75,26 +71,9 @@ const IGNORED = [
   /^(pre_classifier|classifier|qa_outputs)\./,
 ];
 
-interface Entry {
-  ours: string;
-  hf: string;
-  transpose: boolean;
-  param: tf.Variable;
-}
-
 /** Our parameters with their HF names and layouts. */
-export function distilBertParameterNames(model: DistilBertTaskModel): Entry[] {
-  const rules = model instanceof DistilBertModel ? BACKBONE : TASK;
-  return model.namedParameters().map(([ours, param]) => {
-    const rule = rules.find(([re]) => re.test(ours));
-    if (!rule) throw new CheckpointError(`no HF name for DistilBERT parameter '${ours}'`);
-    return {
-      ours,
-      hf: ours.replace(rule[0], rule[1]),
-      transpose: rule[2] && ours.endsWith('.weight'),
-      param,
-    };
-  });
+export function distilBertParameterNames(model: DistilBertTaskModel): HFEntry[] {
+  return mapNames(model, model instanceof DistilBertModel ? BACKBONE : TASK, 'DistilBERT');
 }
 
 /** Our DistilBertConfig from HF's config.json; what we cannot run is a CheckpointMismatchError. */
@@ -146,11 +125,7 @@ export function distilBertConfigToHF(c: DistilBertConfig): HFConfig {
   };
 }
 
-export interface DistilBertLoadOptions {
-  /** Start the task head fresh when the file has none (fine-tuning from a DistilBertModel / MLM file). */
-  newHead?: boolean;
-  onWarning?: (message: string) => void;
-}
+export type DistilBertLoadOptions = FamilyLoadOptions;
 
 function architecture(m: DistilBertTaskModel): string {
   if (m instanceof DistilBertForMaskedLM) return 'DistilBertForMaskedLM';
@@ -158,60 +133,27 @@ function architecture(m: DistilBertTaskModel): string {
   return 'DistilBertModel';
 }
 
-/** A bare DistilBertModel file (no prefix) for a task model gets `distilbert.`; a task file for a backbone loses it. */
-function normalizeNames(raw: Record<string, tf.Tensor>, forBackbone: boolean): Record<string, tf.Tensor> {
-  const prefixed = Object.keys(raw).some((k) => k.startsWith('distilbert.'));
-  return Object.fromEntries(
-    Object.entries(raw).map(([k, t]) => {
-      if (forBackbone && prefixed) return [k.replace(/^distilbert\./, ''), t];
-      if (!forBackbone && !prefixed && /^(embeddings|transformer)\./.test(k)) return [`distilbert.${k}`, t];
-      return [k, t];
-    }),
-  );
-}
+const FAMILY: Family<DistilBertTaskModel, DistilBertConfig> = {
+  prefix: 'distilbert',
+  backboneRoots: ['embeddings', 'transformer'],
+  configFromHF: distilBertConfigFromHF,
+  names: distilBertParameterNames,
+  isBackbone: (m) => m instanceof DistilBertModel,
+  architecture,
+  ignored: IGNORED,
+};
 
-async function load<M extends DistilBertTaskModel>(
+const load = <M extends DistilBertTaskModel>(
   source: CheckpointSource,
-  build: (config: DistilBertConfig, hf: HFConfig) => M,
-  options: DistilBertLoadOptions = {},
-): Promise<M> {
-  const { config: hf, tensors: raw } = await loadCheckpoint(source);
-  let model: M | undefined;
-  try {
-    model = build(distilBertConfigFromHF(hf), hf);
-    const entries = distilBertParameterNames(model);
-    const backbone = model instanceof DistilBertModel;
-    const head = backbone ? [] : entries.filter((e) => !e.ours.startsWith('distilbert.'));
-    const fresh = loadEntries(
-      model,
-      normalizeNames(raw, backbone),
-      entries.map((e) => ({
-        ours: e.ours,
-        hf: e.hf,
-        hfShape: e.transpose ? [...e.param.shape].reverse() : e.param.shape,
-        ...(e.transpose ? { fromHF: (t: tf.Tensor) => tf.transpose(t) } : {}),
-      })),
-      {
-        config: hf,
-        what: architecture(model),
-        head: head.map((e) => e.hf),
-        freshHead: options.newHead === true,
-        headHint: ' (to start the task head fresh, pass { newHead: true })',
-        ignored: IGNORED,
-      },
-    );
-    if (fresh.length)
-      (options.onWarning ?? console.warn)(
-        `Some weights of ${architecture(model)} were not in the checkpoint and are newly initialised: ${fresh.slice(0, 5).join(', ')}. Train them before use.`,
-      );
-    return model;
-  } catch (err) {
-    model?.dispose();
-    throw err;
-  } finally {
-    tf.dispose(Object.values(raw));
-  }
-}
+  build: (c: DistilBertConfig, hf: HFConfig) => M,
+  options?: FamilyLoadOptions,
+) =>
+  loadFamily(
+    FAMILY,
+    source,
+    build as (c: DistilBertConfig, hf: HFConfig) => DistilBertTaskModel,
+    options,
+  ) as Promise<M>;
 
 export function loadDistilBertModel(source: CheckpointSource): Promise<DistilBertModel> {
   return load(source, (c) => new DistilBertModel(c));
@@ -237,29 +179,20 @@ export function loadDistilBertForSequenceClassification(
 }
 
 /** Writes an HF DistilBERT folder (config.json, model.safetensors, tokenizer files when given), atomically per file. */
-export async function saveDistilBertPretrained(
+export function saveDistilBertPretrained(
   model: DistilBertTaskModel,
   dir: string,
   { tokenizer }: { tokenizer?: Tokenizer } = {},
 ): Promise<void> {
-  const config: HFConfig = { architectures: [architecture(model)], ...distilBertConfigToHF(model.config) };
-  if (model instanceof DistilBertForSequenceClassification) {
-    config.id2label = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [String(k), v]));
-    config.label2id = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [v, Number(k)]));
-  }
-  const entries = distilBertParameterNames(model);
-  const tensors: Record<string, tf.Tensor> = {};
-  for (const e of entries) tensors[e.hf] = e.transpose ? tf.transpose(e.param) : e.param;
-  try {
-    await saveCheckpoint(dir, {
-      config,
-      tensors,
-      metadata: { format: 'pt' },
-      ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
-    });
-  } finally {
-    for (const e of entries) if (e.transpose) tensors[e.hf]!.dispose();
-  }
+  return saveFamily(
+    distilBertParameterNames(model),
+    dir,
+    { architectures: [architecture(model)], ...distilBertConfigToHF(model.config) },
+    {
+      tokenizer,
+      id2label: model instanceof DistilBertForSequenceClassification ? model.id2label : undefined,
+    },
+  );
 }
 
 /**
@@ -273,11 +206,7 @@ export async function loadDistilBertPretrained(
   const source = await resolveSource(from, options);
   const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
   checkModelType(hf, 'distilbert');
-  const tokenizer = tokenizerFromFiles(await readOptionalFiles(source, TOKENIZER_FILES));
-  if (tokenizer && typeof hf.vocab_size === 'number' && tokenizer.vocabSize > hf.vocab_size)
-    throw new CheckpointMismatchError(
-      `the vocabulary has ${tokenizer.vocabSize} tokens but the embedding table has ${hf.vocab_size} rows (config.json vocab_size): the tokenizer files belong to another model`,
-    );
+  const tokenizer = await familyTokenizer(source, hf);
   const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? '');
   const model: DistilBertTaskModel = arch.endsWith('ForMaskedLM')
     ? await loadDistilBertForMaskedLM(source, options)

@@ -71,10 +71,40 @@ export {
   bertConfig,
   bertParameterCount,
   checkConfig,
+  maxSequenceLength,
+  paddingPositions,
   prepareInputs,
 } from './model.js';
 export { type PretrainMaskedLMOptions, pretrainMaskedLM } from './pretrain.js';
 export { type RecipeOptions, recipeLoop } from './recipe.js';
+export {
+  type RobertaClassifierOptions,
+  RobertaForMaskedLM,
+  RobertaForSequenceClassification,
+  RobertaModel,
+  type RobertaTaskModel,
+  robertaConfig,
+} from './roberta.js';
+export {
+  loadRobertaForMaskedLM,
+  loadRobertaForSequenceClassification,
+  loadRobertaModel,
+  loadRobertaPretrained,
+  type RobertaLoadOptions,
+  robertaConfigFromHF,
+  robertaConfigToHF,
+  robertaParameterNames,
+  saveRobertaPretrained,
+} from './roberta-checkpoint.js';
+export {
+  cosineSimilarity,
+  loadSentenceEncoder,
+  type Pooling,
+  poolingFromConfig,
+  SentenceEncoder,
+  type SentenceEncoderOptions,
+  semanticSearch,
+} from './sentence.js';
 export {
   BertForMaskedLM,
   BertForSequenceClassification,

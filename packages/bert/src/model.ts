@@ -42,6 +42,11 @@ export interface BertConfig extends BackboneConfig {
   /** Number of segments (sentence A / B); 0: no token-type embedding (DistilBERT). */
   typeVocabSize: number;
   padTokenId: number;
+  /**
+   * RoBERTa's positions: counted over the non-padding tokens from padTokenId + 1 (padding gets padTokenId),
+   * so the table's first padTokenId + 1 rows are never a real token's. Default false: 0..T-1.
+   */
+  positionsFromPadding?: boolean;
 }
 
 const base = {
@@ -136,6 +141,11 @@ function checkRange(
   checkIds(source instanceof tf.Tensor ? ids.dataSync() : source.flat(), limit, { what, fix });
 }
 
+/** The longest input: the position table, less the rows RoBERTa's padding offset never uses. */
+export function maxSequenceLength(config: BertConfig): number {
+  return config.maxPositions - (config.positionsFromPadding ? config.padTokenId + 1 : 0);
+}
+
 /** Checks the inputs against the config; returns int tensors (made inside the caller's tidy) and the mask. */
 export function prepareInputs(
   config: BertConfig,
@@ -144,9 +154,10 @@ export function prepareInputs(
   const ids = asInt2d(inputs.inputIds, 'inputIds');
   if (ids.rank !== 2) throw new ShapeError(`inputIds must be (batch, seq), got shape [${ids.shape}]`);
   const [b, t] = ids.shape as [number, number];
-  if (t > config.maxPositions) {
+  const longest = maxSequenceLength(config);
+  if (t > longest) {
     throw new SequenceTooLongError(
-      `sequence length ${t} exceeds the position table (maxPositions ${config.maxPositions}): truncate the input`,
+      `sequence length ${t} exceeds the position table (${longest} positions of maxPositions ${config.maxPositions}): truncate the input`,
     );
   }
   const same = (x: tf.Tensor, name: string) => {
@@ -180,6 +191,14 @@ export function prepareInputs(
   return { ids: ids as tf.Tensor2D, types, mask };
 }
 
+/** RoBERTa's position ids (B, T): cumsum of the non-padding mask, times the mask, plus padTokenId. */
+export function paddingPositions(ids: tf.Tensor2D, padTokenId: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const keep = ids.notEqual(padTokenId).cast('int32');
+    return tf.cumsum(keep, 1).mul(keep).add(tf.scalar(padTokenId, 'int32')) as tf.Tensor2D;
+  });
+}
+
 /** word + position + token type → LayerNorm → dropout. Params: word.*, position.*, tokenType.*, norm.*. */
 export class BertEmbeddings extends Module {
   readonly word: Embedding;
@@ -201,8 +220,11 @@ export class BertEmbeddings extends Module {
   forward(ids: tf.Tensor2D, types: tf.Tensor2D): tf.Tensor {
     const [, t] = ids.shape;
     const d = this.config.hiddenSize;
-    // Positions 0..T-1 are a slice of the table (its gradient is a pad: no gather needed).
-    const pos = this.position.weight.slice([0, 0], [t, d]);
+    // Positions 0..T-1 are a slice of the table (its gradient is a pad: no gather needed); RoBERTa's
+    // count the real tokens from padTokenId + 1, padding at padTokenId (HF's create_position_ids_from_input_ids).
+    const pos = this.config.positionsFromPadding
+      ? this.position.forward(paddingPositions(ids, this.config.padTokenId))
+      : this.position.weight.slice([0, 0], [t, d]);
     const x = this.word.forward(ids).add(pos);
     const typed = this.tokenType ? x.add(embedding(this.tokenType.weight, types)) : x;
     return dropout(this.norm.forward(typed), this.config.hiddenDropout, this.training);

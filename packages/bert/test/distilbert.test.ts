@@ -96,6 +96,14 @@ describe.each(['cpu', 'wasm'] as const)('DistilBERT: PyTorch parity and HF folde
     cls.dispose();
   });
 
+  it('a folder with only pytorch_model.bin (torch.save) loads the same model', async () => {
+    const cls = (await loadDistilBertForSequenceClassification(join(fixtures, 'distilbert-cls-bin'))).eval();
+    tf.tidy(() => {
+      expect(maxDiff(cls.forward(inputs), expected.cls_logits!)).toBeLessThan(TOL);
+    });
+    cls.dispose();
+  });
+
   it('saves an HF folder with the same names and reloads it identically', async () => {
     const cls = await loadDistilBertForSequenceClassification(join(fixtures, 'distilbert-cls'));
     const dir = join(tmp, 'saved');

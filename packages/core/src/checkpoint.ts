@@ -7,12 +7,14 @@ import { CheckpointError, CheckpointMismatchError, listFirst } from './errors.js
 import type { Module } from './module.js';
 import {
   parseSafetensorsHeader,
+  type RawTensor,
   type ReadSafetensorsOptions,
   readSafetensors,
   type SafetensorsEntry,
   type TensorSource,
   writeSafetensors,
 } from './safetensors.js';
+import { PT_WEIGHTS_FILE, PT_WEIGHTS_INDEX_FILE, readPytorchBin } from './torch-bin.js';
 
 /*
  * A checkpoint is a Hugging Face model folder: config.json + model.safetensors (or shards listed in
@@ -216,13 +218,16 @@ export interface LoadedCheckpoint {
   metadata: Record<string, string>;
 }
 
+/** What a load's `check` sees of each stored tensor, before anything is decoded. */
+export type CheckedEntry = Pick<SafetensorsEntry, 'name' | 'dtype' | 'shape'>;
+
 export interface LoadCheckpointOptions extends Pick<ReadSafetensorsOptions, 'filter'> {
   /**
    * Called with config.json and every shard's header entries (names, dtypes, shapes) before any tensor is
    * decoded: a family's loader throws here when the config is out of bounds, would not fit the backend, or
    * asks for more than the file holds, so nothing has been allocated.
    */
-  check?: (config: HFConfig, entries: readonly SafetensorsEntry[]) => void;
+  check?: (config: HFConfig, entries: readonly CheckedEntry[]) => void;
 }
 
 /** Reads config.json and the weights (single file or shards). Missing files are a CheckpointError. */
@@ -232,39 +237,28 @@ export async function loadCheckpoint(
 ): Promise<LoadedCheckpoint> {
   const files = openSource(source);
   const config = parseConfig(await need(files, CONFIG_FILE), `${files.where}/${CONFIG_FILE}`);
-  const single = await files.read(WEIGHTS_FILE);
-  let shards: string[] = [WEIGHTS_FILE];
-  if (!single) {
-    const index = await files.read(WEIGHTS_INDEX_FILE);
-    if (!index) throw await missing(files, `${WEIGHTS_FILE} (or ${WEIGHTS_INDEX_FILE})`);
-    const weightMap = parseConfig(index, `${files.where}/${WEIGHTS_INDEX_FILE}`).weight_map;
-    if (typeof weightMap !== 'object' || weightMap === null) {
-      throw new CheckpointError(`${files.where}/${WEIGHTS_INDEX_FILE}: no weight_map object`);
-    }
-    shards = [...new Set(Object.values(weightMap as Record<string, unknown>))].map((f) => {
-      if (!isPlainFileName(f)) {
-        throw new CheckpointError(
-          `${files.where}/${WEIGHTS_INDEX_FILE}: shard ${JSON.stringify(f)} is not a plain file name`,
-        );
-      }
-      return f;
-    });
-  }
-  const bytesOf = new Map<string, Uint8Array>();
-  for (const shard of shards)
-    bytesOf.set(shard, shard === WEIGHTS_FILE && single ? single : await need(files, shard));
+  const bytesOf = await weightFiles(files);
+  // A pytorch_model.bin shard is unpickled once: its tensors serve the check and the decode.
+  const bins = new Map<string, Map<string, RawTensor>>();
+  for (const [shard, bytes] of bytesOf)
+    if (shard.endsWith('.bin')) bins.set(shard, readPytorchBin(bytes, `${files.where}/${shard}`));
   if (options.check) {
-    const entries: SafetensorsEntry[] = [];
-    for (const [shard, bytes] of bytesOf)
-      for (const e of parseSafetensorsHeader(bytes, `${files.where}/${shard}`).entries) entries.push(e);
+    const entries: CheckedEntry[] = [];
+    for (const [shard, bytes] of bytesOf) {
+      const bin = bins.get(shard);
+      if (bin) for (const [name, t] of bin) entries.push({ name, dtype: t.dtype, shape: t.shape });
+      else for (const e of parseSafetensorsHeader(bytes, `${files.where}/${shard}`).entries) entries.push(e);
+    }
     options.check(config, entries);
   }
   const tensors: Record<string, tf.Tensor> = {};
   const metadata: Record<string, string> = {};
-  const filter = options.filter ? { filter: options.filter } : {};
   try {
     for (const [shard, bytes] of bytesOf) {
-      const { tensors: part, meta } = decodeShard(bytes, `${files.where}/${shard}`, filter);
+      const bin = bins.get(shard);
+      const { tensors: part, metadata: meta } = bin
+        ? binShard(bin, options)
+        : decodeShard(bytes, `${files.where}/${shard}`, options);
       Object.assign(metadata, meta);
       for (const [name, t] of Object.entries(part)) {
         if (name in tensors) {
@@ -289,7 +283,49 @@ function decodeShard(bytes: Uint8Array, source: string, options: Pick<ReadSafete
   for (const [name, t] of file.tensors) {
     tensors[name] = tf.tensor(t.data, t.shape, t.data instanceof Float32Array ? 'float32' : 'int32');
   }
-  return { tensors, meta: file.metadata };
+  return { tensors, metadata: file.metadata };
+}
+
+/** The weight files by name: model.safetensors, else its index's shards, else the same for pytorch_model.bin. */
+async function weightFiles(files: Files): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const [file, index] of [
+    [WEIGHTS_FILE, WEIGHTS_INDEX_FILE],
+    [PT_WEIGHTS_FILE, PT_WEIGHTS_INDEX_FILE],
+  ] as const) {
+    const bytes = await files.read(file);
+    if (bytes) return out.set(file, bytes);
+    const map = await files.read(index);
+    if (map) {
+      for (const shard of shardNames(map, `${files.where}/${index}`)) out.set(shard, await need(files, shard));
+      return out;
+    }
+  }
+  throw await missing(
+    files,
+    `${WEIGHTS_FILE} (or ${WEIGHTS_INDEX_FILE}, ${PT_WEIGHTS_FILE}, ${PT_WEIGHTS_INDEX_FILE})`,
+  );
+}
+
+/** The shard files an index's weight_map names: plain file names only (no paths, `..` or URL syntax). */
+function shardNames(index: Uint8Array, where: string): string[] {
+  const weightMap = parseConfig(index, where).weight_map;
+  if (typeof weightMap !== 'object' || weightMap === null)
+    throw new CheckpointError(`${where}: no weight_map object`);
+  return [...new Set(Object.values(weightMap as Record<string, unknown>))].map((f) => {
+    if (!isPlainFileName(f))
+      throw new CheckpointError(`${where}: shard ${JSON.stringify(f)} is not a plain file name`);
+    return f;
+  });
+}
+
+function binShard(bin: Map<string, RawTensor>, { filter }: Pick<ReadSafetensorsOptions, 'filter'>) {
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const [name, t] of bin) {
+    if (filter && !filter(name, t.dtype)) continue;
+    tensors[name] = tf.tensor(t.data, t.shape, t.data instanceof Float32Array ? 'float32' : 'int32');
+  }
+  return { tensors, metadata: {} as Record<string, string> };
 }
 
 function disposeAll(ts: Record<string, tf.Tensor>): void {

@@ -39,4 +39,5 @@ export * from './random.js';
 export { concatRows, rowBlock, rowsPerBinding } from './row-blocks.js';
 export * from './safetensors.js';
 export * from './schedule.js';
+export * from './torch-bin.js';
 export * from './train.js';

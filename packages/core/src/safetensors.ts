@@ -221,6 +221,22 @@ export function safetensorsToTensors(
   return out;
 }
 
+/** Raw little-endian bytes of one dtype (safetensors' names: F32, F16, BF16, I64, …) → float32 / int32 data. */
+export function decodeTensorBytes(
+  bytes: Uint8Array,
+  dtype: string,
+  source: string,
+): Float32Array | Int32Array {
+  const size = DTYPE_SIZE[dtype];
+  if (size === undefined || bytes.length % size !== 0)
+    throw new CheckpointError(`${source}: ${bytes.length} bytes are not a whole number of ${dtype} values`);
+  return decode(
+    bytes,
+    { name: source, dtype, shape: [bytes.length / size], begin: 0, end: bytes.length },
+    source,
+  );
+}
+
 function decode(bytes: Uint8Array, e: SafetensorsEntry, source: string): Float32Array | Int32Array {
   // Copy into a fresh, aligned buffer; typed-array views then read it as little-endian (every JS platform).
   const buf = bytes.slice().buffer;

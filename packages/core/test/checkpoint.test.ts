@@ -144,7 +144,7 @@ describe('checkpoint folders', () => {
     rmSync(join(dir, 'model.safetensors'));
     await expect(loadCheckpoint(dir)).rejects.toThrow(
       new RegExp(
-        `checkpoint ${dir} has no model.safetensors \\(or model.safetensors.index.json\\) \\(found: config.json\\)`,
+        `checkpoint ${dir} has no model.safetensors \\(or model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json\\) \\(found: config.json\\)`,
       ),
     );
     await expect(loadCheckpoint(join(tmp, 'nowhere'))).rejects.toThrow(

@@ -27,6 +27,25 @@ export interface Template {
   pair: TemplatePiece[];
 }
 
+/** RoBERTa's template (HF's RobertaProcessing): <s> A </s>, and <s> A </s></s> B </s> for a pair; all type 0. */
+export function robertaTemplate(bos = '<s>', eos = '</s>'): Template {
+  return {
+    single: [
+      { special: bos, typeId: 0 },
+      { sequence: 'A', typeId: 0 },
+      { special: eos, typeId: 0 },
+    ],
+    pair: [
+      { special: bos, typeId: 0 },
+      { sequence: 'A', typeId: 0 },
+      { special: eos, typeId: 0 },
+      { special: eos, typeId: 0 },
+      { sequence: 'B', typeId: 0 },
+      { special: eos, typeId: 0 },
+    ],
+  };
+}
+
 /** BERT's template: [CLS] A [SEP] for one sequence, [CLS] A [SEP] B [SEP] (B and its [SEP] typed 1) for a pair. */
 export function bertTemplate(cls = '[CLS]', sep = '[SEP]'): Template {
   return {

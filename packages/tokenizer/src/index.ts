@@ -5,6 +5,7 @@ export {
   type Encoding,
   MAX_PADDED_LENGTH,
   type PaddingOptions,
+  robertaTemplate,
   type Template,
   type TemplatePiece,
   type TruncationOptions,

@@ -9,6 +9,7 @@ import { CharModel } from './char.js';
 import {
   checkLength,
   type PaddingOptions,
+  robertaTemplate,
   type Template,
   type TemplatePiece,
   type TruncationOptions,
@@ -131,13 +132,15 @@ function fromJson(j: Json, file: string): Tokenizer {
   }
 
   let preTokenizer: PreTokenizerKind = 'none';
+  let addPrefixSpace = false;
   const p = j.pre_tokenizer;
   if (p) {
     if (p.type === 'BertPreTokenizer') preTokenizer = 'bert';
     else if (p.type === 'WhitespaceSplit') preTokenizer = 'whitespaceSplit';
     else if (p.type === 'ByteLevel') {
-      checkByteLevel(p, file);
+      if (p.use_regex === false) throw unsupported(file, 'ByteLevel pre_tokenizer use_regex = false');
       preTokenizer = 'byteLevel';
+      addPrefixSpace = p.add_prefix_space === true;
     } else if (
       p.type === 'Sequence' &&
       p.pretokenizers?.length === 2 &&
@@ -188,6 +191,9 @@ function fromJson(j: Json, file: string): Tokenizer {
           { special: sep, typeId: 1 },
         ],
       };
+    } else if (pp.type === 'RobertaProcessing') {
+      template = robertaTemplate(pp.cls?.[0] ?? '<s>', pp.sep?.[0] ?? '</s>');
+      trimOffsets = pp.trim_offsets ?? true;
     } else if (pp.type === 'ByteLevel') trimOffsets = pp.trim_offsets ?? true;
     else throw unsupported(file, `post_processor ${JSON.stringify(pp.type)}`);
   }
@@ -229,6 +235,7 @@ function fromJson(j: Json, file: string): Tokenizer {
     decoder,
     cleanup,
     trimOffsets,
+    addPrefixSpace,
     addedTokens: added,
     truncation: parseTruncation(j.truncation, file),
     padding: parsePadding(j.padding, file),
@@ -348,8 +355,10 @@ export function tokenizerToJson(t: Tokenizer): Json {
   } else
     throw new TokenizerError('UNSUPPORTED', `cannot save a model of kind ${(m as { kind: string }).kind}`);
   const n = t.normalizer?.config;
-  const byteLevel = { add_prefix_space: false, trim_offsets: t.trimOffsets, use_regex: true };
+  const byteLevel = { add_prefix_space: t.addPrefixSpace, trim_offsets: t.trimOffsets, use_regex: true };
   const tpl = t.template;
+  // RoBERTa's template with trimmed offsets is RobertaProcessing (TemplateProcessing cannot trim offsets).
+  const roberta = robertaShape(tpl, t.trimOffsets);
   const piece = (p: TemplatePiece) =>
     'special' in p
       ? { SpecialToken: { id: p.special, type_id: p.typeId } }
@@ -415,18 +424,26 @@ export function tokenizerToJson(t: Tokenizer): Json {
             : t.preTokenizer === 'whitespaceSplit'
               ? { type: 'WhitespaceSplit' }
               : null,
-    post_processor: tpl
+    post_processor: roberta
       ? {
-          type: 'TemplateProcessing',
-          single: tpl.single.map(piece),
-          pair: tpl.pair.map(piece),
-          special_tokens: Object.fromEntries(
-            specials.map((s) => [s, { id: s, ids: [t.specialId(s)], tokens: [s] }]),
-          ),
+          type: 'RobertaProcessing',
+          sep: [roberta.sep, t.specialId(roberta.sep)],
+          cls: [roberta.cls, t.specialId(roberta.cls)],
+          trim_offsets: t.trimOffsets,
+          add_prefix_space: t.addPrefixSpace,
         }
-      : t.preTokenizer === 'byteLevel' || t.preTokenizer === 'digitsByteLevel'
-        ? { type: 'ByteLevel', ...byteLevel }
-        : null,
+      : tpl
+        ? {
+            type: 'TemplateProcessing',
+            single: tpl.single.map(piece),
+            pair: tpl.pair.map(piece),
+            special_tokens: Object.fromEntries(
+              specials.map((s) => [s, { id: s, ids: [t.specialId(s)], tokens: [s] }]),
+            ),
+          }
+        : t.preTokenizer === 'byteLevel' || t.preTokenizer === 'digitsByteLevel'
+          ? { type: 'ByteLevel', ...byteLevel }
+          : null,
     decoder:
       t.decoder === 'wordpiece'
         ? { type: 'WordPiece', prefix: '##', cleanup: t.cleanup }
@@ -445,4 +462,14 @@ function vocabObject(v: Vocab): Record<string, number> {
     o[t] = i;
   });
   return o;
+}
+
+function robertaShape(tpl: Template | null, trimOffsets: boolean): { cls: string; sep: string } | undefined {
+  const first = tpl?.single[0];
+  const last = tpl?.single[2];
+  if (!tpl || !trimOffsets || !first || !last || !('special' in first) || !('special' in last))
+    return undefined;
+  return JSON.stringify(tpl) === JSON.stringify(robertaTemplate(first.special, last.special))
+    ? { cls: first.special, sep: last.special }
+    : undefined;
 }

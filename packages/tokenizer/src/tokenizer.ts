@@ -12,6 +12,7 @@ import {
   type Encoding,
   type PaddingOptions,
   pad,
+  robertaTemplate,
   type Seq,
   type Template,
   type TruncationOptions,
@@ -38,6 +39,11 @@ export interface TokenizerConfig {
   addedTokens?: AddedTokenInput[];
   /** HF ByteLevel post-processor's trim_offsets: leading/trailing "Ġ" are left out of offsets. */
   trimOffsets?: boolean;
+  /**
+   * HF ByteLevel pre-tokenizer's add_prefix_space: a space goes in front of every piece of text (between
+   * added tokens) that does not start with one, so the first word is tokenized as a word after a space.
+   */
+  addPrefixSpace?: boolean;
   /** WordPiece decoder's cleanup of " ," " ." " n't" …; HF's default is true. */
   cleanup?: boolean;
   truncation?: TruncationOptions | null;
@@ -84,6 +90,7 @@ export class Tokenizer {
   readonly template: Template | null;
   readonly decoder: DecoderKind;
   readonly trimOffsets: boolean;
+  readonly addPrefixSpace: boolean;
   readonly cleanup: boolean;
   truncation: TruncationOptions | null;
   padding: PaddingOptions | null;
@@ -102,6 +109,7 @@ export class Tokenizer {
     this.template = config.template ?? null;
     this.decoder = config.decoder ?? 'none';
     this.trimOffsets = config.trimOffsets ?? false;
+    this.addPrefixSpace = config.addPrefixSpace ?? false;
     this.cleanup = config.cleanup ?? true;
     this.truncation = config.truncation ?? null;
     this.padding = config.padding ?? null;
@@ -155,6 +163,32 @@ export class Tokenizer {
       decoder: 'byteLevel',
       trimOffsets: opts.trimOffsets ?? false,
       addedTokens: specials.map((content) => ({ content, special: true, normalized: true })),
+    });
+  }
+
+  /**
+   * RoBERTa: GPT-2's byte-level BPE with <s> A </s> (pairs <s> A </s></s> B </s>), specials <s> <pad> </s>
+   * <unk> <mask> (<mask> takes the space before it, lstrip), offsets trimmed as HF's RobertaProcessing.
+   */
+  static roberta(
+    vocab: Vocab | Record<string, number>,
+    merges: Merge[],
+    opts: { addPrefixSpace?: boolean } = {},
+  ): Tokenizer {
+    const v = vocab instanceof Vocab ? vocab : new Vocab(vocab);
+    return new Tokenizer({
+      model: new BPE(v, merges),
+      preTokenizer: 'byteLevel',
+      template: robertaTemplate(),
+      decoder: 'byteLevel',
+      trimOffsets: true,
+      addPrefixSpace: opts.addPrefixSpace ?? false,
+      addedTokens: ['<s>', '<pad>', '</s>', '<unk>', '<mask>'].map((content) => ({
+        content,
+        special: true,
+        normalized: content !== '<mask>',
+        lstrip: content === '<mask>',
+      })),
     });
   }
 
@@ -271,7 +305,7 @@ export class Tokenizer {
         const t = this.rawMatcher.tokens[k]!;
         ids.push(this.addedByContent.get(t.content)!);
         tokens.push(t.content);
-        offsets.push([s, e]);
+        offsets.push(strippedSpan(text, s, e, t));
         continue;
       }
       const n: Normalized = this.normalizer
@@ -290,10 +324,15 @@ export class Tokenizer {
           const t = this.normMatcher!.tokens[sk]!;
           ids.push(this.addedByContent.get(t.content)!);
           tokens.push(t.content);
-          offsets.push(this.orig(n, ss, se));
+          // The whitespace an lstrip/rstrip token swallowed is not part of its span (HF).
+          const [ts, te] = strippedSpan(n.text, ss, se, t);
+          offsets.push(this.orig(n, ts, te));
           continue;
         }
-        const piece = ss === 0 && se === n.text.length ? n.text : n.text.slice(ss, se);
+        const raw = ss === 0 && se === n.text.length ? n.text : n.text.slice(ss, se);
+        // The prefix space sits before the piece: its offsets clamp to the piece's first character.
+        const pre = this.addPrefixSpace && raw[0] !== ' ' ? 1 : 0;
+        const piece = pre ? ` ${raw}` : raw;
         words.length = 0;
         preTokenize(this.preTokenizer, piece, words);
         for (let w = 0; w < words.length && ids.length < stop; w += 2) {
@@ -306,7 +345,10 @@ export class Tokenizer {
             const id = r.ids[j]!;
             ids.push(id);
             tokens.push(vocab[id]!);
-            offsets.push(this.orig(n, ss + ws + r.offsets[2 * j]!, ss + ws + r.offsets[2 * j + 1]!));
+            const a = Math.max(ws + r.offsets[2 * j]! - pre, 0);
+            const b = Math.max(ws + r.offsets[2 * j + 1]! - pre, a);
+            // A token of only the prefix space gets the first character's span, as HF aligns it there.
+            offsets.push(this.orig(n, ss + a, b > a ? ss + b : ss + a + 1));
           }
         }
       }
@@ -319,7 +361,7 @@ export class Tokenizer {
       tokens.splice(0, from);
       offsets.splice(0, from);
     }
-    if (this.trimOffsets) trimByteLevelOffsets(tokens, offsets);
+    if (this.trimOffsets) trimByteLevelOffsets(tokens, offsets, this.addPrefixSpace);
     if (unit === 'codepoint') toCodePoints(text, offsets);
     return { ids, tokens, offsets };
   }
@@ -477,11 +519,20 @@ function cleanupText(s: string): string {
 const SPACE_CHAR = BYTE_TO_CHAR[0x20]!;
 
 /** HF ByteLevel process_offsets (add_prefix_space false): leading/trailing "Ġ" are not part of a token's span. */
-function trimByteLevelOffsets(tokens: string[], offsets: [number, number][]): void {
+/** An added token's span without the whitespace its lstrip/rstrip swallowed (HF's offsets). */
+function strippedSpan(text: string, s: number, e: number, t: AddedToken): [number, number] {
+  if (t.lstrip) while (s < e && /\s/.test(text[s]!)) s++;
+  if (t.rstrip) while (e > s && /\s/.test(text[e - 1]!)) e--;
+  return [s, e];
+}
+
+function trimByteLevelOffsets(tokens: string[], offsets: [number, number][], addPrefixSpace = false): void {
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     let lead = 0;
     while (lead < t.length && t[lead] === SPACE_CHAR) lead++;
+    // HF keeps the one space it added in front of the first word (add_prefix_space) inside the offsets.
+    if (addPrefixSpace && lead === 1 && (i === 0 || offsets[i]![0] === 0)) lead = 0;
     let trail = 0;
     while (trail < t.length && t[t.length - 1 - trail] === SPACE_CHAR) trail++;
     const o = offsets[i]!;
