@@ -46,7 +46,7 @@ it("without core's kernels AdamW runs on host views of the heap; a view that is 
   expect(hostView(t)).toBeInstanceOf(Float32Array);
   const expected = step();
   // First AdamW step moves each weight by lr against its gradient's sign.
-  expected.forEach((x, i) => expect(x).toBeCloseTo([0.4, -0.9, 1.9][i]!, 5));
+  for (const [i, x] of expected.entries()) expect(x).toBeCloseTo([0.4, -0.9, 1.9][i]!, 5);
   const fromHeap = backend.typedArrayFromHeap;
   backend.typedArrayFromHeap = function (this: unknown, info: tf.TensorInfo) {
     return fromHeap.call(this, info).slice();
