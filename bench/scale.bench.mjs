@@ -43,10 +43,11 @@ function parseSpec(spec) {
 async function child(spec, workload) {
   const tf = await import('@tensorflow/tfjs');
   const core = await import('@transformer-kit/core');
+  const { matmulPeakGflops } = await import('./peak.mjs');
   const { backend, threads, fma } = parseSpec(spec);
   if (fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
   const info = await core.initBackend(backend, { threads });
-  const peakGflops = await core.matmulPeakGflops();
+  const peakGflops = await matmulPeakGflops();
   const rng = new core.Rng(1);
   const ids = (vocab, b, t) =>
     Array.from({ length: b }, () => Array.from({ length: t }, () => 1 + rng.int(vocab - 1)));

@@ -1,5 +1,4 @@
 export * from './activations.js';
-export { BERT_BASE_SHAPES, matmulPeakGflops } from './backend/peak.js';
 export { TESTED_TFJS_MINOR, tfjsVersionMismatch } from './backend/tfjs-version.js';
 export {
   resetWasmHeapPeak,
