@@ -30,7 +30,7 @@ let guarded: EmscriptenModule | undefined;
  */
 export function guardWasmHeap(): string {
   const module = (tf.backend() as unknown as { wasm?: Partial<EmscriptenModule> }).wasm;
-  if (module === guarded) return '';
+  if (module !== undefined && module === guarded) return '';
   if (typeof module?._malloc !== 'function' || typeof module._free !== 'function') {
     return "the heap guard found no _malloc/_free on TF.js's wasm module";
   }
