@@ -17,6 +17,8 @@ it('a kernel hook that cannot attach: skipped with one warning naming why, the r
   expect(info.backend).toBe('wasm');
   expect(warnings).toHaveLength(1);
   expect(warnings[0]).toMatch(/hooks into TF.js skipped \(core's kernels: TF.js's wasm heap .* not found\)/);
+  // The heap guard attached, so the warning does not claim otherwise.
+  expect(warnings[0]).toMatch(/\): TF.js's own kernels run every op \(slower\)$/);
   expect(info.skippedHooks).toBe("core's kernels: TF.js's wasm heap (Module.asm.memory) not found");
   expect(info.wasm?.kernels).toBe('none');
   expect(info.wasm?.kernelThreads).toBe(1);

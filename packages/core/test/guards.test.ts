@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostView } from '../src/backend/host-memory.js';
+import { guardWasmHeap } from '../src/backend/wasm-heap.js';
 import { AdamW, initBackend, TESTED_TFJS_MINOR, tfjsVersionMismatch } from '../src/index.js';
 
 // core's guards around TF.js internals, with the conditions they guard against faked on cpu.
@@ -19,6 +20,13 @@ describe('tfjsVersionMismatch', () => {
     expect(tfjsVersionMismatch('5.22.0')).toMatch(/5\.22\.0 is not the tested/);
     expect(tfjsVersionMismatch('4.2.20')).toMatch(/not the tested/);
     expect(tfjsVersionMismatch('garbage')).toMatch(/TF.js garbage is not the tested/);
+  });
+});
+
+describe('guardWasmHeap', () => {
+  it('does not attach to a backend without emscripten _malloc/_free, and says so', () => {
+    // The cpu backend has no emscripten module: the stand-in for a wasm module whose exports changed.
+    expect(guardWasmHeap()).toBe("the heap guard found no _malloc/_free on TF.js's wasm module");
   });
 });
 

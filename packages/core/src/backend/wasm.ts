@@ -117,7 +117,9 @@ export async function initWasm(
     }
   };
   const ok =
-    nodeThreads === undefined ? await withLogicalCores(pageThreads, start) : (await withSharedHeap(start))[0];
+    nodeThreads === undefined
+      ? await withLogicalCores(mismatch ? undefined : pageThreads, start)
+      : (await withSharedHeap(start))[0];
   if (!ok) {
     throw new BackendUnavailableError(
       "wasm: the WebAssembly backend failed to start (usually its .wasm files were not found): in a bundled page pass initBackend(choice, { wasmPaths }) pointing at the files in @tensorflow/tfjs-backend-wasm/dist, or choose 'cpu'",
@@ -131,17 +133,22 @@ export async function initWasm(
   // guard that turns a full heap into OutOfMemoryError. Each one that cannot attach is skipped; one warning
   // says why.
   const skipped: string[] = [];
+  let heapGuarded = false;
   if (mismatch) skipped.push(mismatch);
   else {
     if (!simd) skipped.push("core's kernels need WebAssembly SIMD");
     else if (!(await registerWasmKernels())) skipped.push(`core's kernels: ${wasmKernelsUnavailable()}`);
+    // After the kernels: their scratch is theirs for the heap's life, not counted as tensor bytes.
     const heap = guardWasmHeap();
     if (heap) skipped.push(heap);
+    heapGuarded = !heap;
   }
   if (skipped.length > 0) {
-    warn(
-      `wasm: hooks into TF.js skipped (${skipped.join('; ')}); TF.js's own kernels run every op, slower, and a full heap may abort instead of raising OutOfMemoryError`,
-    );
+    const effects = [
+      ...(wasmKernelVariant() ? [] : ["TF.js's own kernels run every op (slower)"]),
+      ...(heapGuarded ? [] : ['a full heap may abort instead of raising OutOfMemoryError']),
+    ];
+    warn(`wasm: hooks into TF.js skipped (${skipped.join('; ')}): ${effects.join('; ')}`);
   }
   // core's kernels on every core (kernels/pool.ts): worker threads in Node (TF.js has no threads there),
   // Web Workers in a page that may share memory.
