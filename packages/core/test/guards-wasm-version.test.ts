@@ -14,7 +14,9 @@ it('an untested TF.js minor: wasm starts without core hooks, one warning, the re
   const info = await initBackend('wasm', { warn: (m) => warnings.push(m) });
   expect(info.backend).toBe('wasm');
   expect(warnings).toHaveLength(1);
-  expect(warnings[0]).toMatch(/hooks into TF.js skipped \(TF.js 4.23.0 is not the tested 4.22.x\): TF.js's own kernels run every op \(slower\); a full heap may abort/);
+  expect(warnings[0]).toMatch(
+    /hooks into TF.js skipped \(TF.js 4.23.0 is not the tested 4.22.x\): TF.js's own kernels run every op \(slower\); a full heap may abort/,
+  );
   expect(info.skippedHooks).toBe('TF.js 4.23.0 is not the tested 4.22.x');
   expect(info.wasm?.skippedHooks).toBe(info.skippedHooks);
   expect(info.wasm?.kernels).toBe('none');
