@@ -17,7 +17,8 @@ export default defineConfig({
     pool: 'forks',
     // 2-core CI: two files at a time; a WebGPU file at a time (lavapipe already uses every core).
     maxWorkers: webgpuSuite ? 1 : 2,
-    passWithNoTests: true,
+    // A package whose tests vanished (renamed, excluded by a glob) must fail, not pass green.
+    passWithNoTests: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -25,7 +25,7 @@ async function child(task, backend) {
   const iters = backend === 'cpu' ? 1 : 5;
   const warmup = backend === 'cpu' ? 1 : 2;
   if (task === 'matmul-peak') {
-    const { matmulPeakGflops } = await import('@transformer-kit/core');
+    const { matmulPeakGflops } = await import('./peak.mjs');
     // The reference model's product shapes (batch 16 × 64 tokens, hidden 128, MLP 512).
     const shapes = [
       [1024, 128, 512],

@@ -56,10 +56,11 @@ function parseSpec(spec) {
 async function child(spec, workload) {
   const tf = await import('@tensorflow/tfjs');
   const core = await import('@transformer-kit/core');
+  const { matmulPeakGflops } = await import('./peak.mjs');
   const { backend, threads, fma, limits } = parseSpec(spec);
   if (fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
   const info = await core.initBackend(backend, { threads, ...(limits ? { limits } : {}) });
-  const peakGflops = await core.matmulPeakGflops();
+  const peakGflops = await matmulPeakGflops();
   // Dispatches TF.js records on core's WebGPU device (undefined off WebGPU).
   const dispatches = () => core.webgpuDevice()?.dispatches;
   const rng = new core.Rng(1);

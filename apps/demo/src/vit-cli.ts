@@ -39,7 +39,7 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 export async function runVit(opts: DemoOptions, out: Output): Promise<VitReport> {
   const sizes = vitSizes(opts.fast);
   if (opts.steps !== undefined) sizes.maeSteps = opts.steps;
-  const digits = loadDigits();
+  const digits = await loadDigits();
   const split = splitDigits(digits, { test: sizes.test, labelled: sizes.labelled, seed: opts.seed });
   const c = sizes.vit;
   out.log('');

@@ -4,7 +4,7 @@
  * optimizer step at a time, so the CLI and the page drive the same code. Model logic is the vit package's.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, seedDropout, Trainer } from '@transformer-kit/core';
+import { InvalidArgumentError, Rng, seedDropout, Trainer } from '@transformer-kit/core';
 import {
   type MAEConfig,
   maeConfig,
@@ -14,7 +14,6 @@ import {
   vitConfig,
   vitDecay,
 } from '@transformer-kit/vit';
-import { DIGITS_TEXT } from './digits-data.js';
 
 export interface Digits {
   /** n × 64 pixels in [0, 1], row-major. */
@@ -23,16 +22,43 @@ export interface Digits {
   n: number;
 }
 
-/** The checked-in UCI digits (1,797 images; see scripts/make_digits.py for source and licence). */
-export function loadDigits(): Digits {
-  const lines = DIGITS_TEXT.trim().split('\n');
+/**
+ * The checked-in UCI digits (data/digits.txt, 1,797 images; see scripts/make_digits.py for source and
+ * licence). `new URL(…, import.meta.url)` is the one form both builds resolve: tsup keeps it (relative to
+ * dist/cli.js or src/vit.ts, read with fs) and Vite emits the file as an asset of the page (fetched).
+ */
+const DIGITS_URL = new URL('../data/digits.txt', import.meta.url);
+
+async function digitsText(): Promise<string> {
+  if (DIGITS_URL.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    return readFile(DIGITS_URL, 'utf8');
+  }
+  const res = await fetch(DIGITS_URL);
+  if (!res.ok) throw new InvalidArgumentError(`digits: ${DIGITS_URL.href} answered ${res.status}`);
+  return res.text();
+}
+
+/** Parses digits.txt: per line the label digit, then 64 pixels 0..16 as letters a..q. */
+export function parseDigits(text: string): Digits {
+  const lines = text.trim().split('\n');
   const pixels = new Float32Array(lines.length * 64);
   const labels = new Int32Array(lines.length);
   for (const [i, line] of lines.entries()) {
+    if (!/^[0-9][a-q]{64}$/.test(line)) {
+      throw new InvalidArgumentError(
+        `digits: line ${i + 1} is not a label digit and 64 pixels a..q: '${line.slice(0, 20)}…'`,
+      );
+    }
     labels[i] = line.charCodeAt(0) - 48;
     for (let k = 0; k < 64; k++) pixels[i * 64 + k] = (line.charCodeAt(k + 1) - 97) / 16;
   }
   return { pixels, labels, n: lines.length };
+}
+
+/** The checked-in digits (read once per call: the CLI and the page each load them once). */
+export async function loadDigits(): Promise<Digits> {
+  return parseDigits(await digitsText());
 }
 
 function subset(d: Digits, idx: number[]): Digits {

@@ -14,11 +14,11 @@ import {
   Linear,
   Module,
   matMul,
-  matmulPeakGflops,
   Rng,
   setKernelThreads,
   Trainer,
 } from '@transformer-kit/core';
+import { matmulPeakGflops } from '../../../bench/peak.mjs';
 import { describeBackend } from '../src/describe.js';
 import { wasmPaths } from './wasm.js';
 

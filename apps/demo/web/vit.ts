@@ -43,7 +43,7 @@ export function setupVitSection(opts: {
     $('v-train').setAttribute('disabled', '');
     $('v-stop').removeAttribute('disabled');
     const sizes = vitSizes(fast);
-    const split = splitDigits(loadDigits(), { test: sizes.test, labelled: sizes.labelled, seed });
+    const split = splitDigits(await loadDigits(), { test: sizes.test, labelled: sizes.labelled, seed });
     const shown = imagesTensor(
       split.test,
       Array.from({ length: SHOW }, (_, i) => i),

@@ -12,8 +12,9 @@ import {
 } from '@transformer-kit/core';
 
 /*
- * BERT's training recipe (Devlin et al.; HF's Trainer defaults): shuffled epochs, AdamW with linear warmup
- * over a fraction of the steps and decay to 0, weight decay on matrices, global-norm clipping. It is only
+ * BERT's training recipe (Devlin et al.; HF's Trainer defaults for lr, weight decay and clipping): shuffled
+ * epochs, AdamW with linear warmup over a fraction of the steps, then a cosine decay to 0 (core's Trainer
+ * schedule; HF's Trainer decays linearly instead), weight decay on matrices, global-norm clipping. It is only
  * configuration of core's TrainingLoop; fine-tuning and masked-LM pretraining both use it.
  */
 

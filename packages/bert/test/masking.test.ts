@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, initBackend, Rng, ShapeError } from '@transformer-kit/core';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MaskedLMMaskGenerator } from '../src/index.js';
 
 const PAD = 0;
@@ -23,7 +23,7 @@ function makeBatch(rng: Rng, b: number, t: number) {
 }
 
 describe.each(['cpu', 'wasm'] as const)('MaskedLMMaskGenerator on %s', (backend) => {
-  it('sets up the backend', async () => {
+  beforeAll(async () => {
     expect((await initBackend(backend)).backend).toBe(backend);
   });
 

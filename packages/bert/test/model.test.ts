@@ -8,7 +8,7 @@ import {
   ShapeError,
   Trainer,
 } from '@transformer-kit/core';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BertForMaskedLM,
   BertForSequenceClassification,
@@ -33,7 +33,7 @@ const ids = [
 const mask = ids.map((r) => r.map((x) => Number(x !== 0)));
 
 describe.each(['cpu', 'wasm'] as const)('BERT on %s', (backend) => {
-  it('sets up the backend', async () => {
+  beforeAll(async () => {
     expect((await initBackend(backend)).backend).toBe(backend);
   });
 

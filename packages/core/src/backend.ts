@@ -56,6 +56,8 @@ export interface BackendInfo {
   adapter?: AdapterInfo;
   /** SIMD and threads, when the backend is wasm. */
   wasm?: WasmInfo;
+  /** Why core's hooks into TF.js internals are off (wasm.skippedHooks); absent when none were skipped. */
+  skippedHooks?: string;
   /** Why this backend: what auto tried and skipped, or that it was asked for. */
   reason: string;
   warnings: string[];
@@ -157,7 +159,8 @@ async function initBackendNow(
       throw new InvalidArgumentError(`initBackend: threads must be an integer >= 1, got ${options.threads}`);
     }
     const wasm = await initWasm(options.wasmPaths, options.wasmThreads ?? true, options.threads, warn);
-    return { ...base, backend: 'wasm', tfBackend: 'wasm', device: 'cpu', wasm, reason };
+    const skipped = wasm.skippedHooks === undefined ? {} : { skippedHooks: wasm.skippedHooks };
+    return { ...base, backend: 'wasm', tfBackend: 'wasm', device: 'cpu', wasm, reason, ...skipped };
   };
   const useCpu = async (reason: string): Promise<BackendInfo> => {
     await tf.setBackend('cpu');

@@ -1,5 +1,5 @@
 export * from './activations.js';
-export { BERT_BASE_SHAPES, matmulPeakGflops } from './backend/peak.js';
+export { TESTED_TFJS_MINOR, tfjsVersionMismatch } from './backend/tfjs-version.js';
 export {
   resetWasmHeapPeak,
   setWasmHeapBudget,
@@ -24,6 +24,7 @@ export {
   kernelThreads,
   preferRelaxedSimd,
   setKernelThreads,
+  wasmKernelsUnavailable,
   wasmKernelVariant,
 } from './kernels/wasm-kernels.js';
 export * from './layers.js';

@@ -161,8 +161,8 @@ const linearWithGrad = tf.customGrad((...args) => {
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
-// On wasm, core's kernel runs the linear layer's products too: XNNPACK repacks every freshly updated
-// weight on each call, and a transposed operand would need a separate transpose (bench/matmul.bench.mjs).
+// On wasm the linear layer's products run on core's TkBatchMatMul, not XNNPACK: XNNPACK repacks every freshly
+// updated weight on each call, and a transposed operand would need a separate transpose (bench/matmul.bench.mjs).
 
 /**
  * x @ w (+ b); on wasm core's kernel (its accumulators start at the bias). Under 4 rows (one-token

@@ -139,9 +139,11 @@ export class AdamW {
       next = wasmAdamW(s.param, grad, m, v, { ...k, decayFactor });
     } else {
       next = tf.zerosLike(s.param);
-      // Views taken after that allocation, which may grow the wasm heap.
-      const out = hostView(next)!;
-      const p = hostView(s.param)!;
+      // Views taken after that allocation, which may grow the wasm heap. Where no view can be written in
+      // place (hostView checks), the values are computed into an array that becomes the new tensor.
+      const target = hostView(next);
+      const out = target ?? new Float32Array(s.param.size);
+      const p = hostView(s.param) ?? (s.param.dataSync() as Float32Array);
       const g = hostView(grad) ?? (grad.dataSync() as Float32Array);
       const { b1, b2, eps, stepSize, sqrtBc2, gradScale } = k;
       for (let i = 0; i < p.length; i++) {
@@ -151,6 +153,10 @@ export class AdamW {
         m[i] = mi;
         v[i] = vi;
         out[i] = p[i]! * decayFactor - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+      }
+      if (!target) {
+        next.dispose();
+        next = tf.tensor(out, s.param.shape, 'float32');
       }
     }
     s.param.assign(next);

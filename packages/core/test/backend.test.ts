@@ -5,7 +5,6 @@ import {
   BACKEND_CHOICES,
   BackendUnavailableError,
   initBackend,
-  matmulPeakGflops,
   probeWebGPU,
   resolveBackendChoice,
   UnknownBackendError,
@@ -90,15 +89,6 @@ describe('initBackend', () => {
     expect(['simd', 'relaxed-simd']).toContain(info.wasm?.kernels);
     const y = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0]);
     expect(y).toBe(11);
-  });
-
-  it('matmulPeakGflops: a finite peak of the backend, nothing left behind', async () => {
-    await initBackend('wasm');
-    const before = tf.memory().numTensors;
-    const gflops = await matmulPeakGflops([[64, 64, 64]], { runs: 2 });
-    expect(gflops).toBeGreaterThan(0);
-    expect(Number.isFinite(gflops)).toBe(true);
-    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('unknown names are a typed error listing the valid ones', async () => {

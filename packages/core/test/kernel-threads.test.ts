@@ -165,7 +165,12 @@ describe('the pool itself (the protocol pages share with Node)', () => {
       // The worker's share writes past the end of the memory: only the worker traps.
       const bad = [job(c), job(memory.buffer.byteLength - 64)];
       expect(() => pool.run(bad)).toThrow(KernelError);
-      expect(() => pool.run(bad)).toThrow(/kernel worker 1 failed/);
+      // The worker's own error, not swallowed: wasm's out-of-bounds trap, named by kernel.
+      expect(() => pool.run(bad)).toThrow(/kernel worker 1 failed in matmul: .*out of bounds/);
+      // A trap on the calling thread is typed too (after the worker's share was collected).
+      const badMain = [job(memory.buffer.byteLength - 64), job(c)];
+      expect(() => pool.run(badMain)).toThrow(KernelError);
+      expect(() => pool.run(badMain)).toThrow(/kernel matmul failed on the calling thread: .*out of bounds/);
       // Both threads' shares, in place: every entry of both products exactly k.
       pool.run([job(c), job(c + m * n * 4)]);
       const out = new Float32Array(memory.buffer, c, 2 * m * n);

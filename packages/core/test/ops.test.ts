@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   crossEntropy,
   dropout,
@@ -22,7 +22,7 @@ const close = (a: tf.Tensor, b: tf.Tensor, tol = 1e-5) => {
 };
 
 describe.each(['cpu', 'wasm'] as const)('ops on %s', (backend) => {
-  it('sets up the backend', async () => {
+  beforeAll(async () => {
     expect((await initBackend(backend)).backend).toBe(backend);
   });
 

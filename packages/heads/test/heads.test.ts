@@ -10,7 +10,7 @@ import {
   Rng,
   ShapeError,
 } from '@transformer-kit/core';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ClsClassifier,
   gatherPositions,
@@ -26,7 +26,7 @@ const close = (a: tf.Tensor, b: tf.Tensor, tol = 1e-5) => {
 };
 
 describe.each(['cpu', 'wasm'] as const)('heads on %s', (backend) => {
-  it('sets up the backend', async () => {
+  beforeAll(async () => {
     expect((await initBackend(backend)).backend).toBe(backend);
   });
 

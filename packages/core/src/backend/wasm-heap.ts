@@ -24,10 +24,16 @@ let peak = 0;
 let live = 0;
 let guarded: EmscriptenModule | undefined;
 
-/** Installs the guard on the wasm backend's allocator (once per module). */
-export function guardWasmHeap(): void {
-  const module = (tf.backend() as unknown as { wasm?: EmscriptenModule }).wasm;
-  if (!module || module === guarded) return;
+/**
+ * Installs the guard on the wasm backend's allocator (once per module). Returns why it could not attach
+ * ('' when it did): a module without emscripten's `_malloc`/`_free` exports is left alone.
+ */
+export function guardWasmHeap(): string {
+  const module = (tf.backend() as unknown as { wasm?: Partial<EmscriptenModule> }).wasm;
+  if (module !== undefined && module === guarded) return '';
+  if (typeof module?._malloc !== 'function' || typeof module._free !== 'function') {
+    return "the heap guard found no _malloc/_free on TF.js's wasm module";
+  }
   // emscripten's exported _malloc replaces itself with the raw export on first call: make that happen now,
   // or it would overwrite the wrapper.
   module._free(module._malloc(16));
@@ -53,7 +59,8 @@ export function guardWasmHeap(): void {
     sizes.delete(ptr >>> 0);
     free(ptr);
   };
-  guarded = module;
+  guarded = module as EmscriptenModule;
+  return '';
 }
 
 /**

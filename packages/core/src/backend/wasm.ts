@@ -1,9 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { isNode } from '../env.js';
 import { BackendUnavailableError } from '../errors.js';
-import { registerWasmKernels, setKernelThreads, wasmKernelVariant } from '../kernels/wasm-kernels.js';
+import {
+  registerWasmKernels,
+  setKernelThreads,
+  wasmKernelsUnavailable,
+  wasmKernelVariant,
+} from '../kernels/wasm-kernels.js';
 import { importModule } from './load.js';
 import { withSharedHeap } from './shared-heap.js';
+import { tfjsVersionMismatch } from './tfjs-version.js';
 import { guardWasmHeap } from './wasm-heap.js';
 
 /** Where the .wasm binaries are served from: a URL prefix ending in '/', or one URL per file. */
@@ -27,6 +33,12 @@ export interface WasmInfo {
   kernels: 'relaxed-simd' | 'simd' | 'none';
   /** Threads core's kernels run on (worker threads in Node, Web Workers in an isolated page). */
   kernelThreads: number;
+  /**
+   * Why some of core's hooks into TF.js's wasm internals (its kernels, the shared heap, the heap guard) are
+   * off: TF.js is not the tested minor, or a hook could not attach. Absent when all attached. The backend
+   * still works, on TF.js's own kernels (slower).
+   */
+  skippedHooks?: string;
 }
 
 async function nodeCores(): Promise<number> {
@@ -90,9 +102,11 @@ export async function initWasm(
       wasm.setWasmPaths(wasmPaths as Parameters<typeof wasm.setWasmPaths>[0]);
     } catch {}
   }
+  // The hooks read TF.js internals of the tested minor only; another version runs without them.
+  const mismatch = tfjsVersionMismatch();
   // Node: core's kernels on every core by default, on TF.js's heap made shared while it starts (also for
   // one thread, so that setKernelThreads can add more later).
-  const nodeThreads = isNode() ? (threadCount ?? (await nodeCores())) : undefined;
+  const nodeThreads = isNode() && !mismatch ? (threadCount ?? (await nodeCores())) : undefined;
   const start = async () => {
     try {
       if (!(await tf.setBackend('wasm'))) return false;
@@ -103,7 +117,9 @@ export async function initWasm(
     }
   };
   const ok =
-    nodeThreads === undefined ? await withLogicalCores(pageThreads, start) : (await withSharedHeap(start))[0];
+    nodeThreads === undefined
+      ? await withLogicalCores(mismatch ? undefined : pageThreads, start)
+      : (await withSharedHeap(start))[0];
   if (!ok) {
     throw new BackendUnavailableError(
       "wasm: the WebAssembly backend failed to start (usually its .wasm files were not found): in a bundled page pass initBackend(choice, { wasmPaths }) pointing at the files in @tensorflow/tfjs-backend-wasm/dist, or choose 'cpu'",
@@ -113,14 +129,32 @@ export async function initWasm(
     tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
     tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
   ]);
-  // core's SIMD kernels for the shapes TF.js's wasm kernels run slowly (kernels/wasm-kernels.ts).
-  if (simd) await registerWasmKernels();
-  guardWasmHeap();
+  // core's SIMD kernels for the shapes TF.js's wasm kernels run slowly (kernels/wasm-kernels.ts), and the
+  // guard that turns a full heap into OutOfMemoryError. Each one that cannot attach is skipped; one warning
+  // says why.
+  const skipped: string[] = [];
+  let heapGuarded = false;
+  if (mismatch) skipped.push(mismatch);
+  else {
+    if (!simd) skipped.push("core's kernels need WebAssembly SIMD");
+    else if (!(await registerWasmKernels())) skipped.push(`core's kernels: ${wasmKernelsUnavailable()}`);
+    // After the kernels: their scratch is theirs for the heap's life, not counted as tensor bytes.
+    const heap = guardWasmHeap();
+    if (heap) skipped.push(heap);
+    heapGuarded = !heap;
+  }
+  if (skipped.length > 0) {
+    const effects = [
+      ...(wasmKernelVariant() ? [] : ["TF.js's own kernels run every op (slower)"]),
+      ...(heapGuarded ? [] : ['a full heap may abort instead of raising OutOfMemoryError']),
+    ];
+    warn(`wasm: hooks into TF.js skipped (${skipped.join('; ')}): ${effects.join('; ')}`);
+  }
   // core's kernels on every core (kernels/pool.ts): worker threads in Node (TF.js has no threads there),
   // Web Workers in a page that may share memory.
   const kernelThreadsWanted = nodeThreads ?? (threads && pageCanShare() ? (pageThreads ?? 1) : 1);
   let kernelThreadsUsed = 1;
-  if (simd) {
+  if (wasmKernelVariant()) {
     try {
       kernelThreadsUsed = await setKernelThreads(kernelThreadsWanted);
     } catch (err) {
@@ -134,5 +168,6 @@ export async function initWasm(
     threadsCount: wasm.getThreadsCount(),
     kernels: wasmKernelVariant() ?? 'none',
     kernelThreads: kernelThreadsUsed,
+    ...(skipped.length > 0 ? { skippedHooks: skipped.join('; ') } : {}),
   };
 }

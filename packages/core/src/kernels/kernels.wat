@@ -1,5 +1,5 @@
 ;; Kernels for TF.js's wasm backend, run in place on its heap (imported: no memory of its own, no
-;; copies in or out). Compiled to matmul.wasm.ts by scripts/build-kernels.mjs. Addresses and strides are in
+;; copies in or out). Compiled to kernels.wasm.ts by scripts/build-kernels.mjs. Addresses and strides are in
 ;; bytes and may exceed 2^31 (i32 arithmetic wraps, which is what an address needs; counts compare unsigned).
 ;; Operands are read through strides, so a transposed operand is read where it lies:
 ;;   A (M, K): element (i, k) at a + i·ras + k·cas;  B (K, N): (k, j) at b + k·rbs + j·cbs;

@@ -25,13 +25,16 @@ const MAX_ARGS = 16;
 /** Ints per slot: state, kernel index, arguments. */
 const SLOT = 2 + MAX_ARGS;
 const WAIT_MS = 120_000;
+/** Bytes per slot for a failed job's error message (UTF-8, zero-terminated). */
+const MESSAGE_BYTES = 256;
 /** How long a worker may take to start serving. */
 const START_MS = 30_000;
 
 // Runs in each worker, in both platforms: instantiate the kernel on the shared heap, say so, serve jobs.
 const SERVE = `
-function serve({ module, memory, control, slot, scratch, names }, ready) {
+function serve({ module, memory, control, messages, slot, scratch, names }, ready) {
   const ctrl = new Int32Array(control);
+  const message = new Uint8Array(messages, slot * ${MESSAGE_BYTES}, ${MESSAGE_BYTES});
   const kernel = new WebAssembly.Instance(module, { env: { memory } }).exports;
   kernel.setScratch(scratch);
   const fns = names.map((n) => kernel[n]);
@@ -43,8 +46,11 @@ function serve({ module, memory, control, slot, scratch, names }, ready) {
     let state = ${DONE};
     try {
       fns[ctrl[at + 1]](...ctrl.subarray(at + 2, at + ${SLOT}));
-    } catch {
+    } catch (err) {
+      // The caller cannot receive a message while it waits: the reason goes next to the state.
       state = ${FAILED};
+      message.fill(0);
+      new TextEncoder().encodeInto(String(err?.message ?? err), message.subarray(0, ${MESSAGE_BYTES - 1}));
     }
     Atomics.store(ctrl, at, state);
     Atomics.notify(ctrl, at);
@@ -69,6 +75,8 @@ interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
+  /** MESSAGE_BYTES per slot: why the slot's last job failed. */
+  messages: SharedArrayBuffer;
   slot: number;
   scratch: number;
   names: readonly string[];
@@ -186,6 +194,7 @@ export class KernelPool {
   readonly threads: number;
   readonly #heap: PoolHeap;
   readonly #control: Int32Array;
+  readonly #messages: Uint8Array;
   /** Whether the caller blocks in Atomics.wait (else it spins: a page's main thread). */
   readonly #block = canBlock();
   /** A worker did not answer in time: it may still write its slot, so the pool is no longer used. */
@@ -196,6 +205,7 @@ export class KernelPool {
     this.threads = threads;
     this.#heap = heap;
     this.#control = new Int32Array(new SharedArrayBuffer(4 * SLOT * threads));
+    this.#messages = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES * threads));
   }
 
   /**
@@ -211,6 +221,7 @@ export class KernelPool {
       module: heap.module,
       memory: heap.memory,
       control: pool.#control.buffer as SharedArrayBuffer,
+      messages: pool.#messages.buffer as SharedArrayBuffer,
       slot: i + 1,
       scratch: heap.scratch(i + 1),
       names: heap.names,
@@ -261,7 +272,9 @@ export class KernelPool {
       const { fn, args } = shares[0]!;
       (main as Record<string, (...a: readonly number[]) => void>)[fn]!(...args);
     } catch (err) {
-      failure = err;
+      failure = new KernelError(
+        `kernel ${shares[0]!.fn} failed on the calling thread: ${(err as Error).message}`,
+      );
     }
     // Always collect every worker, also after a failure here, so no job is left running into the next call.
     const deadline = performance.now() + WAIT_MS;
@@ -274,10 +287,22 @@ export class KernelPool {
         );
         continue;
       }
-      if (Atomics.load(ctrl, at) === FAILED) failure ??= new KernelError(`kernel worker ${slot} failed`);
+      if (Atomics.load(ctrl, at) === FAILED) {
+        failure ??= new KernelError(
+          `kernel worker ${slot} failed in ${shares[slot]!.fn}: ${this.#message(slot)}`,
+        );
+      }
       Atomics.store(ctrl, at, IDLE);
     }
     if (failure) throw failure;
+  }
+
+  /** Why worker `slot`'s last job failed, as it wrote it. */
+  #message(slot: number): string {
+    // A copy: TextDecoder does not read shared memory in every engine.
+    const bytes = this.#messages.slice(slot * MESSAGE_BYTES, (slot + 1) * MESSAGE_BYTES);
+    const end = bytes.indexOf(0);
+    return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end)) || 'no message';
   }
 
   /** Stops the workers (they also end with the process or page). Their scratch stays allocated. */

@@ -15,12 +15,12 @@ import { KernelPool, type Share } from './pool.js';
  *    products under 4 rows (one-token decoding, column sums), bound by memory bandwidth.
  *  - TkTranspose2D: TF.js's wasm Transpose is a generic N-D loop (~1 ms for 1024x128); the kernel's blocked
  *    copy does it in a fraction of that. Backward passes transpose every activation once.
- *  - TkGelu, TkLayerNorm(Grad), TkDropout, TkDropoutMask, TkLogSumExp, TkExpShift, TkSumSquares, and AdamW's
- *    update: the element-wise
- *    and row work of a training step, one SIMD pass each where TF.js runs a chain of scalar kernels (GELU's
- *    erf, exp and products; LayerNorm's means; dropout's random draws, compare and select; cross-entropy's
- *    max, exp and sums over the vocabulary; the gradient norm's squares and sums) or a JavaScript loop (AdamW). Not differentiable themselves: ops.ts's custom
- *    gradients call them.
+ *  - TkGelu, TkLayerNorm, TkLayerNormGrad, TkDropout, TkDropoutMask, TkRowMaxSumExp, TkExpShift,
+ *    TkSumSquares, and AdamW's update (wasmAdamW, writing into a TkEmpty output): the element-wise and row
+ *    work of a training step, one SIMD pass each where TF.js runs a chain of scalar kernels (GELU's erf, exp
+ *    and products; LayerNorm's means; dropout's random draws, compare and select; cross-entropy's max, exp
+ *    and sums over the vocabulary; the gradient norm's squares and sums) or a JavaScript loop (AdamW). Not
+ *    differentiable themselves: ops.ts's custom gradients call them.
  *  - Identity (replaced): TF.js copies the buffer, and every tensor a custom gradient saves is cloned. The
  *    cpu backend shares the buffer instead (tensors are immutable); so does this.
  */
@@ -79,7 +79,7 @@ export interface KernelExports {
   adamw(p: number, g: number, m: number, v: number, out: number, n: number, ...constantBits: number[]): void;
 }
 
-/** The parts of TF.js's emscripten module (BackendWasm.wasm) this kernel uses. */
+/** The parts of TF.js's emscripten module (BackendWasm.wasm) core's kernels use. */
 interface EmscriptenModuleLike {
   /** Non-threaded build: the instance's exports, its memory among them. */
   asm?: { memory?: WebAssembly.Memory };
@@ -88,7 +88,7 @@ interface EmscriptenModuleLike {
   _malloc(bytes: number): number;
 }
 
-/** The parts of TF.js's BackendWasm this kernel uses. */
+/** The parts of TF.js's BackendWasm core's kernels use. */
 interface WasmBackendLike {
   wasm: EmscriptenModuleLike;
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
