@@ -79,9 +79,9 @@ export function sentimentSizes(fast = false): SentimentSizes {
         },
         vocabSize: 2000,
         batchSize: 32,
-        steps: 250,
+        steps: 150,
         lr: 3e-3,
-        warmupSteps: 25,
+        warmupSteps: 15,
         seeds: 3,
       };
 }
