@@ -43,7 +43,7 @@ Commands:
 
 Options:
   --backend <name>        ${BACKEND_CHOICES.join(' | ')} (default: auto, or $${BACKEND_ENV_VAR})
-  --steps <n>             training steps per model (default: sentiment 250, generate 1000, vit MAE 800)
+  --steps <n>             training steps per model (default: sentiment 150, generate 1000, vit MAE 800)
   --pretrain-steps <n>    masked-LM pretraining steps (default: 1000)
   --checkpoint-dir <dir>  where checkpoints are written and read (default: ./checkpoints)
   --tokens <n>            characters to generate (default: 400)

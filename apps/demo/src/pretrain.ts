@@ -25,7 +25,7 @@ export interface PretrainSizes {
 }
 
 /**
- * Default: ~1 minute on 2 CPU cores (wasm). Fast: a few seconds, for the tests. Sentences are cut at 32
+ * Default: ~45 s of CPU on 2 cores (wasm). Fast: a few seconds, for the tests. Sentences are cut at 32
  * tokens (most are shorter): a step costs half as much as at 64, and at this budget more steps beat longer
  * context (300 steps of 64 × 64 tokens were still at the unigram loss; 1,000 of 32 × 32, about the same
  * time, got below it).

@@ -47,7 +47,7 @@ export interface SentimentSizes {
   seeds: number;
 }
 
-/** Default: a 2-layer BERT of ~0.2M parameters, about a minute per head on 2 CPU cores. Fast: ~15 s per head. */
+/** Default: a 2-layer BERT of ~0.2M parameters, ~15 s of CPU per run on 2 cores (wasm). Fast: a few seconds. */
 export function sentimentSizes(fast = false): SentimentSizes {
   return fast
     ? {
@@ -79,9 +79,9 @@ export function sentimentSizes(fast = false): SentimentSizes {
         },
         vocabSize: 2000,
         batchSize: 32,
-        steps: 250,
+        steps: 150,
         lr: 3e-3,
-        warmupSteps: 25,
+        warmupSteps: 15,
         seeds: 3,
       };
 }
