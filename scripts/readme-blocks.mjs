@@ -56,7 +56,9 @@ for (const readme of readmes()) {
     const file = join(dir, `.readme-block-${process.pid}.mjs`);
     const work = mkdtempSync(join(tmpdir(), 'tk-readme-'));
     writeFileSync(file, js);
-    const r = spawnSync(process.execPath, [file], { cwd: work, encoding: 'utf8', timeout: 300_000 });
+    // Offline: a block that names a Hub id must read the cache or fail, never reach the network.
+    const env = { ...process.env, HF_HUB_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:9' };
+    const r = spawnSync(process.execPath, [file], { cwd: work, env, encoding: 'utf8', timeout: 300_000 });
     rmSync(file, { force: true });
     rmSync(work, { recursive: true, force: true });
     if (r.status === 0) {

@@ -64,7 +64,7 @@ export function pretrainingCorpus(
     sentences,
     speeches: speeches.length,
     words,
-    years: `${Math.min(...years)}–${Math.max(...years)}`,
+    years: `${years.reduce((a, b) => Math.min(a, b))}–${years.reduce((a, b) => Math.max(a, b))}`,
   };
 }
 

@@ -79,7 +79,9 @@ function afinnAccuracy(test: LabelledSentence[]): number {
 
 function summary(accuracies: number[]): { mean: number; spread: number } {
   const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
-  return { mean, spread: (Math.max(...accuracies) - Math.min(...accuracies)) / 2 };
+  const hi = accuracies.reduce((a, b) => Math.max(a, b));
+  const lo = accuracies.reduce((a, b) => Math.min(a, b));
+  return { mean, spread: (hi - lo) / 2 };
 }
 
 /**

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const CALL_SPREAD =
-  /(?:Math\.(?:max|min)|\.push|\.unshift|\.splice|String\.fromCharCode|String\.fromCodePoint|\.set)\s*\(\s*(?:[^()]*,\s*)?\.\.\.|\.apply\s*\(/g;
+  /(?:Math\.(?:max|min)|\.push|\.unshift|\.splice|String\.fromCharCode|String\.fromCodePoint|\.set)\s*\(\s*(?:[^(){}]*,\s*)?\.\.\.|\.apply\s*\(/g;
 
 function sources(dir: string): string[] {
   const out: string[] = [];
@@ -41,6 +41,7 @@ describe('no data-sized spreads into calls', () => {
     expect(callSpreads('s += String.fromCharCode.apply(null, units)')).toEqual([1]);
     expect(callSpreads('// bounded-spread: 3 items\nout.push(...three)')).toEqual([]);
     expect(callSpreads('const all = [...xs]; f({ ...o }); Math.max(a, b)')).toEqual([]);
+    expect(callSpreads('out.push({ a, ...(b ? { c } : {}) })')).toEqual([]);
   });
 
   it('packages/*/src and apps/*/src have none', () => {

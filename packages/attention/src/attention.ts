@@ -194,8 +194,8 @@ export class MultiHeadAttention extends Module {
       if (this.kNorm) k = this.kNorm.forward(k) as tf.Tensor4D;
       const past = fixed ? 0 : (cache?.k?.shape[2] ?? 0);
       if (this.rotary) {
-        q = this.rotary.apply(q, past) as tf.Tensor4D;
-        k = this.rotary.apply(k, past) as tf.Tensor4D;
+        q = this.rotary.rotate(q, past) as tf.Tensor4D;
+        k = this.rotary.rotate(k, past) as tf.Tensor4D;
       }
       if (cache) {
         if (!fixed && cache.k && cache.v) {

@@ -79,7 +79,7 @@ export class Rotary {
   }
 
   /** Rotates x (B, H, T, headDim) whose first query/key sits at position `offset`. */
-  apply(x: tf.Tensor, offset = 0): tf.Tensor {
+  rotate(x: tf.Tensor, offset = 0): tf.Tensor {
     if (x.rank !== 4 || x.shape[3] !== this.headDim)
       throw new InvalidArgumentError(`rotary: expected (B, H, T, ${this.headDim}), got [${x.shape}]`);
     return tf.tidy(() => {

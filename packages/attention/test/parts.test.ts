@@ -59,7 +59,7 @@ describe('Rotary', () => {
   it("rotates HF's rotate_half halves: (x1 cos − x2 sin, x2 cos + x1 sin)", () => {
     const r = new Rotary({ headDim: 4, theta: 100 });
     const x = tf.tensor4d([1, 2, 3, 4], [1, 1, 1, 4]);
-    const y = r.apply(x, 3).arraySync() as number[][][][];
+    const y = r.rotate(x, 3).arraySync() as number[][][][];
     // frequencies 1 and 100^(−1/2) = 0.1 at position 3
     const a = [3, 0.3];
     const want = [
@@ -78,12 +78,12 @@ describe('Rotary', () => {
     const q = tf.randomNormal([1, 1, 1, 8], 0, 1, 'float32', 1);
     const k = tf.randomNormal([1, 1, 1, 8], 0, 1, 'float32', 2);
     const dot = (pq: number, pk: number) =>
-      tf.tidy(() => r.apply(q, pq).mul(r.apply(k, pk)).sum().arraySync() as number);
+      tf.tidy(() => r.rotate(q, pq).mul(r.rotate(k, pk)).sum().arraySync() as number);
     expect(dot(5, 2)).toBeCloseTo(dot(13, 10), 4);
     expect(Math.abs(dot(5, 2) - dot(5, 4))).toBeGreaterThan(1e-3);
     const half = new Rotary({ headDim: 8, fraction: 0.5 });
     expect(half.rotaryDim).toBe(4);
-    const y = half.apply(q, 7);
+    const y = half.rotate(q, 7);
     expect(maxDiff(y.slice([0, 0, 0, 4], [-1, -1, -1, 4]), q.slice([0, 0, 0, 4], [-1, -1, -1, 4]))).toBe(0);
     expect(
       maxDiff(y.slice([0, 0, 0, 0], [-1, -1, -1, 4]), q.slice([0, 0, 0, 0], [-1, -1, -1, 4])),

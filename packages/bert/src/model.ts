@@ -21,9 +21,9 @@ import {
   LayerNorm,
   Module,
   Rng,
-  SIZE_LIMITS,
   SequenceTooLongError,
   ShapeError,
+  SIZE_LIMITS,
 } from '@transformer-kit/core';
 import { Pooler } from '@transformer-kit/heads';
 
@@ -85,7 +85,12 @@ export function checkConfig(c: BertConfig): BertConfig {
   checkBackboneConfig('BERT', c, ['vocabSize', 'maxPositions']);
   // 0 token types: DistilBERT and RoBERTa-style models without a segment embedding.
   const types = c.typeVocabSize as unknown;
-  if (typeof types !== 'number' || !Number.isInteger(types) || types < 0 || types > SIZE_LIMITS.typeVocabSize!)
+  if (
+    typeof types !== 'number' ||
+    !Number.isInteger(types) ||
+    types < 0 ||
+    types > SIZE_LIMITS.typeVocabSize!
+  )
     throw new InvalidArgumentError(
       `BERT config: typeVocabSize must be an integer in [0, ${SIZE_LIMITS.typeVocabSize}] (0: no token types), got ${String(types)}`,
     );

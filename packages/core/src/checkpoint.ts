@@ -297,7 +297,8 @@ async function weightFiles(files: Files): Promise<Map<string, Uint8Array>> {
     if (bytes) return out.set(file, bytes);
     const map = await files.read(index);
     if (map) {
-      for (const shard of shardNames(map, `${files.where}/${index}`)) out.set(shard, await need(files, shard));
+      for (const shard of shardNames(map, `${files.where}/${index}`))
+        out.set(shard, await need(files, shard));
       return out;
     }
   }

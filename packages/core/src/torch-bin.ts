@@ -338,8 +338,8 @@ function unpickle(pkl: Uint8Array, source: string): Record<string, TensorRef> {
       }
       case 0x65: {
         // APPENDS
-        const items = popMark();
-        (stack[stack.length - 1] as Value[]).push(...items);
+        const list = stack[stack.length - 1] as Value[];
+        for (const item of popMark()) list.push(item);
         break;
       }
       case 0x2e: {

@@ -1,2 +1,0 @@
-import { initBackend } from '@transformer-kit/core';
-import { main } from './dist/cli.js';
