@@ -174,7 +174,8 @@ async function child(spec, workload) {
 
 function torch(threads, only) {
   const cfg = { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2, positions: POSITIONS, genTokens: GEN_TOKENS };
-  return runTorch('scale_torch.py', { ...cfg, threads, only });
+  // TK_BENCH_TORCH_DEVICE=cuda: PyTorch on the GPU (bench/gpu.sh).
+  return runTorch('scale_torch.py', { ...cfg, threads, only, device: env.TK_BENCH_TORCH_DEVICE ?? 'cpu' });
 }
 
 async function main() {
