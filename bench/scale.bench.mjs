@@ -163,7 +163,7 @@ async function child(spec, workload) {
   }
   if (losses.length) result.losses = losses;
   // TF.js's WebGPU buffer pool keeps what it allocated: its size after the run is the peak.
-  const gpuBytes = tf.memory().numBytesInGPUAllocated;
+  const gpuBytes = tf.memory().numBytesAllocatedInGPU;
   if (gpuBytes !== undefined) result.gpuMB = fmtMB(gpuBytes);
   const heap = core.wasmHeapStats();
   result.wasmHeapMB = fmtMB(heap?.heapBytes);
