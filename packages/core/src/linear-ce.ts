@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { hostView } from './backend/host-memory.js';
 import { InvalidArgumentError, ShapeError } from './errors.js';
 import { IGNORE_INDEX, matMul, matMulTransposed, transpose2d } from './ops.js';
 import { concatRows, rowBlock, rowsPerBinding } from './row-blocks.js';
@@ -141,6 +142,14 @@ function fused(transposed: boolean, chunk: number, v: number): Fused {
         const shift = sLse.sub(tf.log(scale)).expandDims(1);
         let dx = tf.zerosLike(sx) as tf.Tensor2D;
         const dw: tf.Tensor[] = [];
+        // cpu/wasm: a (V, D) weight's gradient is filled chunk by chunk in place, so the chunks and their
+        // concatenation never coexist (two table-sized tensors at GPT-2's head).
+        let inPlace: tf.Tensor | undefined =
+          transposed && starts.length > 1 ? tf.zeros([v, sx.shape[1]]) : undefined;
+        if (inPlace && !hostView(inPlace)) {
+          inPlace.dispose();
+          inPlace = undefined;
+        }
         const db: tf.Tensor[] = [];
         for (const c0 of starts) {
           const [ndx, dwc, dbc] = tf.tidy(() => {
@@ -157,12 +166,17 @@ function fused(transposed: boolean, chunk: number, v: number): Fused {
           });
           dx.dispose();
           dx = ndx as tf.Tensor2D;
-          dw.push(dwc!);
+          if (inPlace) {
+            const values = dwc!.dataSync();
+            hostView(inPlace)!.set(values, c0 * sx.shape[1]); // the view after the read, which may allocate
+            dwc!.dispose();
+          } else dw.push(dwc!);
           db.push(dbc!);
         }
-        const dW = dw.length === 1 ? dw[0]! : transposed ? concatRows(dw) : tf.concat(dw, 1);
+        const dW = inPlace ?? (dw.length === 1 ? dw[0]! : transposed ? concatRows(dw) : tf.concat(dw, 1));
         const dB = db.length === 1 ? db[0]! : tf.concat(db, 0);
-        if (dw.length > 1) tf.dispose([...dw, ...db]);
+        if (dw.length > 1) tf.dispose(dw);
+        if (db.length > 1) tf.dispose(db);
         tf.dispose([scale, shift]);
         const grads = [dx, dW, tf.zerosLike(st), tf.zerosLike(sWeights)];
         if (sb) grads.push(dB);
