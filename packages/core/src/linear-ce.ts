@@ -19,11 +19,11 @@ export interface LinearCrossEntropyOptions {
   /** (V) added to the logits. */
   bias?: tf.Tensor;
   ignoreIndex?: number;
-  /** Vocabulary entries a chunk (default: about 8M logits a chunk, at least 256). */
+  /** Vocabulary entries a chunk (default: about 2M logits, 8 MB, a chunk; at least 256). */
   chunkSize?: number;
 }
 
-const LOGITS_PER_CHUNK = 1 << 23;
+const LOGITS_PER_CHUNK = 1 << 21;
 
 /**
  * Mean cross-entropy of `x @ weightᵀ (+ bias)` (x (..., D), weight (V, D)) against integer targets (...),
