@@ -34,7 +34,7 @@ class Block(nn.Module):
         s = k.shape[2]
         att = (q @ k.transpose(-1, -2)) / math.sqrt(d // self.h)
         if t > 1:
-            mask = torch.ones(t, s, dtype=torch.bool).tril(s - t)
+            mask = torch.ones(t, s, dtype=torch.bool, device=att.device).tril(s - t)
             att = att.masked_fill(~mask, float("-inf"))
         y = (att.softmax(-1) @ v).transpose(1, 2).reshape(b, t, d)
         x = x + self.c_proj(y)
@@ -49,7 +49,7 @@ class GPT(nn.Module):
         self.ln_f = nn.LayerNorm(dim)
 
     def forward(self, idx, caches=None, past=0):
-        x = self.wte(idx) + self.wpe(torch.arange(past, past + idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(past, past + idx.shape[1], device=idx.device))
         for i, blk in enumerate(self.h):
             x = blk(x, None if caches is None else caches[i])
         return self.ln_f(x) @ self.wte.weight.T

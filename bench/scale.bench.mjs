@@ -164,7 +164,7 @@ async function child(spec, workload) {
   }
   if (losses.length) result.losses = losses;
   // TF.js's WebGPU buffer pool keeps what it allocated: its size after the run is the peak.
-  const gpuBytes = tf.memory().numBytesInGPUAllocated;
+  const gpuBytes = tf.memory().numBytesAllocatedInGPU;
   if (gpuBytes !== undefined) result.gpuMB = fmtMB(gpuBytes);
   const heap = core.wasmHeapStats();
   result.wasmHeapMB = fmtMB(heap?.heapBytes);
@@ -175,7 +175,8 @@ async function child(spec, workload) {
 
 function torch(threads, only) {
   const cfg = { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2, positions: POSITIONS, genTokens: GEN_TOKENS };
-  return runTorch('scale_torch.py', { ...cfg, threads, only });
+  // TK_BENCH_TORCH_DEVICE=cuda: PyTorch on the GPU (bench/gpu.sh).
+  return runTorch('scale_torch.py', { ...cfg, threads, only, device: env.TK_BENCH_TORCH_DEVICE ?? 'cpu' });
 }
 
 async function main() {

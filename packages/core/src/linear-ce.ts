@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+import { hostView } from './backend/host-memory.js';
 import { InvalidArgumentError, ShapeError } from './errors.js';
-import { IGNORE_INDEX, matMul, matMulTransposed, transpose2d } from './ops.js';
-import { concatRows, rowBlock, rowsPerBinding } from './row-blocks.js';
+import { crossEntropy, IGNORE_INDEX, matMul, matMulTransposed, transpose2d } from './ops.js';
+import { bindingBytes, concatRows, rowBlock, rowsPerBinding } from './row-blocks.js';
 
 /*
  * The vocabulary projection and its cross-entropy as one op, chunked over the vocabulary, so the (N, V)
@@ -18,11 +19,18 @@ export interface LinearCrossEntropyOptions {
   /** (V) added to the logits. */
   bias?: tf.Tensor;
   ignoreIndex?: number;
-  /** Vocabulary entries a chunk (default: about 8M logits a chunk, at least 256). */
+  /** Vocabulary entries a chunk (default: about 2M logits, 8 MB, a chunk; at least 256). */
   chunkSize?: number;
 }
 
-const LOGITS_PER_CHUNK = 1 << 23;
+const LOGITS_PER_CHUNK = 1 << 21;
+/**
+ * Up to this many logits (256 MB) that also fit one binding, the plain product + crossEntropy runs: the
+ * fused path recomputes the logits in its backward (one more N × D × V product) in smaller products, which
+ * measured 47 → 69 s for a GPT-2 step's loss on wasm for −10% heap. Chunks are for logits that would not
+ * fit (WebGPU's 128 MiB binding, larger batches), as Liger trades that product for the memory.
+ */
+const UNCHUNKED_LOGITS = 1 << 26;
 
 /**
  * Mean cross-entropy of `x @ weightᵀ (+ bias)` (x (..., D), weight (V, D)) against integer targets (...),
@@ -51,6 +59,16 @@ export function linearCrossEntropy(
   }
   if (chunkSize !== undefined && !(Number.isInteger(chunkSize) && chunkSize >= 1)) {
     throw new InvalidArgumentError(`linearCrossEntropy: chunkSize must be an integer >= 1, got ${chunkSize}`);
+  }
+  if (
+    chunkSize === undefined &&
+    n * v <= UNCHUNKED_LOGITS &&
+    n * v * 4 <= bindingBytes() &&
+    rowsPerBinding(weight) === Number.POSITIVE_INFINITY
+  ) {
+    const w2 = weight as tf.Tensor2D;
+    const product = transposed ? matMulTransposed(flatX, w2) : matMul(flatX, w2);
+    return crossEntropy(bias ? product.add(bias) : product, targets, ignoreIndex);
   }
   // On WebGPU a chunk of a (V, D) weight must also fit one storage binding (row-blocks.ts).
   const chunk = Math.min(
@@ -141,6 +159,14 @@ function fused(transposed: boolean, chunk: number, v: number): Fused {
         const shift = sLse.sub(tf.log(scale)).expandDims(1);
         let dx = tf.zerosLike(sx) as tf.Tensor2D;
         const dw: tf.Tensor[] = [];
+        // cpu/wasm: a (V, D) weight's gradient is filled chunk by chunk in place, so the chunks and their
+        // concatenation never coexist (two table-sized tensors at GPT-2's head).
+        let inPlace: tf.Tensor | undefined =
+          transposed && starts.length > 1 ? tf.zeros([v, sx.shape[1]]) : undefined;
+        if (inPlace && !hostView(inPlace)) {
+          inPlace.dispose();
+          inPlace = undefined;
+        }
         const db: tf.Tensor[] = [];
         for (const c0 of starts) {
           const [ndx, dwc, dbc] = tf.tidy(() => {
@@ -157,12 +183,17 @@ function fused(transposed: boolean, chunk: number, v: number): Fused {
           });
           dx.dispose();
           dx = ndx as tf.Tensor2D;
-          dw.push(dwc!);
+          if (inPlace) {
+            const values = dwc!.dataSync();
+            hostView(inPlace)!.set(values, c0 * sx.shape[1]); // the view after the read, which may allocate
+            dwc!.dispose();
+          } else dw.push(dwc!);
           db.push(dbc!);
         }
-        const dW = dw.length === 1 ? dw[0]! : transposed ? concatRows(dw) : tf.concat(dw, 1);
+        const dW = inPlace ?? (dw.length === 1 ? dw[0]! : transposed ? concatRows(dw) : tf.concat(dw, 1));
         const dB = db.length === 1 ? db[0]! : tf.concat(db, 0);
-        if (dw.length > 1) tf.dispose([...dw, ...db]);
+        if (dw.length > 1) tf.dispose(dw);
+        if (db.length > 1) tf.dispose(db);
         tf.dispose([scale, shift]);
         const grads = [dx, dW, tf.zerosLike(st), tf.zerosLike(sWeights)];
         if (sb) grads.push(dB);

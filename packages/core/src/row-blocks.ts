@@ -6,11 +6,17 @@ import { concatRowsOnDevice, copyRowsOnDevice, webgpuDeviceState } from './backe
  * default binding is 128 MiB, and lavapipe's adapter allows no more) are read in row blocks that each fit.
  */
 
+/** The bytes one storage binding may hold: WebGPU's maxStorageBufferBindingSize, Infinity off WebGPU. */
+export function bindingBytes(): number {
+  const dev = tf.getBackend() === 'webgpu' ? webgpuDeviceState() : undefined;
+  return dev ? dev.maxStorageBufferBindingSize : Number.POSITIVE_INFINITY;
+}
+
 /** Rows a block of `t` may have to fit one storage binding; Infinity off WebGPU or when all of `t` fits. */
 export function rowsPerBinding(t: tf.Tensor): number {
-  const dev = tf.getBackend() === 'webgpu' ? webgpuDeviceState() : undefined;
-  if (!dev || t.size * 4 <= dev.maxStorageBufferBindingSize) return Number.POSITIVE_INFINITY;
-  return Math.max(1, Math.floor(dev.maxStorageBufferBindingSize / (4 * (t.size / t.shape[0]!))));
+  const limit = bindingBytes();
+  if (t.size * 4 <= limit) return Number.POSITIVE_INFINITY;
+  return Math.max(1, Math.floor(limit / (4 * (t.size / t.shape[0]!))));
 }
 
 /** Rows [begin, begin + size) of `t`; a device copy where `t` is over the binding limit. */
