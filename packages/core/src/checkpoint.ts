@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from './activations.js';
 import { SIZE_LIMITS } from './config.js';
-import { fetchBytes, isPlainFileName } from './download.js';
+import { type DownloadLimits, fetchBytes, isPlainFileName } from './download.js';
 import { isNode } from './env.js';
 import { CheckpointError, CheckpointMismatchError, listFirst } from './errors.js';
 import type { Module } from './module.js';
@@ -221,7 +221,8 @@ export interface LoadedCheckpoint {
 /** What a load's `check` sees of each stored tensor, before anything is decoded. */
 export type CheckedEntry = Pick<SafetensorsEntry, 'name' | 'dtype' | 'shape'>;
 
-export interface LoadCheckpointOptions extends Pick<ReadSafetensorsOptions, 'filter'> {
+/** `DownloadLimits` apply to a base-URL source (a HubRepo carries its own). */
+export interface LoadCheckpointOptions extends Pick<ReadSafetensorsOptions, 'filter'>, DownloadLimits {
   /**
    * Called with config.json and every shard's header entries (names, dtypes, shapes) before any tensor is
    * decoded: a family's loader throws here when the config is out of bounds, would not fit the backend, or
@@ -235,7 +236,8 @@ export async function loadCheckpoint(
   source: CheckpointSource,
   options: LoadCheckpointOptions = {},
 ): Promise<LoadedCheckpoint> {
-  const files = openSource(source);
+  const { connectTimeoutMs, idleTimeoutMs, maxBytes } = options;
+  const files = openSource(source, { connectTimeoutMs, idleTimeoutMs, maxBytes });
   const config = parseConfig(await need(files, CONFIG_FILE), `${files.where}/${CONFIG_FILE}`);
   const bytesOf = await weightFiles(files);
   // A pytorch_model.bin shard is unpickled once: its tensors serve the check and the decode.
@@ -483,7 +485,7 @@ async function missing(files: Files, name: string): Promise<Error> {
   return new CheckpointError(`checkpoint ${files.where} has no ${name}${listing}`);
 }
 
-function openSource(source: CheckpointSource): Files {
+function openSource(source: CheckpointSource, limits: DownloadLimits = {}): Files {
   if (typeof source !== 'string' && (typeof source !== 'object' || source === null))
     throw new CheckpointError(
       `a checkpoint source is a folder path, URL, Map/record of files or File list, got ${source === null ? 'null' : typeof source}`,
@@ -491,9 +493,9 @@ function openSource(source: CheckpointSource): Files {
   if (typeof source === 'string' || source instanceof URL) {
     const url = typeof source === 'string' ? parseUrl(source) : source;
     if (url?.protocol === 'file:') return folder(decodeURIComponent(url.pathname));
-    if (url) return remote(url.href);
+    if (url) return remote(url.href, limits);
     if (isNode()) return folder(source as string);
-    return remote(new URL(source as string, globalThis.location?.href).href);
+    return remote(new URL(source as string, globalThis.location?.href).href, limits);
   }
   if (isFiles(source)) return source;
   return inMemory(source);
@@ -535,13 +537,13 @@ function folder(dir: string): Files {
   };
 }
 
-function remote(baseUrl: string): Files {
+function remote(baseUrl: string, limits: DownloadLimits): Files {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   return {
     where: base.slice(0, -1),
     read(name) {
       // Timeouts, a size bound and a cut body as a DownloadError: download.ts.
-      return fetchBytes(base + name, { file: name });
+      return fetchBytes(base + name, { ...limits, file: name });
     },
     async list() {
       return undefined;

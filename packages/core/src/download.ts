@@ -135,8 +135,14 @@ export async function readBody(
     fail(`Content-Length ${announced} differs from the expected size ${options.expectedSize}`);
   const limit = options.maxBytes ?? defaultMaxBytes(options.file);
   let expected = options.expectedSize ?? announced;
-  if (expected !== undefined && expected > limit && options.expectedSize === undefined)
-    fail(`${expected} bytes announced, more than the ${limit}-byte limit for ${options.file}`);
+  // The Hub's own size (X-Linked-Size) may pass the text-file default (a large LFS JSON), never an explicit
+  // maxBytes or the binary bound: the buffer is allocated at that size before the first byte.
+  const bound =
+    options.expectedSize !== undefined && options.maxBytes === undefined
+      ? Math.max(limit, BINARY_FILE_LIMIT)
+      : limit;
+  if (expected !== undefined && expected > bound)
+    fail(`${expected} bytes announced, more than the ${bound}-byte limit for ${options.file}`);
   const isSafetensors = options.file.endsWith('.safetensors');
   const body = res.body;
   if (!body) {

@@ -299,7 +299,15 @@ export class HubRepo implements CheckpointFiles {
       await res.body?.cancel().catch(() => {});
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
-        const next = new URL(location, url).href;
+        const next = URL.canParse(location, url) ? new URL(location, url).href : undefined;
+        if (!next)
+          throw new DownloadError(
+            `fetching ${url} failed: HTTP ${res.status} to a bad Location ${JSON.stringify(location)}`,
+            {
+              url,
+              status: res.status,
+            },
+          );
         if (new URL(next).origin === new URL(url).origin && !res.headers.get('x-linked-etag')) {
           url = next;
           continue;
