@@ -134,6 +134,7 @@ function architecture(m: DistilBertTaskModel): string {
 }
 
 const FAMILY: Family<DistilBertTaskModel, DistilBertConfig> = {
+  name: 'DistilBERT',
   prefix: 'distilbert',
   backboneRoots: ['embeddings', 'transformer'],
   configFromHF: distilBertConfigFromHF,

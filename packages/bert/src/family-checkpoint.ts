@@ -3,6 +3,8 @@ import {
   CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
+  checkFileHolds,
+  checkParameterBudget,
   type HFConfig,
   listFirst,
   loadCheckpoint,
@@ -17,6 +19,7 @@ import {
   tokenizerFiles,
   tokenizerFromFiles,
 } from '@transformer-kit/tokenizer';
+import { type BertConfig, bertParameterCount } from './model.js';
 
 /*
  * The loader and saver the BERT-like families share (DistilBERT, RoBERTa): each brings its name table,
@@ -66,7 +69,9 @@ export interface FamilyLoadOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface Family<M extends Module, C> {
+export interface Family<M extends Module, C extends BertConfig> {
+  /** The family's name in messages ('DistilBERT', 'RoBERTa'). */
+  name: string;
   /** The backbone's attribute and HF prefix ('distilbert', 'roberta'). */
   prefix: string;
   /** Top-level HF module names of a bare backbone file (embeddings, encoder, …). */
@@ -98,13 +103,22 @@ function normalizeNames(
 }
 
 /** Reads a folder/URL/files/Hub repo, builds the model and loads it; disposes everything it made on failure. */
-export async function loadFamily<M extends Module, C>(
+export async function loadFamily<M extends Module, C extends BertConfig>(
   family: Family<M, C>,
   source: CheckpointSource,
   build: (config: C, hf: HFConfig) => M,
   options: FamilyLoadOptions = {},
 ): Promise<M> {
-  const { config: hf, tensors: raw } = await loadCheckpoint(source);
+  // As BERT's loader: sized from config.json and the file's header before any tensor is made; the backbone
+  // must be in the file (a pooler or head may start fresh) and backbone + a pooler must fit the backend.
+  const { config: hf, tensors: raw } = await loadCheckpoint(source, {
+    check: (config, entries) => {
+      const c = family.configFromHF(config);
+      const params = bertParameterCount(c);
+      checkParameterBudget(family.name, params + c.hiddenSize * (c.hiddenSize + 1));
+      checkFileHolds(family.name, params, entries);
+    },
+  });
   let model: M | undefined;
   try {
     model = build(family.configFromHF(hf), hf);

@@ -92,6 +92,7 @@ function architecture(m: RobertaTaskModel): string {
 }
 
 const FAMILY: Family<RobertaTaskModel, BertConfig> = {
+  name: 'RoBERTa',
   prefix: 'roberta',
   backboneRoots: ['embeddings', 'encoder', 'pooler'],
   configFromHF: robertaConfigFromHF,
