@@ -10,10 +10,7 @@ export {
   loadBertForTokenClassification,
   loadBertModel,
   loadPretrained,
-  loadSequenceClassifier,
   type Pretrained,
-  type SequenceClassifierFolderOptions,
-  type SequenceClassifierFromFolder,
   savePretrained,
 } from './checkpoint.js';
 export {
@@ -105,6 +102,16 @@ export {
   type SentenceEncoderOptions,
   semanticSearch,
 } from './sentence.js';
+export {
+  CLASSIFIER_MODEL_TYPES,
+  type ClassifierModelType,
+  classifierModelType,
+  type FolderSequenceClassifier,
+  loadSequenceClassifier,
+  type SequenceClassifierFolderOptions,
+  type SequenceClassifierFromFolder,
+  saveSequenceClassifier,
+} from './sequence-classifier.js';
 export {
   BertForMaskedLM,
   BertForSequenceClassification,
