@@ -13,7 +13,6 @@ import {
   type HFConfig,
   type HubOptions,
   hfLabels,
-  InvalidArgumentError,
   listFirst,
   loadCheckpoint,
   loadEntries,
