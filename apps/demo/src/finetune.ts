@@ -22,6 +22,7 @@ import {
   type FolderSequenceClassifier,
   fineTuneLoop,
   loadSequenceClassifier,
+  maxSequenceLength,
   robertaConfigFromHF,
   type SequenceClassifier,
   saveSequenceClassifier,
@@ -305,7 +306,8 @@ export class FineTuneExperiment {
   }
 
   get maxLength(): number {
-    return Math.min(this.settings.maxLength, this.model.config.maxPositions);
+    // RoBERTa's positions start after its padding id: fewer tokens than position rows.
+    return Math.min(this.settings.maxLength, maxSequenceLength(this.model.config));
   }
 
   #newLoop(): TrainingLoop<Example[]> {
