@@ -10,6 +10,7 @@ import {
   type BertModel,
   bertConfig,
   encodePretrained,
+  encodeTexts,
   estimateTrainingBytes,
   fineTuneLoop,
   loadBertForSequenceClassification,
@@ -133,6 +134,24 @@ describe('encodePretrained', () => {
     expect(same(ev(back.model as BertForSequenceClassification).forward(x), model.forward(x))).toBe(0);
     model.dispose();
     back.model.dispose();
+  });
+});
+
+describe("encodeTexts pads with the tokenizer's pad token", () => {
+  it('<pad> (id 1) for a RoBERTa vocabulary without [PAD]; [PAD] for WordPiece', () => {
+    const letters = [...'abcdefghijklmnopqrstuvwxyz'];
+    const vocab = Object.fromEntries(
+      ['<s>', '<pad>', '</s>', '<unk>', '<mask>', 'Ġ', ...letters].map((t, i) => [t, i]),
+    );
+    const r = encodeTexts(Tokenizer.roberta(vocab, []), ['ab', 'abcd'], 16);
+    expect(r.inputIds).toEqual([
+      [0, 6, 7, 2, 1, 1],
+      [0, 6, 7, 8, 9, 2],
+    ]);
+    expect(r.attentionMask[0]).toEqual([1, 1, 1, 1, 0, 0]);
+    const w = encodeTexts(Tokenizer.wordPiece(VOCAB), ['a', 'a b'], 16, 8);
+    expect(w.inputIds[0]!.length).toBe(8);
+    expect(w.inputIds[0]!.slice(3)).toEqual(Array(5).fill(VOCAB.indexOf('[PAD]')));
   });
 });
 
