@@ -9,13 +9,12 @@ import * as tf from '@tensorflow/tfjs';
 import { setRecompute } from '@transformer-kit/attention';
 import {
   type BertConfig,
-  BertForSequenceClassification,
   bertConfigFromHF,
   type ClassifierModelType,
   classifierModelType,
   distilBertConfigFromHF,
   type Example,
-  encodePretrained,
+  encodeSequenceClassifier,
   encodeTexts,
   estimateTrainingBytes,
   evaluateClassifier,
@@ -362,8 +361,6 @@ export class FineTuneExperiment {
 
   /** Probabilities and every layer's attention for one sentence (the page's heatmaps). */
   classify(text: string): Promise<Classification> {
-    if (!(this.model instanceof BertForSequenceClassification))
-      throw new InvalidArgumentError('the attention view is for BERT classifiers');
     return classifyWithAttention(this.model, this.tokenizer, text);
   }
 
@@ -389,9 +386,7 @@ export class FineTuneExperiment {
 
   /** The same folder as bytes by file name (the page's downloads; loadable again as a checkpoint source). */
   encode(): Promise<Map<string, Uint8Array>> {
-    if (!(this.model instanceof BertForSequenceClassification))
-      throw new InvalidArgumentError('the page downloads BERT folders only (save() writes every family)');
-    return encodePretrained(this.model, { tokenizer: this.tokenizer });
+    return encodeSequenceClassifier(this.model, { tokenizer: this.tokenizer });
   }
 
   dispose(): void {

@@ -7,14 +7,17 @@ import {
   DistilBertForSequenceClassification,
   loadDistilBertPretrained,
   loadRobertaPretrained,
+  loadSequenceClassifier,
   RobertaForSequenceClassification,
 } from '@transformer-kit/bert';
 import { initBackend } from '@transformer-kit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeHub, startFakeHub } from '../../../packages/core/test/hub-server.js';
 import { main, parseOptions } from '../src/cli.js';
+import { DEFAULT_SETTINGS, FineTuneExperiment, predictProbs } from '../src/finetune.js';
 import { runFineTune } from '../src/finetune-cli.js';
 import type { Output } from '../src/io.js';
+import { readLabelledTable, splitData } from '../src/table.js';
 
 // `pnpm demo finetune` on DistilBERT and RoBERTa folders (tiny MLM checkpoints from the bert package's
 // fixtures, with a WordPiece / byte-level BPE tokenizer) and on a Hub id served from 127.0.0.1: config.json's
@@ -125,6 +128,34 @@ describe('pnpm demo finetune: the folder decides the family (wasm)', () => {
     const r2 = await runFineTune(opts2, again);
     expect(r2.newHead).toBe(false);
     expect(r2.reloadIdentical).toBe(true);
+  });
+
+  it("the page's calls: a RoBERTa experiment classifies with attention maps and its download reloads identically", async () => {
+    const split = splitData(readLabelledTable(readFileSync(csv, 'utf8'), 'words.csv'), 0.2, 0);
+    const before = tf.memory().numTensors;
+    const exp = await FineTuneExperiment.create(FAMILIES[1].from, split, {
+      ...DEFAULT_SETTINGS,
+      maxLength: 64,
+    });
+    try {
+      expect(exp.maxLength).toBe(24); // 26 position rows less RoBERTa's padding offset
+      const c = await exp.classify('so good');
+      expect(c.labels).toEqual(['negative', 'positive']);
+      expect(c.attention.layers).toHaveLength(2);
+      expect(c.attention.numHeads).toBe(4);
+      expect(c.tokens[0]).toBe('<s>');
+      const back = await loadSequenceClassifier(await exp.encode(), { labels: split.labels });
+      expect(back.modelType).toBe('roberta');
+      expect(back.newHead).toBe(false);
+      const rows = split.validation.slice(0, 5);
+      expect(await predictProbs(back.model, back.tokenizer!, rows, exp.maxLength)).toEqual(
+        await exp.predict(rows),
+      );
+      back.model.dispose();
+    } finally {
+      exp.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('--lora on a non-BERT folder is one line and exit 2', async () => {

@@ -5,12 +5,14 @@ import {
   type CheckpointSource,
   checkFileHolds,
   checkParameterBudget,
+  encodeCheckpoint,
   type HFConfig,
   listFirst,
   loadCheckpoint,
   loadEntries,
   type Module,
   readOptionalFiles,
+  type SaveCheckpointOptions,
   saveCheckpoint,
 } from '@transformer-kit/core';
 import {
@@ -156,16 +158,12 @@ export async function loadFamily<M extends Module, C extends BertConfig>(
   }
 }
 
-/** Writes config.json (architectures + `config`, id2label for classifiers), model.safetensors and tokenizer files. */
-export async function saveFamily(
+/** config.json (architectures + `config`, id2label for classifiers) and HF tensors; the caller disposes. */
+function familyCheckpoint(
   entries: HFEntry[],
-  dir: string,
   config: HFConfig,
-  {
-    tokenizer,
-    id2label,
-  }: { tokenizer?: Tokenizer | undefined; id2label?: Record<number, string> | undefined } = {},
-): Promise<void> {
+  { tokenizer, id2label }: FamilySaveOptions,
+): { checkpoint: SaveCheckpointOptions; dispose: () => void } {
   const full: HFConfig = { ...config };
   if (id2label) {
     full.id2label = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [String(k), v]));
@@ -173,15 +171,50 @@ export async function saveFamily(
   }
   const tensors: Record<string, tf.Tensor> = {};
   for (const e of entries) tensors[e.hf] = e.transpose ? tf.transpose(e.param) : e.param;
-  try {
-    await saveCheckpoint(dir, {
+  return {
+    checkpoint: {
       config: full,
       tensors,
       metadata: { format: 'pt' },
       ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
-    });
+    },
+    dispose: () => {
+      for (const e of entries) if (e.transpose) tensors[e.hf]!.dispose();
+    },
+  };
+}
+
+export interface FamilySaveOptions {
+  tokenizer?: Tokenizer | undefined;
+  id2label?: Record<number, string> | undefined;
+}
+
+/** Writes config.json, model.safetensors and tokenizer files, each atomically. */
+export async function saveFamily(
+  entries: HFEntry[],
+  dir: string,
+  config: HFConfig,
+  options: FamilySaveOptions = {},
+): Promise<void> {
+  const { checkpoint, dispose } = familyCheckpoint(entries, config, options);
+  try {
+    await saveCheckpoint(dir, checkpoint);
   } finally {
-    for (const e of entries) if (e.transpose) tensors[e.hf]!.dispose();
+    dispose();
+  }
+}
+
+/** The files saveFamily writes, as bytes by file name (a Map is a checkpoint source). */
+export async function encodeFamily(
+  entries: HFEntry[],
+  config: HFConfig,
+  options: FamilySaveOptions = {},
+): Promise<Map<string, Uint8Array>> {
+  const { checkpoint, dispose } = familyCheckpoint(entries, config, options);
+  try {
+    return await encodeCheckpoint(checkpoint);
+  } finally {
+    dispose();
   }
 }
 

@@ -27,6 +27,7 @@ export {
   distilBertConfigFromHF,
   distilBertConfigToHF,
   distilBertParameterNames,
+  encodeDistilBertPretrained,
   loadDistilBertForMaskedLM,
   loadDistilBertForSequenceClassification,
   loadDistilBertModel,
@@ -83,6 +84,7 @@ export {
   robertaConfig,
 } from './roberta.js';
 export {
+  encodeRobertaPretrained,
   loadRobertaForMaskedLM,
   loadRobertaForSequenceClassification,
   loadRobertaModel,
@@ -106,6 +108,7 @@ export {
   CLASSIFIER_MODEL_TYPES,
   type ClassifierModelType,
   classifierModelType,
+  encodeSequenceClassifier,
   type FolderSequenceClassifier,
   loadSequenceClassifier,
   type SequenceClassifierFolderOptions,

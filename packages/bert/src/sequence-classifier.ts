@@ -10,6 +10,7 @@ import {
 } from '@transformer-kit/core';
 import type { Tokenizer } from '@transformer-kit/tokenizer';
 import {
+  encodePretrained,
   type LoadOptions,
   loadBertForSequenceClassification,
   loadBertModel,
@@ -18,6 +19,7 @@ import {
 } from './checkpoint.js';
 import { DistilBertForSequenceClassification } from './distilbert.js';
 import {
+  encodeDistilBertPretrained,
   loadDistilBertForSequenceClassification,
   loadDistilBertModel,
   saveDistilBertPretrained,
@@ -25,6 +27,7 @@ import {
 import { familyTokenizer } from './family-checkpoint.js';
 import { RobertaForSequenceClassification } from './roberta.js';
 import {
+  encodeRobertaPretrained,
   loadRobertaForSequenceClassification,
   loadRobertaModel,
   saveRobertaPretrained,
@@ -162,4 +165,14 @@ export function saveSequenceClassifier(
     return saveDistilBertPretrained(model, dir, options);
   if (model instanceof RobertaForSequenceClassification) return saveRobertaPretrained(model, dir, options);
   return savePretrained(model, dir, options);
+}
+
+/** The files saveSequenceClassifier writes, as bytes by file name (a page's download; a Map is a source). */
+export function encodeSequenceClassifier(
+  model: FolderSequenceClassifier,
+  options: { tokenizer?: Tokenizer } = {},
+): Promise<Map<string, Uint8Array>> {
+  if (model instanceof DistilBertForSequenceClassification) return encodeDistilBertPretrained(model, options);
+  if (model instanceof RobertaForSequenceClassification) return encodeRobertaPretrained(model, options);
+  return encodePretrained(model, options);
 }

@@ -10,6 +10,7 @@ import {
   type BertModel,
   bertConfig,
   encodePretrained,
+  encodeSequenceClassifier,
   encodeTexts,
   estimateTrainingBytes,
   fineTuneLoop,
@@ -273,6 +274,13 @@ describe("loadSequenceClassifier: the folder's model_type picks the family", () 
       expect(back.newHead).toBe(false);
       expect(tf.tidy(() => same(ev(back.model).forward(ids), ev(m).forward(ids)))).toBe(0);
       back.model.dispose();
+      // The same files as bytes (the page's download): a Map reloads to the same model.
+      const bytes = await encodeSequenceClassifier(m);
+      expect(JSON.parse(new TextDecoder().decode(bytes.get('config.json')!)).model_type).toBe(f.type);
+      const fromBytes = await loadSequenceClassifier(bytes, { labels });
+      expect(fromBytes.model.constructor).toBe(m.constructor);
+      expect(tf.tidy(() => same(ev(fromBytes.model).forward(ids), ev(m).forward(ids)))).toBe(0);
+      fromBytes.model.dispose();
       m.dispose();
     }
     expect(tf.memory().numTensors).toBe(before);
