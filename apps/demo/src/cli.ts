@@ -38,7 +38,7 @@ Commands:
   classify <text>     classify a sentence with the saved sentiment checkpoint
   sample [prompt]     continue a prompt with the saved GPT checkpoint
   vit                 MAE-pretrain a small ViT on the UCI digits, then fine-tune it vs from scratch
-  finetune            fine-tune a HuggingFace BERT folder on a CSV/TSV of your labels (text[,text_pair],label)
+  finetune            fine-tune a HuggingFace BERT, DistilBERT or RoBERTa folder or Hub id on a CSV/TSV of your labels (text[,text_pair],label)
   finetune-gpt        fine-tune a HuggingFace GPT-2 folder on a plain-text file (held-out perplexity before/after)
 
 Options:
@@ -50,9 +50,10 @@ Options:
   --seed <n>              seed for data split, initialisation and sampling (default: 0)
   --fast                  tiny models, fewer steps: a smoke test (under a minute)
 
-Fine-tuning (pnpm demo finetune --from DIR --data FILE.csv):
-  --from <dir>            HF folder: config.json + model.safetensors + vocab.txt or tokenizer.json
-                          (BertModel, BertForMaskedLM or BertForSequenceClassification)
+Fine-tuning (pnpm demo finetune --from DIR|HUB_ID --data FILE.csv; config.json's model_type picks the family):
+  --from <dir|id>         HF folder or Hub id (cached as huggingface_hub does; HF_ENDPOINT honoured):
+                          config.json + weights + tokenizer.json, vocab.txt or vocab.json + merges.txt
+                          (Bert/DistilBert/Roberta Model, ForMaskedLM or ForSequenceClassification)
   --data <file>           CSV or TSV with a header text[,text_pair],label (or 2-3 columns in that order)
   --label-column <name>   the label column's header name (default: label)
   --epochs <n>            passes over the training split (default: ${DEFAULT_SETTINGS.epochs})

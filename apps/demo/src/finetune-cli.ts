@@ -1,5 +1,6 @@
 /**
- * `pnpm demo finetune --from DIR --data FILE.csv`: fine-tune a HuggingFace BERT folder on the user's labels
+ * `pnpm demo finetune --from DIR|HUB_ID --data FILE.csv`: fine-tune a HuggingFace BERT, DistilBERT or RoBERTa
+ * folder (or Hub repo; config.json's model_type picks the family) on the user's labels
  * with a progress bar and validation accuracy / F1 as it trains, save the result as an HF folder, reload it
  * and check that it predicts the same. Bad input (a missing file, bad data, a folder that is not a BERT
  * with a vocabulary, a batch that cannot fit) is one line on stderr and exit code 2.
@@ -8,13 +9,14 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadSequenceClassifier } from '@transformer-kit/bert';
-import { listFirst } from '@transformer-kit/core';
+import { type CheckpointSource, isHubId, listFirst, resolveSource } from '@transformer-kit/core';
 import { loadLoraAdapter, trainableParameterCount } from '@transformer-kit/lora';
 import { maxAbsDiff } from './checkpoints.js';
 import type { DemoOptions } from './cli.js';
 import {
   DEFAULT_SETTINGS,
   type EvalMetrics,
+  FAMILY_NAMES,
   FineTuneExperiment,
   type FineTuneSettings,
   inspectFolder,
@@ -66,14 +68,16 @@ export function checkFineTuneInputs(opts: DemoOptions): void {
   const f = opts.finetune;
   if (!f.from)
     throw new UsageError(
-      'finetune needs --from DIR: a HuggingFace BERT folder (config.json, model.safetensors, vocab.txt)',
+      'finetune needs --from DIR or a Hub id: a HuggingFace BERT, DistilBERT or RoBERTa folder (config.json, weights, vocabulary)',
     );
   if (!f.data) throw new UsageError('finetune needs --data FILE: a CSV/TSV with text[,text_pair],label');
   const from = resolve(f.from);
-  if (!existsSync(from) || !statSync(from).isDirectory())
-    throw new UsageError(`--from ${from}: no such folder`);
-  if (!existsSync(join(from, 'config.json')))
-    throw new UsageError(`--from ${from}: no config.json there (is it a HuggingFace model folder?)`);
+  if (existsSync(from)) {
+    if (!statSync(from).isDirectory()) throw new UsageError(`--from ${from}: not a folder`);
+    if (!existsSync(join(from, 'config.json')))
+      throw new UsageError(`--from ${from}: no config.json there (is it a HuggingFace model folder?)`);
+  } else if (!isHubId(f.from))
+    throw new UsageError(`--from ${from}: no such folder (nor a Hub id such as 'distilbert-base-uncased')`);
   const data = resolve(f.data);
   if (!existsSync(data) || !statSync(data).isFile()) throw new UsageError(`--data ${data}: no such file`);
   if (f.save !== undefined && (f.lora === undefined || !['adapter', 'merged'].includes(f.save)))
@@ -111,7 +115,17 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineTuneReport> {
   checkFineTuneInputs(opts);
   const f = opts.finetune;
-  const from = resolve(f.from!);
+  // A local folder, else a Hub id (core's cache and HF_ENDPOINT); the files download as they are read.
+  const local = existsSync(resolve(f.from!));
+  const from = local ? resolve(f.from!) : f.from!;
+  const source: CheckpointSource = local
+    ? from
+    : await resolveSource(from, {
+        onProgress: (p) => {
+          if (p.total !== undefined && p.loaded === p.total)
+            out.log(`   ${p.cached ? 'cached' : 'downloaded'}: ${from}/${p.file} (${p.total} bytes)`);
+        },
+      });
   const dataPath = resolve(f.data!);
   const data = readLabelledTable(
     readFileSync(dataPath, 'utf8'),
@@ -119,7 +133,8 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
     f.labelColumn ? { labelColumn: f.labelColumn } : {},
   );
   const split = splitData(data, 0.2, opts.seed);
-  const info = await inspectFolder(from);
+  const info = await inspectFolder(source);
+  const family = FAMILY_NAMES[info.modelType];
   const c = info.config;
   const settings: FineTuneSettings = {
     epochs: f.epochs ?? DEFAULT_SETTINGS.epochs,
@@ -149,13 +164,13 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
     `   split: ${split.train.length} train / ${split.validation.length} validation (seeded shuffle, seed ${opts.seed}); majority class '${split.majority.label}' scores ${pct(split.majority.accuracy)}`,
   );
   out.log(
-    `   BERT: ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads, vocabulary ${c.vocabSize} (${info.vocabulary})`,
+    `   ${family}: ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads, vocabulary ${c.vocabSize} (${info.vocabulary})`,
   );
   const plan = planMemory(c, data.labels.length, settings, tf.getBackend());
   if (!plan.fits) throw new UsageError(plan.message);
   out.log(`   memory: ${plan.message}`);
 
-  const exp = await FineTuneExperiment.create(from, split, settings, (w) => out.log(`   note: ${w}`));
+  const exp = await FineTuneExperiment.create(source, split, settings, (w) => out.log(`   note: ${w}`));
   try {
     out.log(
       `   head: ${exp.info.newHead ? `new [CLS] classifier for ${split.labels.length} labels` : "the folder's own classifier (same labels)"}; ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters${settings.lora !== undefined ? ` (LoRA r ${settings.lora} on query/value: ${(trainableParameterCount(exp.model).trainable / 1e6).toFixed(3)}M train)` : ''}; batch ${settings.batchSize}${settings.accumulationSteps > 1 ? ` × ${settings.accumulationSteps} accumulated` : ''}, ${settings.epochs} epochs = ${exp.loop.totalSteps} steps, AdamW lr ${settings.lr}, max length ${exp.maxLength}`,
@@ -189,7 +204,7 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
     out.log(`   Validation on ${split.validation.length} held-out rows:`);
     out.log(`   ${'model'.padEnd(30)}${'accuracy'.padStart(9)}${'F1'.padStart(8)}`);
     out.log(
-      `   ${'fine-tuned BERT'.padEnd(30)}${pct(final.accuracy).padStart(9)}${final.f1.toFixed(3).padStart(8)}`,
+      `   ${`fine-tuned ${family}`.padEnd(30)}${pct(final.accuracy).padStart(9)}${final.f1.toFixed(3).padStart(8)}`,
     );
     out.log(
       `   ${`majority class (${split.majority.label})`.padEnd(30)}${pct(split.majority.accuracy).padStart(9)}`,
@@ -205,7 +220,7 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
     const asAdapter = savesAdapter(f);
     const dir = outDir(opts);
     await exp.save(dir, { as: asAdapter ? 'adapter' : 'merged', baseModel: from });
-    const reloaded = await loadSequenceClassifier(asAdapter ? from : dir, {
+    const reloaded = await loadSequenceClassifier(asAdapter ? source : dir, {
       labels: split.labels,
       seed: settings.seed,
     });
@@ -222,7 +237,7 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
       out.log(
         asAdapter
           ? `   saved: ${dir} (PEFT adapter: adapter_config.json, adapter_model.safetensors; base ${from})`
-          : `   saved: ${dir} (config.json with id2label, model.safetensors, tokenizer.json, vocab.txt${settings.lora !== undefined ? '; LoRA merged' : ''})`,
+          : `   saved: ${dir} (config.json with id2label, model.safetensors, tokenizer files${settings.lora !== undefined ? '; LoRA merged' : ''})`,
       );
       out.log(
         `   reloaded: ${identical ? 'identical' : 'DIFFERENT'} predictions on all ${before.length} validation rows (max |Δp| = ${maxDiff})`,

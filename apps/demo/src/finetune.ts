@@ -9,23 +9,29 @@ import * as tf from '@tensorflow/tfjs';
 import { setRecompute } from '@transformer-kit/attention';
 import {
   type BertConfig,
-  type BertForSequenceClassification,
   bertConfigFromHF,
+  type ClassifierModelType,
+  classifierModelType,
+  distilBertConfigFromHF,
   type Example,
-  encodePretrained,
+  encodeSequenceClassifier,
   encodeTexts,
   estimateTrainingBytes,
   evaluateClassifier,
+  type FolderSequenceClassifier,
   fineTuneLoop,
   loadSequenceClassifier,
-  savePretrained,
+  maxSequenceLength,
+  robertaConfigFromHF,
+  type SequenceClassifier,
+  saveSequenceClassifier,
   type TrainingMemory,
 } from '@transformer-kit/bert';
 import {
   CheckpointMismatchError,
   type CheckpointSource,
   CONFIG_FILE,
-  checkModelType,
+  InvalidArgumentError,
   parseConfig,
   readCheckpointFile,
   readOptionalFiles,
@@ -77,6 +83,8 @@ export const DEFAULT_SETTINGS: FineTuneSettings = {
 
 /** What a folder is, read from config.json and the file list before any weight is loaded. */
 export interface FolderInfo {
+  /** config.json's model_type: the family that fine-tunes (bert, distilbert, roberta). */
+  modelType: ClassifierModelType;
   architecture: string;
   config: BertConfig;
   /** The folder's id2label when it is a classifier. */
@@ -84,29 +92,50 @@ export interface FolderInfo {
   vocabulary: string;
 }
 
+/** Each family's config reader (bert's), by model_type. */
+const CONFIG_FROM_HF = {
+  bert: bertConfigFromHF,
+  distilbert: distilBertConfigFromHF,
+  roberta: robertaConfigFromHF,
+} as const;
+
+/** The family's name in the CLI's lines. */
+export const FAMILY_NAMES: Record<ClassifierModelType, string> = {
+  bert: 'BERT',
+  distilbert: 'DistilBERT',
+  roberta: 'RoBERTa',
+};
+
 /**
- * Checks a folder for fine-tuning: a BERT config.json (another model_type is a CheckpointMismatchError) and
- * a vocabulary (tokenizer.json or vocab.txt). The vocabulary's size is checked against the embedding table
- * when the model loads (bert's loadSequenceClassifier).
+ * Checks a folder (or Hub repo) for fine-tuning: a config.json whose model_type is bert, distilbert or
+ * roberta (another is a CheckpointMismatchError; none is read as BERT) and a vocabulary (tokenizer.json,
+ * vocab.txt, or vocab.json + merges.txt). The vocabulary's size is checked against the embedding table when
+ * the model loads (bert's loadSequenceClassifier).
  */
 export async function inspectFolder(source: CheckpointSource): Promise<FolderInfo> {
   const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
-  if (hf.model_type !== 'bert') {
-    checkModelType(hf, 'bert');
+  if (hf.model_type === undefined)
     throw new CheckpointMismatchError(
-      `config.json has no model_type; fine-tuning here needs a BERT folder (model_type 'bert')`,
+      `config.json has no model_type; fine-tuning here needs model_type 'bert', 'distilbert' or 'roberta'`,
     );
-  }
-  const config = bertConfigFromHF(hf);
+  const modelType = classifierModelType(hf);
+  const config = CONFIG_FROM_HF[modelType](hf);
   const files = await readOptionalFiles(source, TOKENIZER_FILES);
-  const vocabulary = files['tokenizer.json'] ? 'tokenizer.json' : files['vocab.txt'] ? 'vocab.txt' : '';
+  const vocabulary = files['tokenizer.json']
+    ? 'tokenizer.json'
+    : files['vocab.txt']
+      ? 'vocab.txt'
+      : files['vocab.json'] && files['merges.txt']
+        ? 'vocab.json, merges.txt'
+        : '';
   if (!vocabulary)
     throw new CheckpointMismatchError(
-      'the folder has no vocabulary: a BERT folder needs vocab.txt or tokenizer.json next to config.json',
+      `the folder has no vocabulary: a ${FAMILY_NAMES[modelType]} folder needs tokenizer.json, vocab.txt or vocab.json + merges.txt next to config.json`,
     );
   const id2label = hf.id2label as Record<string, string> | undefined;
   const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? 'BertModel');
   return {
+    modelType,
     architecture: arch,
     config,
     vocabulary,
@@ -214,7 +243,7 @@ export class FineTuneExperiment {
   readonly losses: number[] = [];
 
   private constructor(
-    readonly model: BertForSequenceClassification,
+    readonly model: FolderSequenceClassifier,
     readonly tokenizer: Tokenizer,
     readonly split: DataSplit,
     public settings: FineTuneSettings,
@@ -230,7 +259,11 @@ export class FineTuneExperiment {
     settings: FineTuneSettings,
     onWarning: (message: string) => void = () => {},
   ): Promise<FineTuneExperiment> {
-    await inspectFolder(source);
+    const info = await inspectFolder(source);
+    if (settings.lora !== undefined && info.modelType !== 'bert')
+      throw new InvalidArgumentError(
+        `LoRA fine-tuning here is for BERT folders; this is a ${FAMILY_NAMES[info.modelType]} folder (drop --lora for full fine-tuning)`,
+      );
     const loaded = await loadSequenceClassifier(source, {
       labels: split.labels,
       seed: settings.seed,
@@ -272,7 +305,8 @@ export class FineTuneExperiment {
   }
 
   get maxLength(): number {
-    return Math.min(this.settings.maxLength, this.model.config.maxPositions);
+    // RoBERTa's positions start after its padding id: fewer tokens than position rows.
+    return Math.min(this.settings.maxLength, maxSequenceLength(this.model.config));
   }
 
   #newLoop(): TrainingLoop<Example[]> {
@@ -347,12 +381,12 @@ export class FineTuneExperiment {
       return;
     }
     if (loraState(this.model)) unloadLora(this.model, { merge: true });
-    await savePretrained(this.model, dir, { tokenizer: this.tokenizer });
+    await saveSequenceClassifier(this.model, dir, { tokenizer: this.tokenizer });
   }
 
   /** The same folder as bytes by file name (the page's downloads; loadable again as a checkpoint source). */
   encode(): Promise<Map<string, Uint8Array>> {
-    return encodePretrained(this.model, { tokenizer: this.tokenizer });
+    return encodeSequenceClassifier(this.model, { tokenizer: this.tokenizer });
   }
 
   dispose(): void {
@@ -363,7 +397,7 @@ export class FineTuneExperiment {
 
 /** Softmax probabilities of a classifier, 32 examples at a time, in eval mode. */
 export async function predictProbs(
-  model: BertForSequenceClassification,
+  model: SequenceClassifier,
   tokenizer: Tokenizer,
   examples: Array<Pick<Example, 'text' | 'pair'>>,
   maxLength: number,

@@ -12,6 +12,8 @@ import {
   bertConfig,
   encodeTexts,
   evaluateClassifier,
+  type FolderSequenceClassifier,
+  maxSequenceLength,
 } from '@transformer-kit/bert';
 import {
   epochBatches,
@@ -278,13 +280,13 @@ export class SentimentExperiment {
 
 /** The model's probabilities and attention maps (its `run` with returnAttention) for one sentence. */
 export async function classifyWithAttention(
-  model: SentimentModel,
+  model: FolderSequenceClassifier,
   tokenizer: Tokenizer,
   text: string,
 ): Promise<Classification> {
   if (text.trim() === '') throw new InvalidArgumentError('type a sentence to classify');
   model.eval();
-  const enc = tokenizer.encode(text, null, { truncation: { maxLength: model.config.maxPositions } });
+  const enc = tokenizer.encode(text, null, { truncation: { maxLength: maxSequenceLength(model.config) } });
   const [probs, ...maps] = tf.tidy(() => {
     const r = model.run({ inputIds: [enc.ids] }, { returnAttention: true });
     return [tf.softmax(r.logits), ...r.attentions!];

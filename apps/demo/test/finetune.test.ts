@@ -110,7 +110,7 @@ describe('pnpm demo finetune: bad input is one line and exit 2', () => {
     [
       'no vocabulary',
       () => ['finetune', '--from', folder('novocab', (d) => rmSync(join(d, 'vocab.txt'))), '--data', csv],
-      /the folder has no vocabulary: a BERT folder needs vocab\.txt or tokenizer\.json/,
+      /the folder has no vocabulary: a BERT folder needs tokenizer\.json, vocab\.txt or vocab\.json \+ merges\.txt/,
     ],
     [
       'a vocabulary larger than the embedding table',

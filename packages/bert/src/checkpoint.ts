@@ -13,7 +13,6 @@ import {
   type HFConfig,
   type HubOptions,
   hfLabels,
-  InvalidArgumentError,
   listFirst,
   loadCheckpoint,
   loadEntries,
@@ -407,67 +406,4 @@ export async function loadPretrained(
         ? await loadBertForTokenClassification(source, options)
         : await loadBertModel(source, options);
   return tokenizer ? { model, tokenizer } : { model };
-}
-
-export interface SequenceClassifierFolderOptions extends Pick<LoadOptions, 'onWarning'> {
-  /** Class names in id order (e.g. the labels found in a data set): the new head's id2label. */
-  labels: readonly string[];
-  /** Seed of a new head. */
-  seed?: number;
-}
-
-export interface SequenceClassifierFromFolder extends Pretrained<BertForSequenceClassification> {
-  /** The architecture config.json names (BertModel when it names none). */
-  architecture: string;
-  /** True when the [CLS] head is new: the folder had none, or its id2label differs from `labels`. */
-  newHead: boolean;
-}
-
-/**
- * A BertForSequenceClassification for `labels` from any BERT folder, as fine-tuning starts it in HF: the
- * folder's own classifier when it is one with exactly these labels (same names, same order), else the
- * folder's backbone (and pooler, when it has one; else a fresh one with a warning) under a new [CLS] head.
- */
-export async function loadSequenceClassifier(
-  source: CheckpointSource,
-  { labels, seed = 0, onWarning }: SequenceClassifierFolderOptions,
-): Promise<SequenceClassifierFromFolder> {
-  if (labels.length < 2)
-    throw new InvalidArgumentError(`a classifier needs at least 2 labels, got ${JSON.stringify(labels)}`);
-  const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
-  checkModelType(hf, 'bert');
-  const tokenizer = await folderTokenizer(source, hf);
-  const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? 'BertModel');
-  const fileLabels = Object.entries((hf.id2label ?? {}) as Record<string, unknown>)
-    .sort(([a], [b]) => Number(a) - Number(b))
-    .map(([, v]) => String(v));
-  const same = fileLabels.length === labels.length && fileLabels.every((l, i) => l === labels[i]);
-  let model: BertForSequenceClassification;
-  if (arch.endsWith('ForSequenceClassification') && same) {
-    model = await loadBertForSequenceClassification(source, onWarning ? { onWarning } : {});
-  } else {
-    const backbone = await loadBertModel(source, onWarning ? { onWarning } : {});
-    try {
-      model = new BertForSequenceClassification(backbone.config, {
-        numLabels: labels.length,
-        id2label: Object.fromEntries(labels.map((l, i) => [i, l])),
-        seed,
-      });
-      // The backbone's pooler is the [CLS] head's pooler (HF: bert.pooler); its linear layer starts fresh.
-      const state = Object.fromEntries(
-        backbone
-          .namedParameters()
-          .map(([name, p]) => [name.startsWith('pooler.') ? `classifier.${name}` : `bert.${name}`, p]),
-      );
-      model.loadStateDict(state, { strict: false });
-    } finally {
-      backbone.dispose();
-    }
-  }
-  return {
-    model,
-    ...(tokenizer ? { tokenizer } : {}),
-    architecture: arch,
-    newHead: !(arch.endsWith('ForSequenceClassification') && same),
-  };
 }

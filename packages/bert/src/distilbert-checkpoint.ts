@@ -23,6 +23,7 @@ import {
   distilBertConfig,
 } from './distilbert.js';
 import {
+  encodeFamily,
   type Family,
   type FamilyLoadOptions,
   familyTokenizer,
@@ -134,6 +135,7 @@ function architecture(m: DistilBertTaskModel): string {
 }
 
 const FAMILY: Family<DistilBertTaskModel, DistilBertConfig> = {
+  name: 'DistilBERT',
   prefix: 'distilbert',
   backboneRoots: ['embeddings', 'transformer'],
   configFromHF: distilBertConfigFromHF,
@@ -214,4 +216,19 @@ export async function loadDistilBertPretrained(
       ? await loadDistilBertForSequenceClassification(source, options)
       : await loadDistilBertModel(source);
   return tokenizer ? { model, tokenizer } : { model };
+}
+
+/** The files saveDistilBertPretrained writes, as bytes by file name (the page's downloads). */
+export function encodeDistilBertPretrained(
+  model: DistilBertTaskModel,
+  { tokenizer }: { tokenizer?: Tokenizer } = {},
+): Promise<Map<string, Uint8Array>> {
+  return encodeFamily(
+    distilBertParameterNames(model),
+    { architectures: [architecture(model)], ...distilBertConfigToHF(model.config) },
+    {
+      tokenizer,
+      id2label: model instanceof DistilBertForSequenceClassification ? model.id2label : undefined,
+    },
+  );
 }

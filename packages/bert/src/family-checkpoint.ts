@@ -3,12 +3,16 @@ import {
   CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
+  checkFileHolds,
+  checkParameterBudget,
+  encodeCheckpoint,
   type HFConfig,
   listFirst,
   loadCheckpoint,
   loadEntries,
   type Module,
   readOptionalFiles,
+  type SaveCheckpointOptions,
   saveCheckpoint,
 } from '@transformer-kit/core';
 import {
@@ -17,6 +21,7 @@ import {
   tokenizerFiles,
   tokenizerFromFiles,
 } from '@transformer-kit/tokenizer';
+import { type BertConfig, bertParameterCount } from './model.js';
 
 /*
  * The loader and saver the BERT-like families share (DistilBERT, RoBERTa): each brings its name table,
@@ -66,7 +71,9 @@ export interface FamilyLoadOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface Family<M extends Module, C> {
+export interface Family<M extends Module, C extends BertConfig> {
+  /** The family's name in messages ('DistilBERT', 'RoBERTa'). */
+  name: string;
   /** The backbone's attribute and HF prefix ('distilbert', 'roberta'). */
   prefix: string;
   /** Top-level HF module names of a bare backbone file (embeddings, encoder, …). */
@@ -98,13 +105,22 @@ function normalizeNames(
 }
 
 /** Reads a folder/URL/files/Hub repo, builds the model and loads it; disposes everything it made on failure. */
-export async function loadFamily<M extends Module, C>(
+export async function loadFamily<M extends Module, C extends BertConfig>(
   family: Family<M, C>,
   source: CheckpointSource,
   build: (config: C, hf: HFConfig) => M,
   options: FamilyLoadOptions = {},
 ): Promise<M> {
-  const { config: hf, tensors: raw } = await loadCheckpoint(source);
+  // As BERT's loader: sized from config.json and the file's header before any tensor is made; the backbone
+  // must be in the file (a pooler or head may start fresh) and backbone + a pooler must fit the backend.
+  const { config: hf, tensors: raw } = await loadCheckpoint(source, {
+    check: (config, entries) => {
+      const c = family.configFromHF(config);
+      const params = bertParameterCount(c);
+      checkParameterBudget(family.name, params + c.hiddenSize * (c.hiddenSize + 1));
+      checkFileHolds(family.name, params, entries);
+    },
+  });
   let model: M | undefined;
   try {
     model = build(family.configFromHF(hf), hf);
@@ -142,16 +158,12 @@ export async function loadFamily<M extends Module, C>(
   }
 }
 
-/** Writes config.json (architectures + `config`, id2label for classifiers), model.safetensors and tokenizer files. */
-export async function saveFamily(
+/** config.json (architectures + `config`, id2label for classifiers) and HF tensors; the caller disposes. */
+function familyCheckpoint(
   entries: HFEntry[],
-  dir: string,
   config: HFConfig,
-  {
-    tokenizer,
-    id2label,
-  }: { tokenizer?: Tokenizer | undefined; id2label?: Record<number, string> | undefined } = {},
-): Promise<void> {
+  { tokenizer, id2label }: FamilySaveOptions,
+): { checkpoint: SaveCheckpointOptions; dispose: () => void } {
   const full: HFConfig = { ...config };
   if (id2label) {
     full.id2label = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [String(k), v]));
@@ -159,15 +171,50 @@ export async function saveFamily(
   }
   const tensors: Record<string, tf.Tensor> = {};
   for (const e of entries) tensors[e.hf] = e.transpose ? tf.transpose(e.param) : e.param;
-  try {
-    await saveCheckpoint(dir, {
+  return {
+    checkpoint: {
       config: full,
       tensors,
       metadata: { format: 'pt' },
       ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
-    });
+    },
+    dispose: () => {
+      for (const e of entries) if (e.transpose) tensors[e.hf]!.dispose();
+    },
+  };
+}
+
+export interface FamilySaveOptions {
+  tokenizer?: Tokenizer | undefined;
+  id2label?: Record<number, string> | undefined;
+}
+
+/** Writes config.json, model.safetensors and tokenizer files, each atomically. */
+export async function saveFamily(
+  entries: HFEntry[],
+  dir: string,
+  config: HFConfig,
+  options: FamilySaveOptions = {},
+): Promise<void> {
+  const { checkpoint, dispose } = familyCheckpoint(entries, config, options);
+  try {
+    await saveCheckpoint(dir, checkpoint);
   } finally {
-    for (const e of entries) if (e.transpose) tensors[e.hf]!.dispose();
+    dispose();
+  }
+}
+
+/** The files saveFamily writes, as bytes by file name (a Map is a checkpoint source). */
+export async function encodeFamily(
+  entries: HFEntry[],
+  config: HFConfig,
+  options: FamilySaveOptions = {},
+): Promise<Map<string, Uint8Array>> {
+  const { checkpoint, dispose } = familyCheckpoint(entries, config, options);
+  try {
+    return await encodeCheckpoint(checkpoint);
+  } finally {
+    dispose();
   }
 }
 

@@ -10,7 +10,7 @@ import {
   predictions,
   type TrainingLoop,
 } from '@transformer-kit/core';
-import type { Encoding, Tokenizer } from '@transformer-kit/tokenizer';
+import type { Encoding, PaddingOptions, Tokenizer } from '@transformer-kit/tokenizer';
 import type { BertInputs } from './model.js';
 import { type RecipeOptions, recipeLoop, runRecipe, runToEnd } from './recipe.js';
 
@@ -45,8 +45,20 @@ export function encodeTexts(
   maxLength = 128,
   padToMultipleOf?: number,
 ): EncodedBatch {
-  const padding = padToMultipleOf ? { padToMultipleOf } : {};
+  const padding = { ...batchPadding(tokenizer), ...(padToMultipleOf ? { padToMultipleOf } : {}) };
   return batchOf(tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding }));
+}
+
+/**
+ * Padding to the longest row with the tokenizer's pad token: its own padding settings when it has them, else
+ * `<pad>` in a vocabulary without `[PAD]` (RoBERTa's tokenizer.json has no padding section; transformers
+ * takes the pad token from tokenizer_config.json), else the default `[PAD]`.
+ */
+function batchPadding(tokenizer: Tokenizer): PaddingOptions {
+  const { length: _fixed, ...own } = tokenizer.padding ?? {};
+  if (own.padToken !== undefined || own.padId !== undefined) return own;
+  const roberta = tokenizer.tokenToId('[PAD]') === undefined && tokenizer.tokenToId('<pad>') !== undefined;
+  return roberta ? { ...own, padToken: '<pad>' } : own;
 }
 
 function batchOf(enc: Encoding[]): EncodedBatch {
@@ -143,7 +155,7 @@ export function encodeWords(
   maxLength = 128,
 ): EncodedBatch & { labels: number[][] } {
   const texts = examples.map((e) => e.words.join(' '));
-  const batch = tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding: {} });
+  const batch = tokenizer.encodeBatch(texts, { truncation: { maxLength }, padding: batchPadding(tokenizer) });
   const labels = examples.map((ex, b) => {
     if (ex.words.length !== ex.labels.length)
       throw new InvalidArgumentError(

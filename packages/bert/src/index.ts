@@ -10,10 +10,7 @@ export {
   loadBertForTokenClassification,
   loadBertModel,
   loadPretrained,
-  loadSequenceClassifier,
   type Pretrained,
-  type SequenceClassifierFolderOptions,
-  type SequenceClassifierFromFolder,
   savePretrained,
 } from './checkpoint.js';
 export {
@@ -30,6 +27,7 @@ export {
   distilBertConfigFromHF,
   distilBertConfigToHF,
   distilBertParameterNames,
+  encodeDistilBertPretrained,
   loadDistilBertForMaskedLM,
   loadDistilBertForSequenceClassification,
   loadDistilBertModel,
@@ -86,6 +84,7 @@ export {
   robertaConfig,
 } from './roberta.js';
 export {
+  encodeRobertaPretrained,
   loadRobertaForMaskedLM,
   loadRobertaForSequenceClassification,
   loadRobertaModel,
@@ -105,6 +104,17 @@ export {
   type SentenceEncoderOptions,
   semanticSearch,
 } from './sentence.js';
+export {
+  CLASSIFIER_MODEL_TYPES,
+  type ClassifierModelType,
+  classifierModelType,
+  encodeSequenceClassifier,
+  type FolderSequenceClassifier,
+  loadSequenceClassifier,
+  type SequenceClassifierFolderOptions,
+  type SequenceClassifierFromFolder,
+  saveSequenceClassifier,
+} from './sequence-classifier.js';
 export {
   BertForMaskedLM,
   BertForSequenceClassification,

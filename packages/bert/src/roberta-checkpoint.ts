@@ -12,6 +12,7 @@ import {
 import type { Tokenizer } from '@transformer-kit/tokenizer';
 import { bertConfigFromHF, bertConfigToHF, hfParameterNames } from './checkpoint.js';
 import {
+  encodeFamily,
   type Family,
   type FamilyLoadOptions,
   familyTokenizer,
@@ -92,6 +93,7 @@ function architecture(m: RobertaTaskModel): string {
 }
 
 const FAMILY: Family<RobertaTaskModel, BertConfig> = {
+  name: 'RoBERTa',
   prefix: 'roberta',
   backboneRoots: ['embeddings', 'encoder', 'pooler'],
   configFromHF: robertaConfigFromHF,
@@ -163,4 +165,16 @@ export async function loadRobertaPretrained(
       ? await loadRobertaForSequenceClassification(source, options)
       : await loadRobertaModel(source);
   return tokenizer ? { model, tokenizer } : { model };
+}
+
+/** The files saveRobertaPretrained writes, as bytes by file name (the page's downloads). */
+export function encodeRobertaPretrained(
+  model: RobertaTaskModel,
+  { tokenizer }: { tokenizer?: Tokenizer } = {},
+): Promise<Map<string, Uint8Array>> {
+  return encodeFamily(
+    robertaParameterNames(model),
+    { architectures: [architecture(model)], ...robertaConfigToHF(model.config) },
+    { tokenizer, id2label: model instanceof RobertaForSequenceClassification ? model.id2label : undefined },
+  );
 }

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -7,14 +7,22 @@ import { Tokenizer } from '@transformer-kit/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BertForSequenceClassification,
+  type BertModel,
   bertConfig,
   encodePretrained,
+  encodeSequenceClassifier,
+  encodeTexts,
   estimateTrainingBytes,
   fineTuneLoop,
   loadBertForSequenceClassification,
   loadBertModel,
+  loadDistilBertForSequenceClassification,
+  loadDistilBertModel,
   loadPretrained,
+  loadRobertaForSequenceClassification,
+  loadRobertaModel,
   loadSequenceClassifier,
+  saveSequenceClassifier,
 } from '../src/index.js';
 import { VOCAB } from './task.js';
 
@@ -31,6 +39,11 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const same = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
 /** Eval mode (no dropout) for the comparisons. */
 const ev = <M extends { eval(): M }>(m: M): M => m.eval();
+/** A BERT folder gives a BertForSequenceClassification. */
+const asBert = (m: unknown): BertForSequenceClassification => {
+  expect(m).toBeInstanceOf(BertForSequenceClassification);
+  return m as BertForSequenceClassification;
+};
 
 describe('loadSequenceClassifier', () => {
   it("a BertForMaskedLM folder: the backbone's weights under a new head for the labels (pooler initialised, with a warning)", async () => {
@@ -45,7 +58,9 @@ describe('loadSequenceClassifier', () => {
     expect(r.model.id2label).toEqual({ 0: 'no', 1: 'yes' });
     expect(warnings.join()).toMatch(/pooler\.dense\.weight/);
     const backbone = await loadBertModel(join(fixtures, 'bert-mlm'), { pooler: false });
-    expect(same(ev(r.model).bert.run(ids).lastHiddenState, ev(backbone).run(ids).lastHiddenState)).toBe(0);
+    expect(
+      same(ev(asBert(r.model)).bert.run(ids).lastHiddenState, ev(backbone).run(ids).lastHiddenState),
+    ).toBe(0);
     r.model.dispose();
     backbone.dispose();
   });
@@ -61,7 +76,7 @@ describe('loadSequenceClassifier', () => {
     expect(other.model.numLabels).toBe(2);
     const pooler = (m: BertForSequenceClassification) =>
       m.namedParameters().find(([n]) => n === 'classifier.pooler.weight')![1];
-    expect(same(pooler(other.model), pooler(ref))).toBe(0);
+    expect(same(pooler(asBert(other.model)), pooler(ref))).toBe(0);
     // Labels in another order are other labels.
     const reordered = await loadSequenceClassifier(dir, { labels: ['positive', 'neutral', 'negative'] });
     expect(reordered.newHead).toBe(true);
@@ -123,6 +138,24 @@ describe('encodePretrained', () => {
   });
 });
 
+describe("encodeTexts pads with the tokenizer's pad token", () => {
+  it('<pad> (id 1) for a RoBERTa vocabulary without [PAD]; [PAD] for WordPiece', () => {
+    const letters = [...'abcdefghijklmnopqrstuvwxyz'];
+    const vocab = Object.fromEntries(
+      ['<s>', '<pad>', '</s>', '<unk>', '<mask>', 'Ġ', ...letters].map((t, i) => [t, i]),
+    );
+    const r = encodeTexts(Tokenizer.roberta(vocab, []), ['ab', 'abcd'], 16);
+    expect(r.inputIds).toEqual([
+      [0, 6, 7, 2, 1, 1],
+      [0, 6, 7, 8, 9, 2],
+    ]);
+    expect(r.attentionMask[0]).toEqual([1, 1, 1, 1, 0, 0]);
+    const w = encodeTexts(Tokenizer.wordPiece(VOCAB), ['a', 'a b'], 16, 8);
+    expect(w.inputIds[0]!.length).toBe(8);
+    expect(w.inputIds[0]!.slice(3)).toEqual(Array(5).fill(VOCAB.indexOf('[PAD]')));
+  });
+});
+
 describe('fineTuneLoop', () => {
   it('a loop that stops and resumes; onBatch sees every encoded batch', async () => {
     const tokenizer = Tokenizer.wordPiece(VOCAB);
@@ -180,5 +213,88 @@ describe('estimateTrainingBytes', () => {
     expect(gb(8, 128)).toBeLessThan(3);
     expect(gb(64, 512)).toBeGreaterThan(4);
     model.dispose();
+  });
+});
+
+describe("loadSequenceClassifier: the folder's model_type picks the family", () => {
+  const families = [
+    {
+      type: 'distilbert',
+      mlm: 'distilbert-mlm',
+      cls: 'distilbert-cls',
+      labels: ['negative', 'neutral', 'positive'],
+      backbone: (dir: string) => loadDistilBertModel(join(fixtures, dir)),
+      loadCls: (dir: string) => loadDistilBertForSequenceClassification(dir),
+      inner: (m: unknown) => (m as { distilbert: BertModel }).distilbert,
+    },
+    {
+      type: 'roberta',
+      mlm: 'roberta-mlm',
+      cls: 'roberta-cls',
+      labels: ['negative', 'positive'],
+      backbone: (dir: string) => loadRobertaModel(join(fixtures, dir), { pooler: false }),
+      loadCls: (dir: string) => loadRobertaForSequenceClassification(dir),
+      inner: (m: unknown) => (m as { roberta: BertModel }).roberta,
+    },
+  ] as const;
+
+  it.each(
+    families,
+  )('$type: an MLM folder gives its backbone under a new head; a classifier with the same labels keeps its head; both save and reload identically', async (f) => {
+    const before = tf.memory().numTensors;
+    const fresh = await loadSequenceClassifier(join(fixtures, f.mlm), { labels: ['no', 'yes'] });
+    expect(fresh.modelType).toBe(f.type);
+    expect(fresh.newHead).toBe(true);
+    expect(fresh.model.id2label).toEqual({ 0: 'no', 1: 'yes' });
+    const backbone = await f.backbone(f.mlm);
+    expect(
+      tf.tidy(() =>
+        same(ev(f.inner(fresh.model)).run(ids).lastHiddenState, ev(backbone).run(ids).lastHiddenState),
+      ),
+    ).toBe(0);
+    backbone.dispose();
+
+    const own = await loadSequenceClassifier(join(fixtures, f.cls), { labels: f.labels });
+    const ref = await f.loadCls(join(fixtures, f.cls));
+    expect(own.newHead).toBe(false);
+    expect(own.model.constructor).toBe(ref.constructor);
+    expect(tf.tidy(() => same(ev(own.model).forward(ids), ev(ref).forward(ids)))).toBe(0);
+    ref.dispose();
+
+    for (const [name, m] of [
+      ['fresh', fresh.model],
+      ['own', own.model],
+    ] as const) {
+      const dir = join(tmp, `${f.type}-${name}`);
+      await saveSequenceClassifier(m, dir);
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      expect(config.model_type).toBe(f.type);
+      const labels = Object.values(m.id2label);
+      const back = await loadSequenceClassifier(dir, { labels });
+      expect(back.newHead).toBe(false);
+      expect(tf.tidy(() => same(ev(back.model).forward(ids), ev(m).forward(ids)))).toBe(0);
+      back.model.dispose();
+      // The same files as bytes (the page's download): a Map reloads to the same model.
+      const bytes = await encodeSequenceClassifier(m);
+      expect(JSON.parse(new TextDecoder().decode(bytes.get('config.json')!)).model_type).toBe(f.type);
+      const fromBytes = await loadSequenceClassifier(bytes, { labels });
+      expect(fromBytes.model.constructor).toBe(m.constructor);
+      expect(tf.tidy(() => same(ev(fromBytes.model).forward(ids), ev(m).forward(ids)))).toBe(0);
+      fromBytes.model.dispose();
+      m.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('another model_type is a CheckpointMismatchError naming it', async () => {
+    const dir = join(tmp, 'gpt2-config');
+    cpSync(join(fixtures, 'bert-mlm'), dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2', vocab_size: 64 }));
+    await expect(loadSequenceClassifier(dir, { labels: ['a', 'b'] })).rejects.toThrow(
+      expect.objectContaining({
+        name: CheckpointMismatchError.name,
+        message: expect.stringMatching(/'gpt2'.*'bert' or 'distilbert' or 'roberta'/),
+      }),
+    );
   });
 });
