@@ -24,9 +24,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('frozen right operands (trainable false) get no gradient; dx is unchanged', () => {
-      const x = tf.randomNormal([5, 6], 0, 1, 'float32', 1);
-      const w = tf.variable(tf.randomNormal([6, 4], 0, 1, 'float32', 2));
-      const wt = tf.variable(tf.randomNormal([4, 6], 0, 1, 'float32', 3));
+      const x = tf.randomNormal([5, 6], 0, 1, 'float32', 1) as tf.Tensor2D;
+      const w = tf.variable(tf.randomNormal([6, 4], 0, 1, 'float32', 2)) as tf.Variable<tf.Rank.R2>;
+      const wt = tf.variable(tf.randomNormal([4, 6], 0, 1, 'float32', 3)) as tf.Variable<tf.Rank.R2>;
       const b = tf.variable(tf.randomNormal([4], 0, 1, 'float32', 4));
       const fns = [() => matMul(x, w), () => matMulTransposed(x, wt), () => linear(x, w, b)];
       for (const f of fns) {

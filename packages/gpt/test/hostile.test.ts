@@ -21,7 +21,7 @@ import { FIXTURE } from './helpers.js';
 const CONFIG = JSON.parse(readFileSync(join(FIXTURE, 'config.json'), 'utf8')) as Record<string, unknown>;
 const WEIGHTS = new Uint8Array(readFileSync(join(FIXTURE, 'model.safetensors')));
 
-const folder = (config: Record<string, unknown>, weights = WEIGHTS) =>
+const folder = (config: Record<string, unknown>, weights: Uint8Array = WEIGHTS) =>
   new Map<string, Uint8Array>([
     ['config.json', new TextEncoder().encode(JSON.stringify(config))],
     ['model.safetensors', weights],
