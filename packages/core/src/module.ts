@@ -84,7 +84,8 @@ export abstract class Module {
 
   /**
    * A Module in a field (or an array field) that is not a registered child would be run by forward but never
-   * trained, saved or loaded: refuse it, naming the fix.
+   * trained, saved or loaded: refuse it, naming the fix. A module owned elsewhere in the tree (a reference,
+   * as LoRA's adapter keeps to the Linears it adapts) belongs in a private `#field`, which this does not see.
    */
   #checkFields(): void {
     const registered = new Set(this.#children.values());
@@ -96,7 +97,7 @@ export abstract class Module {
         if (!(m instanceof Module) || registered.has(m)) continue;
         const fix = this.#children.has(field)
           ? `call this.replace('${field}', m) instead of assigning the field`
-          : `register it with this.module('${field}', m)${Array.isArray(value) ? ` (or this.moduleList('${field}', ms))` : ''}`;
+          : `register it with this.module('${field}', m)${Array.isArray(value) ? ` (or this.moduleList('${field}', ms))` : ''}, or keep a module owned elsewhere in a private #${field}`;
         throw new InvalidArgumentError(
           `${this.constructor.name}.${field} holds a ${m.constructor.name} that is not registered, so its parameters would not be trained or saved: ${fix}`,
         );
