@@ -28,7 +28,7 @@ import {
   SequenceTooLongError,
   ShapeError,
 } from '@transformer-kit/core';
-import { LMHead } from '@transformer-kit/heads';
+import { decode, LMHead } from '@transformer-kit/heads';
 import { BeamSearch, type SamplingOptions, samplerFrom } from './samplers.js';
 
 /*
@@ -285,35 +285,9 @@ export class GPT extends Module {
       yield* await this.#beamSearch(prompt, sampler, maxNewTokens, stopIds, cropToMaxPositions);
       return;
     }
-    const rng = new Rng(seed);
-    const tokens = [...prompt];
-    let cache = useCache ? this.newCache() : undefined;
-    let pending = tokens.slice();
-    const wasTraining = this.training;
-    this.eval();
-    try {
-      for (let i = 0; i < maxNewTokens; i++) {
-        let input = cache ? pending : tokens;
-        if ((cache?.length ?? 0) + input.length > maxPositions) {
-          input = tokens.slice(-maxPositions);
-          if (cache) {
-            cache.dispose();
-            cache = this.newCache();
-          }
-        }
-        const row = tf.tidy(() => this.forward([input], { cache, lastOnly: true }).reshape([vocabSize]));
-        const logits = await row.data();
-        row.dispose();
-        const next = sampler.pick(logits, tokens, rng);
-        tokens.push(next);
-        pending = [next];
-        yield next;
-        if (stopIds.includes(next)) return;
-      }
-    } finally {
-      cache?.dispose();
-      this.train(wasTraining);
-    }
+    const nextLogits = (input: number[], cache: KVCache | undefined) =>
+      tf.tidy(() => this.forward([input], { cache, lastOnly: true }).reshape([vocabSize]));
+    yield* decode(this, nextLogits, prompt, sampler, { maxNewTokens, stopIds, seed, useCache, maxPositions });
   }
 
   /**

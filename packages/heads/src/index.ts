@@ -6,6 +6,7 @@ export {
   MeanPoolClassifier,
   TokenClassifier,
 } from './classifiers.js';
+export { type DecodeCache, type DecodeModel, type DecodeOptions, decode, type NextLogits } from './decode.js';
 export { gatherPositions, LMHead, type LMHeadOptions, MaskedLMHead, type MaskedLMHeadOptions } from './lm.js';
 export { clsToken, meanPool, Pooler } from './pooling.js';
 export {

@@ -26,7 +26,7 @@ import {
   SequenceTooLongError,
   ShapeError,
 } from '@transformer-kit/core';
-import { BeamSearch, LMHead, type SamplingOptions, samplerFrom } from '@transformer-kit/heads';
+import { BeamSearch, decode, LMHead, type SamplingOptions, samplerFrom } from '@transformer-kit/heads';
 
 /*
  * Llama (HF LlamaForCausalLM), composed only from the kit's parts: token embeddings, pre-norm
@@ -301,30 +301,10 @@ export class LlamaForCausalLM extends Module {
       throw new InvalidArgumentError(
         'LlamaForCausalLM.generate: beam search is not supported; use greedy or sampling',
       );
-    const rng = new Rng(seed);
-    const tokens = [...prompt];
-    const cache = useCache ? this.newCache() : undefined;
-    let pending = tokens.slice();
-    const wasTraining = this.training;
-    this.eval();
-    try {
-      for (let i = 0; i < maxNewTokens; i++) {
-        const input = cache ? pending : tokens;
-        const row = tf.tidy(() =>
-          this.forward([input], { cache, lastOnly: true }).reshape([this.config.vocabSize]),
-        );
-        const logits = await row.data();
-        row.dispose();
-        const next = sampler.pick(logits, tokens, rng);
-        tokens.push(next);
-        pending = [next];
-        yield next;
-        if (stopIds.includes(next)) return;
-      }
-    } finally {
-      cache?.dispose();
-      this.train(wasTraining);
-    }
+    const { maxPositions, vocabSize } = this.config;
+    const nextLogits = (input: number[], cache: KVCache | undefined) =>
+      tf.tidy(() => this.forward([input], { cache, lastOnly: true }).reshape([vocabSize]));
+    yield* decode(this, nextLogits, prompt, sampler, { maxNewTokens, stopIds, seed, useCache, maxPositions });
   }
 }
 
