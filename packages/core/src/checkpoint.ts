@@ -160,13 +160,18 @@ export function loadEntries(
   const expected = new Set(entries.map((e) => e.hf));
   const headMissing = head.filter((h) => !(h in tensors));
   const fresh = freshHead && head.length > 0 && headMissing.length === head.length ? headMissing : [];
-  const missing = entries.map((e) => e.hf).filter((h) => !(h in tensors) && !fresh.includes(h));
+  // Several entries may share one HF tensor (slices of a fused one): each name is listed once.
+  const missing = [...expected].filter((h) => !(h in tensors) && !fresh.includes(h));
   const unexpected = Object.keys(tensors).filter(
     (k) => !expected.has(k) && !ignored.some((re) => re.test(k)),
   );
-  const shapes = entries
-    .filter((e) => e.hf in tensors && !tf.util.arraysEqual(tensors[e.hf]!.shape, [...e.hfShape]))
-    .map((e) => `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${e.hfShape}]`);
+  const shapes = [
+    ...new Set(
+      entries
+        .filter((e) => e.hf in tensors && !tf.util.arraysEqual(tensors[e.hf]!.shape, [...e.hfShape]))
+        .map((e) => `${e.hf} [${tensors[e.hf]!.shape}] vs expected [${e.hfShape}]`),
+    ),
+  ];
   const problems: string[] = [];
   if (missing.length)
     problems.push(`missing: ${listFirst(missing)}${headMissing.length && !freshHead ? headHint : ''}`);

@@ -18,6 +18,7 @@ export * from './env.js';
 export * from './errors.js';
 export * from './gated-mlp.js';
 export * from './grad.js';
+export * from './hf-mapping.js';
 export * from './hub.js';
 export * from './ids.js';
 export {

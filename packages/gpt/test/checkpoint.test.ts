@@ -68,11 +68,11 @@ describe('GPT-2 checkpoints (HF layout)', () => {
     broken['transformer.h.0.extra.weight'] = tensors['transformer.ln_f.bias']!;
     expect(() => gptFromHF(config, broken)).toThrow(CheckpointMismatchError);
     expect(() => gptFromHF(config, broken)).toThrow(
-      /missing: layers\.1\.mlp\.hidden\.0\.weight.*unexpected: layers\.0\.extra\.weight/,
+      /missing: transformer\.h\.1\.mlp\.c_fc\.weight.*unexpected: transformer\.h\.0\.extra\.weight/,
     );
     // A config that disagrees with the tensors: shapes are named.
     expect(() => gptFromHF({ ...config, n_positions: 64 }, tensors)).toThrow(
-      /embeddings\.position\.weight: checkpoint \[48,32\] vs model \[64,32\]/,
+      /shape mismatch: transformer\.wpe\.weight \[48,32\] vs expected \[64,32\]/,
     );
     expect(() => gptFromHF({ ...config, model_type: 'bert' }, tensors)).toThrow(CheckpointError);
     expect(() => gptFromHF({ ...config, model_type: 'bert' }, tensors)).toThrow(/model_type 'bert'/);

@@ -83,7 +83,7 @@ describe('GPT-2 loading under hostile inputs', () => {
       /different models/,
     );
     // A small excess is built and compared name by name (the more precise message).
-    await refused(folder({ ...CONFIG, n_layer: 3 }), CheckpointMismatchError, /missing: layers\.2\./);
+    await refused(folder({ ...CONFIG, n_layer: 3 }), CheckpointMismatchError, /missing: transformer\.h\.2\./);
   });
 
   it('refuses layer_norm_epsilon <= 0 (every output would be NaN)', async () => {
@@ -91,14 +91,18 @@ describe('GPT-2 loading under hostile inputs', () => {
     await refused(folder({ ...CONFIG, layer_norm_epsilon: 0 }), InvalidArgumentError, /layerNormEps/);
   });
 
-  it('a wrongly shaped c_attn leaks nothing (the split happens before the model exists)', async () => {
+  it('a wrongly shaped c_attn is a mismatch in HF names and leaks nothing (refused before it is split)', async () => {
     const raw = readSafetensors(WEIGHTS).tensors;
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const [name, t] of raw) tensors[name] = { shape: t.shape, data: t.data as Float32Array };
     // 97 columns instead of 3 × 32 = 96: more values than before, so the size check passes.
-    tensors['h.1.attn.c_attn.weight'] = { shape: [32, 97], data: new Float32Array(32 * 97) };
+    tensors['transformer.h.1.attn.c_attn.weight'] = { shape: [32, 97], data: new Float32Array(32 * 97) };
     const bad = await writeSafetensors(tensors);
-    await refused(folder(CONFIG, bad), CheckpointError, /c_attn.weight: expected last dim 3 × 32/);
+    await refused(
+      folder(CONFIG, bad),
+      CheckpointMismatchError,
+      /shape mismatch: transformer\.h\.1\.attn\.c_attn\.weight \[32,97\] vs expected \[32,96\]/,
+    );
   });
 
   it('a non-source is a typed error', async () => {
