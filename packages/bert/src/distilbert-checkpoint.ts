@@ -1,19 +1,18 @@
 import {
   activationFromHF,
   activationToHF,
-  CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
-  CONFIG_FILE,
   checkModelType,
   type HFConfig,
-  type HubOptions,
+  type HFMapping,
+  type HFRule,
   hfLabels,
-  parseConfig,
-  readCheckpointFile,
-  resolveSource,
+  hfNumber,
+  LINEAR_LAYOUT,
+  labelsToHF,
+  prefixRules,
 } from '@transformer-kit/core';
-import type { Tokenizer } from '@transformer-kit/tokenizer';
 import {
   type DistilBertConfig,
   DistilBertForMaskedLM,
@@ -23,68 +22,92 @@ import {
   distilBertConfig,
 } from './distilbert.js';
 import {
-  encodeFamily,
-  type Family,
+  type BertFamily,
   type FamilyLoadOptions,
-  familyTokenizer,
   type HFEntry,
-  loadFamily,
-  mapNames,
-  prefixed,
-  saveFamily,
+  hfEntries,
+  loadBertLike,
 } from './family-checkpoint.js';
 
 /*
- * HuggingFace DistilBERT folders ⇄ our modules: names (transformer.layer.i.attention.q_lin, …) and the
- * Linear layout ([out, in] in HF, (in, out) here: transposed both ways). The MLM projector's weight is the
- * word-embedding table (tied): never read, never written.
+ * HuggingFace DistilBERT folders ⇄ our modules, as one table over core's HF mapping: names
+ * (transformer.layer.i.attention.q_lin, …) and the nn.Linear layout ((out, in) in HF, (in, out) here). The
+ * MLM projector's weight is the word-embedding table (tied): never read, never written.
  */
 
-// [our name pattern, HF name, is a Linear (weight transposed)], for the backbone's own names.
-const BACKBONE: Array<[RegExp, string, boolean]> = [
-  [/^embeddings\.word\.weight$/, 'embeddings.word_embeddings.weight', false],
-  [/^embeddings\.position\.weight$/, 'embeddings.position_embeddings.weight', false],
-  [/^embeddings\.norm\.(weight|bias)$/, 'embeddings.LayerNorm.$1', false],
-  [/^layers\.(\d+)\.attn\.query\.(weight|bias)$/, 'transformer.layer.$1.attention.q_lin.$2', true],
-  [/^layers\.(\d+)\.attn\.key\.(weight|bias)$/, 'transformer.layer.$1.attention.k_lin.$2', true],
-  [/^layers\.(\d+)\.attn\.value\.(weight|bias)$/, 'transformer.layer.$1.attention.v_lin.$2', true],
-  [/^layers\.(\d+)\.attn\.output\.(weight|bias)$/, 'transformer.layer.$1.attention.out_lin.$2', true],
-  [/^layers\.(\d+)\.attnNorm\.(weight|bias)$/, 'transformer.layer.$1.sa_layer_norm.$2', false],
-  [/^layers\.(\d+)\.mlp\.hidden\.0\.(weight|bias)$/, 'transformer.layer.$1.ffn.lin1.$2', true],
-  [/^layers\.(\d+)\.mlp\.out\.(weight|bias)$/, 'transformer.layer.$1.ffn.lin2.$2', true],
-  [/^layers\.(\d+)\.mlpNorm\.(weight|bias)$/, 'transformer.layer.$1.output_layer_norm.$2', false],
+const L = LINEAR_LAYOUT;
+
+const BACKBONE: readonly HFRule[] = [
+  { ours: /^embeddings\.word\.weight$/, hf: 'embeddings.word_embeddings.weight' },
+  { ours: /^embeddings\.position\.weight$/, hf: 'embeddings.position_embeddings.weight' },
+  { ours: /^embeddings\.norm\.(weight|bias)$/, hf: 'embeddings.LayerNorm.$1' },
+  {
+    ours: /^layers\.(\d+)\.attn\.query\.(weight|bias)$/,
+    hf: 'transformer.layer.$1.attention.q_lin.$2',
+    layout: L,
+  },
+  {
+    ours: /^layers\.(\d+)\.attn\.key\.(weight|bias)$/,
+    hf: 'transformer.layer.$1.attention.k_lin.$2',
+    layout: L,
+  },
+  {
+    ours: /^layers\.(\d+)\.attn\.value\.(weight|bias)$/,
+    hf: 'transformer.layer.$1.attention.v_lin.$2',
+    layout: L,
+  },
+  {
+    ours: /^layers\.(\d+)\.attn\.output\.(weight|bias)$/,
+    hf: 'transformer.layer.$1.attention.out_lin.$2',
+    layout: L,
+  },
+  { ours: /^layers\.(\d+)\.attnNorm\.(weight|bias)$/, hf: 'transformer.layer.$1.sa_layer_norm.$2' },
+  {
+    ours: /^layers\.(\d+)\.mlp\.hidden\.0\.(weight|bias)$/,
+    hf: 'transformer.layer.$1.ffn.lin1.$2',
+    layout: L,
+  },
+  { ours: /^layers\.(\d+)\.mlp\.out\.(weight|bias)$/, hf: 'transformer.layer.$1.ffn.lin2.$2', layout: L },
+  { ours: /^layers\.(\d+)\.mlpNorm\.(weight|bias)$/, hf: 'transformer.layer.$1.output_layer_norm.$2' },
 ];
 
-const TASK: Array<[RegExp, string, boolean]> = [
-  ...prefixed(BACKBONE, 'distilbert'),
-  [/^mlm\.dense\.(weight|bias)$/, 'vocab_transform.$1', true],
-  [/^mlm\.layerNorm\.(weight|bias)$/, 'vocab_layer_norm.$1', false],
-  [/^mlm\.bias$/, 'vocab_projector.bias', false],
-  [/^classifier\.mlp\.hidden\.0\.(weight|bias)$/, 'pre_classifier.$1', true],
-  [/^classifier\.mlp\.out\.(weight|bias)$/, 'classifier.$1', true],
+const TASK: readonly HFRule[] = [
+  ...prefixRules(BACKBONE, 'distilbert'),
+  { ours: /^mlm\.dense\.(weight|bias)$/, hf: 'vocab_transform.$1', layout: L },
+  { ours: /^mlm\.layerNorm\.(weight|bias)$/, hf: 'vocab_layer_norm.$1' },
+  { ours: /^mlm\.bias$/, hf: 'vocab_projector.bias' },
+  { ours: /^classifier\.mlp\.hidden\.0\.(weight|bias)$/, hf: 'pre_classifier.$1', layout: L },
+  { ours: /^classifier\.mlp\.out\.(weight|bias)$/, hf: 'classifier.$1', layout: L },
 ];
 
-// In DistilBERT files, but not parameters of the model asked for: buffers, the tied projector, other heads.
-const IGNORED = [
-  /(^|\.)position_ids$/,
-  /^vocab_projector\.weight$/,
-  /^(vocab_transform|vocab_layer_norm|vocab_projector)\./,
-  /^(pre_classifier|classifier|qa_outputs)\./,
-];
+function architecture(m: DistilBertTaskModel): string {
+  if (m instanceof DistilBertForMaskedLM) return 'DistilBertForMaskedLM';
+  if (m instanceof DistilBertForSequenceClassification) return 'DistilBertForSequenceClassification';
+  return 'DistilBertModel';
+}
 
-/** Our parameters with their HF names and layouts. */
-export function distilBertParameterNames(model: DistilBertTaskModel): HFEntry[] {
-  return mapNames(model, model instanceof DistilBertModel ? BACKBONE : TASK, 'DistilBERT');
+/** DistilBERT's HF table for a model; a task head starts fresh only when asked (newHead). */
+export function distilBertMapping(model: DistilBertTaskModel): HFMapping {
+  const backbone = model instanceof DistilBertModel;
+  return {
+    architecture: architecture(model),
+    rules: backbone ? BACKBONE : TASK,
+    prefix: { name: 'distilbert', roots: ['embeddings', 'transformer'] },
+    // Buffers and the other tasks' heads.
+    ignored: [
+      /(^|\.)position_ids$/,
+      /^(vocab_transform|vocab_layer_norm|vocab_projector)\./,
+      /^(pre_classifier|classifier|qa_outputs)\./,
+    ],
+    tied: [/^vocab_projector\.weight$/],
+    ...(backbone ? {} : { head: { ours: /^(?!distilbert\.)/, fresh: 'newHead' as const } }),
+  };
 }
 
 /** Our DistilBertConfig from HF's config.json; what we cannot run is a CheckpointMismatchError. */
 export function distilBertConfigFromHF(hf: HFConfig): DistilBertConfig {
   checkModelType(hf, 'distilbert');
-  const num = (key: string, fallback?: number): number => {
-    const v = hf[key] ?? fallback;
-    if (typeof v !== 'number') throw new CheckpointError(`config.json: '${key}' is missing or not a number`);
-    return v;
-  };
+  const num = (key: string, fallback?: number) => hfNumber(hf, key, fallback);
   if (hf.sinusoidal_pos_embds === true)
     throw new CheckpointMismatchError(
       'config.json: sinusoidal_pos_embds is not supported (learned positions only)',
@@ -126,46 +149,29 @@ export function distilBertConfigToHF(c: DistilBertConfig): HFConfig {
   };
 }
 
-export type DistilBertLoadOptions = FamilyLoadOptions;
-
-function architecture(m: DistilBertTaskModel): string {
-  if (m instanceof DistilBertForMaskedLM) return 'DistilBertForMaskedLM';
-  if (m instanceof DistilBertForSequenceClassification) return 'DistilBertForSequenceClassification';
-  return 'DistilBertModel';
-}
-
-const FAMILY: Family<DistilBertTaskModel, DistilBertConfig> = {
+export const DISTILBERT_FAMILY: BertFamily<DistilBertConfig, DistilBertTaskModel> = {
   name: 'DistilBERT',
-  prefix: 'distilbert',
-  backboneRoots: ['embeddings', 'transformer'],
+  modelTypes: ['distilbert'],
   configFromHF: distilBertConfigFromHF,
-  names: distilBertParameterNames,
-  isBackbone: (m) => m instanceof DistilBertModel,
-  architecture,
-  ignored: IGNORED,
+  hfConfig: (m) => ({
+    architectures: [architecture(m)],
+    ...distilBertConfigToHF(m.config),
+    ...(m instanceof DistilBertForSequenceClassification ? labelsToHF(m.id2label) : {}),
+  }),
+  mapping: distilBertMapping,
 };
 
-const load = <M extends DistilBertTaskModel>(
-  source: CheckpointSource,
-  build: (c: DistilBertConfig, hf: HFConfig) => M,
-  options?: FamilyLoadOptions,
-) =>
-  loadFamily(
-    FAMILY,
-    source,
-    build as (c: DistilBertConfig, hf: HFConfig) => DistilBertTaskModel,
-    options,
-  ) as Promise<M>;
+export type DistilBertLoadOptions = FamilyLoadOptions;
 
 export function loadDistilBertModel(source: CheckpointSource): Promise<DistilBertModel> {
-  return load(source, (c) => new DistilBertModel(c));
+  return loadBertLike(DISTILBERT_FAMILY, source, (c) => new DistilBertModel(c));
 }
 
 export function loadDistilBertForMaskedLM(
   source: CheckpointSource,
   options: DistilBertLoadOptions = {},
 ): Promise<DistilBertForMaskedLM> {
-  return load(source, (c) => new DistilBertForMaskedLM(c), options);
+  return loadBertLike(DISTILBERT_FAMILY, source, (c) => new DistilBertForMaskedLM(c), options);
 }
 
 /** Labels from config.json's id2label, or `numLabels` (with `newHead`, e.g. from distilbert-base-uncased). */
@@ -173,62 +179,27 @@ export function loadDistilBertForSequenceClassification(
   source: CheckpointSource,
   options: DistilBertLoadOptions & { numLabels?: number } = {},
 ): Promise<DistilBertForSequenceClassification> {
-  return load(
+  return loadBertLike(
+    DISTILBERT_FAMILY,
     source,
     (c, hf) => new DistilBertForSequenceClassification(c, hfLabels(hf, options.numLabels)),
     options,
   );
 }
 
-/** Writes an HF DistilBERT folder (config.json, model.safetensors, tokenizer files when given), atomically per file. */
-export function saveDistilBertPretrained(
-  model: DistilBertTaskModel,
-  dir: string,
-  { tokenizer }: { tokenizer?: Tokenizer } = {},
-): Promise<void> {
-  return saveFamily(
-    distilBertParameterNames(model),
-    dir,
-    { architectures: [architecture(model)], ...distilBertConfigToHF(model.config) },
-    {
-      tokenizer,
-      id2label: model instanceof DistilBertForSequenceClassification ? model.id2label : undefined,
-    },
-  );
+/** The class `architectures` names: …ForMaskedLM, …ForSequenceClassification, else DistilBertModel. */
+export function loadDistilBertByArchitecture(
+  source: CheckpointSource,
+  arch: string,
+  options: DistilBertLoadOptions & { numLabels?: number },
+): Promise<DistilBertTaskModel> {
+  if (arch.endsWith('ForMaskedLM')) return loadDistilBertForMaskedLM(source, options);
+  if (arch.endsWith('ForSequenceClassification'))
+    return loadDistilBertForSequenceClassification(source, options);
+  return loadDistilBertModel(source);
 }
 
-/**
- * AutoModel + AutoTokenizer for DistilBERT folders, URLs, files or Hub ids ('distilbert-base-uncased'): the
- * class from `architectures` (…ForMaskedLM, …ForSequenceClassification, else DistilBertModel).
- */
-export async function loadDistilBertPretrained(
-  from: CheckpointSource,
-  options: DistilBertLoadOptions & { numLabels?: number } & HubOptions = {},
-): Promise<{ model: DistilBertTaskModel; tokenizer?: Tokenizer }> {
-  const source = await resolveSource(from, options);
-  const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
-  checkModelType(hf, 'distilbert');
-  const tokenizer = await familyTokenizer(source, hf);
-  const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? '');
-  const model: DistilBertTaskModel = arch.endsWith('ForMaskedLM')
-    ? await loadDistilBertForMaskedLM(source, options)
-    : arch.endsWith('ForSequenceClassification')
-      ? await loadDistilBertForSequenceClassification(source, options)
-      : await loadDistilBertModel(source);
-  return tokenizer ? { model, tokenizer } : { model };
-}
-
-/** The files saveDistilBertPretrained writes, as bytes by file name (the page's downloads). */
-export function encodeDistilBertPretrained(
-  model: DistilBertTaskModel,
-  { tokenizer }: { tokenizer?: Tokenizer } = {},
-): Promise<Map<string, Uint8Array>> {
-  return encodeFamily(
-    distilBertParameterNames(model),
-    { architectures: [architecture(model)], ...distilBertConfigToHF(model.config) },
-    {
-      tokenizer,
-      id2label: model instanceof DistilBertForSequenceClassification ? model.id2label : undefined,
-    },
-  );
+/** @deprecated Use `mapParameters(model, distilBertMapping(model))` from core. */
+export function distilBertParameterNames(model: DistilBertTaskModel): HFEntry[] {
+  return hfEntries(model, distilBertMapping(model));
 }

@@ -1,19 +1,25 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import {
-  CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
+  CONFIG_FILE,
   checkFileHolds,
+  checkModelType,
   checkParameterBudget,
-  encodeCheckpoint,
+  encodeMappedModel,
   type HFConfig,
-  listFirst,
-  loadCheckpoint,
-  loadEntries,
+  type HFMapping,
+  type HubOptions,
+  LINEAR_LAYOUT,
+  loadMappedModel,
   type Module,
+  mapParameters,
+  parseConfig,
+  readCheckpointFile,
   readOptionalFiles,
-  type SaveCheckpointOptions,
-  saveCheckpoint,
+  resolveSource,
+  type SaveMappedOptions,
+  saveMappedModel,
 } from '@transformer-kit/core';
 import {
   TOKENIZER_FILES,
@@ -24,44 +30,21 @@ import {
 import { type BertConfig, bertParameterCount } from './model.js';
 
 /*
- * The loader and saver the BERT-like families share (DistilBERT, RoBERTa): each brings its name table,
- * its config mapping and its backbone prefix; this file reads the folder, builds the model, checks and
- * copies the weights (nothing assigned on a mismatch, nothing leaked on any failure) and writes folders back.
+ * What the BERT-like families (BERT, DistilBERT, RoBERTa) share on top of core's HF mapping: each family is
+ * its config mapping and its name table (core's HFMapping); this file sizes the folder before anything is
+ * built, loads and saves through the table, and reads the folder's tokenizer.
  */
 
-/** One of our parameters with its HF name and layout. */
-export interface HFEntry {
-  ours: string;
-  hf: string;
-  /** A Linear weight: HF stores [out, in], we (in, out). */
-  transpose: boolean;
-  param: tf.Variable;
-}
-
-/** Our names → HF names by the first matching rule: [our pattern, HF replacement, is a Linear]. */
-export function mapNames(
-  model: Module,
-  rules: ReadonlyArray<[RegExp, string, boolean]>,
-  family: string,
-): HFEntry[] {
-  return model.namedParameters().map(([ours, param]) => {
-    const rule = rules.find(([re]) => re.test(ours));
-    if (!rule) throw new CheckpointError(`no HF name for ${family} parameter '${ours}'`);
-    return {
-      ours,
-      hf: ours.replace(rule[0], rule[1]),
-      transpose: rule[2] && ours.endsWith('.weight'),
-      param,
-    };
-  });
-}
-
-/** Task-model rules from backbone rules: the backbone's names under `prefix.` on both sides. */
-export function prefixed(
-  rules: ReadonlyArray<[RegExp, string, boolean]>,
-  prefix: string,
-): Array<[RegExp, string, boolean]> {
-  return rules.map(([re, hf, t]) => [new RegExp(`^${prefix}\\.${re.source.slice(1)}`), `${prefix}.${hf}`, t]);
+/** A BERT-like family: its model_types, config mapping and the HF table of each of its models. */
+export interface BertFamily<C extends BertConfig, M extends Module> {
+  /** The family's name in messages ('BERT', 'DistilBERT', 'RoBERTa'). */
+  name: string;
+  /** config.json model_types it reads. */
+  modelTypes: readonly string[];
+  configFromHF(hf: HFConfig): C;
+  /** config.json for a model: architectures, the config, labels of a classifier. */
+  hfConfig(model: M): HFConfig;
+  mapping(model: M): HFMapping;
 }
 
 export interface FamilyLoadOptions {
@@ -71,151 +54,55 @@ export interface FamilyLoadOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface Family<M extends Module, C extends BertConfig> {
-  /** The family's name in messages ('DistilBERT', 'RoBERTa'). */
-  name: string;
-  /** The backbone's attribute and HF prefix ('distilbert', 'roberta'). */
-  prefix: string;
-  /** Top-level HF module names of a bare backbone file (embeddings, encoder, …). */
-  backboneRoots: readonly string[];
-  configFromHF(hf: HFConfig): C;
-  names(model: M): HFEntry[];
-  isBackbone(model: M): boolean;
-  architecture(model: M): string;
-  /** File names the model may ignore (buffers, tied decoders, other heads). */
-  ignored: readonly RegExp[];
-}
-
-/** A bare backbone file for a task model gets `prefix.`; a task file for a backbone loses it. */
-function normalizeNames(
-  raw: Record<string, tf.Tensor>,
-  prefix: string,
-  roots: readonly string[],
-  forBackbone: boolean,
-): Record<string, tf.Tensor> {
-  const hasPrefix = Object.keys(raw).some((k) => k.startsWith(`${prefix}.`));
-  const root = new RegExp(`^(${roots.join('|')})\\.`);
-  return Object.fromEntries(
-    Object.entries(raw).map(([k, t]) => {
-      if (forBackbone && hasPrefix) return [k.startsWith(`${prefix}.`) ? k.slice(prefix.length + 1) : k, t];
-      if (!forBackbone && !hasPrefix && root.test(k)) return [`${prefix}.${k}`, t];
-      return [k, t];
-    }),
-  );
-}
-
-/** Reads a folder/URL/files/Hub repo, builds the model and loads it; disposes everything it made on failure. */
-export async function loadFamily<M extends Module, C extends BertConfig>(
-  family: Family<M, C>,
+/** Loads `build`'s model from a folder/URL/files through the family's table; nothing is left on failure. */
+export function loadBertLike<C extends BertConfig, M extends Module, T extends M>(
+  family: BertFamily<C, M>,
   source: CheckpointSource,
-  build: (config: C, hf: HFConfig) => M,
-  options: FamilyLoadOptions = {},
-): Promise<M> {
-  // As BERT's loader: sized from config.json and the file's header before any tensor is made; the backbone
-  // must be in the file (a pooler or head may start fresh) and backbone + a pooler must fit the backend.
-  const { config: hf, tensors: raw } = await loadCheckpoint(source, {
-    check: (config, entries) => {
-      const c = family.configFromHF(config);
+  build: (config: C, hf: HFConfig) => T,
+  { newHead, onWarning }: FamilyLoadOptions = {},
+): Promise<T> {
+  return loadMappedModel(source, {
+    // Sized from config.json and the file's header before any tensor is made: the backbone must be in the
+    // file (a pooler or head may start fresh), and backbone + a pooler must fit the backend.
+    check: (hf, entries) => {
+      const c = family.configFromHF(hf);
       const params = bertParameterCount(c);
       checkParameterBudget(family.name, params + c.hiddenSize * (c.hiddenSize + 1));
       checkFileHolds(family.name, params, entries);
     },
+    build: (hf) => build(family.configFromHF(hf), hf),
+    mapping: (m: T) => family.mapping(m),
+    ...(newHead === undefined ? {} : { newHead }),
+    ...(onWarning ? { onWarning } : {}),
   });
-  let model: M | undefined;
-  try {
-    model = build(family.configFromHF(hf), hf);
-    const entries = family.names(model);
-    const backbone = family.isBackbone(model);
-    const head = backbone ? [] : entries.filter((e) => !e.ours.startsWith(`${family.prefix}.`));
-    const fresh = loadEntries(
-      model,
-      normalizeNames(raw, family.prefix, family.backboneRoots, backbone),
-      entries.map((e) => ({
-        ours: e.ours,
-        hf: e.hf,
-        hfShape: e.transpose ? [...e.param.shape].reverse() : e.param.shape,
-        ...(e.transpose ? { fromHF: (t: tf.Tensor) => tf.transpose(t) } : {}),
-      })),
-      {
-        config: hf,
-        what: family.architecture(model),
-        head: head.map((e) => e.hf),
-        freshHead: options.newHead === true,
-        headHint: ' (to start the task head fresh, pass { newHead: true })',
-        ignored: family.ignored,
-      },
-    );
-    if (fresh.length)
-      (options.onWarning ?? console.warn)(
-        `Some weights of ${family.architecture(model)} were not in the checkpoint and are newly initialised: ${listFirst(fresh)}. Train them before use.`,
-      );
-    return model;
-  } catch (err) {
-    model?.dispose();
-    throw err;
-  } finally {
-    tf.dispose(Object.values(raw));
-  }
 }
 
-/** config.json (architectures + `config`, id2label for classifiers) and HF tensors; the caller disposes. */
-function familyCheckpoint(
-  entries: HFEntry[],
-  config: HFConfig,
-  { tokenizer, id2label }: FamilySaveOptions,
-): { checkpoint: SaveCheckpointOptions; dispose: () => void } {
-  const full: HFConfig = { ...config };
-  if (id2label) {
-    full.id2label = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [String(k), v]));
-    full.label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
-  }
-  const tensors: Record<string, tf.Tensor> = {};
-  for (const e of entries) tensors[e.hf] = e.transpose ? tf.transpose(e.param) : e.param;
-  return {
-    checkpoint: {
-      config: full,
-      tensors,
-      metadata: { format: 'pt' },
-      ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
-    },
-    dispose: () => {
-      for (const e of entries) if (e.transpose) tensors[e.hf]!.dispose();
-    },
-  };
-}
+const folderOptions = <M extends Module>(
+  family: BertFamily<BertConfig, M>,
+  model: M,
+  tokenizer: Tokenizer | undefined,
+): SaveMappedOptions => ({
+  config: family.hfConfig(model),
+  ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
+});
 
-export interface FamilySaveOptions {
-  tokenizer?: Tokenizer | undefined;
-  id2label?: Record<number, string> | undefined;
-}
-
-/** Writes config.json, model.safetensors and tokenizer files, each atomically. */
-export async function saveFamily(
-  entries: HFEntry[],
+/** Writes the model's HF folder (config.json, model.safetensors, tokenizer files when given), atomically per file. */
+export function saveBertLike<M extends Module>(
+  family: BertFamily<BertConfig, M>,
+  model: M,
   dir: string,
-  config: HFConfig,
-  options: FamilySaveOptions = {},
+  tokenizer?: Tokenizer,
 ): Promise<void> {
-  const { checkpoint, dispose } = familyCheckpoint(entries, config, options);
-  try {
-    await saveCheckpoint(dir, checkpoint);
-  } finally {
-    dispose();
-  }
+  return saveMappedModel(dir, model, family.mapping(model), folderOptions(family, model, tokenizer));
 }
 
-/** The files saveFamily writes, as bytes by file name (a Map is a checkpoint source). */
-export async function encodeFamily(
-  entries: HFEntry[],
-  config: HFConfig,
-  options: FamilySaveOptions = {},
+/** The files saveBertLike writes, as bytes by file name. */
+export function encodeBertLike<M extends Module>(
+  family: BertFamily<BertConfig, M>,
+  model: M,
+  tokenizer?: Tokenizer,
 ): Promise<Map<string, Uint8Array>> {
-  const { checkpoint, dispose } = familyCheckpoint(entries, config, options);
-  try {
-    return await encodeCheckpoint(checkpoint);
-  } finally {
-    dispose();
-  }
+  return encodeMappedModel(model, family.mapping(model), folderOptions(family, model, tokenizer));
 }
 
 /** The folder's tokenizer, refused when its vocabulary is larger than the embedding table (another model's). */
@@ -229,4 +116,49 @@ export async function familyTokenizer(
       `the vocabulary has ${tokenizer.vocabSize} tokens but the embedding table has ${hf.vocab_size} rows (config.json vocab_size): the tokenizer files belong to another model`,
     );
   return tokenizer;
+}
+
+export interface Pretrained<M> {
+  model: M;
+  /** From tokenizer.json (or vocab.txt / vocab.json + merges.txt) next to the weights, when the folder has one. */
+  tokenizer?: Tokenizer;
+}
+
+/**
+ * AutoModel + AutoTokenizer over folders of the given model_types: config.json picks the family's class
+ * (`pick` with model_type and the first `architectures` entry), the tokenizer is checked against the
+ * embedding table before any weight is read.
+ */
+export async function loadAuto<M>(
+  from: CheckpointSource,
+  hub: HubOptions,
+  modelTypes: readonly string[],
+  pick: (source: CheckpointSource, modelType: string, architecture: string) => Promise<M>,
+): Promise<Pretrained<M>> {
+  const source = await resolveSource(from, hub); // a Hub id ('bert-base-uncased') → its files
+  const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
+  checkModelType(hf, modelTypes);
+  const tokenizer = await familyTokenizer(source, hf);
+  const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? '');
+  const model = await pick(source, (hf.model_type as string | undefined) ?? modelTypes[0]!, arch);
+  return tokenizer ? { model, tokenizer } : { model };
+}
+
+/** One of our parameters with its HF name and whether HF stores it transposed (the pre-mapping entry shape). */
+export interface HFEntry {
+  ours: string;
+  hf: string;
+  /** A Linear weight: HF stores (out, in), we (in, out). */
+  transpose: boolean;
+  param: tf.Variable;
+}
+
+/** A mapping's parameters as HFEntry (what the deprecated `*ParameterNames` functions return). */
+export function hfEntries(model: Module, mapping: HFMapping): HFEntry[] {
+  return mapParameters(model, mapping).map(({ ours, hf, param, layout }) => ({
+    ours,
+    hf,
+    param,
+    transpose: layout === LINEAR_LAYOUT && param.rank === 2,
+  }));
 }

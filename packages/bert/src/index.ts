@@ -1,17 +1,15 @@
 export {
+  BERT_FAMILY,
   type BertTaskModel,
   bertConfigFromHF,
   bertConfigToHF,
-  encodePretrained,
+  bertMapping,
   hfParameterNames,
   type LoadOptions,
   loadBertForMaskedLM,
   loadBertForSequenceClassification,
   loadBertForTokenClassification,
   loadBertModel,
-  loadPretrained,
-  type Pretrained,
-  savePretrained,
 } from './checkpoint.js';
 export {
   type DistilBertClassifierOptions,
@@ -23,17 +21,17 @@ export {
   distilBertConfig,
 } from './distilbert.js';
 export {
+  DISTILBERT_FAMILY,
   type DistilBertLoadOptions,
   distilBertConfigFromHF,
   distilBertConfigToHF,
+  distilBertMapping,
   distilBertParameterNames,
-  encodeDistilBertPretrained,
   loadDistilBertForMaskedLM,
   loadDistilBertForSequenceClassification,
   loadDistilBertModel,
-  loadDistilBertPretrained,
-  saveDistilBertPretrained,
 } from './distilbert-checkpoint.js';
+export type { BertFamily, FamilyLoadOptions, HFEntry, Pretrained } from './family-checkpoint.js';
 export {
   type EncodedBatch,
   type Evaluation,
@@ -74,6 +72,19 @@ export {
   prepareInputs,
 } from './model.js';
 export { type PretrainMaskedLMOptions, pretrainMaskedLM } from './pretrain.js';
+export {
+  type BertLikeModel,
+  encodeDistilBertPretrained,
+  encodePretrained,
+  encodeRobertaPretrained,
+  loadDistilBertPretrained,
+  loadPretrained,
+  loadRobertaPretrained,
+  type PretrainedOptions,
+  saveDistilBertPretrained,
+  savePretrained,
+  saveRobertaPretrained,
+} from './pretrained.js';
 export { type RecipeOptions, recipeLoop } from './recipe.js';
 export {
   type RobertaClassifierOptions,
@@ -84,16 +95,15 @@ export {
   robertaConfig,
 } from './roberta.js';
 export {
-  encodeRobertaPretrained,
   loadRobertaForMaskedLM,
   loadRobertaForSequenceClassification,
   loadRobertaModel,
-  loadRobertaPretrained,
+  ROBERTA_FAMILY,
   type RobertaLoadOptions,
   robertaConfigFromHF,
   robertaConfigToHF,
+  robertaMapping,
   robertaParameterNames,
-  saveRobertaPretrained,
 } from './roberta-checkpoint.js';
 export {
   cosineSimilarity,

@@ -1,24 +1,27 @@
 import {
   type CheckpointSource,
-  CONFIG_FILE,
   checkModelType,
   type HFConfig,
-  type HubOptions,
+  type HFMapping,
+  type HFRule,
   hfLabels,
-  parseConfig,
-  readCheckpointFile,
-  resolveSource,
+  LINEAR_LAYOUT,
+  labelsToHF,
+  prefixRules,
 } from '@transformer-kit/core';
-import type { Tokenizer } from '@transformer-kit/tokenizer';
-import { bertConfigFromHF, bertConfigToHF, hfParameterNames } from './checkpoint.js';
 import {
-  encodeFamily,
-  type Family,
+  BERT_BACKBONE_RULES,
+  BERT_ROOTS,
+  bertConfigFromHF,
+  bertConfigToHF,
+  TF_LAYER_NORM_NAMES,
+} from './checkpoint.js';
+import {
+  type BertFamily,
   type FamilyLoadOptions,
-  familyTokenizer,
   type HFEntry,
-  loadFamily,
-  saveFamily,
+  hfEntries,
+  loadBertLike,
 } from './family-checkpoint.js';
 import type { BertConfig } from './model.js';
 import {
@@ -30,48 +33,46 @@ import {
 } from './roberta.js';
 
 /*
- * HuggingFace RoBERTa folders ⇄ our modules. The backbone has BERT's names (checkpoint.ts's table, under
- * `roberta.` in task files); the heads: lm_head.{dense, layer_norm, bias} (decoder tied: never read or
- * written), classifier.{dense, out_proj}.
+ * HuggingFace RoBERTa folders ⇄ our modules, as one table over core's HF mapping. The backbone has BERT's
+ * names (under `roberta.` in task files); the heads: lm_head.{dense, layer_norm, bias} (decoder tied: never
+ * read or written), classifier.{dense, out_proj}.
  */
 
-const HEADS: Array<[RegExp, string, boolean]> = [
-  [/^lmHead\.dense\.(weight|bias)$/, 'lm_head.dense.$1', true],
-  [/^lmHead\.layerNorm\.(weight|bias)$/, 'lm_head.layer_norm.$1', false],
-  [/^lmHead\.bias$/, 'lm_head.bias', false],
-  [/^classifier\.mlp\.hidden\.0\.(weight|bias)$/, 'classifier.dense.$1', true],
-  [/^classifier\.mlp\.out\.(weight|bias)$/, 'classifier.out_proj.$1', true],
+const L = LINEAR_LAYOUT;
+
+const TASK: readonly HFRule[] = [
+  ...prefixRules(BERT_BACKBONE_RULES, 'roberta'),
+  { ours: /^lmHead\.dense\.(weight|bias)$/, hf: 'lm_head.dense.$1', layout: L },
+  { ours: /^lmHead\.layerNorm\.(weight|bias)$/, hf: 'lm_head.layer_norm.$1' },
+  { ours: /^lmHead\.bias$/, hf: 'lm_head.bias' },
+  { ours: /^classifier\.mlp\.hidden\.0\.(weight|bias)$/, hf: 'classifier.dense.$1', layout: L },
+  { ours: /^classifier\.mlp\.out\.(weight|bias)$/, hf: 'classifier.out_proj.$1', layout: L },
 ];
 
-const IGNORED = [
-  /(^|\.)position_ids$/,
-  /(^|\.)token_type_ids$/,
-  /^lm_head\./,
-  /^classifier\./,
-  /^(roberta\.)?pooler\./,
-];
+function architecture(m: RobertaTaskModel): string {
+  if (m instanceof RobertaForMaskedLM) return 'RobertaForMaskedLM';
+  if (m instanceof RobertaForSequenceClassification) return 'RobertaForSequenceClassification';
+  return 'RobertaModel';
+}
 
-/** Our parameters with their HF names and layouts. */
-export function robertaParameterNames(model: RobertaTaskModel): HFEntry[] {
-  if (model instanceof RobertaModel) return hfParameterNames(model);
-  const backbone = hfParameterNames(model.roberta).map((e) => ({
-    ...e,
-    ours: `roberta.${e.ours}`,
-    hf: `roberta.${e.hf}`,
-  }));
-  const own = model.namedParameters().filter(([n]) => !n.startsWith('roberta.'));
-  return [
-    ...backbone,
-    ...own.map(([ours, param]) => {
-      const rule = HEADS.find(([re]) => re.test(ours))!;
-      return {
-        ours,
-        hf: ours.replace(rule[0], rule[1]),
-        transpose: rule[2] && ours.endsWith('.weight'),
-        param,
-      };
-    }),
-  ];
+/** RoBERTa's HF table for a model; a task head starts fresh only when asked (newHead), a pooler never. */
+export function robertaMapping(model: RobertaTaskModel): HFMapping {
+  const backbone = model instanceof RobertaModel;
+  return {
+    architecture: architecture(model),
+    rules: backbone ? BERT_BACKBONE_RULES : TASK,
+    prefix: { name: 'roberta', roots: BERT_ROOTS },
+    renames: TF_LAYER_NORM_NAMES,
+    ignored: [
+      /(^|\.)position_ids$/,
+      /(^|\.)token_type_ids$/,
+      /^lm_head\./,
+      /^classifier\./,
+      /^(roberta\.)?pooler\./,
+    ],
+    tied: [/^lm_head\.decoder\.(weight|bias)$/],
+    ...(backbone ? {} : { head: { ours: /^(?!roberta\.)/, fresh: 'newHead' as const } }),
+  };
 }
 
 /** BERT's config reader with RoBERTa's model_type and positions. */
@@ -86,21 +87,16 @@ export function robertaConfigToHF(c: BertConfig): HFConfig {
   return { ...bertConfigToHF(c), model_type: 'roberta', bos_token_id: 0, eos_token_id: 2 };
 }
 
-function architecture(m: RobertaTaskModel): string {
-  if (m instanceof RobertaForMaskedLM) return 'RobertaForMaskedLM';
-  if (m instanceof RobertaForSequenceClassification) return 'RobertaForSequenceClassification';
-  return 'RobertaModel';
-}
-
-const FAMILY: Family<RobertaTaskModel, BertConfig> = {
+export const ROBERTA_FAMILY: BertFamily<BertConfig, RobertaTaskModel> = {
   name: 'RoBERTa',
-  prefix: 'roberta',
-  backboneRoots: ['embeddings', 'encoder', 'pooler'],
+  modelTypes: ['roberta', 'xlm-roberta'],
   configFromHF: robertaConfigFromHF,
-  names: robertaParameterNames,
-  isBackbone: (m) => m instanceof RobertaModel,
-  architecture,
-  ignored: IGNORED,
+  hfConfig: (m) => ({
+    architectures: [architecture(m)],
+    ...robertaConfigToHF(m.config),
+    ...(m instanceof RobertaForSequenceClassification ? labelsToHF(m.id2label) : {}),
+  }),
+  mapping: robertaMapping,
 };
 
 export type RobertaLoadOptions = FamilyLoadOptions;
@@ -110,22 +106,22 @@ export function loadRobertaModel(
   source: CheckpointSource,
   { pooler = true }: { pooler?: boolean } = {},
 ): Promise<RobertaModel> {
-  return loadFamily(FAMILY, source, (c) => new RobertaModel(c, { pooler })) as Promise<RobertaModel>;
+  return loadBertLike(ROBERTA_FAMILY, source, (c) => new RobertaModel(c, { pooler }));
 }
 
 export function loadRobertaForMaskedLM(
   source: CheckpointSource,
   options: RobertaLoadOptions = {},
 ): Promise<RobertaForMaskedLM> {
-  return loadFamily(FAMILY, source, (c) => new RobertaForMaskedLM(c), options) as Promise<RobertaForMaskedLM>;
+  return loadBertLike(ROBERTA_FAMILY, source, (c) => new RobertaForMaskedLM(c), options);
 }
 
 export function loadRobertaForSequenceClassification(
   source: CheckpointSource,
   options: RobertaLoadOptions & { numLabels?: number } = {},
 ): Promise<RobertaForSequenceClassification> {
-  return loadFamily(
-    FAMILY,
+  return loadBertLike(
+    ROBERTA_FAMILY,
     source,
     (c, hf) =>
       new RobertaForSequenceClassification(c, {
@@ -133,48 +129,22 @@ export function loadRobertaForSequenceClassification(
         ...(typeof hf.classifier_dropout === 'number' ? { classifierDropout: hf.classifier_dropout } : {}),
       }),
     options,
-  ) as Promise<RobertaForSequenceClassification>;
-}
-
-export function saveRobertaPretrained(
-  model: RobertaTaskModel,
-  dir: string,
-  { tokenizer }: { tokenizer?: Tokenizer } = {},
-): Promise<void> {
-  return saveFamily(
-    robertaParameterNames(model),
-    dir,
-    { architectures: [architecture(model)], ...robertaConfigToHF(model.config) },
-    { tokenizer, id2label: model instanceof RobertaForSequenceClassification ? model.id2label : undefined },
   );
 }
 
-/** AutoModel + AutoTokenizer for RoBERTa folders, URLs, files or Hub ids ('roberta-base'). */
-export async function loadRobertaPretrained(
-  from: CheckpointSource,
-  options: RobertaLoadOptions & { numLabels?: number } & HubOptions = {},
-): Promise<{ model: RobertaTaskModel; tokenizer?: Tokenizer }> {
-  const source = await resolveSource(from, options);
-  const hf = parseConfig(await readCheckpointFile(source, CONFIG_FILE));
-  checkModelType(hf, ['roberta', 'xlm-roberta']);
-  const tokenizer = await familyTokenizer(source, hf);
-  const arch = String((hf.architectures as unknown[] | undefined)?.[0] ?? '');
-  const model: RobertaTaskModel = arch.endsWith('ForMaskedLM')
-    ? await loadRobertaForMaskedLM(source, options)
-    : arch.endsWith('ForSequenceClassification')
-      ? await loadRobertaForSequenceClassification(source, options)
-      : await loadRobertaModel(source);
-  return tokenizer ? { model, tokenizer } : { model };
+/** The class `architectures` names: …ForMaskedLM, …ForSequenceClassification, else RobertaModel. */
+export function loadRobertaByArchitecture(
+  source: CheckpointSource,
+  arch: string,
+  options: RobertaLoadOptions & { numLabels?: number },
+): Promise<RobertaTaskModel> {
+  if (arch.endsWith('ForMaskedLM')) return loadRobertaForMaskedLM(source, options);
+  if (arch.endsWith('ForSequenceClassification'))
+    return loadRobertaForSequenceClassification(source, options);
+  return loadRobertaModel(source);
 }
 
-/** The files saveRobertaPretrained writes, as bytes by file name (the page's downloads). */
-export function encodeRobertaPretrained(
-  model: RobertaTaskModel,
-  { tokenizer }: { tokenizer?: Tokenizer } = {},
-): Promise<Map<string, Uint8Array>> {
-  return encodeFamily(
-    robertaParameterNames(model),
-    { architectures: [architecture(model)], ...robertaConfigToHF(model.config) },
-    { tokenizer, id2label: model instanceof RobertaForSequenceClassification ? model.id2label : undefined },
-  );
+/** @deprecated Use `mapParameters(model, robertaMapping(model))` from core. */
+export function robertaParameterNames(model: RobertaTaskModel): HFEntry[] {
+  return hfEntries(model, robertaMapping(model));
 }

@@ -9,29 +9,13 @@ import {
   readCheckpointFile,
 } from '@transformer-kit/core';
 import type { Tokenizer } from '@transformer-kit/tokenizer';
-import {
-  encodePretrained,
-  type LoadOptions,
-  loadBertForSequenceClassification,
-  loadBertModel,
-  type Pretrained,
-  savePretrained,
-} from './checkpoint.js';
+import { type LoadOptions, loadBertForSequenceClassification, loadBertModel } from './checkpoint.js';
 import { DistilBertForSequenceClassification } from './distilbert.js';
-import {
-  encodeDistilBertPretrained,
-  loadDistilBertForSequenceClassification,
-  loadDistilBertModel,
-  saveDistilBertPretrained,
-} from './distilbert-checkpoint.js';
-import { familyTokenizer } from './family-checkpoint.js';
+import { loadDistilBertForSequenceClassification, loadDistilBertModel } from './distilbert-checkpoint.js';
+import { familyTokenizer, type Pretrained } from './family-checkpoint.js';
+import { encodePretrained, savePretrained } from './pretrained.js';
 import { RobertaForSequenceClassification } from './roberta.js';
-import {
-  encodeRobertaPretrained,
-  loadRobertaForSequenceClassification,
-  loadRobertaModel,
-  saveRobertaPretrained,
-} from './roberta-checkpoint.js';
+import { loadRobertaForSequenceClassification, loadRobertaModel } from './roberta-checkpoint.js';
 import { BertForSequenceClassification } from './tasks.js';
 
 /*
@@ -155,15 +139,12 @@ function withBackbone<B extends Module, M extends Module>(
   }
 }
 
-/** Writes the classifier's HF folder with its family's saver (config.json with id2label, weights, tokenizer files). */
+/** Writes the classifier's HF folder with its family's table (config.json with id2label, weights, tokenizer files). */
 export function saveSequenceClassifier(
   model: FolderSequenceClassifier,
   dir: string,
   options: { tokenizer?: Tokenizer } = {},
 ): Promise<void> {
-  if (model instanceof DistilBertForSequenceClassification)
-    return saveDistilBertPretrained(model, dir, options);
-  if (model instanceof RobertaForSequenceClassification) return saveRobertaPretrained(model, dir, options);
   return savePretrained(model, dir, options);
 }
 
@@ -172,7 +153,5 @@ export function encodeSequenceClassifier(
   model: FolderSequenceClassifier,
   options: { tokenizer?: Tokenizer } = {},
 ): Promise<Map<string, Uint8Array>> {
-  if (model instanceof DistilBertForSequenceClassification) return encodeDistilBertPretrained(model, options);
-  if (model instanceof RobertaForSequenceClassification) return encodeRobertaPretrained(model, options);
   return encodePretrained(model, options);
 }

@@ -70,7 +70,7 @@ describe('savePretrained / loadPretrained', () => {
       model.eval();
       back.model.eval();
       tf.tidy(() => {
-        const out = (m: typeof model) =>
+        const out = (m: typeof back.model) =>
           m instanceof BertModel ? m.forward(inputs).lastHiddenState : m.forward(inputs);
         expect(out(back.model).sub(out(model)).abs().max().dataSync()[0]).toBe(0);
       });

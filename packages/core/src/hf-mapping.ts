@@ -237,7 +237,13 @@ export function saveMapped(
       const name = bare && p && hf.startsWith(p) ? hf.slice(p.length) : hf;
       const { layout } = g[0]!;
       out[name] = tf.tidy(() => {
-        const ours = g.length > 1 ? tf.concat(g.map((x) => x.param), -1) : g[0]!.param;
+        const ours =
+          g.length > 1
+            ? tf.concat(
+                g.map((x) => x.param),
+                -1,
+              )
+            : g[0]!.param;
         const t = layout ? layout.toHF(ours) : ours;
         return t === g[0]!.param ? t.clone() : t;
       });

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import {
   activationFromHF,
   activationToHF,
@@ -142,7 +141,10 @@ export function gptFromHF(config: HFConfig, tensors: StateDict, overrides: Parti
  * Loads an HF GPT-2 folder (config.json + weights, with or without the `transformer.` prefix) from a path,
  * URL or files. A checkpoint that does not fit names its first differences.
  */
-export function loadGPT2LMHeadModel(source: CheckpointSource, overrides: Partial<GPTConfig> = {}): Promise<GPT> {
+export function loadGPT2LMHeadModel(
+  source: CheckpointSource,
+  overrides: Partial<GPTConfig> = {},
+): Promise<GPT> {
   return loadMappedModel(source, {
     // Sized from config.json and the file's header before any tensor is made.
     check: (hf, entries) => {
