@@ -87,7 +87,7 @@ const folderOptions = <M extends Module>(
 });
 
 /** Writes the model's HF folder (config.json, model.safetensors, tokenizer files when given), atomically per file. */
-export function saveBertLike<M extends Module>(
+export async function saveBertLike<M extends Module>(
   family: BertFamily<BertConfig, M>,
   model: M,
   dir: string,
@@ -97,7 +97,7 @@ export function saveBertLike<M extends Module>(
 }
 
 /** The files saveBertLike writes, as bytes by file name. */
-export function encodeBertLike<M extends Module>(
+export async function encodeBertLike<M extends Module>(
   family: BertFamily<BertConfig, M>,
   model: M,
   tokenizer?: Tokenizer,

@@ -174,12 +174,15 @@ const saveOptions = (model: GPT, { tokenizer, prefix }: GPTSaveOptions) => ({
  * Saves as an HF GPT2LMHeadModel folder (same names and shapes; lm_head omitted when tied), with the
  * tokenizer's files when given. Atomic per file.
  */
-export function savePretrained(model: GPT, dir: string, options: GPTSaveOptions = {}): Promise<void> {
+export async function savePretrained(model: GPT, dir: string, options: GPTSaveOptions = {}): Promise<void> {
   return saveMappedModel(dir, model, gptMapping(model), saveOptions(model, options));
 }
 
 /** The files savePretrained writes, as bytes by file name (a page's downloads; a Map is a checkpoint source). */
-export function encodePretrained(model: GPT, options: GPTSaveOptions = {}): Promise<Map<string, Uint8Array>> {
+export async function encodePretrained(
+  model: GPT,
+  options: GPTSaveOptions = {},
+): Promise<Map<string, Uint8Array>> {
   return encodeMappedModel(model, gptMapping(model), saveOptions(model, options));
 }
 

@@ -1,17 +1,25 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import {
   activationFromHF,
   activationToHF,
   type CheckpointEntry,
-  CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
   checkModelType,
+  encodeMappedModel,
   type HFConfig,
-  loadCheckpoint,
-  loadEntries,
+  type HFMapping,
+  type HFRule,
+  type HubOptions,
+  hfNumber,
+  LINEAR_LAYOUT,
+  loadMapped,
+  loadMappedModel,
+  mapParameters,
   readOptionalFiles,
-  saveCheckpoint,
+  resolveSource,
+  saveMapped,
+  saveMappedModel,
 } from '@transformer-kit/core';
 import {
   TOKENIZER_FILES,
@@ -22,7 +30,7 @@ import {
 import { type LlamaConfig, LlamaForCausalLM, llamaConfig } from './model.js';
 
 /*
- * HuggingFace LlamaForCausalLM <-> transformer-kit names and layouts.
+ * HuggingFace LlamaForCausalLM <-> transformer-kit names and layouts, as one table over core's HF mapping.
  *  - nn.Linear stores weights (out, in); our Linear (in, out): every projection is transposed at the boundary.
  *  - q/k/v/o_proj → attn.query/key/value/output; gate/up/down_proj → mlp.gate/up/down;
  *    input_layernorm → attnNorm; post_attention_layernorm → mlpNorm; embed_tokens → embeddings.
@@ -31,13 +39,9 @@ import { type LlamaConfig, LlamaForCausalLM, llamaConfig } from './model.js';
  */
 
 /** Our config from an HF Llama config.json object. */
-export function configFromHF(hf: HFConfig, overrides: Partial<LlamaConfig> = {}): LlamaConfig {
+export function llamaConfigFromHF(hf: HFConfig, overrides: Partial<LlamaConfig> = {}): LlamaConfig {
   checkModelType(hf, 'llama');
-  const num = (key: string, fallback?: number): number => {
-    const v = hf[key] ?? fallback;
-    if (typeof v !== 'number') throw new CheckpointError(`config.json: '${key}' is missing or not a number`);
-    return v;
-  };
+  const num = (key: string, fallback?: number) => hfNumber(hf, key, fallback);
   if (hf.rope_scaling != null)
     throw new CheckpointMismatchError(
       `config.json: rope_scaling ${JSON.stringify(hf.rope_scaling)} is not supported (plain rotary only)`,
@@ -66,7 +70,7 @@ export function configFromHF(hf: HFConfig, overrides: Partial<LlamaConfig> = {})
 }
 
 /** An HF config.json object for our config. */
-export function configToHF(c: LlamaConfig): HFConfig {
+export function llamaConfigToHF(c: LlamaConfig): HFConfig {
   return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
@@ -89,42 +93,38 @@ export function configToHF(c: LlamaConfig): HFConfig {
   };
 }
 
-/** Every parameter of `model` with its HF name and shape (the one table load and save both read). */
-export function hfEntries(model: LlamaForCausalLM): CheckpointEntry[] {
-  const params = new Map(model.namedParameters());
-  const entries: CheckpointEntry[] = [];
-  const linear = (ours: string, hf: string) => {
-    for (const kind of ['weight', 'bias'] as const) {
-      const p = params.get(`${ours}.${kind}`);
-      if (!p) continue;
-      const shape = kind === 'weight' ? [p.shape[1]!, p.shape[0]!] : p.shape;
-      entries.push({
-        ours: `${ours}.${kind}`,
-        hf: `${hf}.${kind}`,
-        hfShape: shape,
-        ...(kind === 'weight' ? { fromHF: (t: tf.Tensor) => tf.transpose(t) } : {}),
-      });
-    }
+const L = LINEAR_LAYOUT;
+
+const RULES: readonly HFRule[] = [
+  { ours: /^model\.embeddings\.weight$/, hf: 'model.embed_tokens.weight' },
+  { ours: /^model\.layers\.(\d+)\.attnNorm\.weight$/, hf: 'model.layers.$1.input_layernorm.weight' },
+  ...(['query', 'key', 'value', 'output'] as const).map((ours, i) => ({
+    ours: new RegExp(`^model\\.layers\\.(\\d+)\\.attn\\.${ours}\\.(weight|bias)$`),
+    hf: `model.layers.$1.self_attn.${'qkvo'[i]}_proj.$2`,
+    layout: L,
+  })),
+  { ours: /^model\.layers\.(\d+)\.mlpNorm\.weight$/, hf: 'model.layers.$1.post_attention_layernorm.weight' },
+  {
+    ours: /^model\.layers\.(\d+)\.mlp\.(gate|up|down)\.(weight|bias)$/,
+    hf: 'model.layers.$1.mlp.$2_proj.$3',
+    layout: L,
+  },
+  { ours: /^model\.norm\.weight$/, hf: 'model.norm.weight' },
+  { ours: /^lmHead\.(weight|bias)$/, hf: 'lm_head.$1', layout: L },
+];
+
+/** Llama's HF table (LlamaForCausalLM names and layouts). */
+export function llamaMapping(model: LlamaForCausalLM): HFMapping {
+  return {
+    architecture: 'LlamaForCausalLM',
+    rules: RULES,
+    // A bare LlamaModel file (no `model.`) loads too.
+    prefix: { name: 'model', roots: ['embed_tokens', 'layers', 'norm'] },
+    // Old checkpoints carry rotary inv_freq buffers: recomputed, not loaded.
+    ignored: [/\.rotary_emb\.inv_freq$/],
+    // A tied checkpoint may still carry lm_head.weight (a copy of embed_tokens).
+    tied: model.config.tieWeights ? [/^lm_head\.weight$/] : [],
   };
-  const same = (ours: string, hf: string) => entries.push({ ours, hf, hfShape: params.get(ours)!.shape });
-  same('model.embeddings.weight', 'model.embed_tokens.weight');
-  for (let i = 0; i < model.config.numLayers; i++) {
-    const o = `model.layers.${i}.`;
-    const h = `model.layers.${i}.`;
-    same(`${o}attnNorm.weight`, `${h}input_layernorm.weight`);
-    for (const [ours, hf] of [
-      ['query', 'q_proj'],
-      ['key', 'k_proj'],
-      ['value', 'v_proj'],
-      ['output', 'o_proj'],
-    ] as const)
-      linear(`${o}attn.${ours}`, `${h}self_attn.${hf}`);
-    same(`${o}mlpNorm.weight`, `${h}post_attention_layernorm.weight`);
-    for (const part of ['gate', 'up', 'down'] as const) linear(`${o}mlp.${part}`, `${h}mlp.${part}_proj`);
-  }
-  same('model.norm.weight', 'model.norm.weight');
-  if (!model.config.tieWeights) linear('lmHead', 'lm_head');
-  return entries;
 }
 
 /** Builds a LlamaForCausalLM from an HF config object and tensors (names and shapes checked). */
@@ -133,14 +133,9 @@ export function llamaFromHF(
   tensors: Record<string, tf.Tensor>,
   overrides: Partial<LlamaConfig> = {},
 ): LlamaForCausalLM {
-  const model = new LlamaForCausalLM(configFromHF(config, overrides));
+  const model = new LlamaForCausalLM(llamaConfigFromHF(config, overrides));
   try {
-    loadEntries(model, tensors, hfEntries(model), {
-      config,
-      what: 'LlamaForCausalLM',
-      // A tied checkpoint may still carry lm_head.weight (a copy of embed_tokens); so may old inv_freq buffers.
-      ignored: [/\.rotary_emb\.inv_freq$/, ...(model.config.tieWeights ? [/^lm_head\.weight$/] : [])],
-    });
+    loadMapped(model, tensors, llamaMapping(model), { config });
   } catch (e) {
     model.dispose();
     throw e;
@@ -149,24 +144,27 @@ export function llamaFromHF(
 }
 
 /** Loads an HF LlamaForCausalLM folder (config.json + model.safetensors or shards) from a path, URL or files. */
-export async function loadLlama(
+export function loadLlamaForCausalLM(
   source: CheckpointSource,
   overrides: Partial<LlamaConfig> = {},
 ): Promise<LlamaForCausalLM> {
-  const { config, tensors } = await loadCheckpoint(source);
-  try {
-    return llamaFromHF(config, tensors, overrides);
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
+  return loadMappedModel(source, {
+    build: (hf) => new LlamaForCausalLM(llamaConfigFromHF(hf, overrides)),
+    mapping: llamaMapping,
+  });
 }
 
-/** The model and, when the folder has one, its tokenizer (tokenizer.json: byte-level BPE for SmolLM2/Llama 3). */
+/**
+ * AutoModel + AutoTokenizer for Llama folders (path, URL, files or a Hub id): the model and, when the
+ * folder has one, its tokenizer (tokenizer.json: byte-level BPE for SmolLM2/Llama 3).
+ */
 export async function loadPretrained(
-  source: CheckpointSource,
+  from: CheckpointSource,
   overrides: Partial<LlamaConfig> = {},
+  hub: HubOptions = {},
 ): Promise<{ model: LlamaForCausalLM; tokenizer?: Tokenizer }> {
-  const model = await loadLlama(source, overrides);
+  const source = await resolveSource(from, hub); // a Hub id ('HuggingFaceTB/SmolLM2-135M') → its files
+  const model = await loadLlamaForCausalLM(source, overrides);
   try {
     const tokenizer = tokenizerFromFiles(await readOptionalFiles(source, TOKENIZER_FILES));
     return tokenizer ? { model, tokenizer } : { model };
@@ -176,16 +174,10 @@ export async function loadPretrained(
   }
 }
 
-/** Our parameters under HF names and layouts (new tensors for the transposed ones; see `disposeHF`). */
-export function stateDictToHF(model: LlamaForCausalLM): Record<string, tf.Tensor> {
-  const params = new Map(model.namedParameters());
-  const out: Record<string, tf.Tensor> = {};
-  for (const e of hfEntries(model)) {
-    const p = params.get(e.ours)!;
-    out[e.hf] = e.fromHF ? tf.transpose(p) : p.clone();
-  }
-  return out;
-}
+const saveOptions = (model: LlamaForCausalLM, tokenizer: Tokenizer | undefined) => ({
+  config: llamaConfigToHF(model.config),
+  ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
+});
 
 /**
  * Saves as an HF LlamaForCausalLM folder (lm_head omitted when tied, as save_pretrained), with the
@@ -196,14 +188,35 @@ export async function savePretrained(
   dir: string,
   { tokenizer }: { tokenizer?: Tokenizer } = {},
 ): Promise<void> {
-  const tensors = stateDictToHF(model);
-  try {
-    await saveCheckpoint(dir, {
-      config: configToHF(model.config),
-      tensors,
-      ...(tokenizer ? { extraFiles: tokenizerFiles(tokenizer) } : {}),
-    });
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
+  return saveMappedModel(dir, model, llamaMapping(model), saveOptions(model, tokenizer));
+}
+
+/** The files savePretrained writes, as bytes by file name (a page's downloads; a Map is a checkpoint source). */
+export async function encodePretrained(
+  model: LlamaForCausalLM,
+  { tokenizer }: { tokenizer?: Tokenizer } = {},
+): Promise<Map<string, Uint8Array>> {
+  return encodeMappedModel(model, llamaMapping(model), saveOptions(model, tokenizer));
+}
+
+/** @deprecated Use `loadLlamaForCausalLM` (or `loadPretrained` for the tokenizer too). */
+export const loadLlama = loadLlamaForCausalLM;
+/** @deprecated Use `llamaConfigFromHF`. */
+export const configFromHF = llamaConfigFromHF;
+/** @deprecated Use `llamaConfigToHF`. */
+export const configToHF = llamaConfigToHF;
+
+/** @deprecated Use `mapParameters(model, llamaMapping(model))` from core: every parameter with its HF name and shape. */
+export function hfEntries(model: LlamaForCausalLM): CheckpointEntry[] {
+  return mapParameters(model, llamaMapping(model)).map(({ ours, hf, param, layout }) => ({
+    ours,
+    hf,
+    hfShape: layout ? layout.shape(param.shape) : param.shape,
+    ...(layout && param.rank === 2 ? { fromHF: layout.fromHF } : {}),
+  }));
+}
+
+/** @deprecated Use `saveMapped(model, llamaMapping(model))` from core: our parameters under HF names and layouts (caller disposes). */
+export function stateDictToHF(model: LlamaForCausalLM): Record<string, tf.Tensor> {
+  return saveMapped(model, llamaMapping(model));
 }

@@ -3,23 +3,30 @@ import {
   activationFromHF,
   activationToHF,
   blockParameterCount,
-  CheckpointError,
   CheckpointMismatchError,
   type CheckpointSource,
   CONFIG_FILE,
   checkFileHolds,
   checkModelType,
   checkParameterBudget,
+  encodeMappedModel,
   type HFConfig,
+  type HFLayout,
+  type HFMapping,
+  type HFRule,
   type HubOptions,
   hfLabels,
+  hfNumber,
   InvalidArgumentError,
-  loadCheckpoint,
-  loadEntries,
+  LINEAR_LAYOUT,
+  labelsToHF,
+  loadMappedModel,
+  mapParameters,
   parseConfig,
+  prefixRules,
   readCheckpointFile,
   resolveSource,
-  saveCheckpoint,
+  saveMappedModel,
 } from '@transformer-kit/core';
 import { checkMAEConfig, type MAEConfig, ViTMAEForPreTraining } from './mae.js';
 import {
@@ -46,111 +53,127 @@ import {
 
 export type ViTTaskModel = ViTModel | ViTForImageClassification | ViTMAEForPreTraining;
 
-type Kind = 'plain' | 'linear' | 'conv';
+const L = LINEAR_LAYOUT;
 
-const block = (ours: string, hf: string): Array<[RegExp, string, Kind]> => [
-  [
-    new RegExp(`^${ours}\\.(\\d+)\\.attn\\.(query|key|value)\\.(weight|bias)$`),
-    `${hf}.$1.attention.attention.$2.$3`,
-    'linear',
-  ],
-  [
-    new RegExp(`^${ours}\\.(\\d+)\\.attn\\.output\\.(weight|bias)$`),
-    `${hf}.$1.attention.output.dense.$2`,
-    'linear',
-  ],
-  [new RegExp(`^${ours}\\.(\\d+)\\.attnNorm\\.(weight|bias)$`), `${hf}.$1.layernorm_before.$2`, 'plain'],
-  [
-    new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.hidden\\.0\\.(weight|bias)$`),
-    `${hf}.$1.intermediate.dense.$2`,
-    'linear',
-  ],
-  [new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.out\\.(weight|bias)$`), `${hf}.$1.output.dense.$2`, 'linear'],
-  [new RegExp(`^${ours}\\.(\\d+)\\.mlpNorm\\.(weight|bias)$`), `${hf}.$1.layernorm_after.$2`, 'plain'],
+/** The patch embedding: HF's Conv2d weight (D, C, p, p) ⇄ our Linear (p·p·C, D) (see above). */
+function patchConvLayout(c: ViTConfig): HFLayout {
+  const p = c.patchSize;
+  return {
+    shape: () => [c.hiddenSize, c.numChannels, p, p],
+    toHF: (t) => tf.tidy(() => t.reshape([p, p, c.numChannels, c.hiddenSize]).transpose([3, 2, 0, 1])),
+    fromHF: (t) => {
+      const [d, ch, ph, pw] = t.shape as [number, number, number, number];
+      return tf.tidy(() => t.transpose([2, 3, 1, 0]).reshape([ph * pw * ch, d]));
+    },
+  };
+}
+
+/** The rules of a stack of blocks: ours under `ours`, HF's under `hf`. */
+const block = (ours: string, hf: string): HFRule[] => [
+  {
+    ours: new RegExp(`^${ours}\\.(\\d+)\\.attn\\.(query|key|value)\\.(weight|bias)$`),
+    hf: `${hf}.$1.attention.attention.$2.$3`,
+    layout: L,
+  },
+  {
+    ours: new RegExp(`^${ours}\\.(\\d+)\\.attn\\.output\\.(weight|bias)$`),
+    hf: `${hf}.$1.attention.output.dense.$2`,
+    layout: L,
+  },
+  { ours: new RegExp(`^${ours}\\.(\\d+)\\.attnNorm\\.(weight|bias)$`), hf: `${hf}.$1.layernorm_before.$2` },
+  {
+    ours: new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.hidden\\.0\\.(weight|bias)$`),
+    hf: `${hf}.$1.intermediate.dense.$2`,
+    layout: L,
+  },
+  {
+    ours: new RegExp(`^${ours}\\.(\\d+)\\.mlp\\.out\\.(weight|bias)$`),
+    hf: `${hf}.$1.output.dense.$2`,
+    layout: L,
+  },
+  { ours: new RegExp(`^${ours}\\.(\\d+)\\.mlpNorm\\.(weight|bias)$`), hf: `${hf}.$1.layernorm_after.$2` },
 ];
 
-// [our name pattern, HF name, layout], for ViTModel's own names.
-const BACKBONE: Array<[RegExp, string, Kind]> = [
-  [/^embeddings\.clsToken$/, 'embeddings.cls_token', 'plain'],
-  [/^embeddings\.position$/, 'embeddings.position_embeddings', 'plain'],
-  [/^embeddings\.patch\.weight$/, 'embeddings.patch_embeddings.projection.weight', 'conv'],
-  [/^embeddings\.patch\.bias$/, 'embeddings.patch_embeddings.projection.bias', 'plain'],
+/** ViTModel's own names. */
+const backboneRules = (c: ViTConfig): HFRule[] => [
+  { ours: /^embeddings\.clsToken$/, hf: 'embeddings.cls_token' },
+  { ours: /^embeddings\.position$/, hf: 'embeddings.position_embeddings' },
+  {
+    ours: /^embeddings\.patch\.weight$/,
+    hf: 'embeddings.patch_embeddings.projection.weight',
+    layout: patchConvLayout(c),
+  },
+  { ours: /^embeddings\.patch\.bias$/, hf: 'embeddings.patch_embeddings.projection.bias' },
   ...block('layers', 'encoder.layer'),
-  [/^norm\.(weight|bias)$/, 'layernorm.$1', 'plain'],
-  [/^pooler\.(weight|bias)$/, 'pooler.dense.$1', 'linear'],
+  { ours: /^norm\.(weight|bias)$/, hf: 'layernorm.$1' },
+  { ours: /^pooler\.(weight|bias)$/, hf: 'pooler.dense.$1', layout: L },
 ];
 
-const prefixed = (rules: Array<[RegExp, string, Kind]>, p: string): Array<[RegExp, string, Kind]> =>
-  rules.map(([re, hf, k]) => [new RegExp(`^${p}\\.${re.source.slice(1)}`), `${p}.${hf}`, k]);
-
-const CLASSIFIER: Array<[RegExp, string, Kind]> = [
-  ...prefixed(BACKBONE, 'vit'),
-  [/^classifier\.mlp\.out\.(weight|bias)$/, 'classifier.$1', 'linear'],
-];
-
-const MAE: Array<[RegExp, string, Kind]> = [
-  ...prefixed(BACKBONE, 'vit'),
-  [/^decoder\.embed\.(weight|bias)$/, 'decoder.decoder_embed.$1', 'linear'],
-  [/^decoder\.maskToken$/, 'decoder.mask_token', 'plain'],
-  [/^decoder\.position$/, 'decoder.decoder_pos_embed', 'plain'],
+const MAE_DECODER: HFRule[] = [
+  { ours: /^decoder\.embed\.(weight|bias)$/, hf: 'decoder.decoder_embed.$1', layout: L },
+  { ours: /^decoder\.maskToken$/, hf: 'decoder.mask_token' },
+  { ours: /^decoder\.position$/, hf: 'decoder.decoder_pos_embed' },
   ...block('decoder\\.layers', 'decoder.decoder_layers'),
-  [/^decoder\.norm\.(weight|bias)$/, 'decoder.decoder_norm.$1', 'plain'],
-  [/^decoder\.pred\.(weight|bias)$/, 'decoder.decoder_pred.$1', 'linear'],
+  { ours: /^decoder\.norm\.(weight|bias)$/, hf: 'decoder.decoder_norm.$1' },
+  { ours: /^decoder\.pred\.(weight|bias)$/, hf: 'decoder.decoder_pred.$1', layout: L },
 ];
 
+/** config.json for a model: its class, the config, a classifier's labels, whether a ViTModel has its pooler. */
+
+// Spelled out rather than constructor.name, which minifiers rename.
+function architecture(m: ViTTaskModel): string {
+  if (m instanceof ViTMAEForPreTraining) return 'ViTMAEForPreTraining';
+  if (m instanceof ViTForImageClassification) return 'ViTForImageClassification';
+  return 'ViTModel';
+}
+
+/** ViT's HF table for a model (ViTModel, ViTForImageClassification, ViTMAEForPreTraining). */
+export function vitMapping(model: ViTTaskModel): HFMapping {
+  const backbone = backboneRules(model.config);
+  const rules =
+    model instanceof ViTModel
+      ? backbone
+      : model instanceof ViTMAEForPreTraining
+        ? [...prefixRules(backbone, 'vit'), ...MAE_DECODER]
+        : [
+            ...prefixRules(backbone, 'vit'),
+            { ours: /^classifier\.mlp\.out\.(weight|bias)$/, hf: 'classifier.$1', layout: L },
+          ];
+  return {
+    architecture: architecture(model),
+    rules,
+    prefix: { name: 'vit', roots: ['embeddings', 'encoder', 'layernorm', 'pooler'] },
+    // Names a file may carry that a given model does not need.
+    ignored: [/(^|\.)embeddings\.mask_token$/, /^classifier\./, /^(vit\.)?pooler\./, /^decoder\./],
+    head: {
+      ours: /^classifier\./,
+      fresh: 'newHead',
+      hint: ' (to start the classifier fresh, pass { newHead: true })',
+    },
+  };
+}
+
+/** One of our parameters with its HF name and layout kind (the pre-mapping entry shape). */
 export interface HFEntry {
   ours: string;
   hf: string;
-  kind: Kind;
+  kind: 'plain' | 'linear' | 'conv';
   param: tf.Variable;
 }
 
-/** Our parameters with their HF names and layouts. */
+/** @deprecated Use `mapParameters(model, vitMapping(model))` from core. */
 export function hfParameterNames(model: ViTTaskModel): HFEntry[] {
-  const rules =
-    model instanceof ViTModel ? BACKBONE : model instanceof ViTMAEForPreTraining ? MAE : CLASSIFIER;
-  return model.namedParameters().map(([ours, param]) => {
-    const rule = rules.find(([re]) => re.test(ours));
-    if (!rule) throw new CheckpointError(`no HF name for parameter '${ours}'`);
-    const kind = rule[2] === 'linear' && !ours.endsWith('.weight') ? 'plain' : rule[2];
-    return { ours, hf: ours.replace(rule[0], rule[1]), kind, param };
-  });
-}
-
-/** HF layout of one of our tensors. */
-function toHF(t: tf.Tensor, kind: Kind, c: ViTConfig): tf.Tensor {
-  if (kind === 'linear') return tf.transpose(t);
-  if (kind === 'conv') {
-    const p = c.patchSize;
-    return tf.tidy(() => t.reshape([p, p, c.numChannels, c.hiddenSize]).transpose([3, 2, 0, 1]));
-  }
-  return t;
-}
-
-/** Our layout of one HF tensor. */
-function fromHF(t: tf.Tensor, kind: Kind): tf.Tensor {
-  if (kind === 'linear') return tf.transpose(t);
-  if (kind === 'conv') {
-    const [d, ch, p, q] = t.shape as [number, number, number, number];
-    return tf.tidy(() => t.transpose([2, 3, 1, 0]).reshape([p * q * ch, d]));
-  }
-  return t;
-}
-
-/** The shape HF stores for one of our parameters. */
-function hfShape(e: HFEntry, c: ViTConfig): number[] {
-  if (e.kind === 'linear') return [...e.param.shape].reverse();
-  if (e.kind === 'conv') return [c.hiddenSize, c.numChannels, c.patchSize, c.patchSize];
-  return e.param.shape;
+  return mapParameters(model, vitMapping(model)).map(({ ours, hf, param, layout }) => ({
+    ours,
+    hf,
+    param,
+    kind: !layout ? 'plain' : layout === L ? (param.rank === 2 ? 'linear' : 'plain') : 'conv',
+  }));
 }
 
 type ModelType = 'vit' | 'vit_mae';
 
-const num = (hf: HFConfig, key: string, fallback?: number): number => {
-  const v = hf[key] ?? fallback;
-  if (typeof v !== 'number') throw new CheckpointError(`config.json: '${key}' is missing or not a number`);
-  return v;
-};
+const num = hfNumber;
 
 const square = (hf: HFConfig, key: string, fallback: number): number => {
   const v = hf[key] ?? fallback;
@@ -227,23 +250,22 @@ export function maeConfigToHF(c: MAEConfig): HFConfig {
   };
 }
 
-// Names a file may carry that a given model does not need.
-const IGNORED = [/(^|\.)embeddings\.mask_token$/, /^classifier\./, /^(vit\.)?pooler\./, /^decoder\./];
-
 export interface LoadOptions {
   /** Start the classifier fresh when the file has none (e.g. fine-tuning from a ViTModel file). Default false. */
   newHead?: boolean;
+  /** Where the "newly initialised" warning goes (default console.warn). */
+  onWarning?: (message: string) => void;
 }
 
-async function load<M extends ViTTaskModel>(
+function load<M extends ViTTaskModel>(
   source: CheckpointSource,
   want: ModelType,
-  build: (hf: HFConfig, names: string[]) => M,
+  build: (hf: HFConfig, names: readonly string[]) => M,
   options: LoadOptions = {},
 ): Promise<M> {
-  // Sized from config.json and the file's header before any tensor is made: the encoder must be in the
-  // file, and the backbone must fit the backend.
-  const { config: hf, tensors: raw } = await loadCheckpoint(source, {
+  return loadMappedModel<ViTTaskModel>(source, {
+    // Sized from config.json and the file's header before any tensor is made: the encoder must be in the
+    // file, and the backbone must fit the backend.
     check: (config, entries) => {
       // Another model_type is refused by `build`'s own check, with its message.
       if (config.model_type !== undefined && !['vit', 'vit_mae'].includes(config.model_type as string))
@@ -263,50 +285,10 @@ async function load<M extends ViTTaskModel>(
       const h = c.hiddenSize;
       checkFileHolds('ViT', c.numChannels * c.patchSize ** 2 * h + h + blockParameterCount(c), entries);
     },
-  });
-  let model: M | undefined;
-  try {
-    model = build(hf, Object.keys(raw));
-    const c = model.config;
-    const entries = hfParameterNames(model);
-    loadEntries(
-      model,
-      normalizeNames(raw, model instanceof ViTModel),
-      entries.map((e) => ({
-        ours: e.ours,
-        hf: e.hf,
-        hfShape: hfShape(e, c),
-        ...(e.kind === 'plain' ? {} : { fromHF: (t: tf.Tensor) => fromHF(t, e.kind) }),
-      })),
-      {
-        config: hf,
-        what: `${want} model`,
-        head: entries.filter((e) => e.ours.startsWith('classifier.')).map((e) => e.hf),
-        freshHead: options.newHead === true,
-        headHint: ' (to start the classifier fresh, pass { newHead: true })',
-        ignored: IGNORED,
-      },
-    );
-    return model;
-  } catch (err) {
-    model?.dispose();
-    throw err;
-  } finally {
-    for (const t of Object.values(raw)) t.dispose();
-  }
-}
-
-/** A backbone loads from a task file (`vit.` dropped); a classifier from a bare ViTModel file (`vit.` added). */
-function normalizeNames(raw: Record<string, tf.Tensor>, forBackbone: boolean): Record<string, tf.Tensor> {
-  const hasPrefix = Object.keys(raw).some((k) => k.startsWith('vit.'));
-  return Object.fromEntries(
-    Object.entries(raw).map(([k, t]) => {
-      if (forBackbone && hasPrefix) return [k.replace(/^vit\./, ''), t];
-      if (!forBackbone && !hasPrefix && /^(embeddings|encoder|layernorm|pooler)\./.test(k))
-        return [`vit.${k}`, t];
-      return [k, t];
-    }),
-  );
+    build,
+    mapping: vitMapping,
+    ...options,
+  }) as Promise<M>;
 }
 
 /** A ViTModel from a ViTModel file (with its pooler when the file has one) or the backbone of a ViT classifier file. */
@@ -374,34 +356,26 @@ export async function loadPretrained(
   return { model };
 }
 
-// Spelled out rather than constructor.name, which minifiers rename.
-function architecture(m: ViTTaskModel): string {
-  if (m instanceof ViTMAEForPreTraining) return 'ViTMAEForPreTraining';
-  if (m instanceof ViTForImageClassification) return 'ViTForImageClassification';
-  return 'ViTModel';
-}
-
-/** Writes an HF folder that transformers' from_pretrained reads (Linear weights [out, in], the patch Conv2d (D, C, p, p)). */
-export async function savePretrained(model: ViTTaskModel, dir: string): Promise<void> {
-  const config: HFConfig = {
+/** config.json for a model: its class, the config, a classifier's labels, whether a ViTModel has its pooler. */
+function hfConfig(model: ViTTaskModel): HFConfig {
+  if (model instanceof ViTForImageClassification && model.pooling !== 'cls')
+    throw new InvalidArgumentError(
+      "savePretrained: a mean-pooling classifier has no HF equivalent (ViTForImageClassification reads [CLS]); use pooling: 'cls'",
+    );
+  return {
     architectures: [architecture(model)],
     ...(model instanceof ViTMAEForPreTraining ? maeConfigToHF(model.config) : vitConfigToHF(model.config)),
+    ...(model instanceof ViTForImageClassification ? labelsToHF(model.id2label) : {}),
+    ...(model instanceof ViTModel ? { add_pooling_layer: model.pooler !== undefined } : {}),
   };
-  if (model instanceof ViTForImageClassification) {
-    if (model.pooling !== 'cls')
-      throw new InvalidArgumentError(
-        "savePretrained: a mean-pooling classifier has no HF equivalent (ViTForImageClassification reads [CLS]); use pooling: 'cls'",
-      );
-    config.id2label = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [String(k), v]));
-    config.label2id = Object.fromEntries(Object.entries(model.id2label).map(([k, v]) => [v, Number(k)]));
-  }
-  if (model instanceof ViTModel) config.add_pooling_layer = model.pooler !== undefined;
-  const entries = hfParameterNames(model);
-  const tensors: Record<string, tf.Tensor> = {};
-  for (const e of entries) tensors[e.hf] = toHF(e.param, e.kind, model.config);
-  try {
-    await saveCheckpoint(dir, { config, tensors, metadata: { format: 'pt' } });
-  } finally {
-    for (const e of entries) if (e.kind !== 'plain') tensors[e.hf]!.dispose();
-  }
+}
+
+/** Writes an HF folder that transformers' from_pretrained reads (Linear weights (out, in), the patch Conv2d (D, C, p, p)). */
+export async function savePretrained(model: ViTTaskModel, dir: string): Promise<void> {
+  return saveMappedModel(dir, model, vitMapping(model), { config: hfConfig(model) });
+}
+
+/** The files savePretrained writes, as bytes by file name (a page's downloads; a Map is a checkpoint source). */
+export async function encodePretrained(model: ViTTaskModel): Promise<Map<string, Uint8Array>> {
+  return encodeMappedModel(model, vitMapping(model), { config: hfConfig(model) });
 }

@@ -1,4 +1,5 @@
 export {
+  encodePretrained,
   type HFEntry,
   hfParameterNames,
   type LoadOptions,
@@ -12,6 +13,7 @@ export {
   type ViTTaskModel,
   vitConfigFromHF,
   vitConfigToHF,
+  vitMapping,
 } from './checkpoint.js';
 export {
   checkMAEConfig,
