@@ -5,7 +5,9 @@ import {
   type CheckpointEntry,
   CheckpointMismatchError,
   type CheckpointSource,
+  checkFileHolds,
   checkModelType,
+  checkParameterBudget,
   encodeMappedModel,
   type HFConfig,
   type HFMapping,
@@ -127,13 +129,25 @@ export function llamaMapping(model: LlamaForCausalLM): HFMapping {
   };
 }
 
+/** LlamaForCausalLM's parameters for a config, counted without building it. */
+export function llamaParameterCount(c: LlamaConfig): number {
+  const h = c.hiddenSize;
+  const d = c.headDim ?? h / c.numHeads;
+  const [q, kv, i] = [c.numHeads * d, c.numKvHeads * d, c.intermediateSize];
+  const attention = 2 * h * q + 2 * h * kv + (c.attentionBias ? q + 2 * kv + h : 0);
+  const mlp = 3 * h * i + (c.mlpBias ? 2 * i + h : 0);
+  return c.vocabSize * h + c.numLayers * (attention + mlp + 2 * h) + h + (c.tieWeights ? 0 : h * c.vocabSize);
+}
+
 /** Builds a LlamaForCausalLM from an HF config object and tensors (names and shapes checked). */
 export function llamaFromHF(
   config: HFConfig,
   tensors: Record<string, tf.Tensor>,
   overrides: Partial<LlamaConfig> = {},
 ): LlamaForCausalLM {
-  const model = new LlamaForCausalLM(llamaConfigFromHF(config, overrides));
+  const c = llamaConfigFromHF(config, overrides);
+  checkParameterBudget('Llama', llamaParameterCount(c));
+  const model = new LlamaForCausalLM(c);
   try {
     loadMapped(model, tensors, llamaMapping(model), { config });
   } catch (e) {
@@ -149,6 +163,12 @@ export function loadLlamaForCausalLM(
   overrides: Partial<LlamaConfig> = {},
 ): Promise<LlamaForCausalLM> {
   return loadMappedModel(source, {
+    // Sized from config.json and the file's header before any tensor is made.
+    check: (hf, entries) => {
+      const params = llamaParameterCount(llamaConfigFromHF(hf, overrides));
+      checkParameterBudget('Llama', params);
+      checkFileHolds('Llama', params, entries);
+    },
     build: (hf) => new LlamaForCausalLM(llamaConfigFromHF(hf, overrides)),
     mapping: llamaMapping,
   });

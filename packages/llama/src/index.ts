@@ -7,6 +7,7 @@ export {
   llamaConfigToHF,
   llamaFromHF,
   llamaMapping,
+  llamaParameterCount,
   loadLlama,
   loadLlamaForCausalLM,
   loadPretrained,
