@@ -71,8 +71,8 @@ export interface FineTuneSettings {
   /** Validation accuracy / F1 every this many optimizer steps (and after the last). */
   evalEvery?: number;
   /**
-   * LoRA rank: train PEFT-style adapters on query/value (alpha 2r, dropout 0.1) and the classifier instead
-   * of every weight. Undefined: full fine-tuning.
+   * LoRA rank: train PEFT-style adapters on `loraTargets` (alpha 2r, dropout 0.1) and the classifier
+   * instead of every weight. Undefined: full fine-tuning.
    */
   lora?: number;
   /** LoRA's target modules (default: loraTargets(the folder's model_type), PEFT's). */

@@ -46,7 +46,10 @@ function fail(msg) {
 const watchdog = setTimeout(() => fail(`did not finish within ${TOTAL_MS / 60000} minutes`), TOTAL_MS);
 
 // The stand-in Hub on the page's own origin: the cross-origin-isolated page may fetch it without CORS.
-const hub = hubRoute({ 'tk-test/tiny-st': join(bertFixtures, 'st-bert') });
+const hub = hubRoute({
+  'tk-test/tiny-st': join(bertFixtures, 'st-bert'),
+  'tk-test/tiny-distilbert': join(fixtures, 'tiny-distilbert'),
+});
 const { server, url } = await serve(dist, 0, hub.handle);
 const pageUrl = (backend, extra = '') =>
   `${url}?fast&gptSteps=${GPT_STEPS}&backend=${backend}&hubEndpoint=${encodeURIComponent(`${url}hub`)}${extra}`;
@@ -623,11 +626,15 @@ async function families(page, backend) {
   await page.setInputFiles('#ft-data-file', join(tmp, 'words.csv'));
   rmSync(tmp, { recursive: true, force: true });
   await page.waitForFunction(() => window.demo.state.ft.data?.train === 77, null, { timeout: 30_000 });
-  for (const [dir, family, cls] of [
-    ['tiny-distilbert', 'distilbert', 'DistilBertForSequenceClassification'],
+  // DistilBERT by Hub id (from the stand-in Hub), RoBERTa as a picked folder.
+  for (const [from, family, cls] of [
+    ['hub:tk-test/tiny-distilbert', 'distilbert', 'DistilBertForSequenceClassification'],
     ['tiny-roberta', 'roberta', 'RobertaForSequenceClassification'],
   ]) {
-    await page.setInputFiles('#ft-folder', join(fixtures, dir));
+    if (from.startsWith('hub:')) {
+      await page.fill('#ft-hub', from.slice(4));
+      await page.click('#ft-hub-form button');
+    } else await page.setInputFiles('#ft-folder', join(fixtures, from));
     await page.waitForFunction((f) => window.demo.state.ft.family === f, family, { timeout: 30_000 });
     const f = await trainFt(page, { '#ft-epochs': '8', '#ft-batch': '8', '#ft-lr': '0.003' });
     const l = f.losses;
@@ -646,13 +653,48 @@ async function families(page, backend) {
       await reloadSame(page),
       `${backend}: the saved ${family} folder reloads with identical predictions`,
     );
+    if (from.startsWith('hub:'))
+      check(
+        /^tk-test\/tiny-distilbert\/model\.safetensors: /.test(await page.textContent('#ft-hub-status')) &&
+          hub.requests.some((r) => r.startsWith('GET /hub/tk-test/tiny-distilbert/resolve/main/config.json')),
+        `${backend}: ${family} loaded by Hub id with its download shown (${await page.textContent('#ft-hub-status')})`,
+      );
   }
 
-  // LoRA, proposed by the memory check.
+  // LoRA, proposed by the memory check. It adapts a trained base (a random encoder's frozen features leave
+  // the adapters nothing to learn): the tiny BERT fine-tuned fully here, saved as files, is the base folder,
+  // and LoRA fits a new head for other label names on it.
   await page.setInputFiles('#ft-data-file', join(fixtures, 'sentiment-small.csv'));
   await page.waitForFunction(() => window.demo.state.ft.data?.train === 320, null, { timeout: 30_000 });
   await page.setInputFiles('#ft-folder', join(fixtures, 'tiny-bert'));
   await page.waitForFunction(() => window.demo.state.ft.family === 'bert', null, { timeout: 30_000 });
+  await trainFt(page, { '#ft-epochs': '3', '#ft-batch': '16', '#ft-lr': '0.005', '#ft-maxlen': '64' });
+  const base = join(mkdtempSync(join(tmpdir(), 'tk-lora-base-')), 'tiny-bert-sentiment');
+  mkdirSync(base);
+  const downloads = [];
+  const onDownload = (d) => downloads.push(d);
+  page.on('download', onDownload);
+  await page.click('#ft-save-files');
+  await page.waitForFunction(() => window.demo.state.ft.saved !== null, null, { timeout: 30_000 });
+  const files = await page.evaluate(() => window.demo.state.ft.saved);
+  while (downloads.length < files.length) await new Promise((r) => setTimeout(r, 100));
+  page.off('download', onDownload);
+  for (const d of downloads) await d.saveAs(join(base, d.suggestedFilename()));
+  const relabelled = join(base, '..', 'relabelled.csv');
+  writeFileSync(
+    relabelled,
+    readFileSync(join(fixtures, 'sentiment-small.csv'), 'utf8')
+      .replace(/,negative$/gm, ',bad')
+      .replace(/,positive$/gm, ',good'),
+  );
+  await page.setInputFiles('#ft-data-file', relabelled);
+  await page.waitForFunction(() => window.demo.state.ft.data?.labels.join() === 'bad,good', null, {
+    timeout: 30_000,
+  });
+  await page.setInputFiles('#ft-folder', base);
+  await page.waitForFunction(() => /^BertForSequenceClassification/.test(window.demo.state.ft.model), null, {
+    timeout: 30_000,
+  });
   for (const [id, v] of Object.entries({
     '#ft-epochs': '4',
     '#ft-batch': '16',
@@ -690,9 +732,9 @@ async function families(page, backend) {
   const peftName =
     /^base_model\.model\.bert\.encoder\.layer\.[01]\.attention\.self\.(query|value)\.lora_[AB]\.weight$/;
   check(
-    name === 'tiny-bert-lora.zip' &&
-      zip.includes('tiny-bert-lora/adapter_config.json') &&
-      zip.includes('tiny-bert-lora/adapter_model.safetensors') &&
+    name === 'tiny-bert-sentiment-lora.zip' &&
+      zip.includes('tiny-bert-sentiment-lora/adapter_config.json') &&
+      zip.includes('tiny-bert-sentiment-lora/adapter_model.safetensors') &&
       /"peft_type":\s*"LORA"/.test(zip) &&
       lora.length === 8 &&
       lora.every((t) => peftName.test(t)),
@@ -708,6 +750,7 @@ async function families(page, backend) {
     `${backend}: or saved merged as an HF folder (${merged.name})`,
   );
   check(await reloadSame(page), `${backend}: the merged folder reloads with identical predictions`);
+  rmSync(join(base, '..'), { recursive: true, force: true });
 }
 
 /** float32 tensors of a safetensors file, and its metadata. */

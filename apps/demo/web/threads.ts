@@ -17,6 +17,7 @@ import {
   Rng,
   setKernelThreads,
   Trainer,
+  InvalidArgumentError,
 } from '@transformer-kit/core';
 import { matmulPeakGflops } from '../../../bench/peak.mjs';
 import { describeBackend } from '../src/describe.js';
@@ -100,7 +101,7 @@ const api = {
           failed = await trainer
             .step(() => {
               model.loss(x, y);
-              throw new Error('bad batch');
+              throw new InvalidArgumentError('bad batch');
             })
             .then(
               () => null,
