@@ -9,6 +9,7 @@ import { BertForSequenceClassification } from '@transformer-kit/bert';
 import {
   batchMatMul,
   crossEntropy,
+  InvalidArgumentError,
   initBackend,
   kernelThreads,
   Linear,
@@ -17,7 +18,6 @@ import {
   Rng,
   setKernelThreads,
   Trainer,
-  InvalidArgumentError,
 } from '@transformer-kit/core';
 import { matmulPeakGflops } from '../../../bench/peak.mjs';
 import { describeBackend } from '../src/describe.js';
