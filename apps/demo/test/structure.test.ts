@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 // The demo's shape (issue #23): no import circle among its modules (the CLI's options live in
-// src/options.ts, not in cli.ts); the page's code throws only TransformerKitErrors (what the page shows is
+// src/options.ts, not in cli.ts); its code throws only TransformerKitErrors (what the page shows is
 // the message; the CLI's exit-code-2 branch is `instanceof TransformerKitError`); and no page module keeps
 // mutable state at module level (each section keeps its own in its setup closure; what they share is the
 // one Page object main.ts passes them).
@@ -89,8 +89,8 @@ describe('the demo is shaped as one thing per module', () => {
       if (/-cli\.ts$/.test(f)) expect(imports(f), relative(app, f)).not.toContain(join(app, 'src', 'cli.ts'));
   });
 
-  it('the page throws no plain Error: every error is a TransformerKitError', () => {
-    const plain = web.flatMap((f) =>
+  it('the CLI and the page throw no plain Error: every error is a TransformerKitError', () => {
+    const plain = files.flatMap((f) =>
       [...readFileSync(f, 'utf8').matchAll(/new (Error|TypeError|RangeError)\(/g)].map(
         (m) => `${relative(app, f)}: ${m[0]}`,
       ),
