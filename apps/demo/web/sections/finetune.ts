@@ -122,18 +122,16 @@ export function setupFineTuneSection(page: Page): FineTuneSection {
     stop();
     disposeExperiment();
     data = { table, split };
-    const d = table;
-    const sp = split;
     st.data = {
-      labels: sp.labels,
-      counts: d.counts,
-      train: sp.train.length,
-      validation: sp.validation.length,
-      majority: sp.majority.accuracy,
+      labels: split.labels,
+      counts: table.counts,
+      train: split.train.length,
+      validation: split.validation.length,
+      majority: split.majority.accuracy,
     };
     $('ft-data-info').className = 'result';
     $('ft-data-info').textContent =
-      `${d.source}: ${d.rows.length} rows (columns ${[d.columns.text, d.columns.pair, d.columns.label].filter(Boolean).join(', ')}) · labels found: ${d.labels.map((l, i) => `${l} (${d.counts[i]})`).join(', ')} · split ${sp.train.length} train / ${sp.validation.length} validation · majority class '${sp.majority.label}' scores ${(sp.majority.accuracy * 100).toFixed(1)}%`;
+      `${table.source}: ${table.rows.length} rows (columns ${[table.columns.text, table.columns.pair, table.columns.label].filter(Boolean).join(', ')}) · labels found: ${table.labels.map((l, i) => `${l} (${table.counts[i]})`).join(', ')} · split ${split.train.length} train / ${split.validation.length} validation · majority class '${split.majority.label}' scores ${(split.majority.accuracy * 100).toFixed(1)}%`;
   }
 
   function settingsFromInputs(): FineTuneSettings {
