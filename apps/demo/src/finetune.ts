@@ -1,6 +1,6 @@
 /**
  * Fine-tune a pretrained HuggingFace BERT folder on labelled data: the glue the CLI (`pnpm demo finetune`)
- * and the page's "Fine-tune your BERT" section share. The model logic is bert's: loadSequenceClassifier
+ * and the page's section 5 (web/sections/finetune.ts) share. The model logic is bert's: loadSequenceClassifier
  * (the folder's classifier, or its backbone under a new [CLS] head for these labels), fineTuneLoop (BERT's
  * recipe on core's TrainingLoop: subscribe, stop, resume), evaluateClassifier (accuracy / macro F1),
  * estimateTrainingBytes, savePretrained / encodePretrained.
