@@ -12,7 +12,6 @@ import { loadSequenceClassifier } from '@transformer-kit/bert';
 import { type CheckpointSource, isHubId, listFirst, resolveSource } from '@transformer-kit/core';
 import { loadLoraAdapter, trainableParameterCount } from '@transformer-kit/lora';
 import { maxAbsDiff } from './checkpoints.js';
-import type { DemoOptions } from './cli.js';
 import {
   DEFAULT_SETTINGS,
   type EvalMetrics,
@@ -25,26 +24,9 @@ import {
   predictProbs,
 } from './finetune.js';
 import { type Output, UsageError } from './io.js';
+import type { DemoOptions } from './options.js';
 import { progressBar } from './progress.js';
 import { readLabelledTable, splitData } from './table.js';
-
-export interface FineTuneCliOptions {
-  from?: string | undefined;
-  data?: string | undefined;
-  labelColumn?: string | undefined;
-  out?: string | undefined;
-  epochs?: number | undefined;
-  batchSize?: number | undefined;
-  lr?: number | undefined;
-  maxLength?: number | undefined;
-  accumulationSteps?: number | undefined;
-  evalEvery?: number | undefined;
-  recompute: boolean;
-  /** LoRA rank (undefined: full fine-tuning). */
-  lora?: number | undefined;
-  /** With LoRA: 'adapter' (a PEFT folder, the default) or 'merged' (an HF folder). */
-  save?: string | undefined;
-}
 
 export interface FineTuneReport {
   labels: string[];

@@ -14,22 +14,9 @@ import {
   trainableParameterCount,
   unloadLora,
 } from '@transformer-kit/lora';
-import type { DemoOptions } from './cli.js';
 import { type Output, UsageError } from './io.js';
+import type { DemoOptions } from './options.js';
 import { progressBar } from './progress.js';
-
-export interface FineTuneGptCliOptions {
-  from?: string | undefined;
-  text?: string | undefined;
-  /** LoRA rank; undefined: full fine-tuning. */
-  lora?: number | undefined;
-  /** 'adapter' (PEFT folder, the default with --lora) or 'merged' (an HF GPT-2 folder). */
-  save?: string | undefined;
-  out?: string | undefined;
-  batchSize?: number | undefined;
-  maxLength?: number | undefined;
-  lr?: number | undefined;
-}
 
 export interface FineTuneGptReport {
   trainTokens: number;

@@ -1,6 +1,6 @@
 /**
  * Fine-tune a pretrained HuggingFace BERT folder on labelled data: the glue the CLI (`pnpm demo finetune`)
- * and the page's "Fine-tune your BERT" section share. The model logic is bert's: loadSequenceClassifier
+ * and the page's section 5 (web/sections/finetune.ts) share. The model logic is bert's: loadSequenceClassifier
  * (the folder's classifier, or its backbone under a new [CLS] head for these labels), fineTuneLoop (BERT's
  * recipe on core's TrainingLoop: subscribe, stop, resume), evaluateClassifier (accuracy / macro F1),
  * estimateTrainingBytes, savePretrained / encodePretrained.
@@ -39,7 +39,14 @@ import {
   WASM_HEAP_MAX,
   wasmHeapStats,
 } from '@transformer-kit/core';
-import { addLora, loraState, saveLoraAdapter, unloadLora } from '@transformer-kit/lora';
+import {
+  addLora,
+  DEFAULT_TARGET_MODULES,
+  encodeLoraAdapter,
+  loraState,
+  saveLoraAdapter,
+  unloadLora,
+} from '@transformer-kit/lora';
 import { TOKENIZER_FILES, type Tokenizer } from '@transformer-kit/tokenizer';
 import { type Classification, classifyWithAttention } from './sentiment.js';
 import type { DataSplit } from './table.js';
@@ -64,10 +71,12 @@ export interface FineTuneSettings {
   /** Validation accuracy / F1 every this many optimizer steps (and after the last). */
   evalEvery?: number;
   /**
-   * LoRA rank: train PEFT-style adapters on query/value (alpha 2r, dropout 0.1) and the classifier instead
-   * of every weight. Undefined: full fine-tuning.
+   * LoRA rank: train PEFT-style adapters on `loraTargets` (alpha 2r, dropout 0.1) and the classifier
+   * instead of every weight. Undefined: full fine-tuning.
    */
   lora?: number;
+  /** LoRA's target modules (default: loraTargets(the folder's model_type), PEFT's). */
+  loraTargets?: string[];
 }
 
 /** HF's run_glue defaults, except 3 epochs at 5e-5 and 128 tokens are also BERT's paper's. */
@@ -280,7 +289,7 @@ export class FineTuneExperiment {
         r: settings.lora,
         alpha: 2 * settings.lora,
         dropout: 0.1,
-        targetModules: ['query', 'value'],
+        targetModules: settings.loraTargets ?? loraTargets(info.modelType),
         modulesToSave: ['classifier', ...(newPooler ? ['pooler.dense'] : [])],
         seed: settings.seed,
       });
@@ -369,30 +378,51 @@ export class FineTuneExperiment {
    * LoRA: `as: 'adapter'` writes a PEFT adapter folder for `baseModel`; `'merged'` folds the adapters into
    * the weights for good (the experiment then holds a plain model) and writes the HF folder.
    */
-  async save(
-    dir: string,
-    { as = 'adapter', baseModel }: { as?: 'adapter' | 'merged'; baseModel?: string } = {},
-  ): Promise<void> {
-    if (loraState(this.model) && as === 'adapter') {
-      await saveLoraAdapter(this.model, dir, {
-        taskType: 'SEQ_CLS',
-        ...(baseModel ? { baseModelNameOrPath: baseModel } : {}),
-      });
-      return;
-    }
-    if (loraState(this.model)) unloadLora(this.model, { merge: true });
-    await saveSequenceClassifier(this.model, dir, { tokenizer: this.tokenizer });
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    if (this.#saveKind(options) === 'adapter')
+      await saveLoraAdapter(this.model, dir, adapterOptions(options));
+    else await saveSequenceClassifier(this.model, dir, { tokenizer: this.tokenizer });
   }
 
-  /** The same folder as bytes by file name (the page's downloads; loadable again as a checkpoint source). */
-  encode(): Promise<Map<string, Uint8Array>> {
-    return encodeSequenceClassifier(this.model, { tokenizer: this.tokenizer });
+  /** The files `save` writes, as bytes by file name (the page's downloads; loadable again as a checkpoint source). */
+  encode(options: SaveOptions = {}): Promise<Map<string, Uint8Array>> {
+    return this.#saveKind(options) === 'adapter'
+      ? encodeLoraAdapter(this.model, adapterOptions(options))
+      : encodeSequenceClassifier(this.model, { tokenizer: this.tokenizer });
+  }
+
+  /** What save / encode write: the adapter, or the model (with LoRA merged for good first when asked). */
+  #saveKind({ as = 'adapter' }: SaveOptions): 'adapter' | 'model' {
+    if (!loraState(this.model)) return 'model';
+    if (as === 'adapter') return 'adapter';
+    unloadLora(this.model, { merge: true });
+    return 'model';
   }
 
   dispose(): void {
     this.#loop.trainer.dispose();
     this.model.dispose();
   }
+}
+
+/** How a fine-tuned model is saved: with LoRA, a PEFT adapter folder for `baseModel` or the merged model. */
+export interface SaveOptions {
+  as?: 'adapter' | 'merged';
+  /** adapter_config.json's base_model_name_or_path (a Hub id or the folder). */
+  baseModel?: string;
+}
+
+const adapterOptions = ({ baseModel }: SaveOptions) => ({
+  taskType: 'SEQ_CLS' as const,
+  ...(baseModel ? { baseModelNameOrPath: baseModel } : {}),
+});
+
+/**
+ * LoRA's target modules for a family: PEFT's default for its model_type (@transformer-kit/lora's table),
+ * else BERT's names.
+ */
+export function loraTargets(modelType: ClassifierModelType): string[] {
+  return DEFAULT_TARGET_MODULES[modelType] ?? DEFAULT_TARGET_MODULES.bert!;
 }
 
 /** Softmax probabilities of a classifier, 32 examples at a time, in eval mode. */

@@ -2,10 +2,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadGptCheckpoint, saveGptCheckpoint } from './checkpoints.js';
-import type { DemoOptions } from './cli.js';
 import { loadMobyDick } from './data-node.js';
 import { GptExperiment, gptSizes } from './generate.js';
 import { type Output, UsageError } from './io.js';
+import type { DemoOptions } from './options.js';
 import { progressBar } from './progress.js';
 
 export interface GenerateReport {

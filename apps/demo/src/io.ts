@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '@transformer-kit/core';
+
 /** Where the demo's commands write, so the CLI and the tests can point them elsewhere. */
 export interface Output {
   /** A whole line. */
@@ -8,9 +10,10 @@ export interface Output {
   progress: boolean;
 }
 
-/** Bad command-line input: reported as one line, exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+/**
+ * Bad input from the user (a flag, a path, a button pressed before its step): a TransformerKitError, so
+ * the CLI reports it as one line with exit code 2 and the page shows its message.
+ */
+export class UsageError extends InvalidArgumentError {}
 
 export const silent: Output = { log: () => {}, write: () => {}, progress: false };

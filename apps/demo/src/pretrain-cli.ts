@@ -8,9 +8,9 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BertForMaskedLM, loadPretrained, savePretrained } from '@transformer-kit/bert';
 import type { Tokenizer } from '@transformer-kit/tokenizer';
-import type { DemoOptions } from './cli.js';
 import { loadMobyDick, loadSpeeches } from './data-node.js';
 import type { Output } from './io.js';
+import type { DemoOptions } from './options.js';
 import {
   buildMaskedLM,
   fillMask,

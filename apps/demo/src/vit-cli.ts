@@ -1,6 +1,7 @@
 /** `pnpm demo vit`: MAE pretraining on the UCI digits, then a [CLS] classifier from the MAE encoder vs from scratch. */
-import type { DemoOptions } from './cli.js';
+
 import type { Output } from './io.js';
+import type { DemoOptions } from './options.js';
 import { progressBar } from './progress.js';
 import { FineTuning, loadDigits, MaePretraining, splitDigits, vitSizes } from './vit.js';
 

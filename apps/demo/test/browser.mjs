@@ -13,14 +13,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { hubRoute } from './hub-route.mjs';
 import { serve } from './serve.mjs';
 
 const here = fileURLToPath(new URL('..', import.meta.url));
 const fixtures = join(here, 'test', 'fixtures');
+const bertFixtures = join(here, '..', '..', 'packages', 'bert', 'test', 'fixtures');
 const dist = join(here, 'dist-web');
 const artifacts = process.env.ARTIFACTS_DIR ?? join(here, 'test-results');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const backends = (process.env.BROWSER_BACKENDS ?? 'wasm,webgpu').split(',');
+/** Which parts run (all by default): sections (1-4), vision, finetune (5, tiny BERT), families (5: DistilBERT,
+ * RoBERTa, LoRA), search (7 and the Hub's browser cache). */
+const PARTS = ['sections', 'vision', 'finetune', 'families', 'search'];
+const parts = (process.env.BROWSER_PARTS ?? PARTS.join(',')).split(',');
+const want = (part) => parts.includes(part);
 const TOTAL_MS = 20 * 60_000;
 /** GPT steps per backend (the fast BERT schedule is 150 steps: wasm runs it all, webgpu a prefix). */
 const GPT_STEPS = 40;
@@ -38,7 +45,14 @@ function fail(msg) {
 }
 const watchdog = setTimeout(() => fail(`did not finish within ${TOTAL_MS / 60000} minutes`), TOTAL_MS);
 
-const { server, url } = await serve(dist);
+// The stand-in Hub on the page's own origin: the cross-origin-isolated page may fetch it without CORS.
+const hub = hubRoute({
+  'tk-test/tiny-st': join(bertFixtures, 'st-bert'),
+  'tk-test/tiny-distilbert': join(fixtures, 'tiny-distilbert'),
+});
+const { server, url } = await serve(dist, 0, hub.handle);
+const pageUrl = (backend, extra = '') =>
+  `${url}?fast&gptSteps=${GPT_STEPS}&backend=${backend}&hubEndpoint=${encodeURIComponent(`${url}hub`)}${extra}`;
 const profile = mkdtempSync(join(tmpdir(), 'tk-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: chromiumPath,
@@ -90,6 +104,7 @@ try {
     page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
     try {
       await runBackend(page, backend);
+      if (backend === 'wasm' && want('search')) await search(context, backend);
     } catch (e) {
       check(false, `${backend}: ${e.message.split('\n')[0]}`);
       console.log(logs.slice(-20).join('\n'));
@@ -112,10 +127,10 @@ console.log('browser test passed');
 
 async function runBackend(page, backend) {
   const state = () => page.evaluate(() => window.demo.state);
-  await page.goto(`${url}?fast&gptSteps=${GPT_STEPS}&backend=${backend}`);
+  await page.goto(pageUrl(backend));
   await page.waitForFunction(() => window.demo?.ready, null, { timeout: 30_000 });
   await page.evaluate(() => window.demo.ready);
-  let s = await state();
+  const s = await state();
   check(
     s.errors.length === 0,
     `${backend}: page started without errors ${s.errors.length ? JSON.stringify(s.errors) : ''}`,
@@ -147,6 +162,17 @@ async function runBackend(page, backend) {
     await wasmThreads(page.context(), page0.cores);
   }
 
+  if (want('sections')) await sections(page, backend);
+  // Vision before fine-tuning: the fine-tune section's bad-input checks add errors on purpose.
+  if (backend === 'wasm' && want('vision')) await vision(page, backend);
+  if (want('finetune')) await fineTune(page, backend);
+  if (backend === 'wasm' && want('families')) await families(page, backend);
+}
+
+/** Sections 1-4: sentiment (pretraining on wasm), classify with heatmaps, GPT, a bad checkpoint. */
+async function sections(page, backend) {
+  const state = () => page.evaluate(() => window.demo.state);
+  let s;
   // 1. sentiment. wasm: the whole fast schedule, the loss must fall and accuracy beat chance. webgpu: a
   // prefix of the same schedule, stopped with the Stop button (then resumed and stopped again).
   await page.click('#s-train');
@@ -308,10 +334,6 @@ async function runBackend(page, backend) {
     `${backend}: bad checkpoint shown as an error: ${JSON.stringify(s.errors.at(-1))}`,
   );
   check(s.errors.length === before + 1, `${backend}: no other errors (${JSON.stringify(s.errors)})`);
-
-  // Vision before fine-tuning: the fine-tune section's bad-input checks add errors on purpose.
-  if (backend === 'wasm') await vision(page, backend, before);
-  await fineTune(page, backend);
 }
 
 /**
@@ -379,7 +401,8 @@ async function wasmThreads(context, cores) {
 }
 
 /** Section 6, the vision section: MAE pretraining and the two classifiers. */
-async function vision(page, backend, before) {
+async function vision(page, backend) {
+  const before = (await page.evaluate(() => window.demo.state)).errors.length;
   // 6. Vision, wasm only (the fast schedule is 160 steps; SwiftShader takes seconds per step): MAE loss
   // curve, original / masked / reconstructed grid, both accuracies, [CLS] attention on the digits.
   await page.click('#v-train');
@@ -410,7 +433,7 @@ async function vision(page, backend, before) {
   );
   const s = await page.evaluate(() => window.demo.state);
   check(
-    s.errors.length === before + 1,
+    s.errors.length === before,
     `${backend}: no errors from the vision section (${JSON.stringify(s.errors)})`,
   );
 }
@@ -423,7 +446,7 @@ async function fineTune(page, backend) {
   await page.waitForFunction(() => window.demo.state.ft.model !== null, null, { timeout: 30_000 });
   let f = await ft();
   check(
-    /^BertForMaskedLM: 2 layers, hidden 32/.test(f.model),
+    /^BertForMaskedLM \(BERT\): 2 layers, hidden 32/.test(f.model),
     `${backend}: fine-tune folder read: ${f.model}`,
   );
   await page.setInputFiles('#ft-data-file', join(fixtures, 'sentiment-small.csv'));
@@ -549,6 +572,285 @@ async function fineTune(page, backend) {
   check(
     (await ft()).classified !== null,
     `${backend}: the fine-tuned model still classifies after the bad inputs`,
+  );
+}
+
+/** Fills section 5's settings and trains to the end; returns the section's state. */
+async function trainFt(page, settings) {
+  for (const [id, v] of Object.entries(settings)) await page.fill(id, v);
+  await page.click('#ft-train');
+  await page.waitForFunction(
+    () =>
+      window.demo.state.ft.losses.length > 0 && !window.demo.state.ft.running && window.demo.state.ft.metrics,
+    null,
+    { timeout: 300_000 },
+  );
+  return page.evaluate(() => window.demo.state.ft);
+}
+
+/** Saves section 5's model as a zip (the save-as choice set first); returns the zip as latin1 text. */
+async function saveZip(page, backend, as) {
+  await page.selectOption('#ft-save-as', as);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#ft-save')]);
+  const path = join(artifacts, `${backend}-${download.suggestedFilename()}`);
+  await download.saveAs(path);
+  return { name: download.suggestedFilename(), zip: readFileSync(path).toString('latin1') };
+}
+
+async function reloadSame(page) {
+  await page.evaluate(() => {
+    window.demo.state.ft.reloadIdentical = null;
+  });
+  await page.click('#ft-reload');
+  await page.waitForFunction(() => window.demo.state.ft.reloadIdentical !== null, null, { timeout: 60_000 });
+  return (await page.evaluate(() => window.demo.state.ft)).reloadIdentical;
+}
+
+/**
+ * Section 5 with the other families and LoRA: a DistilBERT and a RoBERTa folder (config.json's model_type
+ * decides) fine-tune fully, save as their family's HF folder and reload identically; on the BERT folder, a
+ * heap budget that a full fine-tune exceeds and LoRA does not makes the memory check propose LoRA, which
+ * trains the adapters and saves a PEFT adapter folder (PEFT's tensor names), reloaded onto the base.
+ */
+async function families(page, backend) {
+  const ft = () => page.evaluate(() => window.demo.state.ft);
+  // Two-word rows the tiny DistilBERT / RoBERTa vocabularies spell (test/finetune-families.test.ts's data).
+  const POS = ['good', 'great', 'fine', 'nice', 'fun', 'best'];
+  const NEG = ['bad', 'awful', 'poor', 'sad', 'dull', 'worst'];
+  const rows = ['text,label'];
+  for (const lead of ['so', 'very', 'a', 'it', 'the', 'and', 'is', 'was'])
+    for (let i = 0; i < POS.length; i++)
+      rows.push(`${lead} ${POS[i]},positive`, `${lead} ${NEG[i]},negative`);
+  const tmp = mkdtempSync(join(tmpdir(), 'tk-families-'));
+  writeFileSync(join(tmp, 'words.csv'), `${rows.join('\n')}\n`);
+  await page.setInputFiles('#ft-data-file', join(tmp, 'words.csv'));
+  rmSync(tmp, { recursive: true, force: true });
+  await page.waitForFunction(() => window.demo.state.ft.data?.train === 77, null, { timeout: 30_000 });
+  // DistilBERT by Hub id (from the stand-in Hub), RoBERTa as a picked folder.
+  for (const [from, family, cls] of [
+    ['hub:tk-test/tiny-distilbert', 'distilbert', 'DistilBertForSequenceClassification'],
+    ['tiny-roberta', 'roberta', 'RobertaForSequenceClassification'],
+  ]) {
+    if (from.startsWith('hub:')) {
+      await page.fill('#ft-hub', from.slice(4));
+      await page.click('#ft-hub-form button');
+    } else await page.setInputFiles('#ft-folder', join(fixtures, from));
+    await page.waitForFunction((f) => window.demo.state.ft.family === f, family, { timeout: 30_000 });
+    const f = await trainFt(page, { '#ft-epochs': '8', '#ft-batch': '8', '#ft-lr': '0.003' });
+    const l = f.losses;
+    check(
+      l.length === 80 &&
+        mean(l.slice(-10)) < mean(l.slice(0, 10)) - 0.1 &&
+        f.metrics.accuracy > f.data.majority,
+      `${backend}: ${family} (${f.model}) fine-tunes in the page: loss ${mean(l.slice(0, 10)).toFixed(3)} → ${mean(l.slice(-10)).toFixed(3)} over ${l.length} steps, validation accuracy ${(f.metrics.accuracy * 100).toFixed(1)}% (majority ${(f.data.majority * 100).toFixed(1)}%)`,
+    );
+    const { name, zip } = await saveZip(page, backend, 'merged');
+    check(
+      name === `finetuned-${family}.zip` && zip.includes(`"${cls}"`) && zip.includes('model.safetensors'),
+      `${backend}: ${family} saved as ${name} (${cls})`,
+    );
+    check(
+      await reloadSame(page),
+      `${backend}: the saved ${family} folder reloads with identical predictions`,
+    );
+    if (from.startsWith('hub:'))
+      check(
+        /^tk-test\/tiny-distilbert\/model\.safetensors: /.test(await page.textContent('#ft-hub-status')) &&
+          hub.requests.some((r) => r.startsWith('GET /hub/tk-test/tiny-distilbert/resolve/main/config.json')),
+        `${backend}: ${family} loaded by Hub id with its download shown (${await page.textContent('#ft-hub-status')})`,
+      );
+  }
+
+  // LoRA, proposed by the memory check. It adapts a trained base (a random encoder's frozen features leave
+  // the adapters nothing to learn): the tiny BERT fine-tuned fully here, saved as files, is the base folder,
+  // and LoRA fits a new head for other label names on it.
+  await page.setInputFiles('#ft-data-file', join(fixtures, 'sentiment-small.csv'));
+  await page.waitForFunction(() => window.demo.state.ft.data?.train === 320, null, { timeout: 30_000 });
+  await page.setInputFiles('#ft-folder', join(fixtures, 'tiny-bert'));
+  await page.waitForFunction(() => window.demo.state.ft.family === 'bert', null, { timeout: 30_000 });
+  await trainFt(page, { '#ft-epochs': '3', '#ft-batch': '16', '#ft-lr': '0.005', '#ft-maxlen': '64' });
+  const base = join(mkdtempSync(join(tmpdir(), 'tk-lora-base-')), 'tiny-bert-sentiment');
+  mkdirSync(base);
+  const downloads = [];
+  const onDownload = (d) => downloads.push(d);
+  page.on('download', onDownload);
+  await page.click('#ft-save-files');
+  await page.waitForFunction(() => window.demo.state.ft.saved !== null, null, { timeout: 30_000 });
+  const files = await page.evaluate(() => window.demo.state.ft.saved);
+  while (downloads.length < files.length) await new Promise((r) => setTimeout(r, 100));
+  page.off('download', onDownload);
+  for (const d of downloads) await d.saveAs(join(base, d.suggestedFilename()));
+  const relabelled = join(base, '..', 'relabelled.csv');
+  writeFileSync(
+    relabelled,
+    readFileSync(join(fixtures, 'sentiment-small.csv'), 'utf8')
+      .replace(/,negative$/gm, ',bad')
+      .replace(/,positive$/gm, ',good'),
+  );
+  await page.setInputFiles('#ft-data-file', relabelled);
+  await page.waitForFunction(() => window.demo.state.ft.data?.labels.join() === 'bad,good', null, {
+    timeout: 30_000,
+  });
+  await page.setInputFiles('#ft-folder', base);
+  await page.waitForFunction(() => /^BertForSequenceClassification/.test(window.demo.state.ft.model), null, {
+    timeout: 30_000,
+  });
+  for (const [id, v] of Object.entries({
+    '#ft-epochs': '4',
+    '#ft-batch': '16',
+    '#ft-lr': '0.01',
+    '#ft-maxlen': '64',
+    '#ft-lora-r': '4',
+  }))
+    await page.fill(id, v);
+  const targets = await page.inputValue('#ft-lora-targets');
+  const est = await page.evaluate(() => window.demo.ftEstimates());
+  const previous = await page.evaluate((b) => window.demo.setWasmHeapBudget(b), (est.full + est.lora) / 2);
+  await page.click('#ft-train');
+  await page.waitForSelector('#ft-use-lora', { timeout: 30_000 });
+  const memory = await page.textContent('#ft-memory');
+  await page.evaluate((b) => window.demo.setWasmHeapBudget(b), previous);
+  let f = await ft();
+  check(
+    f.loraProposed && f.losses.length === 0 && /^Not started: /.test(memory) && est.lora < est.full,
+    `${backend}: a full fine-tune over the heap budget (${est.full} bytes > ${(est.full + est.lora) / 2}) is not started and LoRA is proposed (${est.lora} bytes): ${memory}`,
+  );
+  await page.click('#ft-use-lora');
+  check(await page.isChecked('#ft-lora'), `${backend}: the proposal turns LoRA on (targets ${targets})`);
+  f = await trainFt(page, {});
+  const l = f.losses;
+  check(
+    f.lora?.r === 4 &&
+      f.lora.trainable < f.lora.total / 5 &&
+      l.length === 80 &&
+      mean(l.slice(-10)) < mean(l.slice(0, 10)) - 0.05,
+    `${backend}: LoRA rank ${f.lora?.r} on ${f.lora?.targetModules} trains ${f.lora?.trainable} of ${f.lora?.total} parameters; loss ${mean(l.slice(0, 10)).toFixed(3)} → ${mean(l.slice(-10)).toFixed(3)}`,
+  );
+  const { name, zip } = await saveZip(page, backend, 'adapter');
+  const tensors = [...new Set([...zip.matchAll(/"(base_model\.model\.[^"]+)"/g)].map((m) => m[1]))];
+  const lora = tensors.filter((t) => t.includes('lora_'));
+  const peftName =
+    /^base_model\.model\.bert\.encoder\.layer\.[01]\.attention\.self\.(query|value)\.lora_[AB]\.weight$/;
+  check(
+    name === 'tiny-bert-sentiment-lora.zip' &&
+      zip.includes('tiny-bert-sentiment-lora/adapter_config.json') &&
+      zip.includes('tiny-bert-sentiment-lora/adapter_model.safetensors') &&
+      /"peft_type":\s*"LORA"/.test(zip) &&
+      lora.length === 8 &&
+      lora.every((t) => peftName.test(t)),
+    `${backend}: saved a PEFT adapter folder ${name}: ${tensors.join(', ')}`,
+  );
+  check(
+    await reloadSame(page),
+    `${backend}: the adapter reloads onto the base folder with identical predictions`,
+  );
+  const merged = await saveZip(page, backend, 'merged');
+  check(
+    merged.zip.includes('"BertForSequenceClassification"') && !merged.zip.includes('lora_A'),
+    `${backend}: or saved merged as an HF folder (${merged.name})`,
+  );
+  check(await reloadSame(page), `${backend}: the merged folder reloads with identical predictions`);
+  rmSync(join(base, '..'), { recursive: true, force: true });
+}
+
+/** float32 tensors of a safetensors file, and its metadata. */
+function readSafetensors(path) {
+  const b = readFileSync(path);
+  const n = Number(b.readBigUInt64LE(0));
+  const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8'));
+  const tensors = {};
+  for (const [k, v] of Object.entries(header)) {
+    if (k === '__metadata__') continue;
+    const [from, to] = v.data_offsets;
+    const bytes = b.subarray(8 + n + from, 8 + n + to);
+    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    tensors[k] = { shape: v.shape, data };
+  }
+  return { tensors, metadata: header.__metadata__ ?? {} };
+}
+
+/**
+ * Section 7 and the Hub's browser cache: a sentence-transformers folder loaded by Hub id from the stand-in
+ * Hub, a query ranked against the texts with the scores sentence-transformers' vectors give (PyTorch,
+ * packages/bert/scripts/make_sentence_fixtures.py); then a new visit loads it again with no request to the
+ * Hub: every file, and the files the repo lacks, come from the Cache API.
+ */
+async function search(context, backend) {
+  const { tensors, metadata } = readSafetensors(join(bertFixtures, 'expected-sentence.safetensors'));
+  const texts = JSON.parse(metadata.texts);
+  const mean_ = tensors.mean;
+  const d = mean_.shape[1];
+  const vec = (i) => mean_.data.subarray(i * d, (i + 1) * d);
+  const cos = (a, b) => {
+    let dot = 0;
+    let na = 0;
+    let nb = 0;
+    for (let i = 0; i < a.length; i++) {
+      dot += a[i] * b[i];
+      na += a[i] * a[i];
+      nb += b[i] * b[i];
+    }
+    return dot / Math.sqrt(na * nb);
+  };
+  const want = texts
+    .slice(1)
+    .map((text, i) => ({ text, score: cos(vec(0), vec(i + 1)) }))
+    .sort((a, b) => b.score - a.score);
+  const visit = async () => {
+    const page = await context.newPage();
+    try {
+      await page.goto(pageUrl(backend));
+      await page.waitForFunction(() => window.demo?.ready, null, { timeout: 30_000 });
+      await page.evaluate(() => window.demo.ready);
+      const n0 = hub.requests.length;
+      await page.fill('#se-hub', 'tk-test/tiny-st');
+      await page.click('#se-hub-form button');
+      await page.waitForFunction(
+        () => window.demo.state.search.model !== null || window.demo.state.errors.length,
+        null,
+        {
+          timeout: 60_000,
+        },
+      );
+      await page.fill('#se-texts', texts.slice(1).join('\n'));
+      await page.fill('#se-query', texts[0]);
+      await page.click('#se-form button');
+      await page.waitForFunction(
+        () => window.demo.state.search.results !== null || window.demo.state.errors.length,
+        null,
+        {
+          timeout: 60_000,
+        },
+      );
+      const s = await page.evaluate(() => window.demo.state);
+      const inked = await page.textContent('#se-results');
+      return { search: s.search, errors: s.errors, requests: hub.requests.slice(n0), inked };
+    } finally {
+      await page.close();
+    }
+  };
+  const first = await visit();
+  const got = first.search.results ?? [];
+  const maxDiff = Math.max(...want.map((w, i) => Math.abs(w.score - (got[i]?.score ?? Number.NaN))));
+  check(
+    first.errors.length === 0 &&
+      got.length === want.length &&
+      got.every((r, i) => r.text === want[i].text) &&
+      maxDiff < 1e-4 &&
+      first.inked.includes(got[0].score.toFixed(3)),
+    `${backend}: semantic search by Hub id ranks ${got.map((r) => `"${r.text}" ${r.score.toFixed(4)}`).join(', ')} as sentence-transformers' vectors do (max |Δ| ${maxDiff.toExponential(1)}) ${JSON.stringify(first.errors)}`,
+  );
+  check(
+    first.requests.length > 0 && first.search.files.length > 0 && first.search.files.every((f) => !f.cached),
+    `${backend}: first visit downloads from the Hub (${first.requests.length} requests: ${first.requests.join(', ')})`,
+  );
+  const second = await visit();
+  check(
+    second.requests.length === 0 &&
+      second.search.files.length === first.search.files.length &&
+      second.search.files.every((f) => f.cached) &&
+      JSON.stringify(second.search.results) === JSON.stringify(first.search.results),
+    `${backend}: second visit loads from the browser's Cache API: ${second.requests.length} requests to the Hub, ${second.search.files.map((f) => f.file).join(', ')} cached, same ranking`,
   );
 }
 

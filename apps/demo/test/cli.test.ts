@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@transformer-kit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DemoOptions, main, parseOptions } from '../src/cli.js';
+import { main } from '../src/cli.js';
 import { runGenerate } from '../src/generate-cli.js';
 import type { Output } from '../src/io.js';
+import { type DemoOptions, parseOptions } from '../src/options.js';
 import { runPretrain } from '../src/pretrain-cli.js';
 import { runSentiment } from '../src/sentiment-cli.js';
 

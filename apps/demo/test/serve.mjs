@@ -16,9 +16,11 @@ const TYPES = {
   '.png': 'image/png',
 };
 
-export function serve(root, port = 0) {
+/** `route(req, res)`: an extra handler tried first (the browser test's stand-in Hub); true when it answered. */
+export function serve(root, port = 0, route = () => false) {
   const base = resolve(root);
   const server = http.createServer((req, res) => {
+    if (route(req, res)) return;
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file = normalize(join(base, path));
     if (!file.startsWith(base)) {

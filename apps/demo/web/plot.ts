@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '@transformer-kit/core';
+
 /** A loss curve on a canvas: raw losses faint, an exponential moving average on top, redrawn as points arrive. */
 export class LossPlot {
   readonly points: Array<[number, number]> = [];
@@ -7,7 +9,7 @@ export class LossPlot {
     readonly color = '#4f7cff',
   ) {
     const ctx = canvas.getContext('2d');
-    if (!ctx) throw new Error('canvas 2d context unavailable');
+    if (!ctx) throw new InvalidArgumentError('the loss plot needs a canvas with a 2d context');
     this.#ctx = ctx;
     fitToCss(canvas);
     this.draw();

@@ -9,6 +9,7 @@ import { BertForSequenceClassification } from '@transformer-kit/bert';
 import {
   batchMatMul,
   crossEntropy,
+  InvalidArgumentError,
   initBackend,
   kernelThreads,
   Linear,
@@ -100,7 +101,7 @@ const api = {
           failed = await trainer
             .step(() => {
               model.loss(x, y);
-              throw new Error('bad batch');
+              throw new InvalidArgumentError('bad batch');
             })
             .then(
               () => null,

@@ -51,6 +51,8 @@ export interface HubOptions extends DownloadLimits {
 const DEFAULT_ENDPOINT = 'https://huggingface.co';
 const COMMIT = /^[0-9a-f]{40}$/;
 const BROWSER_CACHE = 'transformer-kit-hub';
+/** Marks a browser cache entry that records a 404 (the file is not in the repo at that revision). */
+const NO_EXIST_HEADER = 'x-transformer-kit-no-exist';
 
 /**
  * Whether `s` has the shape of a Hub repo id: `name` or `org/name`, letters, digits, `-`, `_`, `.`, no `--`
@@ -409,6 +411,8 @@ export class HubRepo implements CheckpointFiles {
     const key = this.url(file);
     const cache = cacheApi ? await cacheApi.open(BROWSER_CACHE).catch(() => undefined) : undefined;
     const hit = await cache?.match(key);
+    // A file the repo does not have (huggingface_hub's .no_exist): optional files are not asked for again.
+    if (hit?.headers.get(NO_EXIST_HEADER)) return undefined;
     if (hit) {
       const bytes = new Uint8Array(await hit.arrayBuffer());
       this.options.onProgress?.({ file, loaded: bytes.length, total: bytes.length, cached: true });
@@ -421,7 +425,10 @@ export class HubRepo implements CheckpointFiles {
       );
     const bytes = await this.direct(file);
     // Stored only once whole and checked: a failed download leaves nothing behind.
-    if (bytes && cache) await cache.put(key, new Response(bytes as Uint8Array<ArrayBuffer>)).catch(() => {});
+    const entry = bytes
+      ? new Response(bytes as Uint8Array<ArrayBuffer>)
+      : new Response(null, { headers: { [NO_EXIST_HEADER]: '1' } });
+    if (cache) await cache.put(key, entry).catch(() => {});
     return bytes;
   }
 

@@ -1,7 +1,7 @@
 /**
  * Page section 1, step 1: masked-LM pretraining of the small BERT on the bundled State of the Union
  * addresses + Moby Dick with a live loss curve, and a fill-in-the-blank box. Glue only: the corpus, sizes,
- * model and guesses are ../src/pretrain.ts, the training is bert's pretrainMaskedLM. Step 2 (main.ts)
+ * model and guesses are ../src/pretrain.ts, the training is bert's pretrainMaskedLM. Step 2 (sentiment.ts)
  * fine-tunes from `current()`'s encoder.
  */
 import type { BertForMaskedLM } from '@transformer-kit/bert';
@@ -14,10 +14,11 @@ import {
   pretrainingCorpus,
   pretrainSizes,
   trainVocabulary,
-} from '../src/pretrain.js';
-import { sentimentSizes } from '../src/sentiment.js';
-import { loadMobyDick, loadSpeeches } from './data.js';
-import { LossPlot } from './plot.js';
+} from '../../src/pretrain.js';
+import { sentimentSizes } from '../../src/sentiment.js';
+import { loadMobyDick, loadSpeeches } from '../data.js';
+import type { Page } from '../page.js';
+import { LossPlot } from '../plot.js';
 
 export interface PretrainState {
   losses: number[];
@@ -36,26 +37,23 @@ export interface PretrainSection {
   dispose(): void;
 }
 
-export function setupPretrainSection(opts: {
-  $: <T extends HTMLElement = HTMLElement>(id: string) => T;
-  guarded: (fn: () => Promise<void>) => () => void;
-  fast: boolean;
-  seed: number;
-  /** Overrides the step count (`?pretrainSteps=N`; the browser test uses it). */
-  steps?: number;
-  /** Called when a pretrained encoder is ready (step 2 offers it). */
-  onPretrained: () => void;
-}): PretrainSection {
-  const { $, guarded, fast, seed } = opts;
+export function setupPretrainSection(
+  page: Page,
+  opts: {
+    /** Called when a pretrained encoder is ready (step 2 offers it). */
+    onPretrained: () => void;
+  },
+): PretrainSection {
+  const { $, guarded, fast, seed, tick } = page;
   const state: PretrainState = { losses: [], running: false, steps: 0, guesses: null };
   const plot = new LossPlot($<HTMLCanvasElement>('p-plot'), '#8e44ad');
-  const sizes = { ...pretrainSizes(fast), ...(opts.steps ? { steps: opts.steps } : {}) };
+  // `?pretrainSteps=N` overrides the step count (the browser test uses it).
+  const sizes = { ...pretrainSizes(fast), ...page.stepsFrom('pretrainSteps') };
   let corpus: ReturnType<typeof pretrainingCorpus> | null = null;
   let mlm: { model: BertForMaskedLM; tokenizer: Tokenizer } | null = null;
   const status = (s: string) => {
     $('p-status').textContent = s;
   };
-  const tick = () => new Promise((r) => setTimeout(r, 0));
 
   /** The vocabulary and an untrained model (what "before pretraining" fills in with), made once. */
   async function ensureModel(): Promise<{ model: BertForMaskedLM; tokenizer: Tokenizer }> {

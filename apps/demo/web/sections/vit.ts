@@ -1,12 +1,20 @@
 /**
- * Page section 5: MAE pretraining of a small ViT on the UCI digits with a live loss curve and a grid of
+ * Page section 6: MAE pretraining of a small ViT on the UCI digits with a live loss curve and a grid of
  * original / masked / reconstructed test images, then [CLS] classifiers fine-tuned from the MAE encoder
  * and from scratch (accuracy side by side), and [CLS]'s attention over the patches drawn on the image.
  * Glue only: the experiment is ../src/vit.ts, the models are @transformer-kit/vit.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { FineTuning, imagesTensor, loadDigits, MaePretraining, splitDigits, vitSizes } from '../src/vit.js';
-import { LossPlot } from './plot.js';
+import {
+  FineTuning,
+  imagesTensor,
+  loadDigits,
+  MaePretraining,
+  splitDigits,
+  vitSizes,
+} from '../../src/vit.js';
+import type { Page } from '../page.js';
+import { LossPlot } from '../plot.js';
 
 export interface VitState {
   maeLosses: number[];
@@ -18,13 +26,8 @@ export interface VitState {
 
 const SHOW = 8; // test images in the grid
 
-export function setupVitSection(opts: {
-  $: <T extends HTMLElement = HTMLElement>(id: string) => T;
-  guarded: (fn: () => Promise<void>) => () => void;
-  fast: boolean;
-  seed: number;
-}): VitState {
-  const { $, guarded, fast, seed } = opts;
+export function setupVitSection(page: Page): VitState {
+  const { $, guarded, fast, seed, tick } = page;
   const state: VitState = {
     maeLosses: [],
     accuracy: { mae: null, scratch: null },
@@ -168,4 +171,3 @@ function drawDigit(
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const tick = () => new Promise((r) => setTimeout(r, 0));
