@@ -9,10 +9,12 @@
 //   gpt2m-full  GPT-2 medium, every weight trained: refused before any step by gpt's checkTrainingFits (its
 //               gradients and activations do not fit the 4 GB heap next to its weights), an OutOfMemoryError
 // GPT rows also report gpt's memory estimate for the step (est heap MB) beside the measured peak.
-// Reported: the step time (best of 2 after a warm-up step), peak RSS, peak wasm heap, trainable parameters,
+// Reported: the step time (best of 2 after a warm-up step) in wall and CPU time (all threads; the CPU time
+// is the fairer ratio on a shared machine) with the 1-minute load average, peak RSS, peak wasm heap, trainable parameters,
 // numTensors across steps. Run: node bench/lora.bench.mjs [backend] [--only bert-full,bert-lora,...]
 // [--timeout-min N (per workload, default 15)] [--name results-file] [--smoke] (--smoke: the same code on
 // the tiny presets, seconds, to check the bench itself).
+import os from 'node:os';
 import { printTable, reportChild, runChild, writeResults } from './lib.mjs';
 
 const BATCH = 8;
@@ -77,12 +79,20 @@ async function child(backend, workload, smoke) {
   await step();
   result.tensorsAfterFirstStep = tf.memory().numTensors;
   const times = [];
+  const cpu = [];
   for (let i = 0; i < 2; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await step();
+    const c = process.cpuUsage(c0);
     times.push(performance.now() - t0);
+    cpu.push((c.user + c.system) / 1000);
   }
   result.ms = Math.min(...times);
+  // CPU time of the step (every thread of the process): what the work costs, much less bent than the wall
+  // time by other processes on a shared machine.
+  result.cpuMs = Math.min(...cpu);
+  result.loadAvg = os.loadavg()[0];
   result.tensorsAfterLastStep = tf.memory().numTensors;
   const heap = core.wasmHeapStats();
   result.peakHeapMB = fmtMB(heap?.peakBytes);
@@ -117,6 +127,10 @@ async function main() {
       backend,
       'step ms': r.ms,
       'vs full': base?.ms && r.ms && r.workload.includes('-lora') ? r.ms / base.ms : undefined,
+      'step CPU ms': r.cpuMs,
+      'CPU vs full':
+        base?.cpuMs && r.cpuMs && r.workload.includes('-lora') ? r.cpuMs / base.cpuMs : undefined,
+      load: r.loadAvg,
       'peak RSS MB': r.rssMB,
       'peak heap MB': r.peakHeapMB,
       'est heap MB': r.estHeapMB,
