@@ -6,16 +6,20 @@
 //   gpt2m-lora  GPT-2 medium (355M) causal LM with LoRA (r 8, alpha 16, c_attn)
 //   gpt2m-lora-rc  the same with recompute (an estimate puts gpt2m-lora's peak near the 4 GB heap: 1.4 GB of
 //               weights + ~2 GB of activations + 0.4 GB of logits; recompute keeps one block's activations)
-//   gpt2m-full  GPT-2 medium, every weight trained (opt-in: it does not fit the 4 GB heap)
-// Reported: the step time (best of 2 after a warm-up step), peak RSS, peak wasm heap, trainable parameters,
+//   gpt2m-full  GPT-2 medium, every weight trained: refused before any step by gpt's checkTrainingFits (its
+//               gradients and activations do not fit the 4 GB heap next to its weights), an OutOfMemoryError
+// GPT rows also report gpt's memory estimate for the step (est heap MB) beside the measured peak.
+// Reported: the step time (best of 2 after a warm-up step) in wall and CPU time (all threads; the CPU time
+// is the fairer ratio on a shared machine) with the 1-minute load average, peak RSS, peak wasm heap, trainable parameters,
 // numTensors across steps. Run: node bench/lora.bench.mjs [backend] [--only bert-full,bert-lora,...]
 // [--timeout-min N (per workload, default 15)] [--name results-file] [--smoke] (--smoke: the same code on
 // the tiny presets, seconds, to check the bench itself).
+import os from 'node:os';
 import { printTable, reportChild, runChild, writeResults } from './lib.mjs';
 
 const BATCH = 8;
 const SEQ = 128;
-const WORKLOADS = ['bert-full', 'bert-lora', 'bert-lora-rc', 'gpt2m-lora-rc'];
+const WORKLOADS = ['bert-full', 'bert-lora', 'bert-lora-rc', 'gpt2m-lora-rc', 'gpt2m-full'];
 const LORA = { r: 8, alpha: 16, dropout: 0.1 };
 const fmtMB = (b) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
 
@@ -46,10 +50,23 @@ async function child(backend, workload, smoke) {
     );
     loss = () => model.loss({ inputIds, attentionMask }, labels);
   } else {
-    const { GPT, gptConfig } = await import('@transformer-kit/gpt');
+    const { GPT, gptConfig, checkTrainingFits } = await import('@transformer-kit/gpt');
     model = new GPT(gptConfig(smoke ? 'tiny' : 'gpt2-medium'));
     if (lora) addLora(model, { ...LORA, targetModules: ['c_attn'] });
-    if (workload.endsWith('-rc')) (await import('@transformer-kit/attention')).setRecompute(model, true);
+    const recompute = workload.endsWith('-rc');
+    if (recompute) (await import('@transformer-kit/attention')).setRecompute(model, true);
+    // The memory check a caller runs before training: a step that cannot fit is refused here, typed.
+    try {
+      result.estHeapMB = fmtMB(
+        checkTrainingFits(model, { batchSize: BATCH, seqLength: seq, recompute }).heapBytes,
+      );
+    } catch (e) {
+      Object.assign(result, trainableParameterCount(model));
+      result.refused = `${e.constructor.name} (${e.code}): ${e.message}`;
+      result.rssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+      reportChild(result);
+      return;
+    }
     const x = tf.tensor2d(ids(model.config.vocabSize), undefined, 'int32');
     const y = tf.tensor2d(ids(model.config.vocabSize), undefined, 'int32');
     loss = () => model.loss(x, y);
@@ -62,12 +79,20 @@ async function child(backend, workload, smoke) {
   await step();
   result.tensorsAfterFirstStep = tf.memory().numTensors;
   const times = [];
+  const cpu = [];
   for (let i = 0; i < 2; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await step();
+    const c = process.cpuUsage(c0);
     times.push(performance.now() - t0);
+    cpu.push((c.user + c.system) / 1000);
   }
   result.ms = Math.min(...times);
+  // CPU time of the step (every thread of the process): what the work costs, much less bent than the wall
+  // time by other processes on a shared machine.
+  result.cpuMs = Math.min(...cpu);
+  result.loadAvg = os.loadavg()[0];
   result.tensorsAfterLastStep = tf.memory().numTensors;
   const heap = core.wasmHeapStats();
   result.peakHeapMB = fmtMB(heap?.peakBytes);
@@ -102,16 +127,22 @@ async function main() {
       backend,
       'step ms': r.ms,
       'vs full': base?.ms && r.ms && r.workload.includes('-lora') ? r.ms / base.ms : undefined,
+      'step CPU ms': r.cpuMs,
+      'CPU vs full':
+        base?.cpuMs && r.cpuMs && r.workload.includes('-lora') ? r.cpuMs / base.cpuMs : undefined,
+      load: r.loadAvg,
       'peak RSS MB': r.rssMB,
       'peak heap MB': r.peakHeapMB,
+      'est heap MB': r.estHeapMB,
       trainable: r.trainable,
       total: r.total,
-      tensors: r.error
-        ? ''
-        : r.tensorsAfterFirstStep === r.tensorsAfterLastStep
-          ? 'flat'
-          : `${r.tensorsAfterFirstStep}→${r.tensorsAfterLastStep}`,
-      note: r.error ?? '',
+      tensors:
+        r.error || r.refused
+          ? ''
+          : r.tensorsAfterFirstStep === r.tensorsAfterLastStep
+            ? 'flat'
+            : `${r.tensorsAfterFirstStep}→${r.tensorsAfterLastStep}`,
+      note: r.error ?? (r.refused ? `refused before any step: ${r.refused}` : ''),
     };
   });
   printTable(

@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadSequenceClassifier } from '@transformer-kit/bert';
 import { type CheckpointSource, isHubId, listFirst, resolveSource } from '@transformer-kit/core';
-import { loadLoraAdapter, trainableParameterCount } from '@transformer-kit/lora';
+import { loadLoraAdapter, loraState, trainableParameterCount } from '@transformer-kit/lora';
 import { maxAbsDiff } from './checkpoints.js';
 import {
   DEFAULT_SETTINGS,
@@ -155,7 +155,7 @@ export async function runFineTune(opts: DemoOptions, out: Output): Promise<FineT
   const exp = await FineTuneExperiment.create(source, split, settings, (w) => out.log(`   note: ${w}`));
   try {
     out.log(
-      `   head: ${exp.info.newHead ? `new [CLS] classifier for ${split.labels.length} labels` : "the folder's own classifier (same labels)"}; ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters${settings.lora !== undefined ? ` (LoRA r ${settings.lora} on query/value: ${(trainableParameterCount(exp.model).trainable / 1e6).toFixed(3)}M train)` : ''}; batch ${settings.batchSize}${settings.accumulationSteps > 1 ? ` × ${settings.accumulationSteps} accumulated` : ''}, ${settings.epochs} epochs = ${exp.loop.totalSteps} steps, AdamW lr ${settings.lr}, max length ${exp.maxLength}`,
+      `   head: ${exp.info.newHead ? `new [CLS] classifier for ${split.labels.length} labels` : "the folder's own classifier (same labels)"}; ${(exp.model.numParameters() / 1e6).toFixed(2)}M parameters${settings.lora !== undefined ? ` (LoRA r ${settings.lora} on ${[loraState(exp.model)?.config.targetModules ?? []].flat().join('/')}: ${(trainableParameterCount(exp.model).trainable / 1e6).toFixed(3)}M train)` : ''}; batch ${settings.batchSize}${settings.accumulationSteps > 1 ? ` × ${settings.accumulationSteps} accumulated` : ''}, ${settings.epochs} epochs = ${exp.loop.totalSteps} steps, AdamW lr ${settings.lr}, max length ${exp.maxLength}`,
     );
     const evals: FineTuneReport['evals'] = [];
     const bar = out.progress ? progressBar('fine-tune', exp.loop.totalSteps) : undefined;

@@ -6,7 +6,14 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { evaluateLoss, loadPretrained, pretrain, savePretrained } from '@transformer-kit/gpt';
+import { OutOfMemoryError } from '@transformer-kit/core';
+import {
+  checkTrainingFits,
+  evaluateLoss,
+  loadPretrained,
+  pretrain,
+  savePretrained,
+} from '@transformer-kit/gpt';
 import {
   addLora,
   loadLoraAdapter,
@@ -82,9 +89,18 @@ export async function runFineTuneGpt(opts: DemoOptions, out: Output): Promise<Fi
       `   GPT-2: ${model.config.numLayers} layers, hidden ${model.config.hiddenSize}, ${(model.numParameters() / 1e6).toFixed(1)}M parameters`,
     );
     out.log(`   split: ${train.length} train / ${val.length} held-out tokens (the last tenth)`);
+    // lora_B starts at zero: the adapted model's perplexity before training is the base model's.
+    if (g.lora !== undefined) addLora(model, { r: g.lora, alpha: 2 * g.lora, dropout: 0.05 });
+    // Before any work: a step that cannot fit the wasm heap (GPT-2 medium trained in full) is refused.
+    try {
+      checkTrainingFits(model, { batchSize, seqLength: seq });
+    } catch (e) {
+      if (e instanceof OutOfMemoryError)
+        throw new UsageError(`${e.message}${g.lora === undefined ? ' (here: --lora 8)' : ''}`);
+      throw e;
+    }
     const before = Math.exp(await evaluateLoss(model, val, evalOpts));
     out.log(`   held-out perplexity before: ${before.toFixed(2)}`);
-    if (g.lora !== undefined) addLora(model, { r: g.lora, alpha: 2 * g.lora, dropout: 0.05 });
     const { trainable, total } = trainableParameterCount(model);
     out.log(
       `   ${g.lora === undefined ? 'full fine-tune' : `LoRA r ${g.lora}, alpha ${2 * g.lora}, c_attn`}: ${(trainable / 1e6).toFixed(3)}M of ${(total / 1e6).toFixed(1)}M parameters train; ${steps} steps of ${batchSize} × ${seq} tokens`,

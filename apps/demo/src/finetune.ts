@@ -31,7 +31,6 @@ import {
   CheckpointMismatchError,
   type CheckpointSource,
   CONFIG_FILE,
-  InvalidArgumentError,
   parseConfig,
   readCheckpointFile,
   readOptionalFiles,
@@ -114,6 +113,17 @@ export const FAMILY_NAMES: Record<ClassifierModelType, string> = {
   distilbert: 'DistilBERT',
   roberta: 'RoBERTa',
 };
+
+/**
+ * The HF modules of the classification head, trained in full beside LoRA and saved with the adapter
+ * (modules_to_save): BERT's classifier (and a pooler the folder lacked: a BertForMaskedLM gets a new one),
+ * DistilBERT's pre_classifier + classifier, RoBERTa's classifier (its dense + out_proj).
+ */
+function headModules(modelType: ClassifierModelType, architecture: string): string[] {
+  if (modelType === 'distilbert') return ['pre_classifier', 'classifier'];
+  if (modelType === 'roberta') return ['classifier'];
+  return ['classifier', ...(/MaskedLM|PreTraining/.test(architecture) ? ['pooler.dense'] : [])];
+}
 
 /**
  * Checks a folder (or Hub repo) for fine-tuning: a config.json whose model_type is bert, distilbert or
@@ -268,11 +278,7 @@ export class FineTuneExperiment {
     settings: FineTuneSettings,
     onWarning: (message: string) => void = () => {},
   ): Promise<FineTuneExperiment> {
-    const info = await inspectFolder(source);
-    if (settings.lora !== undefined && info.modelType !== 'bert')
-      throw new InvalidArgumentError(
-        `LoRA fine-tuning here is for BERT folders; this is a ${FAMILY_NAMES[info.modelType]} folder (drop --lora for full fine-tuning)`,
-      );
+    await inspectFolder(source);
     const loaded = await loadSequenceClassifier(source, {
       labels: split.labels,
       seed: settings.seed,
@@ -283,14 +289,13 @@ export class FineTuneExperiment {
       throw new CheckpointMismatchError('the folder has no vocabulary (vocab.txt or tokenizer.json)');
     }
     if (settings.lora !== undefined) {
-      // A folder without a pooler (BertForMaskedLM) gets a new one: it trains and is saved with the head.
-      const newPooler = /MaskedLM|PreTraining/.test(loaded.architecture);
+      // Targets: PEFT's defaults for the family (query/value; DistilBERT's q_lin/v_lin).
       addLora(loaded.model, {
         r: settings.lora,
         alpha: 2 * settings.lora,
         dropout: 0.1,
-        targetModules: settings.loraTargets ?? loraTargets(info.modelType),
-        modulesToSave: ['classifier', ...(newPooler ? ['pooler.dense'] : [])],
+        targetModules: settings.loraTargets ?? loraTargets(loaded.modelType),
+        modulesToSave: headModules(loaded.modelType, loaded.architecture),
         seed: settings.seed,
       });
     }

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '@transformer-kit/core';
+import { initBackend, setWasmHeapBudget, wasmHeapStats } from '@transformer-kit/core';
 import { GPT, pretrain, savePretrained } from '@transformer-kit/gpt';
 import { trainByteLevelBPE } from '@transformer-kit/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +180,31 @@ describe('demo --lora (wasm)', () => {
     expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
     expect(existsSync(join(out, 'adapter_config.json'))).toBe(false);
     expect(r.reloadIdentical).toBe(true);
+  });
+
+  it('finetune-gpt: a full fine-tune the heap cannot hold is refused before any step (exit 2, names --lora)', async () => {
+    // A heap with room for the tiny GPT's weights (loading them takes up to three copies' worth) and 256 KB:
+    // its full step's gradients and activations (~1.2 MB; the real case is GPT-2 medium on wasm) do not fit.
+    const weights = statSync(join(gptDir, 'model.safetensors')).size;
+    const args = ['finetune-gpt', '--from', gptDir, '--text', textFile, '--steps', '2', '--max-length', '32'];
+    setWasmHeapBudget(wasmHeapStats()!.liveBytes + 3 * weights + 2 ** 18);
+    try {
+      const before = tf.memory().numTensors;
+      const err: string[] = [];
+      const code = await main(
+        [...args, '--out', join(dir, 'gpt-refused'), '--backend', 'wasm'],
+        capture(),
+        (l) => err.push(l),
+      );
+      expect(code).toBe(2);
+      expect(err).toEqual([
+        expect.stringMatching(/GPT training at 4 × 32: .* do not fit the .* wasm heap .*\(here: --lora 8\)$/),
+      ]);
+      expect(existsSync(join(dir, 'gpt-refused'))).toBe(false);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      setWasmHeapBudget();
+    }
   });
 
   it('finetune-gpt --lora 4: held-out perplexity falls; the adapter reloads to the same perplexity; --save merged too', async () => {

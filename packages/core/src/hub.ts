@@ -135,6 +135,12 @@ interface FileMeta {
   location: string;
 }
 
+/** A 404 for the file (EntryNotFound), with the commit the Hub answered at. */
+interface Absent {
+  absent: true;
+  commit?: string;
+}
+
 export class HubRepo implements CheckpointFiles {
   readonly repoId: string;
   readonly revision: string;
@@ -145,6 +151,11 @@ export class HubRepo implements CheckpointFiles {
   private readonly token: string | undefined;
   // The loaders read config.json and the tokenizer files more than once; weights are read once.
   private readonly small = new Map<string, Promise<Uint8Array | undefined>>();
+  // The commit the revision resolved to on this repo's first answer (transformers' _commit_hash): a file
+  // whose .no_exist marker is at that commit is not asked for again.
+  private commit: string | undefined;
+  // Files the Hub or the cache's .no_exist markers say do not exist: `missing` says so instead of "offline".
+  private readonly knownAbsent = new Map<string, string>();
 
   constructor(repoId: string, options: HubOptions = {}) {
     if (typeof repoId !== 'string' || !isHubId(repoId))
@@ -193,6 +204,12 @@ export class HubRepo implements CheckpointFiles {
 
   missing(file: string): Error {
     const ref = this.ref(file);
+    const commit = this.knownAbsent.get(file);
+    if (commit !== undefined)
+      return new HubNotFoundError(
+        `${this.repoId} has no ${file} at revision ${this.revision} (commit ${commit}; the cache's .no_exist marker records the Hub's 404)`,
+        { ...ref, url: this.url(file), status: 404 },
+      );
     return this.offline
       ? new HubOfflineError(
           `${this.repoId}: ${file} (revision ${this.revision}) is not in the cache and the Hub may not be used (offline: HF_HUB_OFFLINE or { offline: true })`,
@@ -221,6 +238,13 @@ export class HubRepo implements CheckpointFiles {
   private async nodeCached(file: string, cacheDir: string): Promise<Uint8Array | undefined> {
     const { fs, path } = await node();
     const repoDir = path.join(cacheDir, `models--${this.repoId.replace('/', '--')}`);
+    // A commit already known (pinned, or learned from this repo's first answer) and a .no_exist marker at
+    // it: the file does not exist there, and a commit never changes, so the Hub is not asked again.
+    const known = COMMIT.test(this.revision) ? this.revision : this.commit;
+    if (known && (await isNoExist(fs, path, repoDir, known, file))) {
+      this.knownAbsent.set(file, known);
+      return undefined;
+    }
     if (this.offline) {
       const local = await this.fromNodeCache(repoDir, file);
       if (local === 'no-snapshot')
@@ -230,7 +254,7 @@ export class HubRepo implements CheckpointFiles {
         );
       return local === 'absent' ? undefined : local;
     }
-    let meta: FileMeta | 'absent';
+    let meta: FileMeta | Absent;
     try {
       meta = await this.head(file);
     } catch (e) {
@@ -244,8 +268,19 @@ export class HubRepo implements CheckpointFiles {
         { ...this.ref(file), cause: e },
       );
     }
-    if (meta === 'absent') return undefined;
+    if ('absent' in meta) {
+      // huggingface_hub's marker: .no_exist/{commit}/{file}, empty, from the 404's X-Repo-Commit.
+      if (meta.commit && COMMIT.test(meta.commit)) {
+        this.commit ??= meta.commit;
+        this.knownAbsent.set(file, meta.commit);
+        await markNoExist(fs, path, repoDir, meta.commit, file);
+        if (meta.commit !== this.revision)
+          await writeAtomic(fs, path.join(repoDir, 'refs', this.revision), meta.commit);
+      }
+      return undefined;
+    }
     const { commit, etag } = meta;
+    if (commit && COMMIT.test(commit)) this.commit ??= commit;
     // Without a commit and an etag (not the Hub, or an odd mirror) nothing can be cached safely.
     if (!commit || !etag || !/^[\w-]+$/.test(etag) || !COMMIT.test(commit)) return this.get(file, meta);
     if (commit !== this.revision) await writeAtomic(fs, path.join(repoDir, 'refs', this.revision), commit);
@@ -275,6 +310,10 @@ export class HubRepo implements CheckpointFiles {
       : (await fs.readFile(path.join(repoDir, 'refs', this.revision), 'utf8').catch(() => '')).trim();
     if (!COMMIT.test(commit)) return 'no-snapshot';
     const snapDir = path.join(repoDir, 'snapshots', commit);
+    if (await isNoExist(fs, path, repoDir, commit, file)) {
+      this.knownAbsent.set(file, commit);
+      return 'absent';
+    }
     try {
       const buf = await fs.readFile(path.join(snapDir, ...file.split('/')));
       this.options.onProgress?.({ file, loaded: buf.byteLength, total: buf.byteLength, cached: true });
@@ -289,7 +328,7 @@ export class HubRepo implements CheckpointFiles {
    * etag (X-Linked-Etag) and size (X-Linked-Size) on its own 302, before the CDN. Same-host redirects
    * (renamed repositories) are followed.
    */
-  private async head(file: string): Promise<FileMeta | 'absent'> {
+  private async head(file: string): Promise<FileMeta | Absent> {
     let url = this.url(file);
     for (let hops = 0; hops < 6; hops++) {
       const { res } = await timedFetch(url, {
@@ -316,8 +355,10 @@ export class HubRepo implements CheckpointFiles {
         }
         return this.meta(res, next);
       }
-      const absent = this.checkStatus(res, file, url);
-      if (absent) return 'absent';
+      if (this.checkStatus(res, file, url)) {
+        const commit = res.headers.get('x-repo-commit');
+        return { absent: true, ...(commit ? { commit } : {}) };
+      }
       return this.meta(res, url);
     }
     throw new DownloadError(`fetching ${this.url(file)} failed: too many redirects`, { url: this.url(file) });
@@ -512,6 +553,34 @@ async function writeAtomic(fs: NodeModules['fs'], file: string, data: string | U
       cause: e,
     });
   }
+}
+
+const noExistPath = (path: NodeModules['path'], repoDir: string, commit: string, file: string) =>
+  path.join(repoDir, '.no_exist', commit, ...file.split('/'));
+
+async function isNoExist(
+  fs: NodeModules['fs'],
+  path: NodeModules['path'],
+  repoDir: string,
+  commit: string,
+  file: string,
+): Promise<boolean> {
+  return (await fs.stat(noExistPath(path, repoDir, commit, file)).catch(() => undefined))?.isFile() === true;
+}
+
+/** An empty .no_exist/{commit}/{file}; like huggingface_hub, a cache that cannot take it is not an error. */
+async function markNoExist(
+  fs: NodeModules['fs'],
+  path: NodeModules['path'],
+  repoDir: string,
+  commit: string,
+  file: string,
+): Promise<void> {
+  const marker = noExistPath(path, repoDir, commit, file);
+  await fs
+    .mkdir(path.dirname(marker), { recursive: true })
+    .then(() => fs.writeFile(marker, ''))
+    .catch(() => {});
 }
 
 /** snapshots/{commit}/{file} → a relative symlink to the blob, as huggingface_hub makes it (a copy where links fail). */

@@ -39,52 +39,115 @@ interface ZipEntry {
   data: Uint8Array;
 }
 
-/** The entries of a zip whose members are stored uncompressed (torch.save's zips). */
+const ZIP_EOCD = 0x06054b50;
+const ZIP64_LOCATOR = 0x07064b50;
+const ZIP64_EOCD = 0x06064b50;
+const ZIP_CENTRAL = 0x02014b50;
+const ZIP_LOCAL = 0x04034b50;
+const ZIP64_EXTRA = 0x0001;
+const U32_MAX = 0xffffffff;
+
+/**
+ * The entries of a zip whose members are stored uncompressed (torch.save's zips), ZIP64 included: torch
+ * (miniz) writes the ZIP64 end record and locator into every archive, and 64-bit sizes and offsets in each
+ * entry's 0x0001 extra field once they pass 4 GiB. Every offset and size is checked against the file, so a
+ * truncated or hostile archive is a CheckpointError, never a read past the end.
+ */
 export function readStoredZip(bytes: Uint8Array, source = 'zip'): Map<string, ZipEntry> {
   const fail = (msg: string): never => {
     throw new CheckpointError(`${source}: ${msg}`);
   };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u64 = (at: number, what: string): number => {
+    const v = view.getBigUint64(at, true);
+    if (v > BigInt(bytes.length)) fail(`ZIP64 ${what} ${v} is past the end of the ${bytes.length}-byte file`);
+    return Number(v);
+  };
   // End of central directory: the last 0x06054b50 within 64 KiB + 22 bytes of the end.
   let eocd = -1;
   for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65_535); i--) {
-    if (view.getUint32(i, true) === 0x06054b50) {
+    if (view.getUint32(i, true) === ZIP_EOCD) {
       eocd = i;
       break;
     }
   }
   if (eocd < 0) fail('not a zip file (no end-of-central-directory record): not a PyTorch checkpoint');
-  const count = view.getUint16(eocd + 10, true);
-  const cdOffset = view.getUint32(eocd + 16, true);
-  if (count === 0xffff || cdOffset === 0xffffffff)
-    fail('ZIP64 archives (checkpoints over 4 GB) are not supported: use model.safetensors');
+  let count = view.getUint16(eocd + 10, true);
+  let cdSize = view.getUint32(eocd + 12, true);
+  let cdOffset = view.getUint32(eocd + 16, true);
+  // Where the central directory must end: the ZIP64 end record when there is one, else the classic one.
+  let cdLimit = eocd;
+  const locator = eocd - 20;
+  if (locator >= 0 && view.getUint32(locator, true) === ZIP64_LOCATOR) {
+    const record = u64(locator + 8, 'end-of-central-directory offset');
+    if (record + 56 > locator || view.getUint32(record, true) !== ZIP64_EOCD)
+      fail('the ZIP64 end-of-central-directory record is missing or corrupt (truncated file?)');
+    count = u64(record + 32, 'entry count');
+    cdSize = u64(record + 40, 'central directory size');
+    cdOffset = u64(record + 48, 'central directory offset');
+    cdLimit = record;
+  } else if (count === 0xffff || cdSize === U32_MAX || cdOffset === U32_MAX) {
+    fail('the end-of-central-directory record defers to a ZIP64 record that is not there (truncated file?)');
+  }
+  if (cdOffset + cdSize > cdLimit)
+    fail(`the central directory (${cdSize} bytes at ${cdOffset}) runs past its end record (truncated file?)`);
+  // Each entry takes at least 46 bytes: a hostile count cannot make this loop long.
+  if (count * 46 > cdSize) fail(`${count} entries cannot fit a ${cdSize}-byte central directory`);
   const out = new Map<string, ZipEntry>();
   const decoder = new TextDecoder();
+  const cdEnd = cdOffset + cdSize;
   let p = cdOffset;
   for (let n = 0; n < count; n++) {
-    if (p + 46 > bytes.length || view.getUint32(p, true) !== 0x02014b50)
+    if (p + 46 > cdEnd || view.getUint32(p, true) !== ZIP_CENTRAL)
       fail(`central directory entry ${n} is corrupt`);
     const method = view.getUint16(p + 10, true);
-    const size = view.getUint32(p + 20, true);
-    const usize = view.getUint32(p + 24, true);
+    let size = view.getUint32(p + 20, true);
+    let usize = view.getUint32(p + 24, true);
     const nameLen = view.getUint16(p + 28, true);
     const extraLen = view.getUint16(p + 30, true);
     const commentLen = view.getUint16(p + 32, true);
-    const local = view.getUint32(p + 42, true);
-    const name = decoder.decode(bytes.subarray(p + 46, p + 46 + nameLen));
-    if (size === 0xffffffff || usize === 0xffffffff || local === 0xffffffff)
-      fail(`entry ${name}: ZIP64 sizes are not supported: use model.safetensors`);
+    let local = view.getUint32(p + 42, true);
+    const extraAt = p + 46 + nameLen;
+    if (extraAt + extraLen + commentLen > cdEnd) fail(`central directory entry ${n} runs past the directory`);
+    const name = decoder.decode(bytes.subarray(p + 46, extraAt));
+    if (usize === U32_MAX || size === U32_MAX || local === U32_MAX) {
+      // The ZIP64 extra field holds, in this order, exactly the values whose 32-bit field is 0xFFFFFFFF.
+      let at = zip64Extra(view, extraAt, extraLen);
+      if (at < 0) fail(`entry ${name}: its ZIP64 sizes have no ZIP64 extra field`);
+      const end = at + view.getUint16(at - 2, true);
+      const next = (what: string) => {
+        if (at + 8 > end) fail(`entry ${name}: the ZIP64 extra field is too short for its ${what}`);
+        at += 8;
+        return u64(at - 8, `${what} of ${name}`);
+      };
+      if (usize === U32_MAX) usize = next('size');
+      if (size === U32_MAX) size = next('stored size');
+      if (local === U32_MAX) local = next('header offset');
+    }
     if (method !== 0)
       fail(`entry ${name} is compressed (method ${method}); torch.save stores entries uncompressed`);
     if (size !== usize) fail(`entry ${name}: stored size ${size} differs from its size ${usize}`);
-    if (local + 30 > bytes.length || view.getUint32(local, true) !== 0x04034b50)
+    if (local + 30 > bytes.length || view.getUint32(local, true) !== ZIP_LOCAL)
       fail(`entry ${name}: bad local header`);
     const start = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
     if (start + size > bytes.length) fail(`entry ${name} runs past the end of the file (truncated?)`);
     out.set(name, { name, data: bytes.subarray(start, start + size) });
-    p += 46 + nameLen + extraLen + commentLen;
+    p = extraAt + extraLen + commentLen;
   }
   return out;
+}
+
+/** Offset of the ZIP64 extra field's data within an entry's extra block, or -1. */
+function zip64Extra(view: DataView, at: number, length: number): number {
+  const end = at + length;
+  while (at + 4 <= end) {
+    const id = view.getUint16(at, true);
+    const size = view.getUint16(at + 2, true);
+    if (at + 4 + size > end) return -1;
+    if (id === ZIP64_EXTRA) return at + 4;
+    at += 4 + size;
+  }
+  return -1;
 }
 
 type Value = unknown;

@@ -281,6 +281,87 @@ describe('downloads into the huggingface_hub cache layout', () => {
   });
 });
 
+describe(".no_exist markers (huggingface_hub's record of a 404)", () => {
+  it('writes .no_exist/{commit}/{file} on a 404 and does not ask for that file again at that commit', async () => {
+    const cacheDir = freshCache();
+    const repoDir = join(cacheDir, 'models--org--sharded');
+    const first = await loadCheckpoint(hubRepo('org/sharded', { endpoint: hub.url, cacheDir }));
+    expectSame(first.tensors);
+    tf.dispose(first.tensors);
+    // model.safetensors does not exist (the repo is sharded): the 404 left an empty marker at the commit.
+    const marker = join(repoDir, '.no_exist', COMMIT, 'model.safetensors');
+    expect(readFileSync(marker, 'utf8')).toBe('');
+    expect(readdirSync(join(repoDir, '.no_exist', COMMIT))).toEqual(['model.safetensors']);
+    expect(hub.log).toContain('HEAD /org/sharded/resolve/main/model.safetensors');
+
+    // Again (a new HubRepo): config.json's answer gives the commit, and the marker there means the
+    // absent file is not asked for; the index and shards are.
+    hub.log.length = 0;
+    const again = await loadCheckpoint(hubRepo('org/sharded', { endpoint: hub.url, cacheDir }));
+    expectSame(again.tensors);
+    tf.dispose(again.tensors);
+    expect(hub.log.filter((l) => l.endsWith('/model.safetensors'))).toEqual([]);
+    expect(hub.log).toContain('HEAD /org/sharded/resolve/main/model.safetensors.index.json');
+
+    // Pinned to the commit: not asked at all, even before any other file.
+    hub.log.length = 0;
+    const pinned = hubRepo('org/sharded', { endpoint: hub.url, cacheDir, revision: COMMIT });
+    expect(await pinned.read('model.safetensors')).toBeUndefined();
+    expect(hub.log).toEqual([]);
+
+    // Offline the marker is honoured: the known-absent file is skipped for the index, and asked for as
+    // required it is the Hub's 404 (HubNotFoundError), not "not in the cache".
+    const offline = await loadCheckpoint(
+      hubRepo('org/sharded', { endpoint: hub.url, cacheDir, offline: true }),
+    );
+    expectSame(offline.tensors);
+    tf.dispose(offline.tensors);
+    const known = await readCheckpointFile(
+      hubRepo('org/sharded', { endpoint: hub.url, cacheDir, offline: true }),
+      'model.safetensors',
+    ).catch((e) => e);
+    expect(known).toBeInstanceOf(HubNotFoundError);
+    expect(known).toMatchObject({ repoId: 'org/sharded', revision: 'main', file: 'model.safetensors' });
+    expect(known.message).toMatch(
+      /has no model\.safetensors at revision main \(commit [0-9a-f]{40}; .*\.no_exist/,
+    );
+    const unknown = await readCheckpointFile(
+      hubRepo('org/sharded', { endpoint: hub.url, cacheDir, offline: true }),
+      'vocab.txt',
+    ).catch((e) => e);
+    expect(unknown).toBeInstanceOf(HubOfflineError);
+    expect(hub.log).toEqual([]);
+  });
+
+  it('a first 404 writes the marker and refs/main; markers huggingface_hub wrote are honoured offline', async () => {
+    // The ref is written from the 404's X-Repo-Commit alone (no file of the repo was found before).
+    const cacheDir = freshCache();
+    const repo = hubRepo('org/tiny', { endpoint: hub.url, cacheDir });
+    expect(await repo.read('tokenizer.json')).toBeUndefined();
+    const repoDir = join(cacheDir, 'models--org--tiny');
+    expect(readFileSync(join(repoDir, 'refs', 'main'), 'utf8')).toBe(COMMIT);
+    expect(existsSync(join(repoDir, '.no_exist', COMMIT, 'tokenizer.json'))).toBe(true);
+    // A subfolder file's marker keeps its path, as huggingface_hub's relative_filename.
+    expect(await repo.read('2_Dense/config.json')).toBeUndefined();
+    expect(existsSync(join(repoDir, '.no_exist', COMMIT, '2_Dense', 'config.json'))).toBe(true);
+
+    // What huggingface_hub leaves after transformers looked for an optional file: refs, a snapshot and a
+    // marker; no request is made and the marked file reads as absent.
+    const pyCache = freshCache();
+    const pyRepo = join(pyCache, 'models--org--tiny');
+    mkdirSync(join(pyRepo, 'snapshots', COMMIT), { recursive: true });
+    mkdirSync(join(pyRepo, 'refs'));
+    mkdirSync(join(pyRepo, '.no_exist', COMMIT), { recursive: true });
+    writeFileSync(join(pyRepo, 'refs', 'main'), COMMIT);
+    writeFileSync(join(pyRepo, '.no_exist', COMMIT, 'added_tokens.json'), '');
+    hub.log.length = 0;
+    const offline = hubRepo('org/tiny', { endpoint: hub.url, cacheDir: pyCache, offline: true });
+    expect(await offline.read('added_tokens.json')).toBeUndefined();
+    expect(offline.missing('added_tokens.json')).toBeInstanceOf(HubNotFoundError);
+    expect(hub.log).toEqual([]);
+  });
+});
+
 describe('the Hub refusing', () => {
   it('404 file, unknown repository, unknown revision: HubNotFoundError with id, revision and file', async () => {
     const repo = hubRepo('org/tiny', { endpoint: hub.url, cacheDir: freshCache() });

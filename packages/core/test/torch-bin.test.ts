@@ -49,4 +49,126 @@ describe('pytorch_model.bin (torch.save zip) reader', () => {
       }
     expect(() => readPytorchBin(copy)).toThrow(/is compressed \(method 8\)/);
   });
+
+  describe('ZIP64 (torch writes it past 4 GiB)', () => {
+    // state-zip64.bin: state.bin's entries rewritten by Python's zipfile with every size and offset in
+    // ZIP64 form and the classic end record's overflow markers set (see gen_torch_bin.py; torch.load reads
+    // it back as state.bin).
+    const zip64 = () => new Uint8Array(readFileSync(join(dir, 'state-zip64.bin')));
+    const plain = () => new Uint8Array(readFileSync(join(dir, 'state.bin')));
+    const find = (bytes: Uint8Array, sig: number, from = bytes.length - 4) => {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = from; i >= 0; i--) if (view.getUint32(i, true) === sig) return i;
+      throw new Error(`no signature ${sig.toString(16)}`);
+    };
+    const EOCD = 0x06054b50;
+    const LOCATOR = 0x07064b50;
+    const CENTRAL = 0x02014b50;
+
+    it('reads the 64-bit sizes, offsets and end record: the same tensors as the classic file', () => {
+      const bytes = zip64();
+      const view = new DataView(bytes.buffer);
+      const eocd = find(bytes, EOCD);
+      // The fixture really is ZIP64 throughout: overflow markers in the classic record and the entries.
+      expect(view.getUint32(eocd + 16, true)).toBe(0xffffffff);
+      expect(view.getUint16(eocd + 10, true)).toBe(0xffff);
+      expect(view.getUint32(find(bytes, CENTRAL) + 24, true)).toBe(0xffffffff);
+      const want = readPytorchBin(plain());
+      const got = readPytorchBin(bytes, 'state-zip64.bin');
+      expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+      for (const [name, t] of want) {
+        expect(got.get(name)!.shape, name).toEqual(t.shape);
+        expect(Array.from(got.get(name)!.data), name).toEqual(Array.from(t.data));
+      }
+      // torch's own small files carry a ZIP64 end record and locator too; they agree with the classic one.
+      const p = plain();
+      expect(find(p, LOCATOR)).toBe(find(p, EOCD) - 20);
+    });
+
+    it('truncated or hostile ZIP64 records are CheckpointErrors naming the problem', () => {
+      // Each case changes the bytes in place, or returns new ones.
+      const cases: Array<[string, (b: Uint8Array, v: DataView) => unknown, RegExp]> = [
+        [
+          'end record offset past the file',
+          (b, v) => v.setBigUint64(find(b, LOCATOR) + 8, 1n << 60n, true),
+          /ZIP64 end-of-central-directory offset \d+ is past the end/,
+        ],
+        [
+          'end record overwritten',
+          (b, v) => v.setUint32(Number(v.getBigUint64(find(b, LOCATOR) + 8, true)), 0, true),
+          /ZIP64 end-of-central-directory record is missing or corrupt/,
+        ],
+        [
+          'locator gone (a classic record that defers to it)',
+          (b, v) => v.setUint32(find(b, LOCATOR), 0, true),
+          /defers to a ZIP64 record that is not there/,
+        ],
+        [
+          'entry count of 2^40',
+          (b, v) => {
+            const rec = Number(v.getBigUint64(find(b, LOCATOR) + 8, true));
+            v.setBigUint64(rec + 32, 1n << 40n, true);
+          },
+          /entry count \d+ is past the end|entries cannot fit/,
+        ],
+        [
+          'central directory offset beyond the end record',
+          (b, v) => {
+            const rec = Number(v.getBigUint64(find(b, LOCATOR) + 8, true));
+            v.setBigUint64(rec + 48, BigInt(rec - 10), true);
+          },
+          /central directory \(\d+ bytes at \d+\) runs past its end record/,
+        ],
+        [
+          'an entry whose ZIP64 extra field is gone',
+          (b, v) => {
+            const c = find(b, CENTRAL);
+            v.setUint16(c + 46 + v.getUint16(c + 28, true), 0x9999, true);
+          },
+          /ZIP64 sizes have no ZIP64 extra field/,
+        ],
+        [
+          'an entry whose ZIP64 size is 2^62',
+          (b, v) => {
+            const c = find(b, CENTRAL);
+            const extra = c + 46 + v.getUint16(c + 28, true);
+            v.setBigUint64(extra + 4, 1n << 62n, true);
+          },
+          /ZIP64 size of state\/version \d+ is past the end/,
+        ],
+        [
+          'an entry whose ZIP64 extra field is too short',
+          (b, v) => {
+            const c = find(b, CENTRAL);
+            v.setUint16(c + 46 + v.getUint16(c + 28, true) + 2, 8, true);
+          },
+          /too short for its stored size/,
+        ],
+        [
+          'data cut from the middle (the directory intact)',
+          (b) => {
+            const cut = new Uint8Array(b.length - 64);
+            cut.set(b.subarray(0, 900));
+            cut.set(b.subarray(964), 900);
+            return cut;
+          },
+          /ZIP64 end-of-central-directory record is missing or corrupt/,
+        ],
+      ];
+      for (const [what, mutate, pattern] of cases) {
+        const b = zip64();
+        const out = mutate(b, new DataView(b.buffer));
+        const hostile = out instanceof Uint8Array ? out : b;
+        const err = (() => {
+          try {
+            readPytorchBin(hostile, 'hostile.bin');
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(err, what).toBeInstanceOf(CheckpointError);
+        expect((err as Error).message, what).toMatch(pattern);
+      }
+    });
+  });
 });

@@ -16,6 +16,12 @@ export {
   stateDictToHF,
 } from './hf.js';
 export {
+  checkTrainingFits,
+  estimateTrainingBytes,
+  type GptTrainingMemory,
+  type GptTrainingMemoryOptions,
+} from './memory.js';
+export {
   type ForwardOptions,
   type GenerateOptions,
   GPT,

@@ -64,7 +64,9 @@ export class LoraAdapter extends Module {
       this.#lastInput = x;
       this.#lastHidden = h;
     }
-    return tf.mul(linear(h, this.#bFor(i)), this.scaling);
+    // The scaling goes on the r-wide h: a product's backward keeps its inputs, and on the (…, out) result
+    // that would be one more full-width activation per adapter.
+    return linear(tf.mul(h, this.scaling), this.#bFor(i));
   }
 
   /** scaling · A·B_i: what merging adds to member i's (in, out) weight. */

@@ -23,7 +23,10 @@ export interface LoraOptions {
    * regex matched against the whole name; default PEFT's per-model list (BERT/ViT query+value, GPT-2 c_attn).
    */
   targetModules?: string | string[];
-  /** HF modules trained in full and saved with the adapter, e.g. ['classifier'] (PEFT's modules_to_save). */
+  /**
+   * HF modules trained in full and saved with the adapter, e.g. ['classifier'] (PEFT's modules_to_save); a
+   * module covers everything in it (RoBERTa's classifier.dense and .out_proj).
+   */
   modulesToSave?: string[];
   /** Rank-stabilised scaling alpha / sqrt(r) (PEFT's use_rslora; default false). */
   useRslora?: boolean;
@@ -123,8 +126,13 @@ export function addLora(model: Module, options: LoraOptions = {}): LoraState {
     );
   }
   const moduleOf = (hf: string) => hf.replace(/\.(weight|bias)$/, '');
+  // PEFT wraps a matched module whole: 'classifier' also covers RoBERTa's classifier.dense / .out_proj.
+  const enclosing = (hf: string) => {
+    const parts = moduleOf(hf).split('.');
+    return parts.map((_, i) => parts.slice(0, i + 1).join('.'));
+  };
   const saved = naming.params.filter((p) =>
-    config.modulesToSave.some((m) => matchesTarget(moduleOf(p.hf), [m])),
+    enclosing(p.hf).some((m) => matchesTarget(m, config.modulesToSave)),
   );
   if (config.modulesToSave.length > 0 && saved.length === 0) {
     const modules = [...new Set(naming.params.map((p) => moduleOf(p.hf)))];

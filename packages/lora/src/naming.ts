@@ -5,6 +5,14 @@ import {
   BertForTokenClassification,
   BertModel,
   hfParameterNames as bertNames,
+  DistilBertForMaskedLM,
+  DistilBertForSequenceClassification,
+  DistilBertModel,
+  distilBertParameterNames,
+  RobertaForMaskedLM,
+  RobertaForSequenceClassification,
+  RobertaModel,
+  robertaParameterNames,
 } from '@transformer-kit/bert';
 import { Linear, type Module } from '@transformer-kit/core';
 import { GPT } from '@transformer-kit/gpt';
@@ -49,6 +57,8 @@ export interface HFNaming {
 export const DEFAULT_TARGET_MODULES: Record<string, string[]> = {
   gpt2: ['c_attn'],
   bert: ['query', 'value'],
+  distilbert: ['q_lin', 'v_lin'],
+  roberta: ['query', 'value'],
   vit: ['query', 'value'],
   vit_mae: ['query', 'value'],
 };
@@ -62,7 +72,7 @@ const GPT_LINEARS: Array<[RegExp, string]> = [
 ];
 
 /**
- * The HF naming of `model`: GPT-2, BERT (every task model) and ViT (classifier, MAE) by their checkpoint
+ * The HF naming of `model`: GPT-2, BERT, DistilBERT and RoBERTa (every task model) and ViT (classifier, MAE) by their checkpoint
  * maps; any other Module keeps its own dotted names (PEFT-style targets still match by suffix).
  */
 export function hfNaming(model: Module): HFNaming {
@@ -91,7 +101,26 @@ export function hfNaming(model: Module): HFNaming {
   }
   let entries: HFParam[] | undefined;
   let modelType: string | undefined;
+  // DistilBertModel and RobertaModel extend BertModel: their own names first.
   if (
+    model instanceof DistilBertModel ||
+    model instanceof DistilBertForMaskedLM ||
+    model instanceof DistilBertForSequenceClassification
+  ) {
+    modelType = 'distilbert';
+    entries = distilBertParameterNames(model).map((e) => ({
+      hf: e.hf,
+      param: e.param,
+      transpose: e.transpose,
+    }));
+  } else if (
+    model instanceof RobertaModel ||
+    model instanceof RobertaForMaskedLM ||
+    model instanceof RobertaForSequenceClassification
+  ) {
+    modelType = 'roberta';
+    entries = robertaParameterNames(model).map((e) => ({ hf: e.hf, param: e.param, transpose: e.transpose }));
+  } else if (
     model instanceof BertModel ||
     model instanceof BertForMaskedLM ||
     model instanceof BertForSequenceClassification ||

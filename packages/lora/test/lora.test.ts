@@ -169,6 +169,38 @@ describe.each(['cpu', 'wasm'] as const)('LoRA on %s', (backend) => {
     tf.dispose([w, b, x, full.value, frozen.value, ...full.grads, ...frozen.grads].filter((t) => t !== null));
   });
 
+  it("an adapted Linear's backward keeps its input and r-wide tensors only (no full-width activation)", () => {
+    const model = newBert();
+    addLora(model, { r: 2, targetModules: ['query'] });
+    const state = loraState(model)!;
+    const [query] = state.adapted[0]!.adapter.members;
+    const { A, B } = state.adapted[0]!.adapter;
+    B.assign(tf.randomNormal(B.shape, 0, 1, 'float32', 7));
+    const x = tf.randomNormal([2, 5, 32], 0, 1, 'float32', 6);
+    const tokens = 2 * 5;
+    const saved: tf.Tensor[] = [];
+    const { value, grads } = valueAndGrads(() => {
+      const y = query!.forward(x).square().sum() as tf.Scalar;
+      // What the backward pass will hold: the tape's saved tensors (core's valueAndGrads frees them after).
+      const tape = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] } }).state
+        .activeTape;
+      for (const node of tape) saved.push(...(node.saved ?? []));
+      return y;
+    }, [A, B]);
+    // The input itself and the weights are not activations; r-wide tensors are the adapter's own.
+    const own = new Set([x, A, B, query!.weight].map((t) => t.dataId));
+    const wide = saved.filter((t) => !own.has(t.dataId) && t.size > tokens * 2);
+    // The Linear's output, kept by the loss's square and sum; nothing of the adapter is as wide (its
+    // scaling once kept B's (…, out) product too).
+    expect(wide.map((t) => t.shape)).toEqual([
+      [2, 5, 32],
+      [2, 5, 32],
+    ]);
+    expect(grads.every((g) => g !== null)).toBe(true);
+    tf.dispose([x, value, ...grads.filter((g) => g !== null)]);
+    model.dispose();
+  });
+
   it('mergeLora folds the adapters (each Linear within 1e-6 relative, logits within 1e-5), unmergeLora restores the weights, unload(merge) saves as plain HF', async () => {
     const model = (await loadBertForSequenceClassification(BERT_FIXTURE)).eval();
     const x = bertInputs();
