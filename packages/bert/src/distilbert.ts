@@ -4,12 +4,12 @@ import { classificationLoss, crossEntropy, InvalidArgumentError, Module, Rng } f
 import { ClsClassifier, MaskedLMHead } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
 import {
-  asInt2d,
   type BertConfig,
   type BertInputs,
   BertModel,
   type BertOutput,
   bertConfig,
+  rowsTensor,
 } from './model.js';
 import type { TaskOutput } from './tasks.js';
 
@@ -154,7 +154,7 @@ export class DistilBertForSequenceClassification extends Module {
   run(inputs: BertInputs, options: RunOptions = {}): TaskOutput {
     const out = this.distilbert.run(inputs, options);
     const mask =
-      inputs.attentionMask === undefined ? undefined : asInt2d(inputs.attentionMask, 'attentionMask');
+      inputs.attentionMask === undefined ? undefined : rowsTensor(inputs.attentionMask, 'attentionMask');
     return {
       ...extras(out),
       hidden: out.lastHiddenState,

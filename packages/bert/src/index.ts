@@ -58,7 +58,6 @@ export {
 } from './masking.js';
 export { estimateTrainingBytes, type TrainingMemory } from './memory.js';
 export {
-  asInt2d,
   BERT_PRESETS,
   type BertConfig,
   BertEmbeddings,

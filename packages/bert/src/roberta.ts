@@ -3,7 +3,7 @@ import type { BackboneExtras, RunOptions } from '@transformer-kit/attention';
 import { classificationLoss, crossEntropy, InvalidArgumentError, Module, Rng } from '@transformer-kit/core';
 import { ClsClassifier, MaskedLMHead } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
-import { asInt2d, type BertConfig, type BertInputs, BertModel, bertConfig } from './model.js';
+import { type BertConfig, type BertInputs, BertModel, bertConfig, rowsTensor } from './model.js';
 import type { TaskOutput } from './tasks.js';
 
 /*
@@ -126,7 +126,7 @@ export class RobertaForSequenceClassification extends Module {
   run(inputs: BertInputs, options: RunOptions = {}): TaskOutput {
     const out = this.roberta.run(inputs, options);
     const mask =
-      inputs.attentionMask === undefined ? undefined : asInt2d(inputs.attentionMask, 'attentionMask');
+      inputs.attentionMask === undefined ? undefined : rowsTensor(inputs.attentionMask, 'attentionMask');
     return {
       ...extras(out),
       hidden: out.lastHiddenState,

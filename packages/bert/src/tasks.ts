@@ -3,7 +3,7 @@ import type { BackboneExtras, RunOptions } from '@transformer-kit/attention';
 import { checkPositiveInts, classificationLoss, Module, Rng } from '@transformer-kit/core';
 import { ClsClassifier, MaskedLMHead, MeanPoolClassifier, TokenClassifier } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
-import { asInt2d, type BertConfig, type BertInputs, BertModel, type BertPreset } from './model.js';
+import { type BertConfig, type BertInputs, BertModel, type BertPreset, rowsTensor } from './model.js';
 
 /*
  * Task models: the BertModel backbone (`bert`) plus a head from @transformer-kit/heads. The backbone has no
@@ -82,7 +82,7 @@ const extras = ({ hiddenStates, attentions }: BackboneExtras): BackboneExtras =>
 
 /** The attention mask as a tensor (heads need it for mean pooling), or undefined. */
 const maskOf = (inputs: BertInputs) =>
-  inputs.attentionMask === undefined ? undefined : asInt2d(inputs.attentionMask, 'attentionMask');
+  inputs.attentionMask === undefined ? undefined : rowsTensor(inputs.attentionMask, 'attentionMask');
 
 /** A head over the backbone's hidden states (and the attention mask), e.g. heads' classifiers. */
 interface Head extends Module {

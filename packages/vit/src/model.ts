@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   type BackboneExtras,
+  blockConfig,
   type RunOptions,
   runBlocks,
-  TransformerBlock,
+  type TransformerBlock,
+  transformerBlocks,
 } from '@transformer-kit/attention';
 import {
   type BackboneConfig,
@@ -235,21 +237,7 @@ export function encoderBlocks(
   sizes: Pick<ViTConfig, 'hiddenSize' | 'numHeads' | 'intermediateSize' | 'numLayers'>,
   rng: Rng,
 ): TransformerBlock[] {
-  return Array.from(
-    { length: sizes.numLayers },
-    () =>
-      new TransformerBlock({
-        hiddenSize: sizes.hiddenSize,
-        numHeads: sizes.numHeads,
-        intermediateSize: sizes.intermediateSize,
-        norm: 'pre',
-        activation: config.activation,
-        hiddenDropout: config.hiddenDropout,
-        attentionDropout: config.attentionDropout,
-        layerNormEps: config.layerNormEps,
-        rng,
-      }),
-  );
+  return transformerBlocks(sizes.numLayers, blockConfig({ ...config, ...sizes }, 'pre', { rng }));
 }
 
 /** The encoder: embeddings → pre-LN blocks → LayerNorm → (optional) pooler. Params: embeddings.*, layers.i.*, norm.*, pooler.*. */
