@@ -41,6 +41,9 @@ export { alibiBias, alibiSlopes, Rotary, type RotaryConfig, sinusoidalPositions 
 export { attentionProbs } from './probs.js';
 export {
   type BackboneExtras,
+  type BackboneOutput,
+  type ModelOutput,
+  modelOutput,
   type RunOptions,
   runBlocks,
   type StackOptions,

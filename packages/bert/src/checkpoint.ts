@@ -29,7 +29,7 @@ import {
   tokenizerFiles,
   tokenizerFromFiles,
 } from '@transformer-kit/tokenizer';
-import { type BertConfig, BertModel, bertParameterCount, checkConfig } from './model.js';
+import { type BertConfig, BertModel, bertParameterCount, checkBertConfig as checkConfig } from './model.js';
 import { BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification } from './tasks.js';
 
 /*

@@ -47,7 +47,7 @@ export {
   fineTuneLoop,
   fineTuneTokenClassifier,
   type SequenceClassifier,
-  type TokenClassifier,
+  type TokenClassificationModel,
   type TokenExample,
 } from './finetune.js';
 export {
@@ -67,7 +67,7 @@ export {
   type BertPreset,
   bertConfig,
   bertParameterCount,
-  checkConfig,
+  checkBertConfig,
   maxSequenceLength,
   paddingPositions,
   prepareInputs,

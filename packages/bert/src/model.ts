@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   attentionBias,
-  type BackboneExtras,
+  type BackboneOutput,
   blockConfig,
   paddingMask,
   type RunOptions,
@@ -79,10 +79,11 @@ export function bertConfig(
   base: BertPreset | Partial<BertConfig> = 'tiny',
   overrides: Partial<BertConfig> = {},
 ): BertConfig {
-  return checkConfig(fromPreset<BertConfig, BertPreset>('BERT', BERT_PRESETS, 'tiny', base, overrides));
+  return checkBertConfig(fromPreset<BertConfig, BertPreset>('BERT', BERT_PRESETS, 'tiny', base, overrides));
 }
 
-export function checkConfig(c: BertConfig): BertConfig {
+/** The BERT family's config check (backbone sizes, token types, pad id); bertConfig runs it. */
+export function checkBertConfig<C extends BertConfig>(c: C): C {
   checkBackboneConfig('BERT', c, ['vocabSize', 'maxPositions']);
   // 0 token types: DistilBERT and RoBERTa-style models without a segment embedding.
   const types = c.typeVocabSize as unknown;
@@ -116,12 +117,8 @@ export interface BertInputs {
   attentionMask?: tf.Tensor | number[][];
 }
 
-export interface BertOutput extends BackboneExtras {
-  /** Last layer's hidden states (B, T, D). hiddenStates: the embeddings' output, then every layer's. */
-  lastHiddenState: tf.Tensor;
-  /** tanh(dense([CLS])) (B, D), when the model has a pooler. */
-  pooledOutput?: tf.Tensor;
-}
+/** BertModel's BackboneOutput: the last layer's states (B, T, D), pooledOutput with a pooler; hiddenStates: the embeddings' output, then every layer's. */
+export type BertOutput = BackboneOutput;
 
 /** A (B, T) int tensor from rows or a tensor (core's idsTensor, BERT's batches are always rows); masks are not range-checked. */
 export const rowsTensor = (x: tf.Tensor | number[][], name: string): tf.Tensor2D =>
@@ -235,9 +232,9 @@ export class BertModel extends Module {
     this.pooler = pooler ? this.module('pooler', new Pooler(c.hiddenSize, { rng })) : undefined;
   }
 
-  /** Call inside tf.tidy (or a training step): the outputs are ordinary tensors. */
-  forward(inputs: BertInputs): BertOutput {
-    return this.run(inputs);
+  /** A backbone's forward is its run. Call inside tf.tidy (or a training step): the outputs are ordinary tensors. */
+  forward(inputs: BertInputs, options: RunOptions = {}): BertOutput {
+    return this.run(inputs, options);
   }
 
   /** The outputs plus hidden states / attention maps on request (GPT's `run` takes the same options). */

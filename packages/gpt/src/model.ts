@@ -4,6 +4,8 @@ import {
   blockConfig,
   decoderBias,
   KVCache,
+  type ModelOutput,
+  modelOutput,
   type RunOptions,
   runBlocks,
   type TransformerBlock,
@@ -96,9 +98,9 @@ export interface ForwardOptions extends RunOptions {
   lastOnly?: boolean;
 }
 
-export interface GPTOutput extends BackboneExtras {
+/** `run`'s ModelOutput: logits (B, T, vocab) and the final LayerNorm's output (B, T, hiddenSize); hiddenStates: every block's input, then that. */
+export interface GPTOutput extends ModelOutput {
   logits: tf.Tensor3D;
-  /** After the final LayerNorm: (B, T, hiddenSize). hiddenStates: every block's input, then this. */
   lastHiddenState: tf.Tensor3D;
 }
 
@@ -164,28 +166,22 @@ export class GPT extends Module {
     );
   }
 
-  /** ids (B, T) → logits (B, T, vocab). */
+  /** ids (B, T) → logits (B, T, vocab) (B, 1, vocab with lastOnly): a model with a head returns its logits. */
   forward(ids: Ids, options: ForwardOptions = {}): tf.Tensor3D {
     return this.run(ids, options).logits;
   }
 
-  /** Logits plus hidden states / attention maps on request. Call inside tf.tidy. */
+  /** Logits with the final hidden states, plus every block's input / attention maps on request. Call inside tf.tidy. */
   run(ids: Ids, options: ForwardOptions = {}): GPTOutput {
-    const { lastHiddenState, hiddenStates, attentions } = this.#hidden(ids, options);
-    const [b, t] = lastHiddenState.shape;
-    const logits = this.lmHead.forward(
-      options.lastOnly ? lastHiddenState.slice([0, t - 1], [b, 1]) : lastHiddenState,
-    ) as tf.Tensor3D;
-    return {
-      logits,
-      lastHiddenState,
-      ...(hiddenStates ? { hiddenStates } : {}),
-      ...(attentions ? { attentions } : {}),
-    };
+    const out = this.#hidden(ids, options);
+    const h = out.lastHiddenState;
+    const [b, t] = h.shape;
+    const logits = this.lmHead.forward(options.lastOnly ? h.slice([0, t - 1], [b, 1]) : h) as tf.Tensor3D;
+    return modelOutput(out, logits);
   }
 
   /** The final norm's output (B, T, D), before the vocabulary head. */
-  #hidden(ids: Ids, options: ForwardOptions): Omit<GPTOutput, 'logits'> {
+  #hidden(ids: Ids, options: ForwardOptions): BackboneExtras & { lastHiddenState: tf.Tensor3D } {
     const { cache, returnHiddenStates = false, returnAttention = false } = options;
     const x = this.#ids(ids);
     const [b, t] = x.shape as [number, number];

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  type BackboneExtras,
+  type BackboneOutput,
   blockConfig,
   decoderBias,
   KVCache,
+  type ModelOutput,
+  modelOutput,
   type RunOptions,
   runBlocks,
   type TransformerBlock,
@@ -141,8 +143,8 @@ export interface LlamaForwardOptions extends RunOptions {
   lastOnly?: boolean;
 }
 
-export interface LlamaOutput extends BackboneExtras {
-  /** After the final RMSNorm: (B, T, hiddenSize). hiddenStates: every block's input, then this. */
+/** LlamaModel's BackboneOutput: the final RMSNorm's output (B, T, hiddenSize); hiddenStates: every block's input, then that. */
+export interface LlamaOutput extends BackboneOutput {
   lastHiddenState: tf.Tensor3D;
 }
 
@@ -174,6 +176,11 @@ export class LlamaModel extends Module {
     });
     this.layers = this.moduleList('layers', transformerBlocks(c.numLayers, block));
     this.norm = this.module('norm', new RMSNorm(c.hiddenSize, c.rmsNormEps));
+  }
+
+  /** ids (B, T) → final hidden states (a backbone's forward is its run). Call inside tf.tidy. */
+  forward(ids: Ids, options: LlamaForwardOptions = {}): LlamaOutput {
+    return this.run(ids, options);
   }
 
   /** ids (B, T) → final hidden states, plus every layer's input / attention maps on request. Call inside tf.tidy. */
@@ -240,12 +247,13 @@ export class LlamaForCausalLM extends Module {
     return this.run(ids, options).logits;
   }
 
-  run(ids: Ids, options: LlamaForwardOptions = {}): LlamaOutput & { logits: tf.Tensor3D } {
+  /** Logits with the final hidden states, plus every layer's input / attention maps on request. */
+  run(ids: Ids, options: LlamaForwardOptions = {}): ModelOutput & LlamaOutput & { logits: tf.Tensor3D } {
     const out = this.model.run(ids, options);
     const h = out.lastHiddenState;
     const [b, t] = h.shape;
     const logits = this.lmHead.forward(options.lastOnly ? h.slice([0, t - 1], [b, 1]) : h) as tf.Tensor3D;
-    return { ...out, logits };
+    return modelOutput(out, logits);
   }
 
   /** Mean next-token cross-entropy of `targets` (same shape as ids; `ignoreIndex` skipped). */

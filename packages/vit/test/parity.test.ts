@@ -75,7 +75,7 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
     const model = (await loadViTMAEForPreTraining(join(fixtures, 'vit-mae'))).eval();
     expect(model.config.maskRatio).toBe(0.75);
     tf.tidy(() => {
-      const out = model.forward(pixels, { noise: expected.noise! });
+      const out = model.run(pixels, { noise: expected.noise! });
       expect(out.mask.arraySync()).toEqual(expected.mae_mask!.arraySync());
       expect(out.restore.arraySync()).toEqual(expected.mae_ids_restore!.arraySync());
       expect(maxDiff(out.lastHiddenState, expected.mae_last_hidden_state!)).toBeLessThan(TOL);
@@ -86,7 +86,7 @@ describe.each(['cpu', 'wasm'] as const)('PyTorch parity and HF checkpoints on %s
     const normPix = (await loadViTMAEForPreTraining(join(fixtures, 'vit-mae'))).eval();
     (normPix.config as { normPixLoss: boolean }).normPixLoss = true;
     tf.tidy(() => {
-      const loss = normPix.forward(pixels, { noise: expected.noise! }).loss.dataSync()[0]!;
+      const loss = normPix.loss(pixels, { noise: expected.noise! }).dataSync()[0]!;
       expect(Math.abs(loss - expected.mae_loss_norm_pix!.dataSync()[0]!)).toBeLessThan(TOL);
     });
     normPix.dispose();

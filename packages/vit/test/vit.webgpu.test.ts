@@ -57,7 +57,7 @@ describe('ViT / MAE on webgpu', () => {
     const mae = (await loadViTMAEForPreTraining(join(fixtures, 'vit-mae'))).eval();
     const out = tf.tidy(() => {
       const o = base.forward(e.pixel_values!);
-      const m = mae.forward(e.pixel_values!, { noise: e.noise! });
+      const m = mae.run(e.pixel_values!, { noise: e.noise! });
       return [
         o.lastHiddenState,
         o.pooledOutput!,
@@ -101,7 +101,7 @@ describe('ViT / MAE on webgpu', () => {
     const losses: number[] = [];
     let after = 0;
     for (let s = 0; s < 30; s++) {
-      losses.push((await trainer.step(() => mae.forward(images).loss)).loss);
+      losses.push((await trainer.step(() => mae.loss(images))).loss);
       if (s === 1) after = tf.memory().numTensors;
     }
     expect(tf.memory().numTensors).toBe(after);
