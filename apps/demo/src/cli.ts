@@ -53,7 +53,7 @@ Fine-tuning (pnpm demo finetune --from DIR|HUB_ID --data FILE.csv; config.json's
   --label-column <name>   the label column's header name (default: label)
   --epochs <n>            passes over the training split (default: ${DEFAULT_SETTINGS.epochs})
   --batch-size <n>        examples per micro-batch (default: ${DEFAULT_SETTINGS.batchSize})
-  --lr <x>                peak learning rate, linear warmup and decay (default: ${DEFAULT_SETTINGS.lr})
+  --lr <x>                peak learning rate, linear warmup then cosine decay (default: ${DEFAULT_SETTINGS.lr})
   --max-length <n>        tokens per example (default: ${DEFAULT_SETTINGS.maxLength})
   --accumulation-steps <n> micro-batches per optimizer step (default: 1)
   --recompute             recompute activations in the backward pass (less memory)

@@ -186,7 +186,7 @@ export class MaePretraining {
   async step(): Promise<{ loss: number; tokens: number }> {
     const { images, labels } = this.#batches.next();
     try {
-      const { loss } = await this.trainer.step(() => this.model.forward(images).loss);
+      const { loss } = await this.trainer.step(() => this.model.loss(images));
       const c = this.sizes.mae;
       const n = (c.imageSize / c.patchSize) ** 2;
       const visible = Math.floor(n * (1 - c.maskRatio));

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, Rng } from '@transformer-kit/core';
+import type { Activation, BackboneConfig, Rng } from '@transformer-kit/core';
 import {
   add,
   dropout,
@@ -73,6 +73,41 @@ export interface TransformerBlockConfig {
    * queries from the block, keys/values from `BlockOptions.encoder`. Children `crossAttn`, `crossAttnNorm`.
    */
   crossAttention?: boolean | { kvDim?: number; numHeads?: number };
+}
+
+/** What a block takes from a model config: BackboneConfig's sizes, activation, eps and dropouts (default 0). */
+export type BlockSource = Pick<
+  BackboneConfig,
+  'hiddenSize' | 'numHeads' | 'intermediateSize' | 'activation' | 'layerNormEps'
+> &
+  Partial<Pick<BackboneConfig, 'hiddenDropout' | 'attentionDropout'>>;
+
+/** Everything of a block config beyond what the model config gives: bias, init, and the optional parts. */
+export type BlockParts = Omit<TransformerBlockConfig, keyof BlockSource | 'norm'>;
+
+/**
+ * The one way a model builds its block config: the model config's shared fields (under the same names),
+ * the norm placement ('pre': GPT-2, ViT, Llama; 'post': BERT, DistilBERT, RoBERTa), and the model's own
+ * parts (biases, residual init, RMSNorm, GQA, rotary, ...). Fields the model config lacks stay unset, so
+ * the block's defaults apply.
+ */
+export function blockConfig(
+  model: BlockSource,
+  norm: 'pre' | 'post',
+  parts: BlockParts = {},
+): TransformerBlockConfig {
+  const { hiddenSize, numHeads, intermediateSize, activation, layerNormEps } = model;
+  return {
+    hiddenSize,
+    numHeads,
+    intermediateSize,
+    norm,
+    activation,
+    layerNormEps,
+    ...(model.hiddenDropout === undefined ? {} : { hiddenDropout: model.hiddenDropout }),
+    ...(model.attentionDropout === undefined ? {} : { attentionDropout: model.attentionDropout }),
+    ...parts,
+  };
 }
 
 export interface BlockOptions {
@@ -287,6 +322,14 @@ export class TransformerBlock extends Module implements Block {
     const output = this.mlpNorm.forward(add(h, drop(this.mlp.forward(h))));
     return a.attention ? { output, attention: a.attention } : { output };
   }
+}
+
+/**
+ * `numLayers` blocks of one config, built in order: with an `rng` in the config they draw their initial
+ * weights from it one after another, as a loop would.
+ */
+export function transformerBlocks(numLayers: number, config: TransformerBlockConfig): TransformerBlock[] {
+  return Array.from({ length: numLayers }, () => new TransformerBlock(config));
 }
 
 /** The block's config check, in its own field names (hiddenSize, numHeads, ...). */

@@ -10,7 +10,10 @@ export {
 export {
   type Block,
   type BlockOptions,
+  type BlockParts,
   type BlockResult,
+  type BlockSource,
+  blockConfig,
   forwardBlock,
   type MlpPart,
   makeNorm,
@@ -18,6 +21,7 @@ export {
   setRecompute,
   TransformerBlock,
   type TransformerBlockConfig,
+  transformerBlocks,
 } from './block.js';
 export {
   type AttentionBias,
@@ -27,6 +31,7 @@ export {
   causalMask,
   checkMaskShape,
   combineMasks,
+  decoderBias,
   disposeMask,
   isAttentionBias,
   type Mask,
@@ -36,6 +41,9 @@ export { alibiBias, alibiSlopes, Rotary, type RotaryConfig, sinusoidalPositions 
 export { attentionProbs } from './probs.js';
 export {
   type BackboneExtras,
+  type BackboneOutput,
+  type ModelOutput,
+  modelOutput,
   type RunOptions,
   runBlocks,
   type StackOptions,

@@ -130,6 +130,24 @@ const MASK_HELP =
   'a (B, S) attention mask of 1 = token / 0 = padding goes through paddingMask(mask) → (B, 1, 1, S); a causal mask is causalMask(T, S) → (T, S); other masks are (B, 1, T, S) or (B, H, T, S)';
 
 /**
+ * A decoder's mask (GPT, Llama): T new queries after `past` cached keys see the keys up to their own
+ * position, and with a (B, past + T) tokenizer mask (1 = token) no padding; one bias shared by every layer.
+ * Undefined when nothing is masked (a single new query and no padding).
+ */
+export function decoderBias(
+  batch: number,
+  t: number,
+  past: number,
+  attentionMask?: tf.Tensor2D,
+): AttentionBias | undefined {
+  const s = past + t;
+  if (attentionMask === undefined) return t > 1 ? causalBias(t, s) : undefined;
+  if (attentionMask.shape[0] !== batch || attentionMask.shape[1] !== s)
+    throw new ShapeError(`attentionMask must be (batch=${batch}, past+T=${s}), got [${attentionMask.shape}]`);
+  return attentionBias(combineMasks(t > 1 ? causalMask(t, s) : undefined, paddingMask(attentionMask))!);
+}
+
+/**
  * The shape check of a mask given to attention of scores (B, H, T, S), in the user's words: a mask that
  * cannot broadcast names paddingMask()/causalMask() and the shapes expected, and a rank-2 mask that is not
  * known to be (T, S) and has the batch size as rows (a raw (B, S) padding mask) is refused, not read as (T, S).

@@ -17,6 +17,42 @@ export interface BackboneExtras {
   attentions?: tf.Tensor4D[];
 }
 
+/*
+ * The one forward convention (keras-hub's split, HF's field names):
+ *  - a backbone (BertModel, ViTModel, LlamaModel, ...): `forward` and `run` return a BackboneOutput;
+ *  - a model with a head (GPT, LlamaForCausalLM, BERT/ViT task models): `forward` returns the logits,
+ *    `run` a ModelOutput (the logits with the backbone's states);
+ *  - every `run(inputs, { returnHiddenStates, returnAttention })` adds `hiddenStates` / `attentions`.
+ */
+
+/** A backbone's output: its last hidden states, the pooled [CLS] vector with a pooler, extras on request. */
+export interface BackboneOutput extends BackboneExtras {
+  /** (B, T, D): after the final norm where the model has one. */
+  lastHiddenState: tf.Tensor;
+  /** tanh(dense([CLS])) (B, D), when the backbone has a pooler. */
+  pooledOutput?: tf.Tensor;
+}
+
+/** A model-with-a-head's `run`: its logits and the backbone's last hidden states, extras on request. */
+export interface ModelOutput extends BackboneExtras {
+  logits: tf.Tensor;
+  lastHiddenState: tf.Tensor;
+}
+
+/** A head's logits with the backbone output they came from (its pooled vector left out). */
+export function modelOutput<L extends tf.Tensor, H extends tf.Tensor>(
+  backbone: BackboneExtras & { lastHiddenState: H },
+  logits: L,
+): ModelOutput & { logits: L; lastHiddenState: H } {
+  const { lastHiddenState, hiddenStates, attentions } = backbone;
+  return {
+    logits,
+    lastHiddenState,
+    ...(hiddenStates ? { hiddenStates } : {}),
+    ...(attentions ? { attentions } : {}),
+  };
+}
+
 export interface StackOptions extends RunOptions {
   mask?: Mask | AttentionBias;
   /** One KV slot per block (GPT's cache). */

@@ -11,6 +11,7 @@ import {
   setRecompute,
   TransformerBlock,
 } from '../src/index.js';
+import { defineAttentionSuite } from './attention.suite.js';
 
 /** Blocks in a row, sharing one mask. */
 class Stack extends Module {
@@ -82,6 +83,9 @@ function naiveAttention(
 }
 
 for (const backend of ['cpu', 'wasm'] as const) {
+  // The checks every backend runs (the WebGPU suite runs them too).
+  defineAttentionSuite(backend);
+
   describe(`attention on ${backend}`, () => {
     beforeAll(async () => {
       await initBackend(backend);
@@ -162,26 +166,6 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(tf.max(tf.abs(boolOut.sub(biasOut))).arraySync()).toBe(0);
     });
 
-    it('gives zeros, not NaN, for a query with nothing to attend to', () => {
-      const mha = new MultiHeadAttention({ dim: 4, numHeads: 1, rng: new Rng(3) });
-      const x = tf.randomNormal([1, 2, 4], 0, 1, 'float32', 5);
-      const mask = tf.tensor2d(
-        [
-          [0, 0],
-          [1, 1],
-        ],
-        [2, 2],
-        'bool',
-      );
-      const { output, attention } = mha.forward(x, { mask, returnAttention: true });
-      const probs = attention!.arraySync() as number[][][][];
-      expect(probs[0]![0]![0]).toEqual([0, 0]);
-      expect(probs[0]![0]![1]![0]! + probs[0]![0]![1]![1]!).toBeCloseTo(1, 6);
-      // The blocked row's output is just the output projection's bias (zeros at init).
-      expect((output.arraySync() as number[][][])[0]![0]).toEqual([0, 0, 0, 0]);
-      expect(output.isNaN().any().arraySync()).toBe(0);
-    });
-
     it('returns probabilities (B,H,T,S) for cross-attention with a different key width', () => {
       const mha = new MultiHeadAttention({ dim: 6, numHeads: 3, headDim: 4, kvDim: 10, rng: new Rng(4) });
       const x = tf.randomNormal([2, 3, 6]);
@@ -199,41 +183,6 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const p = attention!.arraySync() as number[][][][];
       expect(p[0]![1]![2]![3]).toBe(0);
       expect(p[0]![1]![2]!.reduce((a, c) => a + c, 0)).toBeCloseTo(1, 5);
-    });
-
-    it('decodes step by step with a KV cache exactly like a full causal pass', () => {
-      const block = new TransformerBlock({
-        hiddenSize: 8,
-        numHeads: 2,
-        intermediateSize: 16,
-        norm: 'pre',
-        activation: 'gelu_tanh',
-        rng: new Rng(5),
-      });
-      block.eval();
-      const x = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 6);
-      const full = block.forward(x, { mask: causalMask(5) }).output;
-      const cache = new KVCache(1);
-      const steps: tf.Tensor[] = [];
-      // Prompt of 2, then one token at a time; the causal offset comes from the cache length.
-      for (const [start, end] of [
-        [0, 2],
-        [2, 3],
-        [3, 4],
-        [4, 5],
-      ] as const) {
-        const past = cache.length;
-        steps.push(
-          block.forward(x.slice([0, start], [2, end - start]), {
-            mask: causalMask(end - start, past + end - start),
-            cache: cache.layers[0],
-          }).output,
-        );
-      }
-      expect(cache.length).toBe(5);
-      const inc = tf.concat(steps, 1);
-      expect(tf.max(tf.abs(full.sub(inc))).arraySync()).toBeLessThan(1e-5);
-      cache.dispose();
     });
 
     it('names children so HF layouts map onto them', () => {

@@ -20,7 +20,7 @@ import {
   hfEntries,
   loadBertLike,
 } from './family-checkpoint.js';
-import { type BertConfig, BertModel, checkConfig } from './model.js';
+import { type BertConfig, BertModel, checkBertConfig as checkConfig } from './model.js';
 import { BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification } from './tasks.js';
 
 /*

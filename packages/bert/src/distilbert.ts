@@ -1,17 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { BackboneExtras, RunOptions } from '@transformer-kit/attention';
+import { modelOutput, type RunOptions } from '@transformer-kit/attention';
 import { classificationLoss, crossEntropy, InvalidArgumentError, Module, Rng } from '@transformer-kit/core';
 import { ClsClassifier, MaskedLMHead } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
-import {
-  asInt2d,
-  type BertConfig,
-  type BertInputs,
-  BertModel,
-  type BertOutput,
-  bertConfig,
-} from './model.js';
-import type { TaskOutput } from './tasks.js';
+import { type BertConfig, type BertInputs, BertModel, type BertOutput, bertConfig } from './model.js';
+import { maskOf, type TaskOutput } from './tasks.js';
 
 /*
  * DistilBERT (Sanh et al. 2019), as HuggingFace's DistilBertModel: BERT's post-LN blocks and embeddings
@@ -61,11 +54,6 @@ export class DistilBertModel extends BertModel {
   }
 }
 
-const extras = ({ hiddenStates, attentions }: BackboneExtras): BackboneExtras => ({
-  ...(hiddenStates ? { hiddenStates } : {}),
-  ...(attentions ? { attentions } : {}),
-});
-
 /** Masked LM: backbone (`distilbert`) + BERT's MLM head tied to the word embeddings (`mlm`). */
 export class DistilBertForMaskedLM extends Module {
   readonly config: DistilBertConfig;
@@ -90,11 +78,7 @@ export class DistilBertForMaskedLM extends Module {
   }
   run(inputs: BertInputs, options: RunOptions = {}, positions?: tf.Tensor): TaskOutput {
     const out: BertOutput = this.distilbert.run(inputs, options);
-    return {
-      ...extras(out),
-      hidden: out.lastHiddenState,
-      logits: this.mlm.forward(out.lastHiddenState, positions),
-    };
+    return modelOutput(out, this.mlm.forward(out.lastHiddenState, positions));
   }
   /** Mean cross-entropy over the chosen positions of a MaskedLMMaskGenerator batch. */
   loss(batch: MaskedBatch, inputs: Omit<BertInputs, 'inputIds'> = {}): tf.Scalar {
@@ -153,13 +137,7 @@ export class DistilBertForSequenceClassification extends Module {
   }
   run(inputs: BertInputs, options: RunOptions = {}): TaskOutput {
     const out = this.distilbert.run(inputs, options);
-    const mask =
-      inputs.attentionMask === undefined ? undefined : asInt2d(inputs.attentionMask, 'attentionMask');
-    return {
-      ...extras(out),
-      hidden: out.lastHiddenState,
-      logits: this.classifier.forward(out.lastHiddenState, mask),
-    };
+    return modelOutput(out, this.classifier.forward(out.lastHiddenState, maskOf(inputs)));
   }
   /** Mean cross-entropy against the labels; a label outside [0, numLabels) is an IdOutOfRangeError. */
   loss(inputs: BertInputs, labels: tf.Tensor): tf.Scalar {

@@ -140,7 +140,8 @@ export interface TokenExample {
   labels: number[];
 }
 
-export interface TokenClassifier extends Module {
+/** What fineTuneTokenClassifier trains: BertForTokenClassification, or any model with per-token logits. */
+export interface TokenClassificationModel extends Module {
   readonly numLabels: number;
   forward(inputs: BertInputs): tf.Tensor;
 }
@@ -179,7 +180,7 @@ export function encodeWords(
 
 /** Token classification (e.g. NER) with the same recipe and loop as `fineTune`; returns the step losses. */
 export async function fineTuneTokenClassifier(
-  model: TokenClassifier,
+  model: TokenClassificationModel,
   tokenizer: Tokenizer,
   examples: TokenExample[],
   options: FineTuneOptions = {},

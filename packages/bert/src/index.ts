@@ -45,7 +45,7 @@ export {
   fineTuneLoop,
   fineTuneTokenClassifier,
   type SequenceClassifier,
-  type TokenClassifier,
+  type TokenClassificationModel,
   type TokenExample,
 } from './finetune.js';
 export {
@@ -56,7 +56,6 @@ export {
 } from './masking.js';
 export { estimateTrainingBytes, type TrainingMemory } from './memory.js';
 export {
-  asInt2d,
   BERT_PRESETS,
   type BertConfig,
   BertEmbeddings,
@@ -66,7 +65,7 @@ export {
   type BertPreset,
   bertConfig,
   bertParameterCount,
-  checkConfig,
+  checkBertConfig,
   maxSequenceLength,
   paddingPositions,
   prepareInputs,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { argsortRows, IGNORE_INDEX, InvalidArgumentError, Rng, ShapeError } from '@transformer-kit/core';
-import { asInt2d } from './model.js';
+import { rowsTensor } from './model.js';
 
 /*
  * BERT's masked-LM corruption, made fresh for every batch with tensor ops (no per-token host loop), like
@@ -93,8 +93,7 @@ export class MaskedLMMaskGenerator {
   generate(batch: MaskInputs): MaskedBatch {
     const seeds = [0, 1, 2, 3].map(() => this.#rng.nextSeed());
     return tf.tidy(() => {
-      const ids = asInt2d(batch.inputIds, 'inputIds');
-      if (ids.rank !== 2) throw new ShapeError(`inputIds must be (batch, seq), got shape [${ids.shape}]`);
+      const ids = rowsTensor(batch.inputIds, 'inputIds');
       const [b, t] = ids.shape as [number, number];
       const fits = (x: tf.Tensor, name: string) => {
         if (!tf.util.arraysEqual(x.shape, [b, t]))
@@ -104,11 +103,11 @@ export class MaskedLMMaskGenerator {
       let candidate: tf.Tensor = tf.onesLike(ids).cast('bool');
       if (batch.attentionMask)
         candidate = candidate.logicalAnd(
-          fits(asInt2d(batch.attentionMask, 'attentionMask'), 'attentionMask').notEqual(0),
+          fits(rowsTensor(batch.attentionMask, 'attentionMask'), 'attentionMask').notEqual(0),
         );
       if (batch.specialTokensMask)
         candidate = candidate.logicalAnd(
-          fits(asInt2d(batch.specialTokensMask, 'specialTokensMask'), 'specialTokensMask').equal(0),
+          fits(rowsTensor(batch.specialTokensMask, 'specialTokensMask'), 'specialTokensMask').equal(0),
         );
       for (const id of this.unselectableIds) candidate = candidate.logicalAnd(ids.notEqual(id));
 

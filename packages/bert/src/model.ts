@@ -1,23 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   attentionBias,
-  type BackboneExtras,
+  type BackboneOutput,
+  blockConfig,
   paddingMask,
   type RunOptions,
   runBlocks,
-  TransformerBlock,
+  type TransformerBlock,
+  transformerBlocks,
 } from '@transformer-kit/attention';
 import {
   type BackboneConfig,
   blockParameterCount,
-  canReadSync,
   checkBackboneConfig,
-  checkIds,
   dropout,
   Embedding,
   embedding,
   fromPreset,
   InvalidArgumentError,
+  idsTensor,
   LayerNorm,
   Module,
   Rng,
@@ -78,10 +79,11 @@ export function bertConfig(
   base: BertPreset | Partial<BertConfig> = 'tiny',
   overrides: Partial<BertConfig> = {},
 ): BertConfig {
-  return checkConfig(fromPreset<BertConfig, BertPreset>('BERT', BERT_PRESETS, 'tiny', base, overrides));
+  return checkBertConfig(fromPreset<BertConfig, BertPreset>('BERT', BERT_PRESETS, 'tiny', base, overrides));
 }
 
-export function checkConfig(c: BertConfig): BertConfig {
+/** The BERT family's config check (backbone sizes, token types, pad id); bertConfig runs it. */
+export function checkBertConfig<C extends BertConfig>(c: C): C {
   checkBackboneConfig('BERT', c, ['vocabSize', 'maxPositions']);
   // 0 token types: DistilBERT and RoBERTa-style models without a segment embedding.
   const types = c.typeVocabSize as unknown;
@@ -115,36 +117,12 @@ export interface BertInputs {
   attentionMask?: tf.Tensor | number[][];
 }
 
-export interface BertOutput extends BackboneExtras {
-  /** Last layer's hidden states (B, T, D). hiddenStates: the embeddings' output, then every layer's. */
-  lastHiddenState: tf.Tensor;
-  /** tanh(dense([CLS])) (B, D), when the model has a pooler. */
-  pooledOutput?: tf.Tensor;
-}
+/** BertModel's BackboneOutput: the last layer's states (B, T, D), pooledOutput with a pooler; hiddenStates: the embeddings' output, then every layer's. */
+export type BertOutput = BackboneOutput;
 
-/** Nested arrays or a tensor → an int tensor; a flat or ragged array is a ShapeError (not TF.js's generic one). */
-export function asInt2d(x: tf.Tensor | number[][], name: string): tf.Tensor {
-  if (x instanceof tf.Tensor) return x.dtype === 'int32' ? x : x.cast('int32');
-  if (!Array.isArray(x) || !x.every(Array.isArray) || x.some((r) => r.length !== x[0]!.length)) {
-    throw new ShapeError(`${name} must be (batch, seq): an array of equal-length rows of ids`);
-  }
-  return tf.tensor2d(x, [x.length, x[0]?.length ?? 0], 'int32');
-}
-
-/**
- * Throws IdOutOfRangeError unless every id is an integer in [0, limit) (core's checkIds). Arrays are checked on the host; tensors where
- * reading back is a cheap copy (cpu, wasm), not on GPUs (a sync read there stalls, or fails in Node).
- */
-function checkRange(
-  source: tf.Tensor | number[][],
-  ids: tf.Tensor,
-  limit: number,
-  what: string,
-  fix: string,
-): void {
-  if (source instanceof tf.Tensor && !canReadSync()) return;
-  checkIds(source instanceof tf.Tensor ? ids.dataSync() : source.flat(), limit, { what, fix });
-}
+/** A (B, T) int tensor from rows or a tensor (core's idsTensor, BERT's batches are always rows); masks are not range-checked. */
+export const rowsTensor = (x: tf.Tensor | number[][], name: string): tf.Tensor2D =>
+  idsTensor(x, { name, allowFlat: false, nonEmpty: false });
 
 /** The longest input: the position table, less the rows RoBERTa's padding offset never uses. */
 export function maxSequenceLength(config: BertConfig): number {
@@ -156,44 +134,43 @@ export function prepareInputs(
   config: BertConfig,
   inputs: BertInputs,
 ): { ids: tf.Tensor2D; types: tf.Tensor2D; mask: tf.Tensor2D } {
-  const ids = asInt2d(inputs.inputIds, 'inputIds');
-  if (ids.rank !== 2) throw new ShapeError(`inputIds must be (batch, seq), got shape [${ids.shape}]`);
-  const [b, t] = ids.shape as [number, number];
+  const ids = idsTensor(inputs.inputIds, {
+    name: 'inputIds',
+    allowFlat: false,
+    limit: config.vocabSize,
+    fix: `the vocabulary has ${config.vocabSize} entries`,
+  });
+  const [b, t] = ids.shape;
   const longest = maxSequenceLength(config);
   if (t > longest) {
     throw new SequenceTooLongError(
       `sequence length ${t} exceeds the position table (${longest} positions of maxPositions ${config.maxPositions}): truncate the input`,
     );
   }
-  const same = (x: tf.Tensor, name: string) => {
+  const same = (x: tf.Tensor2D, name: string) => {
     if (!tf.util.arraysEqual(x.shape, [b, t]))
       throw new ShapeError(`${name} shape [${x.shape}] does not match inputIds [${b},${t}]`);
-    return x as tf.Tensor2D;
+    return x;
   };
   // A model without token types (DistilBERT) ignores them, so the same batches (encodeTexts) feed both.
   const tokenTypes = config.typeVocabSize > 0 ? inputs.tokenTypeIds : undefined;
   const types = tokenTypes
-    ? same(asInt2d(tokenTypes, 'tokenTypeIds'), 'tokenTypeIds')
+    ? same(
+        idsTensor(tokenTypes, {
+          name: 'tokenTypeIds',
+          allowFlat: false,
+          nonEmpty: false,
+          limit: config.typeVocabSize,
+          what: 'token type id',
+          fix: `typeVocabSize is ${config.typeVocabSize}`,
+        }),
+        'tokenTypeIds',
+      )
     : tf.zeros<tf.Rank.R2>([b, t], 'int32');
   const mask = inputs.attentionMask
-    ? same(asInt2d(inputs.attentionMask, 'attentionMask'), 'attentionMask')
+    ? same(rowsTensor(inputs.attentionMask, 'attentionMask'), 'attentionMask')
     : tf.ones<tf.Rank.R2>([b, t], 'int32');
-  checkRange(
-    inputs.inputIds,
-    ids,
-    config.vocabSize,
-    'token id',
-    `the vocabulary has ${config.vocabSize} entries`,
-  );
-  if (tokenTypes)
-    checkRange(
-      tokenTypes,
-      types,
-      config.typeVocabSize,
-      'token type id',
-      `typeVocabSize is ${config.typeVocabSize}`,
-    );
-  return { ids: ids as tf.Tensor2D, types, mask };
+  return { ids, types, mask };
 }
 
 /** RoBERTa's position ids (B, T): cumsum of the non-padding mask, times the mask, plus padTokenId. */
@@ -251,30 +228,13 @@ export class BertModel extends Module {
     const rng = new Rng(seed);
     const c = this.config;
     this.embeddings = this.module('embeddings', new BertEmbeddings(c, rng));
-    this.layers = this.moduleList(
-      'layers',
-      Array.from(
-        { length: c.numLayers },
-        () =>
-          new TransformerBlock({
-            hiddenSize: c.hiddenSize,
-            numHeads: c.numHeads,
-            intermediateSize: c.intermediateSize,
-            norm: 'post',
-            activation: c.activation,
-            hiddenDropout: c.hiddenDropout,
-            attentionDropout: c.attentionDropout,
-            layerNormEps: c.layerNormEps,
-            rng,
-          }),
-      ),
-    );
+    this.layers = this.moduleList('layers', transformerBlocks(c.numLayers, blockConfig(c, 'post', { rng })));
     this.pooler = pooler ? this.module('pooler', new Pooler(c.hiddenSize, { rng })) : undefined;
   }
 
-  /** Call inside tf.tidy (or a training step): the outputs are ordinary tensors. */
-  forward(inputs: BertInputs): BertOutput {
-    return this.run(inputs);
+  /** A backbone's forward is its run. Call inside tf.tidy (or a training step): the outputs are ordinary tensors. */
+  forward(inputs: BertInputs, options: RunOptions = {}): BertOutput {
+    return this.run(inputs, options);
   }
 
   /** The outputs plus hidden states / attention maps on request (GPT's `run` takes the same options). */

@@ -1,10 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { BackboneExtras, RunOptions } from '@transformer-kit/attention';
+import { modelOutput, type RunOptions } from '@transformer-kit/attention';
 import { classificationLoss, crossEntropy, InvalidArgumentError, Module, Rng } from '@transformer-kit/core';
 import { ClsClassifier, MaskedLMHead } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
-import { asInt2d, type BertConfig, type BertInputs, BertModel, bertConfig } from './model.js';
-import type { TaskOutput } from './tasks.js';
+import { type BertConfig, type BertInputs, BertModel, bertConfig } from './model.js';
+import { maskOf, type TaskOutput } from './tasks.js';
 
 /*
  * RoBERTa (Liu et al. 2019), as HuggingFace's RobertaModel: BERT's embeddings and post-LN blocks with
@@ -39,11 +39,6 @@ export class RobertaModel extends BertModel {
   }
 }
 
-const extras = ({ hiddenStates, attentions }: BackboneExtras): BackboneExtras => ({
-  ...(hiddenStates ? { hiddenStates } : {}),
-  ...(attentions ? { attentions } : {}),
-});
-
 /** Masked LM: backbone without pooler (`roberta`) + `lmHead` tied to the word embeddings. */
 export class RobertaForMaskedLM extends Module {
   readonly config: BertConfig;
@@ -67,11 +62,7 @@ export class RobertaForMaskedLM extends Module {
   }
   run(inputs: BertInputs, options: RunOptions = {}, positions?: tf.Tensor): TaskOutput {
     const out = this.roberta.run(inputs, options);
-    return {
-      ...extras(out),
-      hidden: out.lastHiddenState,
-      logits: this.lmHead.forward(out.lastHiddenState, positions),
-    };
+    return modelOutput(out, this.lmHead.forward(out.lastHiddenState, positions));
   }
   loss(batch: MaskedBatch, inputs: Omit<BertInputs, 'inputIds'> = {}): tf.Scalar {
     return crossEntropy(
@@ -125,13 +116,7 @@ export class RobertaForSequenceClassification extends Module {
   }
   run(inputs: BertInputs, options: RunOptions = {}): TaskOutput {
     const out = this.roberta.run(inputs, options);
-    const mask =
-      inputs.attentionMask === undefined ? undefined : asInt2d(inputs.attentionMask, 'attentionMask');
-    return {
-      ...extras(out),
-      hidden: out.lastHiddenState,
-      logits: this.classifier.forward(out.lastHiddenState, mask),
-    };
+    return modelOutput(out, this.classifier.forward(out.lastHiddenState, maskOf(inputs)));
   }
   loss(inputs: BertInputs, labels: tf.Tensor): tf.Scalar {
     return classificationLoss(this.forward(inputs), labels);

@@ -18,7 +18,7 @@ import { loadBertModel } from './checkpoint.js';
 import { loadDistilBertModel } from './distilbert-checkpoint.js';
 import { familyTokenizer } from './family-checkpoint.js';
 import { encodeTexts } from './finetune.js';
-import type { BertModel } from './model.js';
+import { type BertModel, rowsTensor } from './model.js';
 import { loadRobertaModel } from './roberta-checkpoint.js';
 
 /*
@@ -53,8 +53,7 @@ export class SentenceEncoder {
 
   /** Pooled (and normalised, when configured) vectors (B, D) for token ids; call inside tf.tidy. */
   pool(inputIds: tf.Tensor | number[][], attentionMask: tf.Tensor | number[][]): tf.Tensor2D {
-    const mask =
-      attentionMask instanceof tf.Tensor ? attentionMask : tf.tensor2d(attentionMask, undefined, 'int32');
+    const mask = rowsTensor(attentionMask, 'attentionMask');
     const hidden = this.model.forward({ inputIds, attentionMask: mask }).lastHiddenState;
     let v: tf.Tensor;
     if (this.options.pooling === 'cls') v = hidden.slice([0, 0, 0], [-1, 1, -1]).squeeze([1]);

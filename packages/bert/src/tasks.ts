@@ -1,9 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { BackboneExtras, RunOptions } from '@transformer-kit/attention';
+import { type ModelOutput, modelOutput, type RunOptions } from '@transformer-kit/attention';
 import { checkPositiveInts, classificationLoss, Module, Rng } from '@transformer-kit/core';
 import { ClsClassifier, MaskedLMHead, MeanPoolClassifier, TokenClassifier } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
-import { asInt2d, type BertConfig, type BertInputs, BertModel, type BertPreset } from './model.js';
+import { type BertConfig, type BertInputs, BertModel, type BertPreset, rowsTensor } from './model.js';
 
 /*
  * Task models: the BertModel backbone (`bert`) plus a head from @transformer-kit/heads. The backbone has no
@@ -12,11 +12,8 @@ import { asInt2d, type BertConfig, type BertInputs, BertModel, type BertPreset }
  * backbone's hidden states and attention maps (GPT's `run` takes the same options).
  */
 
-export interface TaskOutput extends BackboneExtras {
-  logits: tf.Tensor;
-  /** The backbone's last hidden states (B, T, D). */
-  hidden: tf.Tensor;
-}
+/** A task model's `run`: attention's ModelOutput (logits, the backbone's lastHiddenState, extras on request). */
+export type TaskOutput = ModelOutput;
 
 type ConfigArg = BertPreset | Partial<BertConfig>;
 
@@ -43,11 +40,7 @@ export class BertForMaskedLM extends Module {
   }
   run(inputs: BertInputs, options: RunOptions = {}, positions?: tf.Tensor): TaskOutput {
     const out = this.bert.run(inputs, options);
-    return {
-      ...extras(out),
-      hidden: out.lastHiddenState,
-      logits: this.mlm.forward(out.lastHiddenState, positions),
-    };
+    return modelOutput(out, this.mlm.forward(out.lastHiddenState, positions));
   }
   /** Mean cross-entropy over the chosen positions of a MaskedLMMaskGenerator batch. */
   loss(batch: MaskedBatch, inputs: Omit<BertInputs, 'inputIds'> = {}): tf.Scalar {
@@ -75,14 +68,9 @@ export interface SequenceClassifierOptions extends ClassifierOptions {
 const defaultLabels = (n: number) =>
   Object.fromEntries(Array.from({ length: n }, (_, i) => [i, `LABEL_${i}`]));
 
-const extras = ({ hiddenStates, attentions }: BackboneExtras): BackboneExtras => ({
-  ...(hiddenStates ? { hiddenStates } : {}),
-  ...(attentions ? { attentions } : {}),
-});
-
 /** The attention mask as a tensor (heads need it for mean pooling), or undefined. */
-const maskOf = (inputs: BertInputs) =>
-  inputs.attentionMask === undefined ? undefined : asInt2d(inputs.attentionMask, 'attentionMask');
+export const maskOf = (inputs: BertInputs): tf.Tensor2D | undefined =>
+  inputs.attentionMask === undefined ? undefined : rowsTensor(inputs.attentionMask, 'attentionMask');
 
 /** A head over the backbone's hidden states (and the attention mask), e.g. heads' classifiers. */
 interface Head extends Module {
@@ -123,8 +111,7 @@ abstract class BertWithClassifier<H extends Head> extends Module {
   }
   run(inputs: BertInputs, options: RunOptions = {}): TaskOutput {
     const out = this.bert.run(inputs, options);
-    const logits = this.classifier.forward(out.lastHiddenState, maskOf(inputs));
-    return { ...extras(out), hidden: out.lastHiddenState, logits };
+    return modelOutput(out, this.classifier.forward(out.lastHiddenState, maskOf(inputs)));
   }
   /** Mean cross-entropy against the labels; a label outside [0, numLabels) is an IdOutOfRangeError. */
   loss(inputs: BertInputs, labels: tf.Tensor): tf.Scalar {

@@ -3,19 +3,15 @@ import {
   IdOutOfRangeError,
   InvalidArgumentError,
   initBackend,
-  Rng,
   SequenceTooLongError,
   ShapeError,
-  Trainer,
 } from '@transformer-kit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  BertForMaskedLM,
   BertForSequenceClassification,
   BertForTokenClassification,
   BertModel,
   bertConfig,
-  MaskedLMMaskGenerator,
 } from '../src/index.js';
 
 const small = bertConfig('tiny', {
@@ -132,52 +128,6 @@ describe.each(['cpu', 'wasm'] as const)('BERT on %s', (backend) => {
       expect(loss).toBeGreaterThan(0.5);
       expect(loss).toBeLessThan(3);
     });
-    model.dispose();
-  });
-
-  it('200 MLM steps with fresh masks: loss falls and numTensors stays flat', async () => {
-    const config = bertConfig('tiny', {
-      vocabSize: 40,
-      hiddenSize: 32,
-      numLayers: 2,
-      numHeads: 2,
-      intermediateSize: 64,
-      maxPositions: 16,
-    });
-    const model = new BertForMaskedLM(config, { seed: 1 });
-    const gen = new MaskedLMMaskGenerator({
-      vocabSize: 40,
-      maskTokenId: 4,
-      unselectableIds: [0, 2, 3],
-      selectionRate: 0.25,
-      seed: 2,
-    });
-    const trainer = new Trainer(model, { lr: 3e-3, warmupSteps: 10, totalSteps: 200, clipNorm: 1 });
-    // A learnable corpus: rows count upward from a random start, so a masked token follows from its neighbours.
-    const rng = new Rng(9);
-    const batch = () => {
-      const inputIds = Array.from({ length: 8 }, () => {
-        const start = 5 + rng.int(20);
-        return [2, ...Array.from({ length: 12 }, (_, i) => start + i), 3];
-      });
-      return { inputIds };
-    };
-    const losses: number[] = [];
-    let after1 = 0;
-    for (let step = 0; step < 200; step++) {
-      const b = batch();
-      const masked = gen.generate(b);
-      const { loss } = await trainer.step(() => model.loss(masked));
-      tf.dispose(Object.values(masked));
-      losses.push(loss);
-      if (step === 0) after1 = tf.memory().numTensors;
-      else expect(tf.memory().numTensors).toBe(after1);
-    }
-    const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
-    // Measured: ≈ 3.7 (ln 40) over the first 10 steps, ≈ 2.2 over the last 20.
-    expect(mean(losses.slice(0, 10))).toBeGreaterThan(3.3);
-    expect(mean(losses.slice(-20))).toBeLessThan(0.7 * mean(losses.slice(0, 10)));
-    trainer.dispose();
     model.dispose();
   });
 });

@@ -74,7 +74,7 @@ describe('BERT run', () => {
       tf.tidy(() => {
         const r = m.run({ inputIds: ids, attentionMask: mask }, { returnAttention: true });
         expect(r.attentions).toHaveLength(2);
-        expect(r.hidden.shape).toEqual([2, 5, 16]);
+        expect(r.lastHiddenState.shape).toEqual([2, 5, 16]);
         const f = m.forward({ inputIds: ids, attentionMask: mask });
         expect(f.shape).toEqual(r.logits.shape);
         expect(f.sub(r.logits).abs().max().dataSync()[0]).toBe(0);

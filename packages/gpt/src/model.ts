@@ -1,27 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  type AttentionBias,
-  attentionBias,
   type BackboneExtras,
-  causalBias,
-  causalMask,
-  combineMasks,
+  blockConfig,
+  decoderBias,
   KVCache,
-  paddingMask,
+  type ModelOutput,
+  modelOutput,
   type RunOptions,
   runBlocks,
-  TransformerBlock,
+  type TransformerBlock,
+  transformerBlocks,
 } from '@transformer-kit/attention';
 import {
   type BackboneConfig,
-  canReadSync,
   checkBackboneConfig,
-  checkIds,
   dropout,
   Embedding,
   fromPreset,
+  type IdsInput,
   IGNORE_INDEX,
   InvalidArgumentError,
+  idsTensor,
   LayerNorm,
   Module,
   Rng,
@@ -87,8 +86,8 @@ export function gptConfig(
   return checkBackboneConfig('GPT', c, ['vocabSize', 'maxPositions']);
 }
 
-/** Token ids as a (B, T) tensor or nested arrays; a flat array is one sequence. */
-export type Ids = tf.Tensor | number[] | number[][];
+/** Token ids as a (B, T) tensor or nested arrays; a flat array is one sequence (core's IdsInput). */
+export type Ids = IdsInput;
 
 export interface ForwardOptions extends RunOptions {
   /** (B, past + T) of 1 (token) / 0 (padding), e.g. a right-padded batch. */
@@ -99,9 +98,9 @@ export interface ForwardOptions extends RunOptions {
   lastOnly?: boolean;
 }
 
-export interface GPTOutput extends BackboneExtras {
+/** `run`'s ModelOutput: logits (B, T, vocab) and the final LayerNorm's output (B, T, hiddenSize); hiddenStates: every block's input, then that. */
+export interface GPTOutput extends ModelOutput {
   logits: tf.Tensor3D;
-  /** After the final LayerNorm: (B, T, hiddenSize). hiddenStates: every block's input, then this. */
   lastHiddenState: tf.Tensor3D;
 }
 
@@ -154,21 +153,10 @@ export class GPT extends Module {
     this.embeddings = this.module('embeddings', new GPTEmbeddings(c, rng));
     // GPT-2 scales the init of residual-facing projections by 1/sqrt(2·layers) so the residual stream stays O(1).
     const residualStd = 0.02 / Math.sqrt(2 * c.numLayers);
-    const block = () =>
-      new TransformerBlock({
-        hiddenSize: c.hiddenSize,
-        numHeads: c.numHeads,
-        intermediateSize: c.intermediateSize,
-        norm: 'pre',
-        activation: c.activation,
-        hiddenDropout: c.hiddenDropout,
-        attentionDropout: c.attentionDropout,
-        layerNormEps: c.layerNormEps,
-        bias: c.bias,
-        residualStd,
-        rng,
-      });
-    this.layers = this.moduleList('layers', Array.from({ length: c.numLayers }, block));
+    this.layers = this.moduleList(
+      'layers',
+      transformerBlocks(c.numLayers, blockConfig(c, 'pre', { bias: c.bias, residualStd, rng })),
+    );
     this.norm = this.module('norm', new LayerNorm(c.hiddenSize, c.layerNormEps));
     this.lmHead = this.module(
       'lmHead',
@@ -178,30 +166,24 @@ export class GPT extends Module {
     );
   }
 
-  /** ids (B, T) → logits (B, T, vocab). */
+  /** ids (B, T) → logits (B, T, vocab) (B, 1, vocab with lastOnly): a model with a head returns its logits. */
   forward(ids: Ids, options: ForwardOptions = {}): tf.Tensor3D {
     return this.run(ids, options).logits;
   }
 
-  /** Logits plus hidden states / attention maps on request. Call inside tf.tidy. */
+  /** Logits with the final hidden states, plus every block's input / attention maps on request. Call inside tf.tidy. */
   run(ids: Ids, options: ForwardOptions = {}): GPTOutput {
-    const { lastHiddenState, hiddenStates, attentions } = this.#hidden(ids, options);
-    const [b, t] = lastHiddenState.shape;
-    const logits = this.lmHead.forward(
-      options.lastOnly ? lastHiddenState.slice([0, t - 1], [b, 1]) : lastHiddenState,
-    ) as tf.Tensor3D;
-    return {
-      logits,
-      lastHiddenState,
-      ...(hiddenStates ? { hiddenStates } : {}),
-      ...(attentions ? { attentions } : {}),
-    };
+    const out = this.#hidden(ids, options);
+    const h = out.lastHiddenState;
+    const [b, t] = h.shape;
+    const logits = this.lmHead.forward(options.lastOnly ? h.slice([0, t - 1], [b, 1]) : h) as tf.Tensor3D;
+    return modelOutput(out, logits);
   }
 
   /** The final norm's output (B, T, D), before the vocabulary head. */
-  #hidden(ids: Ids, options: ForwardOptions): Omit<GPTOutput, 'logits'> {
+  #hidden(ids: Ids, options: ForwardOptions): BackboneExtras & { lastHiddenState: tf.Tensor3D } {
     const { cache, returnHiddenStates = false, returnAttention = false } = options;
-    const x = this.checkIds(ids);
+    const x = this.#ids(ids);
     const [b, t] = x.shape as [number, number];
     const past = cache?.length ?? 0;
     if (past + t > this.config.maxPositions) {
@@ -209,7 +191,8 @@ export class GPT extends Module {
         `sequence of ${past + t} tokens (${past} cached + ${t} new) exceeds the block size ${this.config.maxPositions}`,
       );
     }
-    const bias = this.buildMask(b, t, past, options.attentionMask);
+    const mask = options.attentionMask;
+    const bias = decoderBias(b, t, past, mask && idsTensor(mask, { name: 'attentionMask' }));
     const { output, hiddenStates, attentions } = runBlocks(this.layers, this.embeddings.forward(x, past), {
       mask: bias,
       caches: cache?.layers,
@@ -235,7 +218,7 @@ export class GPT extends Module {
     }: { ignoreIndex?: number; attentionMask?: tf.Tensor | number[][] } = {},
   ): tf.Scalar {
     const { lastHiddenState } = this.#hidden(ids, { attentionMask });
-    const y = toTensor(targets);
+    const y = idsTensor(targets, { name: 'targets', what: 'target' });
     if (!tf.util.arraysEqual(y.shape, lastHiddenState.shape.slice(0, 2))) {
       throw new ShapeError(
         `targets must have the shape of ids [${lastHiddenState.shape.slice(0, 2)}], got [${y.shape}]`,
@@ -274,7 +257,7 @@ export class GPT extends Module {
       throw new ShapeError('prompt must be a non-empty array of token ids');
     const sampler = samplerFrom(options);
     tf.tidy(() => {
-      this.checkIds([prompt]);
+      this.#ids([prompt]);
     });
     if (!cropToMaxPositions && prompt.length + maxNewTokens - 1 > maxPositions) {
       throw new SequenceTooLongError(
@@ -336,54 +319,9 @@ export class GPT extends Module {
     return [...done, ...live].reduce((best, b) => (norm(b) > norm(best) ? b : best)).tokens;
   }
 
-  /** The causal mask, combined with padding if given, as one bias shared by every layer. */
-  private buildMask(
-    b: number,
-    t: number,
-    past: number,
-    attentionMask?: tf.Tensor | number[][],
-  ): AttentionBias | undefined {
-    const s = past + t;
-    let pad: tf.Tensor | undefined;
-    if (attentionMask !== undefined) {
-      const m = toTensor(attentionMask);
-      if (m.rank !== 2 || m.shape[0] !== b || m.shape[1] !== s) {
-        throw new ShapeError(`attentionMask must be (batch=${b}, past+T=${s}), got [${m.shape}]`);
-      }
-      pad = paddingMask(m);
-    }
-    // A single new query may attend to every cached key: no causal mask needed.
-    if (!pad) return t > 1 ? causalBias(t, s) : undefined;
-    return attentionBias(combineMasks(t > 1 ? causalMask(t, s) : undefined, pad)!);
+  /** (B, T) int32 ids, checked against the vocabulary (core's one ids check). */
+  #ids(ids: Ids): tf.Tensor2D {
+    const v = this.config.vocabSize;
+    return idsTensor(ids, { limit: v, fix: `the vocabulary has ${v} entries` });
   }
-
-  private checkIds(ids: Ids): tf.Tensor2D {
-    // Host arrays are always checked (before upload); tensors where a sync read is cheap (cpu, wasm).
-    if (!(ids instanceof tf.Tensor))
-      checkIds(
-        (Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]]).flat(),
-        this.config.vocabSize,
-      );
-    const x = toTensor(ids);
-    if (x.rank !== 2) throw new ShapeError(`ids must be (batch, seqLen), got shape [${x.shape}]`);
-    if (x.shape[1] === 0) throw new ShapeError('ids must contain at least one token per sequence');
-    if (ids instanceof tf.Tensor && canReadSync()) checkIds(x.dataSync(), this.config.vocabSize);
-    return (x.dtype === 'int32' ? x : x.cast('int32')) as tf.Tensor2D;
-  }
-}
-
-function toTensor(ids: Ids | tf.Tensor): tf.Tensor {
-  if (ids instanceof tf.Tensor) return ids;
-  const nested = Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]];
-  const width = nested[0]?.length ?? 0;
-  if (nested.some((r) => r.length !== width))
-    throw new ShapeError(
-      'all sequences in a batch must have the same length (pad them and pass attentionMask)',
-    );
-  // float32 keeps non-integers visible to the id check instead of silently truncating them.
-  return tf.tensor2d(
-    nested,
-    [nested.length, width],
-    nested.flat().every(Number.isInteger) ? 'int32' : 'float32',
-  );
 }

@@ -1,16 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  type AttentionBias,
-  attentionBias,
-  type BackboneExtras,
-  causalBias,
-  causalMask,
-  combineMasks,
+  type BackboneOutput,
+  blockConfig,
+  decoderBias,
   KVCache,
-  paddingMask,
+  type ModelOutput,
+  modelOutput,
   type RunOptions,
   runBlocks,
-  TransformerBlock,
+  type TransformerBlock,
+  transformerBlocks,
 } from '@transformer-kit/attention';
 import {
   type Activation,
@@ -18,8 +17,10 @@ import {
   crossEntropy,
   Embedding,
   fromPreset,
+  type IdsInput,
   IGNORE_INDEX,
   InvalidArgumentError,
+  idsTensor,
   Module,
   RMSNorm,
   Rng,
@@ -130,8 +131,8 @@ export function llamaConfig(
   return c;
 }
 
-/** Token ids as a (B, T) tensor or nested arrays; a flat array is one sequence. */
-export type Ids = tf.Tensor | number[] | number[][];
+/** Token ids as a (B, T) tensor or nested arrays; a flat array is one sequence (core's IdsInput). */
+export type Ids = IdsInput;
 
 export interface LlamaForwardOptions extends RunOptions {
   /** (B, past + T) of 1 (token) / 0 (padding), e.g. a right-padded batch. */
@@ -142,8 +143,8 @@ export interface LlamaForwardOptions extends RunOptions {
   lastOnly?: boolean;
 }
 
-export interface LlamaOutput extends BackboneExtras {
-  /** After the final RMSNorm: (B, T, hiddenSize). hiddenStates: every block's input, then this. */
+/** LlamaModel's BackboneOutput: the final RMSNorm's output (B, T, hiddenSize); hiddenStates: every block's input, then that. */
+export interface LlamaOutput extends BackboneOutput {
   lastHiddenState: tf.Tensor3D;
 }
 
@@ -161,40 +162,40 @@ export class LlamaModel extends Module {
     const rng = new Rng(seed);
     this.embeddings = this.module('embeddings', new Embedding(c.vocabSize, c.hiddenSize, { rng }));
     const residualStd = 0.02 / Math.sqrt(2 * c.numLayers);
-    const block = () =>
-      new TransformerBlock({
-        hiddenSize: c.hiddenSize,
-        numHeads: c.numHeads,
-        numKvHeads: c.numKvHeads,
-        headDim: c.headDim,
-        intermediateSize: c.intermediateSize,
-        norm: 'pre',
-        normalization: 'rms',
-        mlp: 'gated',
-        activation: c.activation,
-        rotary: { theta: c.ropeTheta },
-        layerNormEps: c.rmsNormEps,
-        bias: c.attentionBias,
-        mlpBias: c.mlpBias,
-        attentionDropout: c.attentionDropout,
-        residualStd,
-        rng,
-      });
-    this.layers = this.moduleList('layers', Array.from({ length: c.numLayers }, block));
+    // Llama's own fields: RMSNorm (its eps is rmsNormEps), SwiGLU, rotary, GQA, biases; no hidden dropout.
+    const block = blockConfig({ ...c, layerNormEps: c.rmsNormEps }, 'pre', {
+      numKvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      normalization: 'rms',
+      mlp: 'gated',
+      rotary: { theta: c.ropeTheta },
+      bias: c.attentionBias,
+      mlpBias: c.mlpBias,
+      residualStd,
+      rng,
+    });
+    this.layers = this.moduleList('layers', transformerBlocks(c.numLayers, block));
     this.norm = this.module('norm', new RMSNorm(c.hiddenSize, c.rmsNormEps));
+  }
+
+  /** ids (B, T) → final hidden states (a backbone's forward is its run). Call inside tf.tidy. */
+  forward(ids: Ids, options: LlamaForwardOptions = {}): LlamaOutput {
+    return this.run(ids, options);
   }
 
   /** ids (B, T) → final hidden states, plus every layer's input / attention maps on request. Call inside tf.tidy. */
   run(ids: Ids, options: LlamaForwardOptions = {}): LlamaOutput {
     const { cache, returnHiddenStates = false, returnAttention = false } = options;
-    const x = toIds(ids);
+    const v = this.config.vocabSize;
+    const x = idsTensor(ids, { limit: v, fix: `the vocabulary has ${v} entries` });
     const [b, t] = x.shape as [number, number];
     const past = cache?.length ?? 0;
     if (past + t > this.config.maxPositions)
       throw new SequenceTooLongError(
         `sequence of ${past + t} tokens (${past} cached + ${t} new) exceeds maxPositions ${this.config.maxPositions}`,
       );
-    const bias = buildMask(b, t, past, options.attentionMask);
+    const mask = options.attentionMask;
+    const bias = decoderBias(b, t, past, mask && idsTensor(mask, { name: 'attentionMask' }));
     const { output, hiddenStates, attentions } = runBlocks(this.layers, this.embeddings.forward(x), {
       mask: bias,
       caches: cache?.layers,
@@ -246,12 +247,13 @@ export class LlamaForCausalLM extends Module {
     return this.run(ids, options).logits;
   }
 
-  run(ids: Ids, options: LlamaForwardOptions = {}): LlamaOutput & { logits: tf.Tensor3D } {
+  /** Logits with the final hidden states, plus every layer's input / attention maps on request. */
+  run(ids: Ids, options: LlamaForwardOptions = {}): ModelOutput & LlamaOutput & { logits: tf.Tensor3D } {
     const out = this.model.run(ids, options);
     const h = out.lastHiddenState;
     const [b, t] = h.shape;
     const logits = this.lmHead.forward(options.lastOnly ? h.slice([0, t - 1], [b, 1]) : h) as tf.Tensor3D;
-    return { ...out, logits };
+    return modelOutput(out, logits);
   }
 
   /** Mean next-token cross-entropy of `targets` (same shape as ids; `ignoreIndex` skipped). */
@@ -264,7 +266,7 @@ export class LlamaForCausalLM extends Module {
     }: { ignoreIndex?: number; attentionMask?: tf.Tensor | number[][] } = {},
   ): tf.Scalar {
     const logits = this.forward(ids, { attentionMask });
-    const y = toIds(targets, false);
+    const y = idsTensor(targets, { name: 'targets', what: 'target', nonEmpty: false });
     if (!tf.util.arraysEqual(y.shape, logits.shape.slice(0, 2)))
       throw new ShapeError(
         `targets must have the shape of ids [${logits.shape.slice(0, 2)}], got [${y.shape}]`,
@@ -306,39 +308,4 @@ export class LlamaForCausalLM extends Module {
       tf.tidy(() => this.forward([input], { cache, lastOnly: true }).reshape([vocabSize]));
     yield* decode(this, nextLogits, prompt, sampler, { maxNewTokens, stopIds, seed, useCache, maxPositions });
   }
-}
-
-/** The causal mask, combined with padding if given, as one bias shared by every layer. */
-function buildMask(
-  b: number,
-  t: number,
-  past: number,
-  attentionMask?: tf.Tensor | number[][],
-): AttentionBias | undefined {
-  const s = past + t;
-  if (attentionMask === undefined) return t > 1 ? causalBias(t, s) : undefined;
-  const m =
-    attentionMask instanceof tf.Tensor ? attentionMask : tf.tensor2d(attentionMask, undefined, 'int32');
-  if (m.rank !== 2 || m.shape[0] !== b || m.shape[1] !== s)
-    throw new ShapeError(`attentionMask must be (batch=${b}, past+T=${s}), got [${m.shape}]`);
-  return attentionBias(combineMasks(t > 1 ? causalMask(t, s) : undefined, paddingMask(m))!);
-}
-
-/** (B, T) int32 ids from a tensor or arrays (values are checked by the embedding). */
-function toIds(ids: Ids, nonEmpty = true): tf.Tensor2D {
-  let x: tf.Tensor;
-  if (ids instanceof tf.Tensor) x = ids;
-  else {
-    const rows = Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]];
-    const width = rows[0]?.length ?? 0;
-    if (rows.some((r) => r.length !== width))
-      throw new ShapeError(
-        'all sequences in a batch must have the same length (pad them and pass attentionMask)',
-      );
-    // float32 keeps non-integers visible to the id check instead of silently truncating them.
-    x = tf.tensor2d(rows, [rows.length, width], rows.flat().every(Number.isInteger) ? 'int32' : 'float32');
-  }
-  if (x.rank !== 2) throw new ShapeError(`ids must be (batch, seqLen), got shape [${x.shape}]`);
-  if (nonEmpty && x.shape[1] === 0) throw new ShapeError('ids must contain at least one token per sequence');
-  return x as tf.Tensor2D;
 }

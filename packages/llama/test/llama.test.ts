@@ -49,6 +49,22 @@ describe('LlamaForCausalLM', () => {
     ]);
     // tied: no lmHead weight
     expect(names.some((n) => n.startsWith('lmHead'))).toBe(false);
+    // The forward convention: the backbone returns its states, the model with a head its logits.
+    tf.tidy(() => {
+      const out = m.model.forward([[1, 2, 3]]);
+      expect(out.lastHiddenState.shape).toEqual([1, 3, 16]);
+      const r = m.run([[1, 2, 3]], { returnAttention: true });
+      expect(r.lastHiddenState.sub(out.lastHiddenState).abs().max().dataSync()[0]).toBe(0);
+      expect(r.attentions).toHaveLength(2);
+      expect(
+        m
+          .forward([[1, 2, 3]])
+          .sub(r.logits)
+          .abs()
+          .max()
+          .dataSync()[0],
+      ).toBe(0);
+    });
     m.dispose();
   });
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { TransformerBlock } from '@transformer-kit/attention';
+import type { ModelOutput, TransformerBlock } from '@transformer-kit/attention';
 import {
   argsortRows,
   checkPositiveInts,
@@ -174,7 +174,8 @@ export class MAEDecoder extends Module {
   }
 }
 
-export interface MAEOutput {
+/** `run`'s output: a ModelOutput (logits, lastHiddenState, attentions on request) with the loss and the mask. */
+export interface MAEOutput extends ModelOutput {
   /** Mean squared error over the dropped patches. */
   loss: tf.Scalar;
   /** Predicted pixels of every patch (B, N, patchDim) (normalised ones with normPixLoss). */
@@ -190,7 +191,7 @@ export interface MAEOutput {
  * Masked-autoencoder pretraining. Params: vit.* (ViTModel with fixed sin-cos positions, no pooler),
  * decoder.* (embed, maskToken, position, layers.i, norm, pred).
  *
- *   const { loss } = await trainer.step(() => mae.forward(images).loss);   // a fresh mask every call
+ *   const { loss } = await trainer.step(() => mae.loss(images));   // a fresh mask every call
  */
 export class ViTMAEForPreTraining extends Module {
   readonly config: MAEConfig;
@@ -238,22 +239,39 @@ export class ViTMAEForPreTraining extends Module {
   }
 
   /** Mean over patch values of the squared error, averaged over the dropped patches. */
-  loss(images: tf.Tensor, logits: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  reconstructionLoss(images: tf.Tensor, logits: tf.Tensor, mask: tf.Tensor): tf.Scalar {
     const perPatch = logits.sub(this.targets(images)).square().mean(-1);
     return perPatch.mul(mask).sum().div(mask.sum()) as tf.Scalar;
   }
 
-  /** Call inside tf.tidy or a training step. `noise` (B, N) fixes the mask (tests, parity). */
-  forward(images: tf.Tensor, { noise }: { noise?: tf.Tensor } = {}): MAEOutput {
-    const enc = this.encode(images, { noise });
+  /**
+   * Everything of one masked pass: loss, predicted pixels, the mask, and the encoder's states (with
+   * `returnAttention`, its maps). Call inside tf.tidy or a training step. `noise` (B, N) fixes the mask.
+   */
+  run(
+    images: tf.Tensor,
+    { noise, returnAttention = false }: { noise?: tf.Tensor; returnAttention?: boolean } = {},
+  ): MAEOutput {
+    const enc = this.encode(images, { noise, returnAttention });
     const logits = this.decoder.forward(enc.lastHiddenState, enc.restore);
     return {
-      loss: this.loss(images, logits, enc.mask),
+      loss: this.reconstructionLoss(images, logits, enc.mask),
       logits,
       mask: enc.mask,
       restore: enc.restore,
       lastHiddenState: enc.lastHiddenState,
+      ...(enc.attentions ? { attentions: enc.attentions } : {}),
     };
+  }
+
+  /** Predicted pixels of every patch (B, N, patchDim) under a fresh mask (or `noise`'s): a model with a head returns its logits. */
+  forward(images: tf.Tensor, options: { noise?: tf.Tensor } = {}): tf.Tensor {
+    return this.run(images, options).logits;
+  }
+
+  /** The pretraining loss under a fresh mask (or `noise`'s): `trainer.step(() => mae.loss(images))`. */
+  loss(images: tf.Tensor, options: { noise?: tf.Tensor } = {}): tf.Scalar {
+    return this.run(images, options).loss;
   }
 
   /**
@@ -267,7 +285,7 @@ export class ViTMAEForPreTraining extends Module {
   ): { masked: tf.Tensor4D; reconstructed: tf.Tensor4D; mask: tf.Tensor2D } {
     return tf.tidy(() => {
       const c = this.config;
-      const out = this.forward(images, { noise });
+      const out = this.run(images, { noise });
       const target = extractPatches(images, { size: c.patchSize });
       let pred = out.logits;
       if (c.normPixLoss) {

@@ -1,9 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  type BackboneExtras,
+  type BackboneOutput,
+  blockConfig,
+  type ModelOutput,
+  modelOutput,
   type RunOptions,
   runBlocks,
-  TransformerBlock,
+  type TransformerBlock,
+  transformerBlocks,
 } from '@transformer-kit/attention';
 import {
   type BackboneConfig,
@@ -21,7 +25,7 @@ import {
   Rng,
   ShapeError,
 } from '@transformer-kit/core';
-import { ClsClassifier, MeanPoolClassifier } from '@transformer-kit/heads';
+import { ClsClassifier, MeanPoolClassifier, Pooler } from '@transformer-kit/heads';
 
 /*
  * ViT (Dosovitskiy et al. 2020), as HuggingFace's ViTModel: images cut into non-overlapping patches
@@ -221,13 +225,11 @@ export class ViTEmbeddings extends Module {
   }
 }
 
-/** GPT's and BERT's outputs, under the same names. hiddenStates: every layer's input, then lastHiddenState. */
-export interface ViTOutput extends BackboneExtras {
-  /** Final-LayerNorm hidden states (B, 1 + N, D); position 0 is [CLS]. */
-  lastHiddenState: tf.Tensor;
-  /** tanh(dense([CLS])) (B, D), when the model has a pooler. */
-  pooledOutput?: tf.Tensor;
-}
+/**
+ * ViTModel's BackboneOutput (the names of BERT's): the final LayerNorm's states (B, 1 + N, D), position 0
+ * [CLS]; pooledOutput with a pooler; hiddenStates: every layer's input, then lastHiddenState.
+ */
+export type ViTOutput = BackboneOutput;
 
 /** Pre-LN blocks over a token sequence (the encoder's, or MAE's decoder with its own sizes). */
 export function encoderBlocks(
@@ -235,21 +237,7 @@ export function encoderBlocks(
   sizes: Pick<ViTConfig, 'hiddenSize' | 'numHeads' | 'intermediateSize' | 'numLayers'>,
   rng: Rng,
 ): TransformerBlock[] {
-  return Array.from(
-    { length: sizes.numLayers },
-    () =>
-      new TransformerBlock({
-        hiddenSize: sizes.hiddenSize,
-        numHeads: sizes.numHeads,
-        intermediateSize: sizes.intermediateSize,
-        norm: 'pre',
-        activation: config.activation,
-        hiddenDropout: config.hiddenDropout,
-        attentionDropout: config.attentionDropout,
-        layerNormEps: config.layerNormEps,
-        rng,
-      }),
-  );
+  return transformerBlocks(sizes.numLayers, blockConfig({ ...config, ...sizes }, 'pre', { rng }));
 }
 
 /** The encoder: embeddings → pre-LN blocks → LayerNorm → (optional) pooler. Params: embeddings.*, layers.i.*, norm.*, pooler.*. */
@@ -258,7 +246,7 @@ export class ViTModel extends Module {
   readonly embeddings: ViTEmbeddings;
   readonly layers: TransformerBlock[];
   readonly norm: LayerNorm;
-  readonly pooler: Linear | undefined;
+  readonly pooler: Pooler | undefined;
   constructor(
     config: ViTPreset | Partial<ViTConfig> = 'nano',
     {
@@ -275,7 +263,8 @@ export class ViTModel extends Module {
     this.embeddings = this.module('embeddings', new ViTEmbeddings(c, rng, { fixedPositions }));
     this.layers = this.moduleList('layers', encoderBlocks(c, c, rng));
     this.norm = this.module('norm', new LayerNorm(c.hiddenSize, c.layerNormEps));
-    this.pooler = pooler ? this.module('pooler', new Linear(c.hiddenSize, c.hiddenSize, { rng })) : undefined;
+    // heads' Pooler, BERT's: tanh(dense([CLS])), params pooler.weight / pooler.bias (HF pooler.dense.*).
+    this.pooler = pooler ? this.module('pooler', new Pooler(c.hiddenSize, { rng })) : undefined;
   }
 
   /** Runs the blocks and the final LayerNorm over embedded tokens (B, T, D) (MAE passes only the visible ones). */
@@ -283,15 +272,9 @@ export class ViTModel extends Module {
     const { output, hiddenStates, attentions } = runBlocks(this.layers, tokens, options);
     const lastHiddenState = this.norm.forward(output);
     hiddenStates?.push(lastHiddenState as tf.Tensor3D);
-    let pooledOutput: tf.Tensor | undefined;
-    if (this.pooler) {
-      const [b, , d] = lastHiddenState.shape as [number, number, number];
-      const cls = lastHiddenState.slice([0, 0, 0], [b, 1, d]).reshape([b, d]);
-      pooledOutput = tf.tanh(this.pooler.forward(cls));
-    }
     return {
       lastHiddenState,
-      ...(pooledOutput ? { pooledOutput } : {}),
+      ...(this.pooler ? { pooledOutput: this.pooler.forward(lastHiddenState) } : {}),
       ...(hiddenStates ? { hiddenStates } : {}),
       ...(attentions ? { attentions } : {}),
     };
@@ -302,7 +285,7 @@ export class ViTModel extends Module {
     return this.encode(this.embeddings.forward(images), options);
   }
 
-  /** Call inside tf.tidy (or a training step). */
+  /** A backbone's forward is its run. Call inside tf.tidy (or a training step). */
   forward(images: tf.Tensor, options: RunOptions = {}): ViTOutput {
     return this.run(images, options);
   }
@@ -366,7 +349,12 @@ export class ViTForImageClassification extends Module {
   }
   /** NHWC images → logits (B, numLabels). */
   forward(images: tf.Tensor): tf.Tensor {
-    return this.head(this.vit.forward(images).lastHiddenState);
+    return this.run(images).logits;
+  }
+  /** The logits with the backbone's last hidden states, plus hidden states / attention maps on request. */
+  run(images: tf.Tensor, options: RunOptions = {}): ModelOutput {
+    const out = this.vit.run(images, options);
+    return modelOutput(out, this.head(out.lastHiddenState));
   }
   /** Mean cross-entropy against integer labels (B). */
   loss(images: tf.Tensor, labels: tf.Tensor): tf.Scalar {
