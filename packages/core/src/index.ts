@@ -16,6 +16,7 @@ export * from './config.js';
 export * from './download.js';
 export * from './env.js';
 export * from './errors.js';
+export * from './fused.js';
 export * from './gated-mlp.js';
 export * from './grad.js';
 export * from './hub.js';

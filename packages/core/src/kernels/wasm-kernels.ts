@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelError } from '../errors.js';
+import { type AdamWConstants, type FusedKernels, registerFusedKernels } from '../fused.js';
 import { WASM_BASE64, WASM_RELAXED_BASE64 } from './kernels.wasm.js';
 import { KernelPool, type Share } from './pool.js';
 
@@ -192,6 +193,7 @@ export async function registerWasmKernels(): Promise<boolean> {
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   tf.unregisterKernel('Identity', 'wasm');
   tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity });
+  registerFusedKernels('wasm', WASM_FUSED);
   return true;
 }
 
@@ -427,11 +429,11 @@ const SPLIT_ELEMENTS = 16384;
 const f32Bits = (x: number) => new Int32Array(new Float32Array([x]).buffer)[0]!;
 
 const GELU_FORMS = { erf: 0, erfGrad: 1, tanh: 2, tanhGrad: 3 } as const;
-export type GeluForm = keyof typeof GELU_FORMS;
+type WasmGeluForm = keyof typeof GELU_FORMS;
 
 const geluKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy?: tf.TensorInfo };
-  const which = GELU_FORMS[(attrs as unknown as { form: GeluForm }).form];
+  const which = GELU_FORMS[(attrs as unknown as { form: WasmGeluForm }).form];
   const wasm = backend as unknown as WasmBackendLike;
   kernelOn(wasm);
   const out = wasm.makeOutput(x.shape, 'float32');
@@ -536,7 +538,7 @@ const dropoutMaskKernel: tf.KernelFunc = ({ backend, attrs }) => {
 };
 
 /** GELU (form 'erf' or 'tanh') of x, or its gradient ('erfGrad', 'tanhGrad') given dy. Not differentiable. */
-export function wasmGelu(form: GeluForm, x: tf.Tensor, dy?: tf.Tensor): tf.Tensor {
+export function wasmGelu(form: WasmGeluForm, x: tf.Tensor, dy?: tf.Tensor): tf.Tensor {
   return tf.engine().runKernel('TkGelu', dy ? { x, dy } : { x }, { form }) as tf.Tensor;
 }
 
@@ -566,20 +568,6 @@ export function wasmDropout(x: tf.Tensor, keep: tf.Tensor, scale: number): tf.Te
  */
 export function wasmDropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
   return tf.engine().runKernel('TkDropoutMask', {}, { shape, rate, seed }) as tf.Tensor;
-}
-
-/** AdamW's constants for one parameter (see optim.ts). */
-export interface AdamWConstants {
-  b1: number;
-  b2: number;
-  eps: number;
-  /** lr / (1 − b1^t) */
-  stepSize: number;
-  /** √(1 − b2^t) */
-  sqrtBc2: number;
-  gradScale: number;
-  /** 1 − lr · weightDecay, or 1 */
-  decayFactor: number;
 }
 
 /** Parameters a chunk of the moments staged on the heap holds (they live on the host: 2 MB of heap). */
@@ -722,3 +710,24 @@ const ELEMENTWISE: [string, tf.KernelFunc][] = [
   ['TkExpShift', expShiftKernel],
   ['TkEmpty', emptyKernel],
 ];
+
+/** core's ops on these kernels (fused.ts); a kernel whose SIMD cannot take a shape declines it. */
+const WASM_FUSED: FusedKernels = {
+  batchMatMul: wasmBatchMatMul,
+  transpose2d: wasmTranspose2d,
+  sumLeading: wasmSumLeading,
+  gelu: (form, x) => wasmGelu(form, x),
+  geluGrad: (form, x, dy) => wasmGelu(form === 'erf' ? 'erfGrad' : 'tanhGrad', x, dy),
+  // One pass a row; its SIMD needs rows of a multiple of 4 floats.
+  layerNorm: (x, gamma, beta, eps) =>
+    x.shape[x.rank - 1]! % 4 === 0
+      ? (wasmLayerNorm(x, gamma, beta, eps) as [tf.Tensor, tf.Tensor, tf.Tensor])
+      : undefined,
+  layerNormGrad: wasmLayerNormGrad,
+  dropoutMask: wasmDropoutMask,
+  dropout: wasmDropout,
+  logSumExp: wasmLogSumExp,
+  expShift: wasmExpShift,
+  sumSquares: wasmSumSquares,
+  adamWHost: wasmAdamW,
+};
