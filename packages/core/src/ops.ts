@@ -12,8 +12,9 @@ import { blockedGather, rowsPerBinding } from './row-blocks.js';
  * The few primitives every model is made of, written so that they train on every backend and run at
  * speed on wasm. Model code uses these instead of tf.matMul / tf.gather, so kernel gaps stay here:
  *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so on wasm every product
- *    (linear layers forward and backward, column sums, attention, one-token decoding) runs on core's own
- *    SIMD kernel (kernels/kernels.wat), which reads transposed operands in place on TF.js's heap;
+ *    (linear layers forward and backward, column sums, attention, one-token decoding) runs on the fused
+ *    batched product (fused.ts; on wasm @transformer-kit/backend-wasm's SIMD kernel, which reads transposed
+ *    operands in place on TF.js's heap);
  *  - wasm has no UnsortedSegmentSum, so the gradient of an embedding lookup is a scatter-add (ScatterNd).
  */
 
