@@ -84,14 +84,14 @@ const matMulTransposedWithGrad = tf.customGrad((...args) => {
   };
 });
 
-/** (R, C) → (C, R); on wasm a strided copy in core's kernel (TF.js's Transpose is ~10x slower there). */
+/** (R, C) → (C, R); on wasm a strided copy in the wasm runtime's kernel (TF.js's Transpose is ~10x slower there). */
 export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
   if (x.rank !== 2) throw new ShapeError(`transpose2d: expected a matrix, got shape [${x.shape}]`);
   return (x.dtype === 'float32' && fusedKernels().transpose2d?.(x)) || tf.transpose(x);
 }
 
 /**
- * xᵀ @ y for x (N, K), y (N, M): weight gradients. On wasm core's kernel reads x transposed in place of
+ * xᵀ @ y for x (N, K), y (N, M): weight gradients. On wasm the runtime's kernel reads x transposed in place of
  * a transpose + XNNPACK product (faster than the pair at every training shape measured).
  */
 function transposedTimes(x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
@@ -107,7 +107,7 @@ function transposedTimes(x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
 
 /**
  * Sum over every axis but the last: (..., D) → (D). Bias and LayerNorm-gain gradients. On wasm it is
- * ones (1, N) @ x (N, D) in core's kernel: TF.js's reduction over the outer axis transposes first (~15x
+ * ones (1, N) @ x (N, D) in the wasm runtime's kernel: TF.js's reduction over the outer axis transposes first (~15x
  * slower), and XNNPACK would repack x for a single row.
  */
 export function sumLeading(x: tf.Tensor): tf.Tensor1D {
@@ -158,7 +158,7 @@ const linearWithGrad = tf.customGrad((...args) => {
 // updated weight on each call, and a transposed operand would need a separate transpose (bench/matmul.bench.mjs).
 
 /**
- * x @ w (+ b); on wasm core's kernel (its accumulators start at the bias). Under 4 rows (one-token
+ * x @ w (+ b); on wasm the runtime's kernel (its accumulators start at the bias). Under 4 rows (one-token
  * decoding) the kernel streams w once, row by row, at memory bandwidth.
  */
 function product(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
@@ -181,7 +181,7 @@ function timesTransposed(y: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
 
 /**
  * Batched product for attention: a (..., T, K) @ b (..., K, S), optionally with b given as (..., S, K)
- * (`transposeB`). Leading dims must match. On wasm it runs core's SIMD kernel (TF.js's own is a scalar
+ * (`transposeB`). Leading dims must match. On wasm it runs the wasm runtime's SIMD kernel (TF.js's own is a scalar
  * loop for batched or transposed operands), forward and backward.
  */
 export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {

@@ -47,7 +47,7 @@ export interface AdamWStepOptions {
  * bias-corrected Adam step p ← p − lr·m̂ / (√v̂ + eps).
  *
  * On cpu and wasm the moments are host arrays (out of the 4 GB wasm heap) and the update is one pass: a
- * loop on cpu, core's SIMD kernel on wasm (on every core; the moments staged through the heap a chunk at a
+ * loop on cpu, the wasm runtime's SIMD kernel on wasm (on every core; the moments staged through the heap a chunk at a
  * time); on GPU backends it is tensor ops with the moments in tf.Variables. `dispose()` frees the moments.
  */
 export class AdamW {
