@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { KernelPool } from '@transformer-kit/backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wasmRuntime } from '../src/backend/wasm-runtime.js';
+import { KernelError, TransformerKitError } from '../src/errors.js';
 import {
   batchMatMul,
   crossEntropy,
@@ -115,5 +118,30 @@ describe('products on several threads (Node worker threads)', () => {
     });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).threads).toBe(2);
+  });
+});
+
+describe("the runtime's errors are core's", () => {
+  beforeAll(async () => {
+    await initBackend('wasm', { threads: 1 });
+  });
+
+  it('a pool that cannot start rejects with KernelError (a TransformerKitError), as users catch it', async () => {
+    // A heap that is not shared: the pool refuses it before starting a worker.
+    const err = await KernelPool.start(
+      2,
+      {
+        memory: new WebAssembly.Memory({ initial: 1 }),
+        module: wasmRuntime.sharedModule(),
+        main: {},
+        names: [],
+        scratch: () => 0,
+      },
+      wasmRuntime.errors.kernel,
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelError);
+    expect(err).toBeInstanceOf(TransformerKitError);
+    expect((err as KernelError).code).toBe('KERNEL');
+    expect((err as Error).message).toMatch(/not shared memory/);
   });
 });
