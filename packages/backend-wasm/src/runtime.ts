@@ -116,11 +116,12 @@ export class WasmRuntime implements KernelHost {
     const relaxed = decode(WASM_RELAXED);
     const variant: KernelVariant =
       this.#preferRelaxed && WebAssembly.validate(relaxed) ? 'relaxed-simd' : 'simd';
-    this.#compiled = { variant, plain: await WebAssembly.compile(variant === 'simd' ? simd : relaxed) };
     try {
+      this.#compiled = { variant, plain: await WebAssembly.compile(variant === 'simd' ? simd : relaxed) };
       this.on(tf.backend() as unknown as WasmBackendLike);
     } catch (err) {
-      // Without TF.js's heap there is nothing to run on in place: TF.js's own kernels serve every op.
+      // Without TF.js's heap (or an engine that compiles the module) there is nothing to run on in place:
+      // TF.js's own kernels serve every op.
       this.#compiled = undefined;
       this.#unavailable = (err as Error).message;
       return false;
