@@ -1,5 +1,5 @@
-// Matrix products at BERT-base / GPT-2-small sizes on wasm: core's kernel (kernels/kernels.wat, through the
-// ops models use) against TF.js's tf.matMul (XNNPACK, plain 2-D: the backend's peak), and one-token
+// Matrix products at BERT-base / GPT-2-small sizes on wasm: the runtime's kernel (@transformer-kit/backend-wasm,
+// through core's ops models use) against TF.js's tf.matMul (XNNPACK, plain 2-D: the backend's peak), and one-token
 // decoding products (memory-bound: GB/s of weights read). Best of several rounds (a shared machine is noisy);
 // decoding products alternate the two sides within a round, so both see the same memory traffic.
 // Run: node bench/matmul.bench.mjs (after `turbo run build`). TK_BENCH_QUICK=1 for fewer repeats.

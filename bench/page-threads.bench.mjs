@@ -2,7 +2,7 @@
 // cross-origin isolated by apps/demo/test/serve.mjs) in Debian's headless Chromium. A BERT fine-tuning step
 // (sequence classification, batch 8 × 128; `mini` by default, `node bench/page-threads.bench.mjs small` for
 // BERT-small) with XNNPACK's pool (TF.js's threaded build: element-wise ops, plain products) and core's
-// product pool (Web Workers, kernels/pool.ts) each on 1 or 2 threads. Each setting gets a fresh page (the
+// product pool (Web Workers, backend-wasm's pool.ts) each on 1 or 2 threads. Each setting gets a fresh page (the
 // XNNPACK pool is fixed when TF.js's module starts); settings alternate over rounds, best round kept.
 // MFU is against XNNPACK's single-thread 2-D tf.matMul peak, measured in the one-thread page.
 // Needs `pnpm build` and `vite build` in apps/demo first; skips (exit 0) without the page or Chromium.

@@ -28,9 +28,10 @@ const PACKAGE_TIMEOUT_MIN = Number(process.env.TK_PACKAGE_TIMEOUT_MIN ?? 20);
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
 
-/** Workspace packages with a vitest setup, in dependency order (so core's failures show first). */
+/** Workspace packages with a vitest setup, in dependency order (so the runtime's and core's failures show first). */
 function packages() {
   const order = [
+    'backend-wasm',
     'core',
     'tokenizer',
     'attention',

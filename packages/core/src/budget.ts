@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { wasmHeapStats } from './backend/wasm-heap.js';
+import { wasmHeapStats } from './backend/wasm-runtime.js';
 import type { BackboneConfig } from './config.js';
 import { CheckpointMismatchError, OutOfMemoryError } from './errors.js';
 import type { SafetensorsEntry } from './safetensors.js';

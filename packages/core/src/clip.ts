@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from './errors.js';
-import { hasWasmKernels, wasmSumSquares } from './kernels/wasm-kernels.js';
+import { fusedKernels } from './fused.js';
 
 /**
  * √(Σ‖g‖²) over all gradients, as one scalar (no host sync). Summed pairwise rather than with one tf.addN:
@@ -8,9 +8,8 @@ import { hasWasmKernels, wasmSumSquares } from './kernels/wasm-kernels.js';
  * (Chromium rejects the pipeline and the norm comes back wrong).
  */
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  // wasm: one pass a gradient in core's kernel (TF.js: Square, then Sum, each a scalar loop).
   const sumSquares = (g: tf.Tensor) =>
-    hasWasmKernels() && g.dtype === 'float32' ? wasmSumSquares(g) : g.square().sum();
+    (g.dtype === 'float32' && fusedKernels().sumSquares?.(g)) || g.square().sum();
   return tf.tidy(() =>
     grads.reduce<tf.Tensor>((acc, g) => acc.add(sumSquares(g)), tf.scalar(0)).sqrt(),
   ) as tf.Scalar;

@@ -1,12 +1,17 @@
 export * from './activations.js';
 export { TESTED_TFJS_MINOR, tfjsVersionMismatch } from './backend/tfjs-version.js';
 export {
+  kernelThreads,
+  preferRelaxedSimd,
   resetWasmHeapPeak,
+  setKernelThreads,
   setWasmHeapBudget,
   WASM_HEAP_MAX,
   type WasmHeapStats,
   wasmHeapStats,
-} from './backend/wasm-heap.js';
+  wasmKernelsUnavailable,
+  wasmKernelVariant,
+} from './backend/wasm-runtime.js';
 export * from './backend.js';
 export * from './batches.js';
 export * from './budget.js';
@@ -16,18 +21,12 @@ export * from './config.js';
 export * from './download.js';
 export * from './env.js';
 export * from './errors.js';
+export * from './fused.js';
 export * from './gated-mlp.js';
 export * from './grad.js';
 export * from './hf-mapping.js';
 export * from './hub.js';
 export * from './ids.js';
-export {
-  kernelThreads,
-  preferRelaxedSimd,
-  setKernelThreads,
-  wasmKernelsUnavailable,
-  wasmKernelVariant,
-} from './kernels/wasm-kernels.js';
 export * from './layers.js';
 export * from './linear-ce.js';
 export * from './loop.js';

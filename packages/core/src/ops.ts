@@ -1,19 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostView } from './backend/host-memory.js';
 import { ShapeError } from './errors.js';
-import {
-  hasWasmKernels,
-  wasmBatchMatMul,
-  wasmDropout,
-  wasmDropoutMask,
-  wasmExpShift,
-  wasmGelu,
-  wasmLayerNorm,
-  wasmLayerNormGrad,
-  wasmLogSumExp,
-  wasmSumLeading,
-  wasmTranspose2d,
-} from './kernels/wasm-kernels.js';
+import { fusedKernels } from './fused.js';
 import { Rng } from './random.js';
 import { blockedGather, rowsPerBinding } from './row-blocks.js';
 
@@ -24,8 +12,9 @@ import { blockedGather, rowsPerBinding } from './row-blocks.js';
  * The few primitives every model is made of, written so that they train on every backend and run at
  * speed on wasm. Model code uses these instead of tf.matMul / tf.gather, so kernel gaps stay here:
  *  - wasm's matMul is fast (XNNPACK) only for plain 2-D, non-transposed operands, so on wasm every product
- *    (linear layers forward and backward, column sums, attention, one-token decoding) runs on core's own
- *    SIMD kernel (kernels/kernels.wat), which reads transposed operands in place on TF.js's heap;
+ *    (linear layers forward and backward, column sums, attention, one-token decoding) runs on the fused
+ *    batched product (fused.ts; on wasm @transformer-kit/backend-wasm's SIMD kernel, which reads transposed
+ *    operands in place on TF.js's heap);
  *  - wasm has no UnsortedSegmentSum, so the gradient of an embedding lookup is a scatter-add (ScatterNd).
  */
 
@@ -95,31 +84,35 @@ const matMulTransposedWithGrad = tf.customGrad((...args) => {
   };
 });
 
-/** (R, C) → (C, R); on wasm a strided copy in core's kernel (TF.js's Transpose is ~10x slower there). */
+/** (R, C) → (C, R); on wasm a strided copy in the wasm runtime's kernel (TF.js's Transpose is ~10x slower there). */
 export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
   if (x.rank !== 2) throw new ShapeError(`transpose2d: expected a matrix, got shape [${x.shape}]`);
-  if (!hasWasmKernels() || x.dtype !== 'float32') return tf.transpose(x);
-  return wasmTranspose2d(x);
+  return (x.dtype === 'float32' && fusedKernels().transpose2d?.(x)) || tf.transpose(x);
 }
 
 /**
- * xᵀ @ y for x (N, K), y (N, M): weight gradients. On wasm core's kernel reads x transposed in place of
+ * xᵀ @ y for x (N, K), y (N, M): weight gradients. On wasm the runtime's kernel reads x transposed in place of
  * a transpose + XNNPACK product (faster than the pair at every training shape measured).
  */
 function transposedTimes(x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
-  if (!hasWasmKernels()) return tf.matMul(transpose2d(x), y);
+  const bmm = fusedKernels().batchMatMul;
+  if (!bmm) return tf.matMul(transpose2d(x), y);
   const [n, k] = x.shape;
   const m = y.shape[1];
-  return wasmBatchMatMul(x.reshape([1, n, k]), y.reshape([1, n, m]), true, false).reshape([k, m]);
+  return (
+    bmm(x.reshape([1, n, k]), y.reshape([1, n, m]), true, false)?.reshape([k, m]) ??
+    tf.matMul(transpose2d(x), y)
+  );
 }
 
 /**
  * Sum over every axis but the last: (..., D) → (D). Bias and LayerNorm-gain gradients. On wasm it is
- * ones (1, N) @ x (N, D) in core's kernel: TF.js's reduction over the outer axis transposes first (~15x
+ * ones (1, N) @ x (N, D) in the wasm runtime's kernel: TF.js's reduction over the outer axis transposes first (~15x
  * slower), and XNNPACK would repack x for a single row.
  */
 export function sumLeading(x: tf.Tensor): tf.Tensor1D {
-  if (hasWasmKernels()) return wasmSumLeading(x);
+  const fused = x.dtype === 'float32' ? fusedKernels().sumLeading?.(x) : undefined;
+  if (fused) return fused;
   const d = x.shape[x.rank - 1]!;
   return x.reshape([-1, d]).sum(0);
 }
@@ -165,14 +158,14 @@ const linearWithGrad = tf.customGrad((...args) => {
 // updated weight on each call, and a transposed operand would need a separate transpose (bench/matmul.bench.mjs).
 
 /**
- * x @ w (+ b); on wasm core's kernel (its accumulators start at the bias). Under 4 rows (one-token
+ * x @ w (+ b); on wasm the runtime's kernel (its accumulators start at the bias). Under 4 rows (one-token
  * decoding) the kernel streams w once, row by row, at memory bandwidth.
  */
 function product(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
-  if (!hasWasmKernels()) return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
   const [n, k] = x.shape;
   const m = w.shape[1];
-  return wasmBatchMatMul(x.reshape([1, n, k]), w.reshape([1, k, m]), false, false, b).reshape([n, m]);
+  const fused = fusedKernels().batchMatMul?.(x.reshape([1, n, k]), w.reshape([1, k, m]), false, false, b);
+  return fused ? fused.reshape([n, m]) : (tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D);
 }
 
 /**
@@ -180,29 +173,30 @@ function product(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
  * dot products with w's contiguous rows (no transposed copy; XNNPACK's transposed path is ~4x slower).
  */
 function timesTransposed(y: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  if (!hasWasmKernels()) return tf.matMul(y, transpose2d(w));
   const [n, m] = y.shape;
   const k = w.shape[0];
-  return wasmBatchMatMul(y.reshape([1, n, m]), w.reshape([1, k, m]), false, true).reshape([n, k]);
+  const fused = fusedKernels().batchMatMul?.(y.reshape([1, n, m]), w.reshape([1, k, m]), false, true);
+  return fused ? fused.reshape([n, k]) : tf.matMul(y, transpose2d(w));
 }
 
 /**
  * Batched product for attention: a (..., T, K) @ b (..., K, S), optionally with b given as (..., S, K)
- * (`transposeB`). Leading dims must match. On wasm it runs core's SIMD kernel (TF.js's own is a scalar
+ * (`transposeB`). Leading dims must match. On wasm it runs the wasm runtime's SIMD kernel (TF.js's own is a scalar
  * loop for batched or transposed operands), forward and backward.
  */
 export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
   const lead = a.shape.slice(0, -2);
   // Fewer than 4 query rows (one-token decoding) run the kernel's matrix-vector path, reading each key once.
-  if (a.rank < 3 || !hasWasmKernels()) return tf.matMul(a, b, false, transposeB);
+  const bmm = fusedKernels().batchMatMul;
+  if (a.rank < 3 || !bmm) return tf.matMul(a, b, false, transposeB);
   if (b.rank !== a.rank || b.shape.slice(0, -2).some((d, i) => d !== lead[i])) {
     throw new ShapeError(`batchMatMul: leading dims of [${a.shape}] and [${b.shape}] differ`);
   }
   const n = lead.reduce((x, y) => x * y, 1);
   const [m, k] = a.shape.slice(-2) as [number, number];
   const [br, bc] = b.shape.slice(-2) as [number, number];
-  const out = wasmBatchMatMul(reshape(a, [n, m, k]), reshape(b, [n, br, bc]), false, transposeB);
-  return reshape(out, [...lead, m, transposeB ? br : bc]);
+  const out = bmm(reshape(a, [n, m, k]), reshape(b, [n, br, bc]), false, transposeB);
+  return out ? reshape(out, [...lead, m, transposeB ? br : bc]) : tf.matMul(a, b, false, transposeB);
 }
 
 /** Rows of `table` (V, D) at integer `ids` of any shape → (...ids.shape, D). Trains on every backend. */
@@ -244,13 +238,13 @@ function layerNormWithGrad(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tens
   if (!fn) {
     fn = tf.customGrad((...args) => {
       const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-      // wasm: one pass a row in core's kernel (its SIMD needs rows of a multiple of 4 floats).
-      const fused = hasWasmKernels() && x.dtype === 'float32' && x.shape[x.rank - 1]! % 4 === 0;
+      const kernels = fusedKernels();
+      const out = x.dtype === 'float32' ? kernels.layerNorm?.(x, gamma, beta, eps) : undefined;
       let value: tf.Tensor;
       let xhat: tf.Tensor;
       let rstd: tf.Tensor;
-      if (fused) {
-        [value, xhat, rstd] = wasmLayerNorm(x, gamma, beta, eps) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      if (out) {
+        [value, xhat, rstd] = out;
       } else {
         const centered = x.sub(x.mean(-1, true));
         rstd = centered.square().mean(-1, true).add(eps).rsqrt();
@@ -262,15 +256,16 @@ function layerNormWithGrad(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tens
         value,
         gradFunc: (dy, [sxhat, srstd, sgamma]) => {
           // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂)), g = dy · γ
-          const dx = fused
-            ? wasmLayerNormGrad(dy, sxhat!, sgamma!, srstd!)
-            : tf.tidy(() => {
-                const g = dy.mul(sgamma!);
-                return g
-                  .sub(g.mean(-1, true))
-                  .sub(sxhat!.mul(g.mul(sxhat!).mean(-1, true)))
-                  .mul(srstd!);
-              });
+          const fused = out ? kernels.layerNormGrad?.(dy, sxhat!, sgamma!, srstd!) : undefined;
+          const dx =
+            fused ??
+            tf.tidy(() => {
+              const g = dy.mul(sgamma!);
+              return g
+                .sub(g.mean(-1, true))
+                .sub(sxhat!.mul(g.mul(sxhat!).mean(-1, true)))
+                .mul(srstd!);
+            });
           return [dx, sumLeading(dy.mul(sxhat!)), sumLeading(dy)];
         },
       };
@@ -289,17 +284,16 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 // Only x is kept: Φ(x) is recomputed in the backward pass (a (B, T, 4D) tensor less per layer).
 const geluWithGrad = tf.customGrad((...args) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  // wasm: one SIMD pass in core's kernel (TF.js runs erf, exp and each product as a scalar loop).
-  const fused = hasWasmKernels() && x.dtype === 'float32';
-  const value = fused ? wasmGelu('erf', x) : x.mul(normalCdf(x));
+  const kernels = fusedKernels();
+  const fused = x.dtype === 'float32' ? kernels.gelu?.('erf', x) : undefined;
+  const value = fused ?? x.mul(normalCdf(x));
   save([x]);
   return {
     value,
     // d/dx x·Φ(x) = Φ(x) + x·φ(x)
     gradFunc: (dy, [sx]) =>
-      fused
-        ? wasmGelu('erfGrad', sx!, dy)
-        : dy.mul(normalCdf(sx!).add(sx!.mul(tf.exp(sx!.square().mul(-0.5)).mul(1 / Math.sqrt(2 * Math.PI))))),
+      (fused && kernels.geluGrad?.('erf', sx!, dy)) ||
+      dy.mul(normalCdf(sx!).add(sx!.mul(tf.exp(sx!.square().mul(-0.5)).mul(1 / Math.sqrt(2 * Math.PI))))),
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
@@ -317,14 +311,16 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
 // scalar loop there (1 ms vs 11 ms for 512k values). x³ is x·x², never pow.
 const geluTanhWithGrad = tf.customGrad((...args) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const fused = hasWasmKernels() && x.dtype === 'float32';
-  const value = fused ? wasmGelu('tanh', x) : x.mul(geluTanhGate(x));
+  const kernels = fusedKernels();
+  const fused = x.dtype === 'float32' ? kernels.gelu?.('tanh', x) : undefined;
+  const value = fused ?? x.mul(geluTanhGate(x));
   save([x]);
   return {
     value,
     // y' = s + x·s·(1 − s)·2c·(1 + 3a·x²), s recomputed from x
     gradFunc: (dy, [sx]) => {
-      if (fused) return wasmGelu('tanhGrad', sx!, dy);
+      const grad = fused ? kernels.geluGrad?.('tanh', sx!, dy) : undefined;
+      if (grad) return grad;
       const s = geluTanhGate(sx!);
       const poly = sx!
         .square()
@@ -372,8 +368,8 @@ export function setDropoutStream(rng: Rng): Rng {
  * pass that has no use for them.
  */
 export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
-  // wasm: the same draws in core's kernel, compared as drawn (TF.js draws in a JavaScript loop, ~10 ns each).
-  if (hasWasmKernels()) return wasmDropoutMask(shape, rate, seed);
+  const fused = fusedKernels().dropoutMask?.(shape, rate, seed);
+  if (fused) return fused;
   return tf.tidy(() => tf.randomUniform(shape, 0, 1, 'float32', seed).greaterEqual(rate));
 }
 
@@ -391,11 +387,9 @@ export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: nu
   return tf.customGrad((...args) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const mask = dropoutMask(input.shape, rate, s);
-    // wasm: one pass in core's kernel (TF.js: a product, a zeros tensor and a select).
     const apply = (t: tf.Tensor, m: tf.Tensor) =>
-      hasWasmKernels() && t.dtype === 'float32'
-        ? wasmDropout(t, m, scale)
-        : tf.tidy(() => tf.where(m, t.mul(scale), tf.zerosLike(t)));
+      (t.dtype === 'float32' && fusedKernels().dropout?.(t, m, scale)) ||
+      tf.tidy(() => tf.where(m, t.mul(scale), tf.zerosLike(t)));
     const value = apply(input, mask);
     save([mask]);
     return { value, gradFunc: (dy, [m]) => apply(dy as tf.Tensor, m!) };
@@ -481,9 +475,9 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, ignoreIndex 
 const crossEntropyWithGrad = tf.customGrad((...args) => {
   const [logits, targets, weights, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
   const [n, v] = logits.shape;
-  // wasm: max, exp and sum over the vocabulary in one pass a row (TF.js: four kernels, exp a scalar loop).
-  const fused = hasWasmKernels() && logits.dtype === 'float32';
-  const lse = fused ? wasmLogSumExp(logits) : tf.logSumExp(logits, -1, true);
+  const kernels = fusedKernels();
+  const fused = logits.dtype === 'float32';
+  const lse = (fused && kernels.logSumExp?.(logits)) || tf.logSumExp(logits, -1, true);
   // The target logit of each row, by a flat gather (no (N, V) one-hot).
   const at = tf.range(0, n * v, v, 'int32').add(targets);
   const picked = tf.gather(logits.reshape([-1]), at);
@@ -506,9 +500,8 @@ const crossEntropyWithGrad = tf.customGrad((...args) => {
       const shift = sLse.reshape([n]).sub(tf.log(scale)).reshape([n, 1]) as tf.Tensor2D;
       // Each (N, V) tensor is ~200 MB at GPT-2's vocabulary and 8 × 128 tokens, so the logits go as soon as
       // they are read (this was their last use; another op that kept them holds its own reference).
-      let dLogits: tf.Tensor;
-      if (fused) {
-        dLogits = wasmExpShift(sLogits, shift);
+      let dLogits: tf.Tensor | undefined = fused ? kernels.expShift?.(sLogits, shift) : undefined;
+      if (dLogits) {
         sLogits.dispose();
       } else {
         const shifted = sLogits.sub(shift);

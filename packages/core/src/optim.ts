@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostView } from './backend/host-memory.js';
 import { CheckpointMismatchError, InvalidArgumentError, listFirst } from './errors.js';
-import { type AdamWConstants, hasWasmKernels, wasmAdamW } from './kernels/wasm-kernels.js';
+import { type AdamWConstants, fusedKernels } from './fused.js';
 import type { Module } from './module.js';
 
 /** Which parameters get weight decay. The usual rule: matrices yes; biases, norm gains (rank < 2) no. */
@@ -47,7 +47,7 @@ export interface AdamWStepOptions {
  * bias-corrected Adam step p ← p − lr·m̂ / (√v̂ + eps).
  *
  * On cpu and wasm the moments are host arrays (out of the 4 GB wasm heap) and the update is one pass: a
- * loop on cpu, core's SIMD kernel on wasm (on every core; the moments staged through the heap a chunk at a
+ * loop on cpu, the wasm runtime's SIMD kernel on wasm (on every core; the moments staged through the heap a chunk at a
  * time); on GPU backends it is tensor ops with the moments in tf.Variables. `dispose()` frees the moments.
  */
 export class AdamW {
@@ -133,11 +133,11 @@ export class AdamW {
     const v = toHost(s, 'v');
     // The new values go into a fresh tensor (nothing else can see it yet); p and g are read in place: no
     // host copies of the largest parameters (GPT-2's 154 MB embedding table was copied three times per step).
-    let next: tf.Tensor;
-    if (hasWasmKernels() && grad.dtype === 'float32') {
-      // wasm: core's SIMD kernel on every core (this loop takes ~8 ns a parameter: 0.9 s at BERT-base).
-      next = wasmAdamW(s.param, grad, m, v, { ...k, decayFactor });
-    } else {
+    let next =
+      grad.dtype === 'float32'
+        ? fusedKernels().adamWHost?.(s.param, grad, m, v, { ...k, decayFactor })
+        : undefined;
+    if (!next) {
       next = tf.zerosLike(s.param);
       // Views taken after that allocation, which may grow the wasm heap. Where no view can be written in
       // place (hostView checks), the values are computed into an array that becomes the new tensor.
@@ -166,6 +166,8 @@ export class AdamW {
   #deviceUpdate(s: Slot, grad: tf.Tensor, decayFactor: number, k: Constants): void {
     const m = toDevice(s, 'm');
     const v = toDevice(s, 'v');
+    if (grad.dtype === 'float32' && fusedKernels().adamWDevice?.(s.param, grad, m, v, { ...k, decayFactor }))
+      return;
     const { b1, b2, eps, stepSize, sqrtBc2, gradScale } = k;
     // Small tidies, assigned at once, so at most a few parameter-sized temporaries are alive.
     tf.tidy(() => {

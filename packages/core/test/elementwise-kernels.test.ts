@@ -1,4 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
+import {
+  dropout as wasmDropout,
+  dropoutMask as wasmDropoutMask,
+  expShift as wasmExpShift,
+  gelu as wasmGelu,
+  layerNorm as wasmLayerNorm,
+  layerNormGrad as wasmLayerNormGrad,
+  logSumExp as wasmLogSumExp,
+  sumSquares as wasmSumSquares,
+} from '@transformer-kit/backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AdamW,
@@ -8,22 +18,12 @@ import {
   geluTanh,
   globalNorm,
   initBackend,
-  layerNorm,
-} from '../src/index.js';
-import {
   kernelThreads,
+  layerNorm,
   setKernelThreads,
-  wasmDropout,
-  wasmDropoutMask,
-  wasmExpShift,
-  wasmGelu,
-  wasmLayerNorm,
-  wasmLayerNormGrad,
-  wasmLogSumExp,
-  wasmSumSquares,
-} from '../src/kernels/wasm-kernels.js';
+} from '../src/index.js';
 
-// core's element-wise kernels (kernels.wat) against the same formulas in TF.js's own kernels, and with one
+// core's element-wise kernels on wasm (@transformer-kit/backend-wasm) against the same formulas in TF.js's own kernels, and with one
 // thread against two. Sizes off the vector width (tails) and big enough to split over threads.
 
 /** Largest difference relative to the reference's largest magnitude (at least 1). */

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect, it, vi } from 'vitest';
 import { hostView } from '../src/backend/host-memory.js';
-import { AdamW, initBackend, matMul, wasmHeapStats } from '../src/index.js';
+import { wasmRuntime } from '../src/backend/wasm-runtime.js';
+import { AdamW, fusedKernelNames, initBackend, matMul, wasmHeapStats } from '../src/index.js';
 
 // Its own file (its own process): wasm starts once per process, here with core's kernels failing to attach
 // (as when TF.js's emscripten module no longer exposes its heap).
-vi.mock('../src/kernels/wasm-kernels.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../src/kernels/wasm-kernels.js')>()),
-  registerWasmKernels: async () => false,
-  wasmKernelsUnavailable: () => "TF.js's wasm heap (Module.asm.memory) not found",
-}));
+vi.spyOn(wasmRuntime, 'register').mockResolvedValue(false);
+vi.spyOn(wasmRuntime, 'unavailable', 'get').mockReturnValue(
+  "TF.js's wasm heap (Module.asm.memory) not found",
+);
 
 it('a kernel hook that cannot attach: skipped with one warning naming why, the rest still guarded', async () => {
   const warnings: string[] = [];
@@ -22,6 +22,8 @@ it('a kernel hook that cannot attach: skipped with one warning naming why, the r
   expect(info.skippedHooks).toBe("core's kernels: TF.js's wasm heap (Module.asm.memory) not found");
   expect(info.wasm?.kernels).toBe('none');
   expect(info.wasm?.kernelThreads).toBe(1);
+  // Nothing behind core's fused ops: every op composes TF.js's own kernels.
+  expect(fusedKernelNames('wasm')).toEqual([]);
   // The heap guard did attach: allocations are counted.
   const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
   const b = tf.tensor2d([5, 6, 7, 8], [2, 2]);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect, it, vi } from 'vitest';
+import { wasmRuntime } from '../src/backend/wasm-runtime.js';
 import { initBackend, matMul, wasmHeapStats } from '../src/index.js';
-import { hasWasmKernels } from '../src/kernels/wasm-kernels.js';
 
 // Its own file (its own process): wasm starts once per process, here under a faked TF.js version.
 vi.mock('@tensorflow/tfjs', async (importOriginal) => ({
@@ -21,7 +21,7 @@ it('an untested TF.js minor: wasm starts without core hooks, one warning, the re
   expect(info.wasm?.skippedHooks).toBe(info.skippedHooks);
   expect(info.wasm?.kernels).toBe('none');
   expect(info.wasm?.kernelThreads).toBe(1);
-  expect(hasWasmKernels()).toBe(false);
+  expect(wasmRuntime.active).toBe(false);
   // The heap is TF.js's own, unshared and unguarded: no live bytes are counted.
   const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
   const b = tf.tensor2d([5, 6, 7, 8], [2, 2]);

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostView } from '../src/backend/host-memory.js';
-import { guardWasmHeap } from '../src/backend/wasm-heap.js';
-import { AdamW, initBackend, TESTED_TFJS_MINOR, tfjsVersionMismatch } from '../src/index.js';
+import { wasmRuntime } from '../src/backend/wasm-runtime.js';
+import { AdamW, crossEntropy, initBackend, TESTED_TFJS_MINOR, tfjsVersionMismatch } from '../src/index.js';
 
 // core's guards around TF.js internals, with the conditions they guard against faked on cpu.
 
@@ -26,11 +26,11 @@ describe('tfjsVersionMismatch', () => {
 describe('guardWasmHeap', () => {
   it('does not attach to a backend without emscripten _malloc/_free, and says so', () => {
     // The cpu backend has no emscripten module: the stand-in for a wasm module whose exports changed.
-    expect(guardWasmHeap()).toBe("the heap guard found no _malloc/_free on TF.js's wasm module");
+    expect(wasmRuntime.guardHeap()).toBe("the heap guard found no _malloc/_free on TF.js's wasm module");
   });
 });
 
-/** Makes the cpu backend's reads return copies (what a future TF.js might do) until restored. */
+/** Makes the cpu backend's reads (dataSync) return copies until restored. */
 function fakeCopyingReads(): () => void {
   const backend = tf.backend() as unknown as { readSync(id: tf.DataId): Float32Array };
   const readSync = backend.readSync;
@@ -39,6 +39,28 @@ function fakeCopyingReads(): () => void {
   };
   return () => {
     backend.readSync = readSync;
+  };
+}
+
+/**
+ * Makes the cpu backend's store give a copy of a tensor's values on every read of an entry's `values` (a
+ * TF.js that changed how it keeps them); writes to the entry still land.
+ */
+function fakeCopyingStore(): () => void {
+  const data = (tf.backend() as unknown as { data: { get(id: tf.DataId): object | undefined } }).data;
+  const get = data.get;
+  data.get = function (this: unknown, id: tf.DataId) {
+    const entry = get.call(this, id);
+    if (!entry) return entry;
+    return new Proxy(entry, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key);
+        return key === 'values' && value instanceof Float32Array ? value.slice() : value;
+      },
+    });
+  };
+  return () => {
+    data.get = get;
   };
 }
 
@@ -64,38 +86,74 @@ function twoSteps(): Float32Array[] {
 }
 
 describe('hostView on cpu', () => {
-  let restore: (() => void) | undefined;
+  let restore: (() => void)[] = [];
   afterEach(() => {
-    restore?.();
-    restore = undefined;
+    for (const r of restore) r();
+    restore = [];
   });
 
-  it("is the backend's own array: a write reaches the tensor", () => {
+  it("is the backend's own array: a write reaches the tensor, also where reads return copies", () => {
     const t = tf.zeros([3]);
-    const view = hostView(t)!;
-    view[1] = 7;
+    hostView(t)![1] = 7;
     expect(Array.from(t.dataSync())).toEqual([0, 7, 0]);
+    // Read through the backend's data map, not dataSync(): copying reads do not change what it writes to.
+    restore.push(fakeCopyingReads());
+    hostView(t)![2] = 5;
+    expect(Array.from(t.dataSync())).toEqual([0, 7, 5]);
     t.dispose();
   });
 
-  it('is undefined where reads return copies, so nobody writes into one', () => {
-    restore = fakeCopyingReads();
+  it('is undefined where the store hands out copies or has no data map, so nobody writes into a copy', () => {
     const t = tf.zeros([3]);
+    restore.push(fakeCopyingStore());
     expect(hostView(t)).toBeUndefined();
+    restore.pop()!();
+    const backend = tf.backend() as unknown as { data: unknown };
+    const data = backend.data;
+    backend.data = undefined;
+    restore.push(() => {
+      backend.data = data;
+    });
+    expect(hostView(t)).toBeUndefined();
+    restore.pop()!();
     t.dispose();
   });
 
-  it('AdamW on cpu keeps updating (same numbers) when reads return copies, without leaking', () => {
+  it('AdamW on cpu gives the same numbers through a fresh tensor when the store hands out copies, without leaking', () => {
     const before = tf.memory().numTensors;
     const expected = twoSteps();
     expect(tf.memory().numTensors).toBe(before);
     // Sanity: the steps moved the parameters.
     expect(expected[0]![0]).not.toBeCloseTo(0.5, 3);
-    restore = fakeCopyingReads();
-    const got = twoSteps();
-    expect(tf.memory().numTensors).toBe(before);
-    for (const [i, g] of got.entries()) {
-      for (const [j, x] of g.entries()) expect(x).toBeCloseTo(expected[i]![j]!, 6);
+    for (const fake of [fakeCopyingStore, fakeCopyingReads]) {
+      restore.push(fake());
+      const got = twoSteps();
+      expect(tf.memory().numTensors).toBe(before);
+      for (const [i, g] of got.entries()) {
+        for (const [j, x] of g.entries()) expect(x).toBeCloseTo(expected[i]![j]!, 6);
+      }
+      restore.pop()!();
     }
+  });
+
+  it('subtractAt (cross-entropy backward, in place) gives the same gradient where reads return copies', () => {
+    const logits = tf.tensor2d([
+      [1, 2, 3],
+      [0.5, -1, 2],
+    ]);
+    const targets = tf.tensor1d([2, 0], 'int32');
+    const grad = () => {
+      const g = tf.grad((x: tf.Tensor) => crossEntropy(x, targets))(logits);
+      const out = Array.from(g.dataSync());
+      g.dispose();
+      return out;
+    };
+    const expected = grad();
+    // softmax − onehot over the 2 rows: the target entries are negative.
+    expect(expected[2]!).toBeLessThan(0);
+    expect(expected[3]!).toBeLessThan(0);
+    restore.push(fakeCopyingReads());
+    expect(grad()).toEqual(expected);
+    tf.dispose([logits, targets]);
   });
 });

@@ -1,27 +1,23 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { withLogicalCores } from '../src/backend/wasm.js';
-import { KernelError } from '../src/errors.js';
+import { KernelPool } from '@transformer-kit/backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wasmRuntime } from '../src/backend/wasm-runtime.js';
+import { KernelError, TransformerKitError } from '../src/errors.js';
 import {
   batchMatMul,
   crossEntropy,
   initBackend,
+  kernelThreads,
   Linear,
   linear,
   Module,
   matMul,
   Rng,
+  setKernelThreads,
   Trainer,
 } from '../src/index.js';
-import { KernelPool } from '../src/kernels/pool.js';
-import {
-  instantiateKernel,
-  kernelThreads,
-  setKernelThreads,
-  sharedModule,
-} from '../src/kernels/wasm-kernels.js';
 
 /** Two wide layers: every product is large enough for the thread pool. */
 class Wide extends Module {
@@ -125,102 +121,27 @@ describe('products on several threads (Node worker threads)', () => {
   });
 });
 
-describe('the pool itself (the protocol pages share with Node)', () => {
+describe("the runtime's errors are core's", () => {
   beforeAll(async () => {
     await initBackend('wasm', { threads: 1 });
   });
 
-  /** A pool on a small shared memory of its own: scratch for two threads, then `dataAt` free for operands. */
-  const poolOn = (module: () => WebAssembly.Module) => {
-    const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
-    const main = instantiateKernel(memory);
-    const scratchBytes = Math.ceil(main.scratchBytes() / 64) * 64;
-    main.setScratch(0);
-    return {
-      memory,
-      start: () =>
-        KernelPool.start(2, {
-          memory,
-          module: module(),
-          main,
-          names: ['matmul'],
-          scratch: (slot) => slot * scratchBytes,
-        }),
-      dataAt: 2 * scratchBytes,
-    };
-  };
-
-  it('a worker that traps fails the job with a KernelError and leaves the pool working', async () => {
-    const { memory, start, dataAt } = poolOn(sharedModule);
-    const pool = await start();
-    try {
-      const [m, k, n] = [8, 16, 32];
-      const [a, b, c] = [dataAt, dataAt + m * k * 4, dataAt + m * k * 4 + k * n * 4];
-      const heap = new Float32Array(memory.buffer);
-      heap.fill(1, a / 4, c / 4);
-      const job = (c0: number) => ({
-        fn: 'matmul',
-        args: [1, m, n, k, a, 0, k * 4, 4, b, 0, n * 4, 4, c0, 0, n * 4, 0],
-      });
-      // The worker's share writes past the end of the memory: only the worker traps.
-      const bad = [job(c), job(memory.buffer.byteLength - 64)];
-      expect(() => pool.run(bad)).toThrow(KernelError);
-      // The worker's own error, not swallowed: wasm's out-of-bounds trap, named by kernel.
-      expect(() => pool.run(bad)).toThrow(/kernel worker 1 failed in matmul: .*out of bounds/);
-      // A trap on the calling thread is typed too (after the worker's share was collected).
-      const badMain = [job(memory.buffer.byteLength - 64), job(c)];
-      expect(() => pool.run(badMain)).toThrow(KernelError);
-      expect(() => pool.run(badMain)).toThrow(/kernel matmul failed on the calling thread: .*out of bounds/);
-      // Both threads' shares, in place: every entry of both products exactly k.
-      pool.run([job(c), job(c + m * n * 4)]);
-      const out = new Float32Array(memory.buffer, c, 2 * m * n);
-      expect(out.every((v) => v === k)).toBe(true);
-    } finally {
-      await pool.close();
-    }
-  });
-
-  it('a worker that cannot start rejects start with a KernelError', async () => {
-    // An empty module: the worker finds no kernel to set up and fails before it serves.
-    const { start } = poolOn(() => new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])));
-    const started = start();
-    await expect(started).rejects.toThrow(KernelError);
-    await expect(started).rejects.toThrow(/kernel worker 1 failed/);
-  });
-
-  it('refuses a heap that is not shared', async () => {
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    await expect(
-      KernelPool.start(2, { memory, module: sharedModule(), main: {}, names: [], scratch: () => 0 }),
-    ).rejects.toThrow(/not shared memory/);
-  });
-});
-
-describe('withLogicalCores (pages: TF.js sizes XNNPACK from hardwareConcurrency / 2)', () => {
-  afterEach(() => {
-    vi.unstubAllGlobals();
-  });
-  const cores = () => (globalThis as { navigator: { hardwareConcurrency: number } }).navigator;
-
-  it('reads 2·threads while the module starts, and the real count after, also after a failed start', async () => {
-    const nav = Object.create({ hardwareConcurrency: 2 });
-    vi.stubGlobal('navigator', nav);
-    expect(await withLogicalCores(2, async () => cores().hardwareConcurrency)).toBe(4);
-    expect(Object.hasOwn(nav, 'hardwareConcurrency')).toBe(false);
-    expect(nav.hardwareConcurrency).toBe(2);
-    await expect(
-      withLogicalCores(3, async () => {
-        expect(cores().hardwareConcurrency).toBe(6);
-        throw new Error('no wasm');
-      }),
-    ).rejects.toThrow('no wasm');
-    expect(Object.hasOwn(nav, 'hardwareConcurrency')).toBe(false);
-  });
-
-  it('leaves navigator alone when TF.js would not cap the pool, or without a count', async () => {
-    const nav = Object.create({ hardwareConcurrency: 8 });
-    vi.stubGlobal('navigator', nav);
-    expect(await withLogicalCores(4, async () => cores().hardwareConcurrency)).toBe(8);
-    expect(await withLogicalCores(undefined, async () => cores().hardwareConcurrency)).toBe(8);
+  it('a pool that cannot start rejects with KernelError (a TransformerKitError), as users catch it', async () => {
+    // A heap that is not shared: the pool refuses it before starting a worker.
+    const err = await KernelPool.start(
+      2,
+      {
+        memory: new WebAssembly.Memory({ initial: 1 }),
+        module: wasmRuntime.sharedModule(),
+        main: {},
+        names: [],
+        scratch: () => 0,
+      },
+      wasmRuntime.errors.kernel,
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelError);
+    expect(err).toBeInstanceOf(TransformerKitError);
+    expect((err as KernelError).code).toBe('KERNEL');
+    expect((err as Error).message).toMatch(/not shared memory/);
   });
 });

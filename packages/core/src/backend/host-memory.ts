@@ -1,28 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
+import { wasmRuntime } from './wasm-runtime.js';
 
 /**
- * The float32 values of `t` where they already live in this process's memory (cpu: the backend's array;
- * wasm: a view of the heap), without a copy; undefined on device backends and wherever a write into the
- * array would not reach the tensor. The view is the tensor itself: write only to tensors just made and
- * referenced nowhere else. On wasm, any later allocation may grow the heap and detach the view, so take
- * views after allocating. Callers fall back to copies when it is undefined.
+ * The float32 values of `t` where they already live in this process's memory, without a copy: on cpu the
+ * backend's own array (its data map's `values`), on wasm a view of the heap at the tensor's address
+ * (backend-wasm's `heapView`). Undefined on device backends and wherever that memory cannot be found, never
+ * a copy: callers write into the view to update a tensor in place (AdamW's new parameters), so a copy
+ * would make them silently stop updating; they fall back to making a fresh tensor instead. The view is the
+ * tensor itself: write only to tensors just made and referenced nowhere else. On wasm, any later allocation
+ * may grow the heap and detach the view, so take views after allocating.
  */
 export function hostView(t: tf.Tensor): Float32Array | undefined {
   if (t.dtype !== 'float32') return undefined;
   const name = tf.getBackend();
-  if (name === 'cpu') {
-    // TF.js 4.22's cpu backend returns its own array from dataSync. A backend that returned a copy would
-    // return a new one on each read: writes into it would be lost (AdamW would silently stop updating).
-    const values = t.dataSync() as Float32Array;
-    return t.dataSync() === values ? values : undefined;
-  }
-  if (name !== 'wasm') return undefined;
-  const backend = tf.backend() as unknown as {
-    typedArrayFromHeap?(t: tf.TensorInfo): Float32Array;
-    wasm?: { HEAPU8?: Uint8Array };
-  };
-  if (typeof backend.typedArrayFromHeap !== 'function') return undefined;
-  const view = backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype });
-  // Only a view of the heap itself is the tensor.
-  return view.buffer === backend.wasm?.HEAPU8?.buffer ? view : undefined;
+  if (name === 'wasm') return wasmRuntime.heapView(t);
+  if (name !== 'cpu') return undefined;
+  // TF.js 4.22's MathBackendCPU keeps each tensor's values in `data` (a DataStorage keyed by data id), and
+  // that array is the tensor; dataSync()'s return is not relied on (a TF.js whose reads returned copies
+  // would not change it). A store that handed out copies would give a new array on each lookup.
+  const data = (
+    tf.backend() as unknown as { data?: { get?(id: tf.DataId): { values?: unknown } | undefined } }
+  ).data;
+  if (typeof data?.get !== 'function') return undefined;
+  const values = data.get(t.dataId)?.values;
+  const owned =
+    values instanceof Float32Array && values.length === t.size && data.get(t.dataId)?.values === values;
+  return owned ? values : undefined;
 }

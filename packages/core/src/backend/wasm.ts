@@ -1,16 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import { withLogicalCores, withSharedHeap } from '@transformer-kit/backend-wasm';
 import { isNode } from '../env.js';
 import { BackendUnavailableError } from '../errors.js';
-import {
-  registerWasmKernels,
-  setKernelThreads,
-  wasmKernelsUnavailable,
-  wasmKernelVariant,
-} from '../kernels/wasm-kernels.js';
+import { registerFusedKernels } from '../fused.js';
 import { importModule } from './load.js';
-import { withSharedHeap } from './shared-heap.js';
 import { tfjsVersionMismatch } from './tfjs-version.js';
-import { guardWasmHeap } from './wasm-heap.js';
+import { wasmRuntime } from './wasm-runtime.js';
 
 /** Where the .wasm binaries are served from: a URL prefix ending in '/', or one URL per file. */
 export type WasmPaths = string | Record<WasmFile, string>;
@@ -52,27 +47,6 @@ function pageCanShare(): boolean {
     (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true &&
     typeof SharedArrayBuffer !== 'undefined'
   );
-}
-
-/**
- * Runs `start` (TF.js's wasm module starting) with navigator.hardwareConcurrency reading at least 2·threads.
- * TF.js 4.22's src/cc/backend.cc sets `num_cores = emscripten_num_logical_cores() / 2` (it assumes two
- * hyperthreads per core; the function reads hardwareConcurrency) in a static initializer, and
- * init_with_threads_count caps XNNPACK's pool at min(asked, 8, num_cores): on 2 logical cores every request
- * gets one thread. An own property on navigator shadows the getter while the module starts; it is removed
- * again after, also when the start fails. Exported for tests.
- */
-export async function withLogicalCores<T>(threads: number | undefined, start: () => Promise<T>): Promise<T> {
-  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-  // Only where TF.js would cap the pool below `threads`, and never over an override already there.
-  const capped = threads !== undefined && 2 * threads > (nav?.hardwareConcurrency ?? 0);
-  if (!nav || !capped || Object.hasOwn(nav, 'hardwareConcurrency')) return start();
-  Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * threads, configurable: true });
-  try {
-    return await start();
-  } finally {
-    delete nav.hardwareConcurrency;
-  }
 }
 
 /**
@@ -129,34 +103,34 @@ export async function initWasm(
     tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
     tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
   ]);
-  // core's SIMD kernels for the shapes TF.js's wasm kernels run slowly (kernels/wasm-kernels.ts), and the
-  // guard that turns a full heap into OutOfMemoryError. Each one that cannot attach is skipped; one warning
-  // says why.
+  // The runtime's SIMD kernels (@transformer-kit/backend-wasm) behind core's fused ops, and its guard that
+  // turns a full heap into OutOfMemoryError. Each hook that cannot attach is skipped; one warning says why.
   const skipped: string[] = [];
   let heapGuarded = false;
   if (mismatch) skipped.push(mismatch);
   else {
     if (!simd) skipped.push("core's kernels need WebAssembly SIMD");
-    else if (!(await registerWasmKernels())) skipped.push(`core's kernels: ${wasmKernelsUnavailable()}`);
+    else if (await wasmRuntime.register()) registerFusedKernels('wasm', wasmRuntime.fused);
+    else skipped.push(`core's kernels: ${wasmRuntime.unavailable}`);
     // After the kernels: their scratch is theirs for the heap's life, not counted as tensor bytes.
-    const heap = guardWasmHeap();
+    const heap = wasmRuntime.guardHeap();
     if (heap) skipped.push(heap);
     heapGuarded = !heap;
   }
   if (skipped.length > 0) {
     const effects = [
-      ...(wasmKernelVariant() ? [] : ["TF.js's own kernels run every op (slower)"]),
+      ...(wasmRuntime.variant ? [] : ["TF.js's own kernels run every op (slower)"]),
       ...(heapGuarded ? [] : ['a full heap may abort instead of raising OutOfMemoryError']),
     ];
     warn(`wasm: hooks into TF.js skipped (${skipped.join('; ')}): ${effects.join('; ')}`);
   }
-  // core's kernels on every core (kernels/pool.ts): worker threads in Node (TF.js has no threads there),
+  // The kernels on every core (the runtime's pool): worker threads in Node (TF.js has no threads there),
   // Web Workers in a page that may share memory.
   const kernelThreadsWanted = nodeThreads ?? (threads && pageCanShare() ? (pageThreads ?? 1) : 1);
   let kernelThreadsUsed = 1;
-  if (wasmKernelVariant()) {
+  if (wasmRuntime.variant) {
     try {
-      kernelThreadsUsed = await setKernelThreads(kernelThreadsWanted);
+      kernelThreadsUsed = await wasmRuntime.setThreads(kernelThreadsWanted);
     } catch (err) {
       warn(`wasm: core's kernels run on one thread: ${(err as Error).message}`);
     }
@@ -166,7 +140,7 @@ export async function initWasm(
     simd: Boolean(simd),
     threads: Boolean(threadsOk),
     threadsCount: wasm.getThreadsCount(),
-    kernels: wasmKernelVariant() ?? 'none',
+    kernels: wasmRuntime.variant ?? 'none',
     kernelThreads: kernelThreadsUsed,
     ...(skipped.length > 0 ? { skippedHooks: skipped.join('; ') } : {}),
   };

@@ -1,5 +1,5 @@
 /*
- * TF.js's wasm heap made shareable in Node, so core's worker threads read and write tensors where they lie.
+ * TF.js's wasm heap made shareable in Node, so the runtime's worker threads read and write tensors where they lie.
  * TF.js starts only its non-threaded build in Node; that module defines its own memory, which no other thread
  * can see. While TF.js's module starts, WebAssembly.instantiate is wrapped: the module's bytes are changed to
  * import that memory instead ("env"."memory", shared, same limits), and the import object gets a shared

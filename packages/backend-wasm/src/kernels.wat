@@ -12,8 +12,8 @@
 ;;    norms), each over a range of elements or rows so that threads can share one call (dropout's mask, a
 ;;    sequential random stream, excepted). Every lane of a vector and every element of a tail goes through the
 ;;    same vector code: a result does not depend on where a range starts.
-;; The heap's limits (up to 65536 pages = 4 GB) are declared so that wasm-kernels.ts can import TF.js's shared
-;; heap (threaded build) by setting the import's shared flag in these bytes.
+;; The heap's limits (up to 65536 pages = 4 GB) match TF.js's heap; build-kernels.mjs also builds this source
+;; with the import marked shared, for a heap shared between threads (the pool; TF.js's threaded build).
 (module
   (import "env" "memory" (memory 1 65536))
 

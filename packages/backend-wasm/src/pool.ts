@@ -1,11 +1,15 @@
-import { isNode } from '../env.js';
-import { KernelError } from '../errors.js';
+/** Node (worker_threads) rather than a page or worker (Web Workers). */
+const isNode = () =>
+  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+
+/** Makes the error the pool throws (the runtime's kernel error). */
+export type KernelErrorFactory = (message: string) => Error;
 
 /*
- * core's kernels on every core. TF.js's wasm heap is shared between threads: in a cross-origin isolated page
- * its threaded build makes it so; in Node, where TF.js runs only its non-threaded build, core makes its
- * memory a shared import while it starts (backend/shared-heap.ts). The calling thread and N−1 workers
- * (Node: worker_threads; pages: Web Workers) each hold an instance of core's kernel module on that heap and
+ * The runtime's kernels on every core. TF.js's wasm heap is shared between threads: in a cross-origin isolated page
+ * its threaded build makes it so; in Node, where TF.js runs only its non-threaded build, the runtime makes its
+ * memory a shared import while it starts (shared-heap.ts). The calling thread and N−1 workers
+ * (Node: worker_threads; pages: Web Workers) each hold an instance of the kernel module on that heap and
  * run the same kernel over their own block of rows, reading and writing tensors where they lie. A row is
  * computed exactly as on one thread, so results are bitwise the same for every thread count.
  *
@@ -88,6 +92,7 @@ interface KernelWorker {
 
 /** Settles when the worker says 'ready'; rejects on its error or exit, or after START_MS. */
 function whenReady(
+  kernelError: KernelErrorFactory,
   slot: number,
   listen: (onMessage: (data: unknown) => void, onFail: (why: string) => void) => void,
 ): Promise<void> {
@@ -95,7 +100,7 @@ function whenReady(
     const timer = setTimeout(() => fail(`did not start within ${START_MS / 1000} s`), START_MS);
     function fail(why: string) {
       clearTimeout(timer);
-      reject(new KernelError(`kernel worker ${slot} ${why}`));
+      reject(kernelError(`kernel worker ${slot} ${why}`));
     }
     listen((data) => {
       if (data !== 'ready') return;
@@ -106,13 +111,13 @@ function whenReady(
 }
 
 /** Node: a worker thread that never keeps the process alive once it serves. */
-async function spawnNode(init: WorkerInit): Promise<KernelWorker> {
+async function spawnNode(init: WorkerInit, kernelError: KernelErrorFactory): Promise<KernelWorker> {
   const { Worker } = (await import(
     /* @vite-ignore */ 'node:worker_threads'
   )) as typeof import('node:worker_threads');
   const worker = new Worker(NODE_WORKER, { eval: true, workerData: init });
   try {
-    await whenReady(init.slot, (onMessage, onFail) => {
+    await whenReady(kernelError, init.slot, (onMessage, onFail) => {
       worker.on('message', onMessage);
       worker.once('error', (err) => onFail(`failed: ${err.message}`));
       worker.once('exit', (code) => onFail(`exited (${code})`));
@@ -127,10 +132,14 @@ async function spawnNode(init: WorkerInit): Promise<KernelWorker> {
 }
 
 /** Pages (and workers): a Web Worker from a Blob URL of WEB_WORKER. */
-async function spawnWeb(init: WorkerInit, url: string): Promise<KernelWorker> {
+async function spawnWeb(
+  init: WorkerInit,
+  url: string,
+  kernelError: KernelErrorFactory,
+): Promise<KernelWorker> {
   const worker = new Worker(url, { name: `transformer-kit kernel ${init.slot}` });
   try {
-    await whenReady(init.slot, (onMessage, onFail) => {
+    await whenReady(kernelError, init.slot, (onMessage, onFail) => {
       worker.onmessage = (e) => onMessage(e.data);
       worker.onerror = (e) => {
         e.preventDefault();
@@ -193,6 +202,7 @@ export interface Share {
 export class KernelPool {
   readonly threads: number;
   readonly #heap: PoolHeap;
+  readonly #error: KernelErrorFactory;
   readonly #control: Int32Array;
   readonly #messages: Uint8Array;
   /** Whether the caller blocks in Atomics.wait (else it spins: a page's main thread). */
@@ -201,22 +211,28 @@ export class KernelPool {
   #lost = false;
   #workers: KernelWorker[] = [];
 
-  private constructor(threads: number, heap: PoolHeap) {
+  private constructor(threads: number, heap: PoolHeap, kernelError: KernelErrorFactory) {
     this.threads = threads;
     this.#heap = heap;
+    this.#error = kernelError;
     this.#control = new Int32Array(new SharedArrayBuffer(4 * SLOT * threads));
     this.#messages = new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES * threads));
   }
 
   /**
    * Starts `threads − 1` workers on `heap` (Node: worker_threads, which never keep the process alive; else
-   * Web Workers) and resolves once every one serves; rejects with a KernelError, all stopped, if one does not.
+   * Web Workers) and resolves once every one serves; rejects with a `kernelError`, all stopped, if one does
+   * not. A failing kernel later is also a `kernelError` naming the kernel and the thread.
    */
-  static async start(threads: number, heap: PoolHeap): Promise<KernelPool> {
+  static async start(
+    threads: number,
+    heap: PoolHeap,
+    kernelError: KernelErrorFactory = (message) => new Error(message),
+  ): Promise<KernelPool> {
     if (!(heap.memory.buffer instanceof SharedArrayBuffer)) {
-      throw new KernelError("kernel pool: TF.js's wasm heap is not shared memory");
+      throw kernelError("kernel pool: TF.js's wasm heap is not shared memory");
     }
-    const pool = new KernelPool(threads, heap);
+    const pool = new KernelPool(threads, heap, kernelError);
     const inits = Array.from({ length: threads - 1 }, (_, i) => ({
       module: heap.module,
       memory: heap.memory,
@@ -230,7 +246,9 @@ export class KernelPool {
       ? undefined
       : URL.createObjectURL(new Blob([WEB_WORKER], { type: 'text/javascript' }));
     const started = await Promise.allSettled(
-      inits.map((init) => (url === undefined ? spawnNode(init) : spawnWeb(init, url))),
+      inits.map((init) =>
+        url === undefined ? spawnNode(init, kernelError) : spawnWeb(init, url, kernelError),
+      ),
     );
     if (url !== undefined) URL.revokeObjectURL(url);
     for (const r of started) if (r.status === 'fulfilled') pool.#workers.push(r.value);
@@ -254,7 +272,7 @@ export class KernelPool {
 
   /**
    * Runs share i on thread i (share 0 on the calling thread) and returns when all are done; throws a
-   * KernelError if a worker fails or does not answer. At most `threads` shares.
+   * kernel error if a worker fails or does not answer. At most `threads` shares.
    */
   run(shares: readonly Share[]): void {
     const ctrl = this.#control;
@@ -272,7 +290,7 @@ export class KernelPool {
       const { fn, args } = shares[0]!;
       (main as Record<string, (...a: readonly number[]) => void>)[fn]!(...args);
     } catch (err) {
-      failure = new KernelError(
+      failure = this.#error(
         `kernel ${shares[0]!.fn} failed on the calling thread: ${(err as Error).message}`,
       );
     }
@@ -282,13 +300,13 @@ export class KernelPool {
       const at = slot * SLOT;
       if (!waitWhileJob(ctrl, at, deadline, this.#block)) {
         this.#lost = true;
-        failure ??= new KernelError(
+        failure ??= this.#error(
           `kernel worker ${slot} did not answer within ${WAIT_MS / 1000} s; kernels run on one thread from now on`,
         );
         continue;
       }
       if (Atomics.load(ctrl, at) === FAILED) {
-        failure ??= new KernelError(
+        failure ??= this.#error(
           `kernel worker ${slot} failed in ${shares[slot]!.fn}: ${this.#message(slot)}`,
         );
       }
