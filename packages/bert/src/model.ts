@@ -201,12 +201,11 @@ export class BertEmbeddings extends Module {
   }
   forward(ids: tf.Tensor2D, types: tf.Tensor2D): tf.Tensor {
     const [, t] = ids.shape;
-    const d = this.config.hiddenSize;
-    // Positions 0..T-1 are a slice of the table (its gradient is a pad: no gather needed); RoBERTa's
+    // Positions 0..T-1 are rows of the table (as GPT's past..past+T-1); RoBERTa's
     // count the real tokens from padTokenId + 1, padding at padTokenId (HF's create_position_ids_from_input_ids).
     const pos = this.config.positionsFromPadding
       ? this.position.forward(paddingPositions(ids, this.config.padTokenId))
-      : this.position.weight.slice([0, 0], [t, d]);
+      : this.position.rows(0, t);
     const x = this.word.forward(ids).add(pos);
     const typed = this.tokenType ? x.add(embedding(this.tokenType.weight, types)) : x;
     return dropout(this.norm.forward(typed), this.config.hiddenDropout, this.training);

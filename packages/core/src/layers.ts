@@ -5,6 +5,7 @@ import { checkIds } from './ids.js';
 import { Module } from './module.js';
 import { embedding, layerNorm, linear } from './ops.js';
 import type { Rng } from './random.js';
+import { rowsPerBinding } from './row-blocks.js';
 
 /**
  * The parameterised building blocks. Weights keep TF.js's natural layout, Linear as (in, out), so the
@@ -69,6 +70,21 @@ export class Embedding extends Module {
         fix: `this Embedding has ${this.numEmbeddings} rows (numEmbeddings)`,
       });
     return embedding(this.weight, ids);
+  }
+  /**
+   * Rows start .. start + length − 1 → (length, dim): absolute positions, the same values and gradient as
+   * forward() of those ids, by one slice (no ids tensor, no gather, no scatter in the backward pass).
+   */
+  rows(start: number, length: number): tf.Tensor2D {
+    const ok = Number.isInteger(start) && Number.isInteger(length) && start >= 0 && length >= 0;
+    if (!ok || start + length > this.numEmbeddings)
+      throw new ShapeError(
+        `Embedding.rows: rows ${start} .. ${start + length - 1} are outside the table's ${this.numEmbeddings} rows`,
+      );
+    // A table over WebGPU's storage-binding limit is read in row blocks by forward().
+    if (rowsPerBinding(this.weight) !== Number.POSITIVE_INFINITY)
+      return tf.tidy(() => this.forward(tf.range(start, start + length, 1, 'int32'))) as tf.Tensor2D;
+    return this.weight.slice([start, 0], [length, this.dim]) as tf.Tensor2D;
   }
 }
 

@@ -18,6 +18,7 @@ import {
   Module,
   RMSNorm,
   registerActivation,
+  ShapeError,
   saveCheckpoint,
 } from '../src/index.js';
 
@@ -88,6 +89,22 @@ describe('Embedding ids', () => {
       /token id 12 at index 1 is outside \[0, 10\)/,
     );
     expect(e.forward(tf.tensor1d([9], 'int32')).shape).toEqual([1, 4]);
+  });
+});
+
+describe('Embedding.rows', () => {
+  it('equals forward() of the ids start..start+length-1, value and gradient, and refuses rows past the table', () => {
+    const e = new Embedding(10, 4);
+    const ids = tf.tensor1d([3, 4, 5], 'int32');
+    expect(Array.from(e.rows(3, 3).dataSync())).toEqual(Array.from(e.forward(ids).dataSync()));
+    const w = tf.randomNormal([3, 4], 0, 1, 'float32', 7);
+    const viaRows = tf.variableGrads(() => e.rows(3, 3).mul(w).sum() as tf.Scalar, [e.weight]).grads;
+    const viaIds = tf.variableGrads(() => e.forward(ids).mul(w).sum() as tf.Scalar, [e.weight]).grads;
+    const [a, b] = [viaRows[e.weight.name]!, viaIds[e.weight.name]!];
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    expect(() => e.rows(8, 3)).toThrow(/rows 8 \.\. 10 are outside the table's 10 rows/);
+    expect(() => e.rows(-1, 2)).toThrow(ShapeError);
+    tf.dispose([ids, w, a, b]);
   });
 });
 

@@ -132,8 +132,7 @@ export class GPTEmbeddings extends Module {
   }
   /** ids (B, T) at positions past .. past + T − 1 → (B, T, hiddenSize). */
   forward(ids: tf.Tensor2D, past = 0): tf.Tensor {
-    const pos = tf.range(past, past + ids.shape[1], 1, 'int32');
-    const x = this.word.forward(ids).add(this.position.forward(pos));
+    const x = this.word.forward(ids).add(this.position.rows(past, ids.shape[1]));
     return dropout(x, this.config.hiddenDropout, this.training);
   }
 }
