@@ -1,7 +1,9 @@
+import { webgpuKernels } from '@transformer-kit/backend-webgpu';
 import * as tf from '@tensorflow/tfjs';
 import { importModule, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
 import { probeInChild, silenceTfjsBanner } from './backend/quiet.js';
+import { registerFusedKernels } from './fused.js';
 import { initWasm, type WasmInfo, type WasmPaths } from './backend/wasm.js';
 import { type AdapterInfo, initWebGPU, probeWebGPU as probe, type WebGPUProbe } from './backend/webgpu.js';
 import { type WebGPUDeviceState, type WebGPULimits, webgpuDeviceState } from './backend/webgpu-device.js';
@@ -173,6 +175,7 @@ async function initBackendNow(
       throw new InvalidArgumentError(`initBackend: limits must be 'adapter' or 'default', got '${limits}'`);
     }
     await initWebGPU(limits, warn);
+    registerFusedKernels('webgpu', webgpuKernels);
     const info: BackendInfo = { ...base, backend: 'webgpu', tfBackend: 'webgpu', device: 'gpu', reason };
     if (p.adapter) info.adapter = p.adapter;
     info.softwareAdapter = p.software;

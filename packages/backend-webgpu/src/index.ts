@@ -1,0 +1,6 @@
+/**
+ * Fused WebGPU kernels for TF.js's WebGPU backend, one file each. This package knows only TF.js: core
+ * registers `webgpuKernels` behind its fused-op interface (core/src/fused.ts) when it starts the webgpu
+ * backend, and its ops call them where TF.js would run a chain of one-dispatch-per-op kernels.
+ */
+export const webgpuKernels = {};
