@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import {
   fusedKernels,
   initBackend,
-  registerFusedKernels,
   Rng,
+  registerFusedKernels,
   Trainer,
   unregisterFusedKernels,
   webgpuDevice,

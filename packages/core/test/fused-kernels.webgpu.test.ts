@@ -1,5 +1,5 @@
-import { webgpuKernels } from '@transformer-kit/backend-webgpu';
 import * as tf from '@tensorflow/tfjs';
+import { webgpuKernels } from '@transformer-kit/backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   crossEntropy,
@@ -27,7 +27,8 @@ beforeAll(async () => {
 });
 afterEach(() => registerFusedKernels('webgpu', webgpuKernels));
 
-const seeded = (shape: number[], seed: number, scale = 2) => tf.randomUniform(shape, -scale, scale, 'float32', seed);
+const seeded = (shape: number[], seed: number, scale = 2) =>
+  tf.randomUniform(shape, -scale, scale, 'float32', seed);
 
 /** Values and gradients of `f` at `inputs`, read back, and the dispatches they took. */
 async function run(
@@ -65,7 +66,7 @@ async function compare(name: string, f: (...x: tf.Tensor[]) => tf.Tensor, inputs
   unregisterFusedKernels('webgpu');
   const plain = await run(f, inputs);
   registerFusedKernels('webgpu', webgpuKernels);
-  fused.out.forEach((o, i) => close(o, plain.out[i]!, floor, `${name} output ${i}`));
+  for (const [i, o] of fused.out.entries()) close(o, plain.out[i]!, floor, `${name} output ${i}`);
   counts[name] = [plain.dispatches, fused.dispatches];
   expect(fused.dispatches).toBeLessThan(plain.dispatches);
   tf.dispose(inputs);
@@ -88,7 +89,11 @@ describe('core ops on webgpu, fused vs TF.js kernels', () => {
   });
 
   it('linear: the bias gradient is sumLeading', async () => {
-    await compare('linear', (x, w, b) => linear(x, w, b), [seeded([4, 9, 33], 6), seeded([33, 17], 7), seeded([17], 8)]);
+    await compare('linear', (x, w, b) => linear(x, w, b), [
+      seeded([4, 9, 33], 6),
+      seeded([33, 17], 7),
+      seeded([17], 8),
+    ]);
   });
 
   it('crossEntropy over a 50,257-way row with ignored targets', async () => {
@@ -122,7 +127,7 @@ describe('core ops on webgpu, fused vs TF.js kernels', () => {
     tf.dispose(grads);
   });
 
-  it("dropout: the device mask at the rate, its gradient through the same mask", async () => {
+  it('dropout: the device mask at the rate, its gradient through the same mask', async () => {
     const x = tf.ones([64, 1000]);
     const step = () =>
       tf.tidy(() => {
