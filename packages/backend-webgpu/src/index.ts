@@ -10,6 +10,7 @@ import { expShift, logSumExp } from './cross-entropy.js';
 import { dropout, dropoutMask } from './dropout.js';
 import { gelu, geluGrad } from './gelu.js';
 import { layerNorm, layerNormGrad } from './layer-norm.js';
+import { batchMatMul } from './matmul.js';
 import { sumLeading, sumSquares } from './reduce.js';
 
 export type { GeluForm } from './gelu.js';
@@ -28,4 +29,5 @@ export const webgpuKernels = {
   sumLeading,
   attentionSoftmax,
   attentionSoftmaxGrad,
+  batchMatMul,
 };

@@ -27,6 +27,7 @@ function callAll(): unknown[] {
     k.sumLeading(t),
     k.attentionSoftmax(t, 1),
     k.attentionSoftmaxGrad(t, t, 1),
+    k.batchMatMul(tf.ones([1, 2, 3]), tf.ones([1, 2, 3]), false, true),
   ];
   return out;
 }
@@ -41,6 +42,7 @@ describe('kernels decline where they cannot run', () => {
       [
         'attentionSoftmax',
         'attentionSoftmaxGrad',
+        'batchMatMul',
         'dropout',
         'dropoutMask',
         'expShift',

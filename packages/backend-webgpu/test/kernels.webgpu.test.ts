@@ -409,3 +409,41 @@ describe('attention softmax', () => {
     }),
   );
 });
+
+describe('batchMatMul', () => {
+  it(
+    'either operand transposed in place, plus a bias, one dispatch',
+    noLeaks(async () => {
+      const [n, m, kk, s] = [2, 5, 67, 9];
+      const a = values(n * m * kk, 21);
+      const b = values(n * kk * s, 22);
+      const bias = values(s, 23);
+      const ref: number[] = [];
+      for (let i = 0; i < n; i++)
+        for (let r = 0; r < m; r++)
+          for (let c = 0; c < s; c++) {
+            let acc = bias[c]!;
+            for (let j = 0; j < kk; j++) acc += a[(i * m + r) * kk + j]! * b[(i * kk + j) * s + c]!;
+            ref.push(acc);
+          }
+      const at = tf.tensor3d(a, [n, m, kk]);
+      const bt = tf.tensor3d(b, [n, kk, s]);
+      const biasT = tf.tensor1d(bias);
+      // the same product from transposed copies: aᵀ (N, K, M) read transposed, bᵀ (N, S, K) read transposed
+      const aT = tf.transpose(at, [0, 2, 1]) as tf.Tensor3D;
+      const bT = tf.transpose(bt, [0, 2, 1]) as tf.Tensor3D;
+      for (const [x, y, ta, tb] of [
+        [at, bt, false, false],
+        [aT, bt, true, false],
+        [at, bT, false, true],
+        [aT, bT, true, true],
+      ] as const) {
+        const [out, count] = dispatchesOf(() => k.batchMatMul(x, y, ta, tb, biasT));
+        expect(count).toBe(1);
+        // floor: a sum of 67 products of O(4) terms is known to ~1e-5 absolute in float32
+        expectClose(await read(out), ref, 1e-5, 1);
+      }
+      tf.dispose([at, bt, biasT, aT, bT]);
+    }),
+  );
+});
