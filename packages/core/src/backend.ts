@@ -1,4 +1,3 @@
-import { webgpuKernels } from '@transformer-kit/backend-webgpu';
 import * as tf from '@tensorflow/tfjs';
 import { importModule, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
@@ -175,6 +174,8 @@ async function initBackendNow(
       throw new InvalidArgumentError(`initBackend: limits must be 'adapter' or 'default', got '${limits}'`);
     }
     await initWebGPU(limits, warn);
+    // Loaded with the backend (its own chunk in a bundle), as tfjs-backend-webgpu is.
+    const { webgpuKernels } = await import('@transformer-kit/backend-webgpu');
     registerFusedKernels('webgpu', webgpuKernels);
     const info: BackendInfo = { ...base, backend: 'webgpu', tfBackend: 'webgpu', device: 'gpu', reason };
     if (p.adapter) info.adapter = p.adapter;
