@@ -113,9 +113,12 @@ export function elementwise(
   };
 }
 
-/** Threads of a row program's workgroup: a power of two (the tree reduction halves it). */
+/**
+ * Threads of a row program's workgroup: a power of two (the tree reduction halves it); 32 for short rows
+ * (a small model's hidden size, attention over few keys), so half the workgroup does not idle.
+ */
 export function rowThreads(cols: number): number {
-  return cols >= 4096 ? 256 : 64;
+  return cols >= 4096 ? 256 : cols > 32 ? 64 : 32;
 }
 
 /**
