@@ -32,6 +32,7 @@ const failures = [];
 function packages() {
   const order = [
     'backend-wasm',
+    'backend-webgpu',
     'core',
     'tokenizer',
     'attention',

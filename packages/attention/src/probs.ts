@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { dropoutMask, nextDropoutSeed } from '@transformer-kit/core';
+import { dropoutMask, fusedKernels, nextDropoutSeed } from '@transformer-kit/core';
 import type { AttentionBias } from './mask.js';
 
 /**
@@ -34,19 +34,24 @@ export function attentionProbs(
   const keep = 1 / (1 - dropoutRate);
   const dropped = tf.customGrad((...args) => {
     const [s, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    const p = softmaxProbs(s, scale, bias);
-    if (!drop) {
+    const mask = drop ? dropoutMask(s.shape, dropoutRate, seed) : undefined;
+    // A backend's fused kernel (WebGPU: one dispatch for the probabilities, one for dropout), else TF.js's ops.
+    const kernels = fusedKernels();
+    const fused =
+      s.dtype === 'float32'
+        ? kernels.attentionSoftmax?.(s, scale, bias?.bias, bias?.rowHasKeys, mask, keep)
+        : undefined;
+    const p = fused?.probs ?? softmaxProbs(s, scale, bias);
+    const gradOf = (dy: tf.Tensor, sp: tf.Tensor, m: tf.Tensor | undefined) =>
+      (fused && kernels.attentionSoftmaxGrad?.(dy, sp, scale, m, keep)) ||
+      softmaxGrad(m ? tf.where(m, dy.mul(keep), tf.zerosLike(dy)) : dy, sp, scale);
+    if (!mask) {
       save([p]);
-      return { value: p, gradFunc: (dy, [sp]) => softmaxGrad(dy as tf.Tensor, sp!, scale) };
+      return { value: p, gradFunc: (dy, [sp]) => gradOf(dy as tf.Tensor, sp!, undefined) };
     }
-    const mask = dropoutMask(s.shape, dropoutRate, seed);
-    const value = tf.where(mask, p.mul(keep), tf.zerosLike(p));
+    const value = fused?.dropped ?? tf.where(mask, p.mul(keep), tf.zerosLike(p));
     save([p, mask]);
-    return {
-      value,
-      gradFunc: (dy, [sp, m]) =>
-        softmaxGrad(tf.where(m!, (dy as tf.Tensor).mul(keep), tf.zerosLike(dy as tf.Tensor)), sp!, scale),
-    };
+    return { value, gradFunc: (dy, [sp, m]) => gradOf(dy as tf.Tensor, sp!, m!) };
   })(scores);
   if (!returnProbs) return { dropped };
   // Without dropout the output is the probabilities; with it (training) they are computed once more.

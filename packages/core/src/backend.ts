@@ -7,6 +7,7 @@ import { type AdapterInfo, initWebGPU, probeWebGPU as probe, type WebGPUProbe } 
 import { type WebGPUDeviceState, type WebGPULimits, webgpuDeviceState } from './backend/webgpu-device.js';
 import { isNode } from './env.js';
 import { BackendUnavailableError, InvalidArgumentError, UnknownBackendError } from './errors.js';
+import { registerFusedKernels } from './fused.js';
 
 /*
  * Backend choice, made once at startup; model code never names a backend.
@@ -173,6 +174,9 @@ async function initBackendNow(
       throw new InvalidArgumentError(`initBackend: limits must be 'adapter' or 'default', got '${limits}'`);
     }
     await initWebGPU(limits, warn);
+    // Loaded with the backend (its own chunk in a bundle), as tfjs-backend-webgpu is.
+    const { webgpuKernels } = await import('@transformer-kit/backend-webgpu');
+    registerFusedKernels('webgpu', webgpuKernels);
     const info: BackendInfo = { ...base, backend: 'webgpu', tfBackend: 'webgpu', device: 'gpu', reason };
     if (p.adapter) info.adapter = p.adapter;
     info.softwareAdapter = p.software;

@@ -66,6 +66,27 @@ export interface FusedKernels {
     v: tf.Variable,
     k: AdamWConstants,
   ): boolean;
+  /**
+   * Attention probabilities of raw scores (..., T, S) as one op: probs = softmax(scores · scale + bias) ·
+   * rowHasKeys over the last axis (bias broadcastable to the scores, rowHasKeys to (..., T, 1)); with
+   * `keep` (bool, the scores' shape) dropped = keep ? probs · keepScale : 0, else dropped is probs.
+   */
+  attentionSoftmax?(
+    scores: tf.Tensor,
+    scale: number,
+    bias?: tf.Tensor,
+    rowHasKeys?: tf.Tensor,
+    keep?: tf.Tensor,
+    keepScale?: number,
+  ): { probs: tf.Tensor; dropped: tf.Tensor } | undefined;
+  /** Its gradient into the raw scores: scale · p ⊙ (dp − Σ dp ⊙ p), dp = keep ? dy · keepScale : 0 (dy without keep). */
+  attentionSoftmaxGrad?(
+    dy: tf.Tensor,
+    probs: tf.Tensor,
+    scale: number,
+    keep?: tf.Tensor,
+    keepScale?: number,
+  ): tf.Tensor | undefined;
 }
 
 /** GELU's two forms: exact (erf, BERT's `gelu`) and the tanh approximation (GPT-2's `gelu_new`). */

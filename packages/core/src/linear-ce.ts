@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostView } from './backend/host-memory.js';
 import { InvalidArgumentError, ShapeError } from './errors.js';
+import { fusedKernels } from './fused.js';
 import { crossEntropy, IGNORE_INDEX, matMul, matMulTransposed, transpose2d } from './ops.js';
 import { bindingBytes, concatRows, rowBlock, rowsPerBinding } from './row-blocks.js';
 
@@ -125,7 +126,8 @@ function fused(transposed: boolean, chunk: number, v: number): Fused {
     for (const c0 of starts) {
       const next = tf.tidy(() => {
         const { logits, size } = logitsOf(x, w, b, c0);
-        const chunkLse = tf.logSumExp(logits, -1) as tf.Tensor1D;
+        const chunkLse = (fusedKernels().logSumExp?.(logits)?.reshape([n]) ??
+          tf.logSumExp(logits, -1)) as tf.Tensor1D;
         // log(eᵃ + eᵇ) = max + log1p(e^−|a−b|)
         const merged = lse
           ? tf.maximum(lse, chunkLse).add(tf.log1p(tf.exp(lse.sub(chunkLse).abs().neg())))
@@ -176,7 +178,8 @@ function fused(transposed: boolean, chunk: number, v: number): Fused {
             const hit = atTarget
               .cast('float32')
               .mul(tf.where(inChunk, scale, tf.zerosLike(scale)).expandDims(1));
-            const g = tf.exp(logits.sub(shift)).sub(hit) as tf.Tensor2D;
+            const e = fusedKernels().expShift?.(logits, shift as tf.Tensor2D) ?? tf.exp(logits.sub(shift));
+            const g = e.sub(hit) as tf.Tensor2D;
             return transposed
               ? [dx.add(matMul(g, wc)), matMul(transpose2d(g), sx), g.sum(0)]
               : [dx.add(matMulTransposed(g, wc)), matMul(transpose2d(sx), g), g.sum(0)];
