@@ -1,6 +1,13 @@
+import { adamWDevice } from './adamw.js';
+
 /**
  * Fused WebGPU kernels for TF.js's WebGPU backend, one file each. This package knows only TF.js: core
  * registers `webgpuKernels` behind its fused-op interface (core/src/fused.ts) when it starts the webgpu
  * backend, and its ops call them where TF.js would run a chain of one-dispatch-per-op kernels.
  */
-export const webgpuKernels = {};
+export const webgpuKernels = {
+  adamWDevice,
+};
+
+export { type AdamWDeviceOptions, type AdamWKernelConstants, adamWDevice } from './adamw.js';
+export { rawDispatchCount } from './raw-dispatch.js';

@@ -1,14 +1,14 @@
-import { webgpuKernels } from '@transformer-kit/backend-webgpu';
 import * as tf from '@tensorflow/tfjs';
+import { webgpuKernels } from '@transformer-kit/backend-webgpu';
 import { importModule, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
 import { probeInChild, silenceTfjsBanner } from './backend/quiet.js';
-import { registerFusedKernels } from './fused.js';
 import { initWasm, type WasmInfo, type WasmPaths } from './backend/wasm.js';
 import { type AdapterInfo, initWebGPU, probeWebGPU as probe, type WebGPUProbe } from './backend/webgpu.js';
 import { type WebGPUDeviceState, type WebGPULimits, webgpuDeviceState } from './backend/webgpu-device.js';
 import { isNode } from './env.js';
 import { BackendUnavailableError, InvalidArgumentError, UnknownBackendError } from './errors.js';
+import { registerFusedKernels } from './fused.js';
 
 /*
  * Backend choice, made once at startup; model code never names a backend.

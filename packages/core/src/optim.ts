@@ -3,6 +3,7 @@ import { hostView } from './backend/host-memory.js';
 import { CheckpointMismatchError, InvalidArgumentError, listFirst } from './errors.js';
 import { type AdamWConstants, fusedKernels } from './fused.js';
 import type { Module } from './module.js';
+import { rowsPerBinding } from './row-blocks.js';
 
 /** Which parameters get weight decay. The usual rule: matrices yes; biases, norm gains (rank < 2) no. */
 export type DecayRule = (name: string, param: tf.Variable) => boolean;
@@ -186,6 +187,22 @@ export class AdamW {
    * `<param>.exp_avg_sq`) as host copies. Save it with `writeSafetensors(state.tensors, {step: String(state.step)})`.
    */
   exportState(): OptimizerState {
+    return this.#state((t) => t.dataSync() as Float32Array);
+  }
+
+  /**
+   * `exportState()` for any backend: the moments read with `data()`. On WebGPU in Node a synchronous read
+   * is impossible (TF.js reads the GPU synchronously only through a page's OffscreenCanvas).
+   */
+  async readState(): Promise<OptimizerState> {
+    const read = new Map<tf.Variable, Float32Array>();
+    for (const s of this.#slots.values())
+      for (const cur of [s.m, s.v])
+        if (cur instanceof tf.Variable) read.set(cur, (await cur.data()) as Float32Array);
+    return this.#state((t) => read.get(t)!);
+  }
+
+  #state(read: (moment: tf.Variable) => Float32Array): OptimizerState {
     const tensors: OptimizerState['tensors'] = {};
     for (const s of this.#slots.values()) {
       for (const [which, suffix] of [
@@ -197,7 +214,7 @@ export class AdamW {
           cur instanceof Float32Array
             ? cur.slice()
             : cur
-              ? Float32Array.from(cur.dataSync())
+              ? Float32Array.from(read(cur))
               : new Float32Array(s.param.size);
         tensors[`${s.name}.${suffix}`] = { shape: [...s.param.shape], data };
       }
@@ -273,7 +290,12 @@ function toHost(s: Slot, which: 'm' | 'v'): Float32Array {
 function toDevice(s: Slot, which: 'm' | 'v'): tf.Variable {
   const cur = s[which];
   if (cur instanceof tf.Variable) return cur;
-  const init = cur ? tf.tensor(cur, s.param.shape, 'float32') : tf.zerosLike(s.param);
+  // Over one WebGPU binding TF.js's fill would bind the whole table: zeros come from the host by a copy.
+  const init = cur
+    ? tf.tensor(cur, s.param.shape, 'float32')
+    : rowsPerBinding(s.param) === Number.POSITIVE_INFINITY
+      ? tf.zerosLike(s.param)
+      : tf.tensor(new Float32Array(s.param.size), s.param.shape, 'float32');
   const variable = tf.variable(init, false);
   init.dispose();
   s[which] = variable;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { rawDispatchCount } from '@transformer-kit/backend-webgpu';
 import { DeviceError, type DeviceErrorKind, DeviceLimitError } from '../errors.js';
 
 /*
@@ -76,8 +77,8 @@ export interface WebGPUDeviceState {
   limitsMode: WebGPULimits;
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
-  /** Compute dispatches TF.js has recorded on this device so far. */
-  dispatches: number;
+  /** Compute dispatches recorded on this device so far: TF.js's programs and backend-webgpu's kernels. */
+  readonly dispatches: number;
   device: GPUDeviceLike;
 }
 
@@ -140,11 +141,15 @@ export function registerWebGPUFactory(
 const SCOPES = ['out-of-memory', 'validation', 'internal'] as const;
 
 function watch(backend: TfWebGPUBackend, device: GPUDeviceLike, limitsMode: WebGPULimits): WebGPUDeviceState {
+  let programs = 0;
+  const rawAtStart = rawDispatchCount();
   const s: WebGPUDeviceState = {
     limitsMode,
     maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize!,
     maxBufferSize: device.limits.maxBufferSize!,
-    dispatches: 0,
+    get dispatches() {
+      return programs + rawDispatchCount() - rawAtStart;
+    },
     device,
   };
   const uncaptured: DeviceError[] = [];
@@ -173,7 +178,7 @@ function watch(backend: TfWebGPUBackend, device: GPUDeviceLike, limitsMode: WebG
   const run = backend.runWebGPUProgram.bind(backend);
   backend.runWebGPUProgram = (program, inputs, dtype, uniforms, output) => {
     checkBindings(s, program, inputs, output);
-    s.dispatches++;
+    programs++;
     return run(program, inputs, dtype, uniforms, output);
   };
   const read = backend.read.bind(backend);
