@@ -21,7 +21,9 @@ const BERT = { vocab: 30522, dim: 768, layers: 12, heads: 12, inter: 3072, maxPo
 const GPT2 = { vocab: 50257, dim: 768, layers: 12, heads: 12, block: 1024 };
 const POSITIONS = [16, 512];
 const GEN_TOKENS = 8;
-const WORKLOADS = ['bert-finetune', 'bert-forward', 'gpt2-train', 'gpt2-generate'];
+const WORKLOADS = ['bert-finetune', 'bert-forward', 'bert-mlm', 'gpt2-train', 'gpt2-generate'];
+// BERT's masked-LM pretraining: 15% of the positions (BERT's rate) predicted over the tied 30,522-way head.
+const MLM_POSITIONS = Math.ceil(0.15 * SEQ);
 
 /** Matmul FLOPs of one forward token through L blocks of width d, MLP width i, attending over s keys. */
 const blockFlops = (layers, d, i, s) => layers * (2 * (4 * d * d + 2 * d * i) + 4 * s * d);
@@ -29,6 +31,10 @@ const FLOPS = {
   // Training = 3 × forward (forward, input gradients, weight gradients); attention over the full 128 keys.
   'bert-finetune': 3 * BATCH * SEQ * blockFlops(BERT.layers, BERT.dim, BERT.inter, SEQ),
   'bert-forward': BATCH * SEQ * blockFlops(BERT.layers, BERT.dim, BERT.inter, SEQ),
+  'bert-mlm':
+    3 *
+    BATCH *
+    (SEQ * blockFlops(BERT.layers, BERT.dim, BERT.inter, SEQ) + MLM_POSITIONS * 2 * BERT.dim * BERT.vocab),
   // Causal: on average half the keys; plus the tied 50,257-way head.
   'gpt2-train':
     3 * BATCH * SEQ * (blockFlops(GPT2.layers, GPT2.dim, 4 * GPT2.dim, SEQ / 2) + 2 * GPT2.dim * GPT2.vocab),
@@ -95,7 +101,42 @@ async function child(spec, workload) {
     return Math.min(...times);
   };
 
-  if (workload.startsWith('bert')) {
+  if (workload === 'bert-mlm') {
+    const { BertForMaskedLM, bertConfig } = await import('@transformer-kit/bert');
+    const overrides = NO_DROPOUT ? { hiddenDropout: 0, attentionDropout: 0 } : {};
+    const model = new BertForMaskedLM(bertConfig(BERT_SIZE, overrides));
+    model.train();
+    // The same masked batch on every backend: the first MLM_POSITIONS positions of a seeded shuffle per row.
+    const original = ids(BERT.vocab, BATCH, SEQ);
+    const positions = original.map(() => {
+      const order = Array.from({ length: SEQ }, (_, i) => i);
+      for (let i = SEQ - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      return order.slice(0, MLM_POSITIONS);
+    });
+    const MASK = 103;
+    const batch = {
+      inputIds: tf.tensor2d(
+        original.map((row, b) => row.map((id, t) => (positions[b].includes(t) ? MASK : id))),
+        undefined,
+        'int32',
+      ),
+      positions: tf.tensor2d(positions, undefined, 'int32'),
+      positionLabels: tf.tensor2d(
+        positions.map((row, b) => row.map((t) => original[b][t])),
+        undefined,
+        'int32',
+      ),
+    };
+    const trainer = new core.Trainer(model, { lr: 1e-4, weightDecay: 0.01, clipNorm: 1 });
+    const step = () => trainer.step(() => model.loss(batch));
+    losses.push((await step()).loss);
+    result.tensorsAfterFirstStep = tf.memory().numTensors;
+    result.ms = await timeSteps(step, iters);
+    result.tensorsAfterLastStep = tf.memory().numTensors;
+  } else if (workload.startsWith('bert')) {
     const { BertForSequenceClassification, bertConfig } = await import('@transformer-kit/bert');
     const overrides = NO_DROPOUT ? { hiddenDropout: 0, attentionDropout: 0 } : {};
     const model = new BertForSequenceClassification(bertConfig(BERT_SIZE, overrides), { numLabels: 2 });
@@ -187,8 +228,23 @@ async function main() {
   const ours = [];
   for (const backend of backends)
     for (const w of only) ours.push({ backend, workload: w, ...runChild(import.meta.url, [backend, w]) });
-  const torchRuns = { 1: torch(1, only), 2: torch(2, only) };
+  // TK_BENCH_NO_TORCH=1: no PyTorch columns (slow software-adapter runs, where they say nothing).
+  const torchRuns =
+    env.TK_BENCH_NO_TORCH === '1' ? { 1: {}, 2: {} } : { 1: torch(1, only), 2: torch(2, only) };
 
+  // Losses against wasm's for the same workload and seed (dropout 0 for this to mean anything): the largest
+  // relative difference over the first three steps.
+  const wasmLosses = Object.fromEntries(
+    ours.filter((r) => r.backend.startsWith('wasm') && r.losses).map((r) => [r.workload, r.losses]),
+  );
+  const vsWasm = (r) => {
+    const ref = wasmLosses[r.workload];
+    if (!ref || !r.losses || r.backend.startsWith('wasm')) return undefined;
+    const n = Math.min(3, ref.length, r.losses.length);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(r.losses[i] - ref[i]) / Math.abs(ref[i]));
+    return worst;
+  };
   const rows = [];
   for (const r of ours) {
     if (r.error) {
@@ -211,6 +267,8 @@ async function main() {
           'heap MB': r.wasmHeapMB,
           'RSS MB': r.rssMB,
           'torch RSS MB': torchRuns[1].rssMB?.[r.workload],
+          'GPU MB': r.gpuMB,
+          software: r.softwareAdapter ? 'yes' : undefined,
           tensors: r.tensorsLeaked === 0 ? 'flat' : `+${r.tensorsLeaked}`,
         });
       }
@@ -235,6 +293,7 @@ async function main() {
       'GPU MB': r.gpuMB,
       'dispatches/step': r.dispatchesPerStep,
       losses: r.losses?.map((l) => l.toFixed(5)).join(' '),
+      'Δloss vs wasm': vsWasm(r),
       software: r.softwareAdapter ? 'yes' : undefined,
       tensors:
         r.tensorsAfterFirstStep === undefined
@@ -249,7 +308,7 @@ async function main() {
     rows,
   );
   writeResults(env.TK_BENCH_RESULTS ?? 'scale', {
-    config: { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2 },
+    config: { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2, noDropout: NO_DROPOUT },
     ours,
     torch: torchRuns,
     rows,

@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { type BackendHooks, dispatchOnBackend, gpuBuffer, webgpuBackendHooks } from './raw-dispatch.js';
+import {
+  type BackendHooks,
+  dispatchOnBackend,
+  gpuBuffer,
+  grid,
+  pipeline,
+  valuesPerBinding,
+  webgpuBackendHooks,
+} from './raw-dispatch.js';
 
 /*
  * AdamW as one WGSL dispatch per parameter: m, v and the parameter are read and written in place, so a step
@@ -81,20 +89,14 @@ export function adamWDevice(
   // is first given to the variable alone, so that tensor keeps its values.
   for (const t of [param, m, v]) ownBuffer(hooks, t);
   const bufs = [param, grad, m, v].map((t) => gpuBuffer(hooks, t));
-  const device = hooks.backend.device;
-  const limit = options.maxBindingBytes ?? device.limits.maxStorageBufferBindingSize!;
-  const align = device.limits.minStorageBufferOffsetAlignment ?? 256;
-  // Whole blocks start at aligned offsets; a parameter that fits is one block, one dispatch.
-  const perBlock = Math.max(align / 4, Math.floor(limit / align) * (align / 4));
-  const maxX = device.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-  const pipeline = pipelineFor(device);
+  // A parameter that fits one binding is one block, one dispatch.
+  const perBlock = valuesPerBinding(hooks, options.maxBindingBytes);
+  const kernel = pipeline(hooks, 'TkAdamW', SHADER);
   // TF.js defers freeing buffers its recorded commands use until they are submitted.
   for (const t of [param, grad, m, v]) hooks.backend.commandQueueOwnedIds.add(t.dataId);
   for (let start = 0; start < param.size; start += perBlock) {
     const n = Math.min(perBlock, param.size - start);
-    const groups = Math.ceil(n / WORKGROUP);
-    const x = Math.min(groups, maxX);
-    const y = Math.ceil(groups / x);
+    const [x, y] = grid(hooks, Math.ceil(n / WORKGROUP));
     const uniforms = new ArrayBuffer(48);
     const f = new Float32Array(uniforms);
     const u = new Uint32Array(uniforms);
@@ -103,7 +105,7 @@ export function adamWDevice(
     u[10] = x * WORKGROUP;
     dispatchOnBackend(
       hooks,
-      pipeline,
+      kernel,
       bufs.map((buffer) => ({ buffer, offset: start * 4, size: n * 4 })),
       uniforms,
       [x, y],
@@ -112,21 +114,6 @@ export function adamWDevice(
   // TF.js may hold a host copy of what it last read; the buffers now hold newer values.
   for (const t of [param, m, v]) hooks.backend.tensorMap.get(t.dataId)!.values = null;
   return true;
-}
-
-const pipelines = new WeakMap<object, unknown>();
-
-function pipelineFor(device: BackendHooks['backend']['device']): unknown {
-  let p = pipelines.get(device);
-  if (!p) {
-    p = device.createComputePipeline({
-      layout: 'auto',
-      compute: { module: device.createShaderModule({ code: SHADER, label: 'TkAdamW' }), entryPoint: 'main' },
-      label: 'TkAdamW',
-    });
-    pipelines.set(device, p);
-  }
-  return p;
 }
 
 /** Gives `t` a buffer of its own when its data is shared with other tensors (a device copy, no binding). */

@@ -89,7 +89,7 @@ export function webgpuBackendHooks(): BackendHooks | undefined {
 }
 
 /** `t`'s GPUBuffer, uploading its values first where TF.js holds them on the host only. */
-export function gpuBuffer(hooks: BackendHooks, t: tf.Tensor): unknown {
+export function gpuBuffer(hooks: BackendHooks, t: { dataId: object }): unknown {
   hooks.backend.uploadToGPU(t.dataId);
   return hooks.backend.tensorMap.get(t.dataId)!.resource;
 }
@@ -132,4 +132,40 @@ export function dispatchOnBackend(
     b.endComputePassEncoder();
     b.submitQueue();
   }
+}
+
+/**
+ * Values a block may hold so that it fits one storage binding of `maxBindingBytes` (default: the device's
+ * limit) and starts at an offset the device can bind (minStorageBufferOffsetAlignment).
+ */
+export function valuesPerBinding(hooks: BackendHooks, maxBindingBytes?: number): number {
+  const limits = hooks.backend.device.limits;
+  const limit = maxBindingBytes ?? limits.maxStorageBufferBindingSize!;
+  const align = limits.minStorageBufferOffsetAlignment ?? 256;
+  return Math.max(align / 4, Math.floor(limit / align) * (align / 4));
+}
+
+/** A 2-D grid of `workgroups` (a dimension holds at most maxComputeWorkgroupsPerDimension). */
+export function grid(hooks: BackendHooks, workgroups: number): [number, number] {
+  const x = Math.min(workgroups, hooks.backend.device.limits.maxComputeWorkgroupsPerDimension ?? 65535);
+  return [x, Math.ceil(workgroups / x)];
+}
+
+const pipelines = new WeakMap<object, Map<string, unknown>>();
+
+/** The compute pipeline of WGSL `code` (entry point `main`) on the backend's device, compiled once. */
+export function pipeline(hooks: BackendHooks, label: string, code: string): unknown {
+  const device = hooks.backend.device;
+  let cache = pipelines.get(device);
+  if (!cache) pipelines.set(device, (cache = new Map()));
+  let p = cache.get(label);
+  if (!p) {
+    p = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code, label }), entryPoint: 'main' },
+      label,
+    });
+    cache.set(label, p);
+  }
+  return p;
 }

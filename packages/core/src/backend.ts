@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { webgpuKernels } from '@transformer-kit/backend-webgpu';
+import { installBlockedAdd, webgpuKernels } from '@transformer-kit/backend-webgpu';
 import { importModule, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
 import { probeInChild, silenceTfjsBanner } from './backend/quiet.js';
@@ -176,6 +176,9 @@ async function initBackendNow(
     }
     await initWebGPU(limits, warn);
     registerFusedKernels('webgpu', webgpuKernels);
+    // TF.js's autodiff sums a tied table's two gradients with its own Add, past core's ops.
+    if (!installBlockedAdd())
+      warn('webgpu: TF.js has no webgpu Add kernel to wrap; tables over a binding cannot train');
     const info: BackendInfo = { ...base, backend: 'webgpu', tfBackend: 'webgpu', device: 'gpu', reason };
     if (p.adapter) info.adapter = p.adapter;
     info.softwareAdapter = p.software;
