@@ -157,7 +157,10 @@ const pipelines = new WeakMap<object, Map<string, unknown>>();
 export function pipeline(hooks: BackendHooks, label: string, code: string): unknown {
   const device = hooks.backend.device;
   let cache = pipelines.get(device);
-  if (!cache) pipelines.set(device, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    pipelines.set(device, cache);
+  }
   let p = cache.get(label);
   if (!p) {
     p = device.createComputePipeline({
