@@ -19,7 +19,8 @@ const BERT_SIZE = env.TK_BENCH_BERT ?? 'base';
 const NO_DROPOUT = env.TK_BENCH_NO_DROPOUT === '1';
 const BERT = { vocab: 30522, dim: 768, layers: 12, heads: 12, inter: 3072, maxPos: 512 };
 const GPT2 = { vocab: 50257, dim: 768, layers: 12, heads: 12, block: 1024 };
-const POSITIONS = [16, 512];
+// TK_BENCH_POSITIONS=16 (comma-separated): generation positions (default 16 and 512).
+const POSITIONS = (env.TK_BENCH_POSITIONS ?? '16,512').split(',').map(Number);
 const GEN_TOKENS = 8;
 const WORKLOADS = ['bert-finetune', 'bert-forward', 'bert-mlm', 'gpt2-train', 'gpt2-generate'];
 // BERT's masked-LM pretraining: 15% of the positions (BERT's rate) predicted over the tied 30,522-way head.
@@ -66,7 +67,8 @@ async function child(spec, workload) {
   const { backend, threads, fma, limits } = parseSpec(spec);
   if (fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
   const info = await core.initBackend(backend, { threads, ...(limits ? { limits } : {}) });
-  const peakGflops = await matmulPeakGflops();
+  // A software adapter's peak says nothing about a GPU and takes minutes to measure: no MFU there.
+  const peakGflops = info.softwareAdapter ? undefined : await matmulPeakGflops();
   // Dispatches TF.js records on core's WebGPU device (undefined off WebGPU).
   const dispatches = () => core.webgpuDevice()?.dispatches;
   const rng = new core.Rng(1);
@@ -283,7 +285,7 @@ async function main() {
       'tok/s': (BATCH * SEQ * 1000) / r.ms,
       GFLOPs: gflops,
       'peak GF/s': r.peakGflops,
-      MFU: `${Math.round((100 * gflops) / r.peakGflops)}%`,
+      MFU: r.peakGflops ? `${Math.round((100 * gflops) / r.peakGflops)}%` : undefined,
       'torch1 ms': t1,
       'torch2 ms': t2,
       'ours/torch1': t1 ? t1 / r.ms : undefined,
