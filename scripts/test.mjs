@@ -31,6 +31,7 @@ const failures = [];
 /** Workspace packages with a vitest setup, in dependency order (so core's failures show first). */
 function packages() {
   const order = [
+    'backend-webgpu',
     'core',
     'tokenizer',
     'attention',
