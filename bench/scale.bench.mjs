@@ -8,23 +8,19 @@
 // SIMD), MFU does not. Run: node bench/scale.bench.mjs [backends...] [--only workload,...] (after the build).
 import os from 'node:os';
 import { printTable, reportChild, runChild, runTorch, writeResults } from './lib.mjs';
+// Constants only: TF.js itself loads in the children (after any V8 flag).
+import { BERT, GEN_TOKENS, GPT2, MLM_POSITIONS, parseSpec, SEQ } from './scale-workloads.mjs';
 
 // Environment overrides for slow (software WebGPU) runs: TK_BENCH_BATCH=2, TK_BENCH_BERT=mini (BERT preset),
 // TK_BENCH_NO_DROPOUT=1 (so losses compare across backends: each draws its dropout masks its own way),
 // TK_BENCH_STEPS=1 (timed steps after the first), TK_BENCH_RESULTS=name (results/<name>.json).
 const env = process.env;
 const BATCH = Number(env.TK_BENCH_BATCH ?? 8);
-const SEQ = 128;
 const BERT_SIZE = env.TK_BENCH_BERT ?? 'base';
 const NO_DROPOUT = env.TK_BENCH_NO_DROPOUT === '1';
-const BERT = { vocab: 30522, dim: 768, layers: 12, heads: 12, inter: 3072, maxPos: 512 };
-const GPT2 = { vocab: 50257, dim: 768, layers: 12, heads: 12, block: 1024 };
 // TK_BENCH_POSITIONS=16 (comma-separated): generation positions (default 16 and 512).
 const POSITIONS = (env.TK_BENCH_POSITIONS ?? '16,512').split(',').map(Number);
-const GEN_TOKENS = 8;
 const WORKLOADS = ['bert-finetune', 'bert-forward', 'bert-mlm', 'gpt2-train', 'gpt2-generate'];
-// BERT's masked-LM pretraining: 15% of the positions (BERT's rate) predicted over the tied 30,522-way head.
-const MLM_POSITIONS = Math.ceil(0.15 * SEQ);
 
 /** Matmul FLOPs of one forward token through L blocks of width d, MLP width i, attending over s keys. */
 const blockFlops = (layers, d, i, s) => layers * (2 * (4 * d * d + 2 * d * i) + 4 * s * d);
@@ -41,179 +37,11 @@ const FLOPS = {
     3 * BATCH * SEQ * (blockFlops(GPT2.layers, GPT2.dim, 4 * GPT2.dim, SEQ / 2) + 2 * GPT2.dim * GPT2.vocab),
 };
 
-const fmtMB = (b) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
-
-/**
- * A backend spec: a backend name, optionally with `:threads=N` (wasm: threads for core's products) and
- * `:fma` (wasm on Node 20: V8's relaxed SIMD, so core's kernels use fused multiply-add).
- */
-function parseSpec(spec) {
-  const [backend, ...opts] = spec.split(':');
-  const threads = opts.find((o) => o.startsWith('threads='));
-  // webgpu:limits=default: a device with the spec's default limits (128 MiB binding), as mobile adapters give.
-  const limits = opts.find((o) => o.startsWith('limits='))?.slice(7);
-  return {
-    backend,
-    threads: threads ? Number(threads.slice(8)) : undefined,
-    fma: opts.includes('fma'),
-    limits,
-  };
-}
-
 async function child(spec, workload) {
-  const tf = await import('@tensorflow/tfjs');
-  const core = await import('@transformer-kit/core');
-  const { matmulPeakGflops } = await import('./peak.mjs');
-  const { backend, threads, fma, limits } = parseSpec(spec);
-  if (fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
-  const info = await core.initBackend(backend, { threads, ...(limits ? { limits } : {}) });
-  // A software adapter's peak says nothing about a GPU and takes minutes to measure: no MFU there.
-  const peakGflops = info.softwareAdapter ? undefined : await matmulPeakGflops();
-  // Dispatches TF.js records on core's WebGPU device (undefined off WebGPU).
-  const dispatches = () => core.webgpuDevice()?.dispatches;
-  const rng = new core.Rng(1);
-  const ids = (vocab, b, t) =>
-    Array.from({ length: b }, () => Array.from({ length: t }, () => 1 + rng.int(vocab - 1)));
-  const iters = env.TK_BENCH_STEPS
-    ? Number(env.TK_BENCH_STEPS)
-    : backend === 'cpu' || info.softwareAdapter
-      ? 1
-      : 2;
-  const result = {
-    backend: spec,
-    device: info.device,
-    softwareAdapter: info.softwareAdapter || undefined,
-    batch: BATCH,
-    kernels: info.wasm ? `${info.wasm.kernels} ×${info.wasm.kernelThreads}` : undefined,
-    workload,
-    peakGflops,
-  };
-  core.resetWasmHeapPeak();
-  const losses = [];
-  const timeSteps = async (fn, n) => {
-    const times = [];
-    for (let i = 0; i < n; i++) {
-      const d0 = dispatches();
-      const t0 = performance.now();
-      const r = await fn();
-      times.push(performance.now() - t0);
-      if (r?.loss !== undefined) losses.push(r.loss);
-      if (d0 !== undefined) result.dispatchesPerStep = dispatches() - d0;
-    }
-    return Math.min(...times);
-  };
-
-  if (workload === 'bert-mlm') {
-    const { BertForMaskedLM, bertConfig } = await import('@transformer-kit/bert');
-    const overrides = NO_DROPOUT ? { hiddenDropout: 0, attentionDropout: 0 } : {};
-    const model = new BertForMaskedLM(bertConfig(BERT_SIZE, overrides));
-    model.train();
-    // The same masked batch on every backend: the first MLM_POSITIONS positions of a seeded shuffle per row.
-    const original = ids(BERT.vocab, BATCH, SEQ);
-    const positions = original.map(() => {
-      const order = Array.from({ length: SEQ }, (_, i) => i);
-      for (let i = SEQ - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [order[i], order[j]] = [order[j], order[i]];
-      }
-      return order.slice(0, MLM_POSITIONS);
-    });
-    const MASK = 103;
-    const batch = {
-      inputIds: tf.tensor2d(
-        original.map((row, b) => row.map((id, t) => (positions[b].includes(t) ? MASK : id))),
-        undefined,
-        'int32',
-      ),
-      positions: tf.tensor2d(positions, undefined, 'int32'),
-      positionLabels: tf.tensor2d(
-        positions.map((row, b) => row.map((t) => original[b][t])),
-        undefined,
-        'int32',
-      ),
-    };
-    const trainer = new core.Trainer(model, { lr: 1e-4, weightDecay: 0.01, clipNorm: 1 });
-    const step = () => trainer.step(() => model.loss(batch));
-    losses.push((await step()).loss);
-    result.tensorsAfterFirstStep = tf.memory().numTensors;
-    result.ms = await timeSteps(step, iters);
-    result.tensorsAfterLastStep = tf.memory().numTensors;
-  } else if (workload.startsWith('bert')) {
-    const { BertForSequenceClassification, bertConfig } = await import('@transformer-kit/bert');
-    const overrides = NO_DROPOUT ? { hiddenDropout: 0, attentionDropout: 0 } : {};
-    const model = new BertForSequenceClassification(bertConfig(BERT_SIZE, overrides), { numLabels: 2 });
-    const inputIds = ids(BERT.vocab, BATCH, SEQ);
-    const attentionMask = inputIds.map((r) => r.map(() => 1));
-    if (workload === 'bert-forward') {
-      model.eval();
-      const run = async () => {
-        const h = tf.tidy(() => model.bert.forward({ inputIds, attentionMask }).lastHiddenState);
-        await h.data();
-        h.dispose();
-      };
-      await run();
-      result.ms = await timeSteps(run, iters + 1);
-    } else {
-      model.train();
-      const labels = tf.tensor1d(
-        inputIds.map((_, i) => i % 2),
-        'int32',
-      );
-      const trainer = new core.Trainer(model, { lr: 2e-5, weightDecay: 0.01, clipNorm: 1 });
-      const step = () => trainer.step(() => model.loss({ inputIds, attentionMask }, labels));
-      losses.push((await step()).loss);
-      result.tensorsAfterFirstStep = tf.memory().numTensors;
-      result.ms = await timeSteps(step, iters);
-      result.tensorsAfterLastStep = tf.memory().numTensors;
-    }
-  } else {
-    const { GPT, gptConfig } = await import('@transformer-kit/gpt');
-    const model = new GPT(gptConfig('gpt2'));
-    if (workload === 'gpt2-train') {
-      model.train();
-      const x = tf.tensor2d(ids(GPT2.vocab, BATCH, SEQ), undefined, 'int32');
-      const y = tf.tensor2d(ids(GPT2.vocab, BATCH, SEQ), undefined, 'int32');
-      const trainer = new core.Trainer(model, { lr: 3e-4, weightDecay: 0.1, clipNorm: 1 });
-      const step = () => trainer.step(() => model.loss(x, y));
-      losses.push((await step()).loss);
-      result.tensorsAfterFirstStep = tf.memory().numTensors;
-      result.ms = await timeSteps(step, iters);
-      result.tensorsAfterLastStep = tf.memory().numTensors;
-    } else {
-      model.eval();
-      result.msPerToken = {};
-      const before = tf.memory().numTensors;
-      for (const pos of POSITIONS) {
-        const prompt = ids(GPT2.vocab, 1, pos)[0];
-        const perToken = async () => {
-          const cache = model.newCache();
-          const first = tf.tidy(() => model.forward([prompt], { cache, lastOnly: true }));
-          await first.data();
-          first.dispose();
-          const t0 = performance.now();
-          for (let i = 0; i < GEN_TOKENS; i++) {
-            const logits = tf.tidy(() => model.forward([[1 + i]], { cache, lastOnly: true }));
-            await logits.data();
-            logits.dispose();
-          }
-          cache.dispose();
-          return (performance.now() - t0) / GEN_TOKENS;
-        };
-        await perToken();
-        result.msPerToken[pos] = Math.min(await perToken(), await perToken());
-      }
-      result.tensorsLeaked = tf.memory().numTensors - before;
-    }
-  }
-  if (losses.length) result.losses = losses;
-  // TF.js's WebGPU buffer pool keeps what it allocated: its size after the run is the peak.
-  const gpuBytes = tf.memory().numBytesAllocatedInGPU;
-  if (gpuBytes !== undefined) result.gpuMB = fmtMB(gpuBytes);
-  const heap = core.wasmHeapStats();
-  result.wasmHeapMB = fmtMB(heap?.heapBytes);
-  result.peakMB = fmtMB(heap?.peakBytes);
-  result.rssMB = Math.round(process.resourceUsage().maxRSS / 1024);
-  reportChild(result);
+  if (parseSpec(spec).fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const { runWorkload } = await import('./scale-workloads.mjs');
+  const steps = env.TK_BENCH_STEPS ? Number(env.TK_BENCH_STEPS) : undefined;
+  reportChild(await runWorkload({ BATCH, BERT_SIZE, NO_DROPOUT, POSITIONS, steps }, spec, workload));
 }
 
 function torch(threads, only) {
