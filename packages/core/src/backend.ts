@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { installBlockedAdd, webgpuKernels } from '@transformer-kit/backend-webgpu';
 import { importModule, type ModuleLoader } from './backend/load.js';
 import { initNode, NODE_PACKAGES } from './backend/node.js';
 import { probeInChild, silenceTfjsBanner } from './backend/quiet.js';
@@ -174,10 +173,10 @@ async function initBackendNow(
     if (limits !== 'adapter' && limits !== 'default') {
       throw new InvalidArgumentError(`initBackend: limits must be 'adapter' or 'default', got '${limits}'`);
     }
-    await initWebGPU(limits, warn);
-    registerFusedKernels('webgpu', webgpuKernels);
+    const kernels = await initWebGPU(limits, warn);
+    registerFusedKernels('webgpu', kernels.webgpuKernels);
     // TF.js's autodiff sums a tied table's two gradients with its own Add, past core's ops.
-    if (!installBlockedAdd())
+    if (!kernels.installBlockedAdd())
       warn('webgpu: TF.js has no webgpu Add kernel to wrap; tables over a binding cannot train');
     const info: BackendInfo = { ...base, backend: 'webgpu', tfBackend: 'webgpu', device: 'gpu', reason };
     if (p.adapter) info.adapter = p.adapter;

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { rawDispatchCount } from '@transformer-kit/backend-webgpu';
 import { BackendUnavailableError, DeviceError, type DeviceErrorKind, DeviceLimitError } from '../errors.js';
 
 /*
@@ -84,6 +83,8 @@ export interface WebGPUDeviceState {
 }
 
 let state: WebGPUDeviceState | undefined;
+// backend-webgpu's own dispatches (its kernels bypass TF.js's programs), given by initWebGPU.
+let kernelDispatches: () => number = () => 0;
 let registered: WebGPULimits | undefined;
 let warnedNoHooks = false;
 
@@ -100,7 +101,9 @@ export function registerWebGPUFactory(
   limits: WebGPULimits,
   Backend: unknown,
   warn: (m: string) => void,
+  countKernelDispatches?: () => number,
 ): void {
+  if (countKernelDispatches) kernelDispatches = countKernelDispatches;
   if (registered === limits) return;
   if (typeof Backend !== 'function') {
     if (!warnedNoHooks) {
@@ -143,13 +146,13 @@ const SCOPES = ['out-of-memory', 'validation', 'internal'] as const;
 
 function watch(backend: TfWebGPUBackend, device: GPUDeviceLike, limitsMode: WebGPULimits): WebGPUDeviceState {
   let programs = 0;
-  const rawAtStart = rawDispatchCount();
+  const kernelsAtStart = kernelDispatches();
   const s: WebGPUDeviceState = {
     limitsMode,
     maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize!,
     maxBufferSize: device.limits.maxBufferSize!,
     get dispatches() {
-      return programs + rawDispatchCount() - rawAtStart;
+      return programs + kernelDispatches() - kernelsAtStart;
     },
     device,
   };
