@@ -49,7 +49,8 @@ export interface AdamWStepOptions {
  *
  * On cpu and wasm the moments are host arrays (out of the 4 GB wasm heap) and the update is one pass: a
  * loop on cpu, core's SIMD kernel on wasm (on every core; the moments staged through the heap a chunk at a
- * time); on GPU backends it is tensor ops with the moments in tf.Variables. `dispose()` frees the moments.
+ * time); on GPU backends the moments are tf.Variables, updated by the backend's fused kernel where one is
+ * registered (WebGPU: one dispatch per parameter, in place) and by TF.js ops otherwise. `dispose()` frees them.
  */
 export class AdamW {
   readonly lr: number;
