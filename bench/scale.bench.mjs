@@ -13,7 +13,8 @@ import { BERT, GEN_TOKENS, GPT2, MLM_POSITIONS, parseSpec, SEQ } from './scale-w
 
 // Environment overrides for slow (software WebGPU) runs: TK_BENCH_BATCH=2, TK_BENCH_BERT=mini (BERT preset),
 // TK_BENCH_NO_DROPOUT=1 (so losses compare across backends: each draws its dropout masks its own way),
-// TK_BENCH_STEPS=1 (timed steps after the first), TK_BENCH_RESULTS=name (results/<name>.json).
+// TK_BENCH_STEPS=1 (timed steps after the first), TK_BENCH_RESULTS=name (results/<name>.json),
+// TK_BENCH_NO_TORCH=1, TK_BENCH_POSITIONS, TK_BENCH_CHILD_MINUTES. Chromium: scale-browser.bench.mjs.
 const env = process.env;
 const BATCH = Number(env.TK_BENCH_BATCH ?? 8);
 const BERT_SIZE = env.TK_BENCH_BERT ?? 'base';
