@@ -8,20 +8,20 @@
 // SIMD), MFU does not. Run: node bench/scale.bench.mjs [backends...] [--only workload,...] (after the build).
 import os from 'node:os';
 import { printTable, reportChild, runChild, runTorch, writeResults } from './lib.mjs';
+// Constants only: TF.js itself loads in the children (after any V8 flag).
+import { BERT, GEN_TOKENS, GPT2, MLM_POSITIONS, parseSpec, SEQ } from './scale-workloads.mjs';
 
 // Environment overrides for slow (software WebGPU) runs: TK_BENCH_BATCH=2, TK_BENCH_BERT=mini (BERT preset),
 // TK_BENCH_NO_DROPOUT=1 (so losses compare across backends: each draws its dropout masks its own way),
-// TK_BENCH_STEPS=1 (timed steps after the first), TK_BENCH_RESULTS=name (results/<name>.json).
+// TK_BENCH_STEPS=1 (timed steps after the first), TK_BENCH_RESULTS=name (results/<name>.json),
+// TK_BENCH_NO_TORCH=1, TK_BENCH_POSITIONS, TK_BENCH_CHILD_MINUTES. Chromium: scale-browser.bench.mjs.
 const env = process.env;
 const BATCH = Number(env.TK_BENCH_BATCH ?? 8);
-const SEQ = 128;
 const BERT_SIZE = env.TK_BENCH_BERT ?? 'base';
 const NO_DROPOUT = env.TK_BENCH_NO_DROPOUT === '1';
-const BERT = { vocab: 30522, dim: 768, layers: 12, heads: 12, inter: 3072, maxPos: 512 };
-const GPT2 = { vocab: 50257, dim: 768, layers: 12, heads: 12, block: 1024 };
-const POSITIONS = [16, 512];
-const GEN_TOKENS = 8;
-const WORKLOADS = ['bert-finetune', 'bert-forward', 'gpt2-train', 'gpt2-generate'];
+// TK_BENCH_POSITIONS=16 (comma-separated): generation positions (default 16 and 512).
+const POSITIONS = (env.TK_BENCH_POSITIONS ?? '16,512').split(',').map(Number);
+const WORKLOADS = ['bert-finetune', 'bert-forward', 'bert-mlm', 'gpt2-train', 'gpt2-generate'];
 
 /** Matmul FLOPs of one forward token through L blocks of width d, MLP width i, attending over s keys. */
 const blockFlops = (layers, d, i, s) => layers * (2 * (4 * d * d + 2 * d * i) + 4 * s * d);
@@ -29,148 +29,20 @@ const FLOPS = {
   // Training = 3 × forward (forward, input gradients, weight gradients); attention over the full 128 keys.
   'bert-finetune': 3 * BATCH * SEQ * blockFlops(BERT.layers, BERT.dim, BERT.inter, SEQ),
   'bert-forward': BATCH * SEQ * blockFlops(BERT.layers, BERT.dim, BERT.inter, SEQ),
+  'bert-mlm':
+    3 *
+    BATCH *
+    (SEQ * blockFlops(BERT.layers, BERT.dim, BERT.inter, SEQ) + MLM_POSITIONS * 2 * BERT.dim * BERT.vocab),
   // Causal: on average half the keys; plus the tied 50,257-way head.
   'gpt2-train':
     3 * BATCH * SEQ * (blockFlops(GPT2.layers, GPT2.dim, 4 * GPT2.dim, SEQ / 2) + 2 * GPT2.dim * GPT2.vocab),
 };
 
-const fmtMB = (b) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
-
-/**
- * A backend spec: a backend name, optionally with `:threads=N` (wasm: threads for core's products) and
- * `:fma` (wasm on Node 20: V8's relaxed SIMD, so core's kernels use fused multiply-add).
- */
-function parseSpec(spec) {
-  const [backend, ...opts] = spec.split(':');
-  const threads = opts.find((o) => o.startsWith('threads='));
-  // webgpu:limits=default: a device with the spec's default limits (128 MiB binding), as mobile adapters give.
-  const limits = opts.find((o) => o.startsWith('limits='))?.slice(7);
-  return {
-    backend,
-    threads: threads ? Number(threads.slice(8)) : undefined,
-    fma: opts.includes('fma'),
-    limits,
-  };
-}
-
 async function child(spec, workload) {
-  const tf = await import('@tensorflow/tfjs');
-  const core = await import('@transformer-kit/core');
-  const { matmulPeakGflops } = await import('./peak.mjs');
-  const { backend, threads, fma, limits } = parseSpec(spec);
-  if (fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
-  const info = await core.initBackend(backend, { threads, ...(limits ? { limits } : {}) });
-  const peakGflops = await matmulPeakGflops();
-  // Dispatches TF.js records on core's WebGPU device (undefined off WebGPU).
-  const dispatches = () => core.webgpuDevice()?.dispatches;
-  const rng = new core.Rng(1);
-  const ids = (vocab, b, t) =>
-    Array.from({ length: b }, () => Array.from({ length: t }, () => 1 + rng.int(vocab - 1)));
-  const iters = env.TK_BENCH_STEPS
-    ? Number(env.TK_BENCH_STEPS)
-    : backend === 'cpu' || info.softwareAdapter
-      ? 1
-      : 2;
-  const result = {
-    backend: spec,
-    device: info.device,
-    softwareAdapter: info.softwareAdapter || undefined,
-    batch: BATCH,
-    kernels: info.wasm ? `${info.wasm.kernels} ×${info.wasm.kernelThreads}` : undefined,
-    workload,
-    peakGflops,
-  };
-  core.resetWasmHeapPeak();
-  const losses = [];
-  const timeSteps = async (fn, n) => {
-    const times = [];
-    for (let i = 0; i < n; i++) {
-      const d0 = dispatches();
-      const t0 = performance.now();
-      const r = await fn();
-      times.push(performance.now() - t0);
-      if (r?.loss !== undefined) losses.push(r.loss);
-      if (d0 !== undefined) result.dispatchesPerStep = dispatches() - d0;
-    }
-    return Math.min(...times);
-  };
-
-  if (workload.startsWith('bert')) {
-    const { BertForSequenceClassification, bertConfig } = await import('@transformer-kit/bert');
-    const overrides = NO_DROPOUT ? { hiddenDropout: 0, attentionDropout: 0 } : {};
-    const model = new BertForSequenceClassification(bertConfig(BERT_SIZE, overrides), { numLabels: 2 });
-    const inputIds = ids(BERT.vocab, BATCH, SEQ);
-    const attentionMask = inputIds.map((r) => r.map(() => 1));
-    if (workload === 'bert-forward') {
-      model.eval();
-      const run = async () => {
-        const h = tf.tidy(() => model.bert.forward({ inputIds, attentionMask }).lastHiddenState);
-        await h.data();
-        h.dispose();
-      };
-      await run();
-      result.ms = await timeSteps(run, iters + 1);
-    } else {
-      model.train();
-      const labels = tf.tensor1d(
-        inputIds.map((_, i) => i % 2),
-        'int32',
-      );
-      const trainer = new core.Trainer(model, { lr: 2e-5, weightDecay: 0.01, clipNorm: 1 });
-      const step = () => trainer.step(() => model.loss({ inputIds, attentionMask }, labels));
-      losses.push((await step()).loss);
-      result.tensorsAfterFirstStep = tf.memory().numTensors;
-      result.ms = await timeSteps(step, iters);
-      result.tensorsAfterLastStep = tf.memory().numTensors;
-    }
-  } else {
-    const { GPT, gptConfig } = await import('@transformer-kit/gpt');
-    const model = new GPT(gptConfig('gpt2'));
-    if (workload === 'gpt2-train') {
-      model.train();
-      const x = tf.tensor2d(ids(GPT2.vocab, BATCH, SEQ), undefined, 'int32');
-      const y = tf.tensor2d(ids(GPT2.vocab, BATCH, SEQ), undefined, 'int32');
-      const trainer = new core.Trainer(model, { lr: 3e-4, weightDecay: 0.1, clipNorm: 1 });
-      const step = () => trainer.step(() => model.loss(x, y));
-      losses.push((await step()).loss);
-      result.tensorsAfterFirstStep = tf.memory().numTensors;
-      result.ms = await timeSteps(step, iters);
-      result.tensorsAfterLastStep = tf.memory().numTensors;
-    } else {
-      model.eval();
-      result.msPerToken = {};
-      const before = tf.memory().numTensors;
-      for (const pos of POSITIONS) {
-        const prompt = ids(GPT2.vocab, 1, pos)[0];
-        const perToken = async () => {
-          const cache = model.newCache();
-          const first = tf.tidy(() => model.forward([prompt], { cache, lastOnly: true }));
-          await first.data();
-          first.dispose();
-          const t0 = performance.now();
-          for (let i = 0; i < GEN_TOKENS; i++) {
-            const logits = tf.tidy(() => model.forward([[1 + i]], { cache, lastOnly: true }));
-            await logits.data();
-            logits.dispose();
-          }
-          cache.dispose();
-          return (performance.now() - t0) / GEN_TOKENS;
-        };
-        await perToken();
-        result.msPerToken[pos] = Math.min(await perToken(), await perToken());
-      }
-      result.tensorsLeaked = tf.memory().numTensors - before;
-    }
-  }
-  if (losses.length) result.losses = losses;
-  // TF.js's WebGPU buffer pool keeps what it allocated: its size after the run is the peak.
-  const gpuBytes = tf.memory().numBytesAllocatedInGPU;
-  if (gpuBytes !== undefined) result.gpuMB = fmtMB(gpuBytes);
-  const heap = core.wasmHeapStats();
-  result.wasmHeapMB = fmtMB(heap?.heapBytes);
-  result.peakMB = fmtMB(heap?.peakBytes);
-  result.rssMB = Math.round(process.resourceUsage().maxRSS / 1024);
-  reportChild(result);
+  if (parseSpec(spec).fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const { runWorkload } = await import('./scale-workloads.mjs');
+  const steps = env.TK_BENCH_STEPS ? Number(env.TK_BENCH_STEPS) : undefined;
+  reportChild(await runWorkload({ BATCH, BERT_SIZE, NO_DROPOUT, POSITIONS, steps }, spec, workload));
 }
 
 function torch(threads, only) {
@@ -187,8 +59,23 @@ async function main() {
   const ours = [];
   for (const backend of backends)
     for (const w of only) ours.push({ backend, workload: w, ...runChild(import.meta.url, [backend, w]) });
-  const torchRuns = { 1: torch(1, only), 2: torch(2, only) };
+  // TK_BENCH_NO_TORCH=1: no PyTorch columns (slow software-adapter runs, where they say nothing).
+  const torchRuns =
+    env.TK_BENCH_NO_TORCH === '1' ? { 1: {}, 2: {} } : { 1: torch(1, only), 2: torch(2, only) };
 
+  // Losses against wasm's for the same workload and seed (dropout 0 for this to mean anything): the largest
+  // relative difference over the first three steps.
+  const wasmLosses = Object.fromEntries(
+    ours.filter((r) => r.backend.startsWith('wasm') && r.losses).map((r) => [r.workload, r.losses]),
+  );
+  const vsWasm = (r) => {
+    const ref = wasmLosses[r.workload];
+    if (!ref || !r.losses || r.backend.startsWith('wasm')) return undefined;
+    const n = Math.min(3, ref.length, r.losses.length);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(r.losses[i] - ref[i]) / Math.abs(ref[i]));
+    return worst;
+  };
   const rows = [];
   for (const r of ours) {
     if (r.error) {
@@ -211,6 +98,8 @@ async function main() {
           'heap MB': r.wasmHeapMB,
           'RSS MB': r.rssMB,
           'torch RSS MB': torchRuns[1].rssMB?.[r.workload],
+          'GPU MB': r.gpuMB,
+          software: r.softwareAdapter ? 'yes' : undefined,
           tensors: r.tensorsLeaked === 0 ? 'flat' : `+${r.tensorsLeaked}`,
         });
       }
@@ -225,7 +114,7 @@ async function main() {
       'tok/s': (BATCH * SEQ * 1000) / r.ms,
       GFLOPs: gflops,
       'peak GF/s': r.peakGflops,
-      MFU: `${Math.round((100 * gflops) / r.peakGflops)}%`,
+      MFU: r.peakGflops ? `${Math.round((100 * gflops) / r.peakGflops)}%` : undefined,
       'torch1 ms': t1,
       'torch2 ms': t2,
       'ours/torch1': t1 ? t1 / r.ms : undefined,
@@ -235,6 +124,7 @@ async function main() {
       'GPU MB': r.gpuMB,
       'dispatches/step': r.dispatchesPerStep,
       losses: r.losses?.map((l) => l.toFixed(5)).join(' '),
+      'Δloss vs wasm': vsWasm(r),
       software: r.softwareAdapter ? 'yes' : undefined,
       tensors:
         r.tensorsAfterFirstStep === undefined
@@ -249,7 +139,7 @@ async function main() {
     rows,
   );
   writeResults(env.TK_BENCH_RESULTS ?? 'scale', {
-    config: { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2 },
+    config: { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2, noDropout: NO_DROPOUT },
     ours,
     torch: torchRuns,
     rows,

@@ -1,3 +1,6 @@
+import type * as tf from '@tensorflow/tfjs';
+import { adamWDevice } from './adamw.js';
+
 /**
  * Fused WebGPU kernels for TF.js's WebGPU backend, one file each. This package knows only TF.js: core
  * registers `webgpuKernels` behind its fused-op interface (core/src/fused.ts) when it starts the webgpu
@@ -12,6 +15,7 @@ import { gelu, geluGrad } from './gelu.js';
 import { layerNorm, layerNormGrad } from './layer-norm.js';
 import { batchMatMul } from './matmul.js';
 import { sumLeading, sumSquares } from './reduce.js';
+import { sumSquaresInBlocks } from './sum-squares.js';
 
 export type { GeluForm } from './gelu.js';
 export { missingHook } from './program.js';
@@ -25,9 +29,16 @@ export const webgpuKernels = {
   dropout,
   logSumExp,
   expShift,
-  sumSquares,
+  // A tensor over one storage binding in blocks; else one pass.
+  sumSquares: (x: tf.Tensor) => sumSquaresInBlocks(x) ?? sumSquares(x),
   sumLeading,
   attentionSoftmax,
   attentionSoftmaxGrad,
   batchMatMul,
+  adamWDevice,
 };
+
+export { type AdamWDeviceOptions, type AdamWKernelConstants, adamWDevice } from './adamw.js';
+export { addInBlocks, installBlockedAdd } from './large-add.js';
+export { rawDispatchCount } from './raw-dispatch.js';
+export { sumSquaresInBlocks } from './sum-squares.js';

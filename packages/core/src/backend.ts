@@ -173,10 +173,11 @@ async function initBackendNow(
     if (limits !== 'adapter' && limits !== 'default') {
       throw new InvalidArgumentError(`initBackend: limits must be 'adapter' or 'default', got '${limits}'`);
     }
-    await initWebGPU(limits, warn);
-    // Loaded with the backend (its own chunk in a bundle), as tfjs-backend-webgpu is.
-    const { webgpuKernels } = await import('@transformer-kit/backend-webgpu');
-    registerFusedKernels('webgpu', webgpuKernels);
+    const kernels = await initWebGPU(limits, warn);
+    registerFusedKernels('webgpu', kernels.webgpuKernels);
+    // TF.js's autodiff sums a tied table's two gradients with its own Add, past core's ops.
+    if (!kernels.installBlockedAdd())
+      warn('webgpu: TF.js has no webgpu Add kernel to wrap; tables over a binding cannot train');
     const info: BackendInfo = { ...base, backend: 'webgpu', tfBackend: 'webgpu', device: 'gpu', reason };
     if (p.adapter) info.adapter = p.adapter;
     info.softwareAdapter = p.software;

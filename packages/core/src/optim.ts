@@ -3,6 +3,7 @@ import { hostView } from './backend/host-memory.js';
 import { CheckpointMismatchError, InvalidArgumentError, listFirst } from './errors.js';
 import { type AdamWConstants, fusedKernels } from './fused.js';
 import type { Module } from './module.js';
+import { rowsPerBinding } from './row-blocks.js';
 
 /** Which parameters get weight decay. The usual rule: matrices yes; biases, norm gains (rank < 2) no. */
 export type DecayRule = (name: string, param: tf.Variable) => boolean;
@@ -48,7 +49,8 @@ export interface AdamWStepOptions {
  *
  * On cpu and wasm the moments are host arrays (out of the 4 GB wasm heap) and the update is one pass: a
  * loop on cpu, the wasm runtime's SIMD kernel on wasm (on every core; the moments staged through the heap a chunk at a
- * time); on GPU backends it is tensor ops with the moments in tf.Variables. `dispose()` frees the moments.
+ * time); on GPU backends the moments are tf.Variables, updated by the backend's fused kernel where one is
+ * registered (WebGPU: one dispatch per parameter, in place) and by TF.js ops otherwise. `dispose()` frees them.
  */
 export class AdamW {
   readonly lr: number;
@@ -186,6 +188,22 @@ export class AdamW {
    * `<param>.exp_avg_sq`) as host copies. Save it with `writeSafetensors(state.tensors, {step: String(state.step)})`.
    */
   exportState(): OptimizerState {
+    return this.#state((t) => t.dataSync() as Float32Array);
+  }
+
+  /**
+   * `exportState()` for any backend: the moments read with `data()`. On WebGPU in Node a synchronous read
+   * is impossible (TF.js reads the GPU synchronously only through a page's OffscreenCanvas).
+   */
+  async readState(): Promise<OptimizerState> {
+    const read = new Map<tf.Variable, Float32Array>();
+    for (const s of this.#slots.values())
+      for (const cur of [s.m, s.v])
+        if (cur instanceof tf.Variable) read.set(cur, (await cur.data()) as Float32Array);
+    return this.#state((t) => read.get(t)!);
+  }
+
+  #state(read: (moment: tf.Variable) => Float32Array): OptimizerState {
     const tensors: OptimizerState['tensors'] = {};
     for (const s of this.#slots.values()) {
       for (const [which, suffix] of [
@@ -197,7 +215,7 @@ export class AdamW {
           cur instanceof Float32Array
             ? cur.slice()
             : cur
-              ? Float32Array.from(cur.dataSync())
+              ? Float32Array.from(read(cur))
               : new Float32Array(s.param.size);
         tensors[`${s.name}.${suffix}`] = { shape: [...s.param.shape], data };
       }
@@ -273,7 +291,12 @@ function toHost(s: Slot, which: 'm' | 'v'): Float32Array {
 function toDevice(s: Slot, which: 'm' | 'v'): tf.Variable {
   const cur = s[which];
   if (cur instanceof tf.Variable) return cur;
-  const init = cur ? tf.tensor(cur, s.param.shape, 'float32') : tf.zerosLike(s.param);
+  // Over one WebGPU binding TF.js's fill would bind the whole table: zeros come from the host by a copy.
+  const init = cur
+    ? tf.tensor(cur, s.param.shape, 'float32')
+    : rowsPerBinding(s.param) === Number.POSITIVE_INFINITY
+      ? tf.zerosLike(s.param)
+      : tf.tensor(new Float32Array(s.param.size), s.param.shape, 'float32');
   const variable = tf.variable(init, false);
   init.dispose();
   s[which] = variable;

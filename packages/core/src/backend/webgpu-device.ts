@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { DeviceError, type DeviceErrorKind, DeviceLimitError } from '../errors.js';
+import { BackendUnavailableError, DeviceError, type DeviceErrorKind, DeviceLimitError } from '../errors.js';
 
 /*
  * The WebGPU device behind TF.js's backend, created here instead of by TF.js so that
@@ -68,6 +68,7 @@ interface TfWebGPUBackend {
     output?: TensorInfoLike,
   ): TensorInfoLike;
   read(dataId: object): Promise<unknown>;
+  readSync?(dataId: object): unknown;
   tensorMap?: { get(dataId: object): { values?: unknown } | undefined };
 }
 
@@ -76,12 +77,14 @@ export interface WebGPUDeviceState {
   limitsMode: WebGPULimits;
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
-  /** Compute dispatches TF.js has recorded on this device so far. */
-  dispatches: number;
+  /** Compute dispatches recorded on this device so far: TF.js's programs and backend-webgpu's kernels. */
+  readonly dispatches: number;
   device: GPUDeviceLike;
 }
 
 let state: WebGPUDeviceState | undefined;
+// backend-webgpu's own dispatches (its kernels bypass TF.js's programs), given by initWebGPU.
+let kernelDispatches: () => number = () => 0;
 let registered: WebGPULimits | undefined;
 let warnedNoHooks = false;
 
@@ -98,7 +101,9 @@ export function registerWebGPUFactory(
   limits: WebGPULimits,
   Backend: unknown,
   warn: (m: string) => void,
+  countKernelDispatches?: () => number,
 ): void {
+  if (countKernelDispatches) kernelDispatches = countKernelDispatches;
   if (registered === limits) return;
   if (typeof Backend !== 'function') {
     if (!warnedNoHooks) {
@@ -140,11 +145,15 @@ export function registerWebGPUFactory(
 const SCOPES = ['out-of-memory', 'validation', 'internal'] as const;
 
 function watch(backend: TfWebGPUBackend, device: GPUDeviceLike, limitsMode: WebGPULimits): WebGPUDeviceState {
+  let programs = 0;
+  const kernelsAtStart = kernelDispatches();
   const s: WebGPUDeviceState = {
     limitsMode,
     maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize!,
     maxBufferSize: device.limits.maxBufferSize!,
-    dispatches: 0,
+    get dispatches() {
+      return programs + kernelDispatches() - kernelsAtStart;
+    },
     device,
   };
   const uncaptured: DeviceError[] = [];
@@ -160,20 +169,27 @@ function watch(backend: TfWebGPUBackend, device: GPUDeviceLike, limitsMode: WebG
 
   // Pops the scopes every op so far ran under and pushes fresh ones (synchronously, so concurrent reads
   // keep the stack balanced); resolves to the first error they caught.
+  // An error a check found after a synchronous read (which cannot wait for one) is thrown by the next read.
+  let found: DeviceError | undefined;
   const check = async (): Promise<DeviceError | undefined> => {
+    if (found) {
+      const e = found;
+      found = undefined;
+      return e;
+    }
     const pops = SCOPES.map(() => device.popErrorScope());
     for (const f of SCOPES) device.pushErrorScope(f);
     const errors = await Promise.all(pops);
-    const found = errors.find((e) => e);
+    const first = errors.find((e) => e);
     if (lost) return new DeviceError('lost', `webgpu: the device was lost (${lost})`);
-    if (found) return toDeviceError(found);
+    if (first) return toDeviceError(first);
     return uncaptured.shift();
   };
 
   const run = backend.runWebGPUProgram.bind(backend);
   backend.runWebGPUProgram = (program, inputs, dtype, uniforms, output) => {
     checkBindings(s, program, inputs, output);
-    s.dispatches++;
+    programs++;
     return run(program, inputs, dtype, uniforms, output);
   };
   const read = backend.read.bind(backend);
@@ -200,6 +216,39 @@ function watch(backend: TfWebGPUBackend, device: GPUDeviceLike, limitsMode: WebG
     if (failure) throw failure;
     return values;
   };
+  const readSync = backend.readSync?.bind(backend);
+  if (readSync) {
+    // dataSync()/arraySync(). Error scopes answer only asynchronously: what is known now (a rejected
+    // tensor, a lost device, an earlier check's error) throws here; this read's own errors are looked for
+    // at once and thrown by the next read, sync or async, and this tensor is then unreadable.
+    backend.readSync = (dataId) => {
+      if (poisoned.has(dataId)) {
+        throw new DeviceError('validation', 'webgpu: this tensor was computed by work the device rejected');
+      }
+      const known = lost
+        ? new DeviceError('lost', `webgpu: the device was lost (${lost})`)
+        : (found ?? uncaptured.shift());
+      if (known) {
+        found = undefined;
+        throw known;
+      }
+      const cached = backend.tensorMap?.get(dataId)?.values != null;
+      if (!cached && typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined') {
+        throw new BackendUnavailableError(
+          "webgpu: dataSync()/arraySync() cannot read the GPU here (TF.js reads it synchronously only through a page's OffscreenCanvas, which Node lacks): use await tensor.data() or tensor.array()",
+        );
+      }
+      const values = readSync(dataId);
+      void check().then((err) => {
+        if (!err) return;
+        poisoned.add(dataId);
+        const data = backend.tensorMap?.get(dataId);
+        if (data) data.values = undefined;
+        found ??= err;
+      });
+      return values;
+    };
+  }
   return s;
 }
 

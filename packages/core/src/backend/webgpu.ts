@@ -126,16 +126,23 @@ export function adapterProbe(adapter: GPUAdapterLike | null): WebGPUProbe {
   };
 }
 
-/** Makes 'webgpu' the tf backend on a device with `limits` (see webgpu-device.ts). The caller has probed an adapter. */
-export async function initWebGPU(limits: WebGPULimits, warn: (m: string) => void): Promise<void> {
-  // Literal specifier: bundlers split it into its own chunk, loaded only when WebGPU is chosen.
+/**
+ * Makes 'webgpu' the tf backend on a device with `limits` (see webgpu-device.ts); returns backend-webgpu's
+ * kernels for the caller to register. The caller has probed an adapter.
+ */
+export async function initWebGPU(
+  limits: WebGPULimits,
+  warn: (m: string) => void,
+): Promise<typeof import('@transformer-kit/backend-webgpu')> {
+  // Literal specifiers: bundlers split them into their own chunks, loaded only when WebGPU is chosen.
   const mod = (await import('@tensorflow/tfjs-backend-webgpu')) as { WebGPUBackend?: unknown };
+  const kernels = await import('@transformer-kit/backend-webgpu');
   if (!tf.findBackendFactory('webgpu')) {
     throw new BackendUnavailableError(
       'webgpu: @tensorflow/tfjs-backend-webgpu was imported before navigator.gpu existed, so it did not register; do not import it yourself, initBackend does',
     );
   }
-  registerWebGPUFactory(limits, mod.WebGPUBackend, warn);
+  registerWebGPUFactory(limits, mod.WebGPUBackend, warn, kernels.rawDispatchCount);
   let ok: boolean;
   try {
     ok = await tf.setBackend('webgpu');
@@ -147,4 +154,5 @@ export async function initWebGPU(limits: WebGPULimits, warn: (m: string) => void
   if (!ok)
     throw new BackendUnavailableError("webgpu: TF.js could not initialise the WebGPU device; choose 'wasm'");
   await tf.ready();
+  return kernels;
 }
