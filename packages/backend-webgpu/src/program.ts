@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { warnDecline } from './warn.js';
 
 /*
  * How a kernel here runs: a WGSL program in the shape TF.js's WebGPU backend compiles
@@ -40,17 +41,12 @@ interface WebGPUBackendLike {
   ): tf.TensorInfo;
 }
 
-let warned = false;
-
 /** The active backend when it is TF.js's WebGPU backend with the hooks the kernels need; else undefined. */
 export function webgpuBackend(): WebGPUBackendLike | undefined {
   if (tf.getBackend() !== 'webgpu') return undefined;
   const why = missingHook();
   if (why) {
-    if (!warned) {
-      warned = true;
-      console.warn(`@transformer-kit/backend-webgpu: ${why}; its fused kernels decline and TF.js's ops run`);
-    }
+    warnDecline(why);
     return undefined;
   }
   return tf.backend() as unknown as WebGPUBackendLike;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { warnDecline } from './warn.js';
 
 /*
  * Running a hand-written WGSL pipeline inside TF.js's WebGPU command stream. TF.js's own programs bind whole
@@ -60,7 +61,6 @@ const NEEDED = [
   'submitQueue',
 ] as const;
 
-let warned = false;
 let count = 0;
 
 /** Dispatches this package's own pipelines have recorded (TF.js's programs are counted by core). */
@@ -77,12 +77,7 @@ export function webgpuBackendHooks(): BackendHooks | undefined {
     missing.length ||
     typeof (b.device as GPUDeviceLike | undefined)?.createComputePipeline !== 'function'
   ) {
-    if (!warned) {
-      warned = true;
-      console.warn(
-        `backend-webgpu: this TF.js's webgpu backend lacks ${missing.join(', ') || 'a device'}; its own kernels are used`,
-      );
-    }
+    warnDecline(`TF.js's webgpu backend has no ${missing.join(', ') || 'device'}`);
     return undefined;
   }
   return { backend: b as unknown as BackendHooks['backend'] };

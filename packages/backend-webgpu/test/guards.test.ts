@@ -7,6 +7,7 @@ import { webgpuKernels as k, missingHook } from '../src/index.js';
  * (returns undefined), so core runs TF.js's ops; the missing hook is named once.
  */
 
+const ADAMW = { b1: 0.9, b2: 0.999, eps: 1e-8, stepSize: 1e-3, sqrtBc2: 1, gradScale: 1, decayFactor: 1 };
 const x = () => tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
 
 /** Calls every kernel with valid inputs; returns what each gave. */
@@ -28,6 +29,8 @@ function callAll(): unknown[] {
     k.attentionSoftmax(t, 1),
     k.attentionSoftmaxGrad(t, t, 1),
     k.batchMatMul(tf.ones([1, 2, 3]), tf.ones([1, 2, 3]), false, true),
+    // AdamW answers false where it declines (core then composes TF.js ops).
+    k.adamWDevice(tf.variable(v), v, tf.variable(v), tf.variable(v), ADAMW) || undefined,
   ];
   return out;
 }
@@ -40,6 +43,7 @@ describe('kernels decline where they cannot run', () => {
   it('every kernel of the interface is here, and each returns undefined on cpu', () => {
     expect(Object.keys(k).sort()).toEqual(
       [
+        'adamWDevice',
         'attentionSoftmax',
         'attentionSoftmaxGrad',
         'batchMatMul',
