@@ -624,8 +624,9 @@ async function families(page, backend) {
   const tmp = mkdtempSync(join(tmpdir(), 'tk-families-'));
   writeFileSync(join(tmp, 'words.csv'), `${rows.join('\n')}\n`);
   await page.setInputFiles('#ft-data-file', join(tmp, 'words.csv'));
-  rmSync(tmp, { recursive: true, force: true });
+  // The page reads the file after the change event: remove it only once the data is in.
   await page.waitForFunction(() => window.demo.state.ft.data?.train === 77, null, { timeout: 30_000 });
+  rmSync(tmp, { recursive: true, force: true });
   // DistilBERT by Hub id (from the stand-in Hub), RoBERTa as a picked folder.
   for (const [from, family, cls] of [
     ['hub:tk-test/tiny-distilbert', 'distilbert', 'DistilBertForSequenceClassification'],
