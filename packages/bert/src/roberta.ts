@@ -1,6 +1,13 @@
 import type * as tf from '@tensorflow/tfjs';
 import { modelOutput, type RunOptions } from '@transformer-kit/attention';
-import { classificationLoss, crossEntropy, InvalidArgumentError, Module, Rng } from '@transformer-kit/core';
+import {
+  classificationLoss,
+  crossEntropy,
+  defaultLabels,
+  InvalidArgumentError,
+  Module,
+  Rng,
+} from '@transformer-kit/core';
 import { ClsClassifier, MaskedLMHead } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
 import { type BertConfig, type BertInputs, BertModel, bertConfig } from './model.js';
@@ -108,8 +115,7 @@ export class RobertaForSequenceClassification extends Module {
       }),
     );
     this.numLabels = numLabels;
-    this.id2label =
-      id2label ?? Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
+    this.id2label = id2label ?? defaultLabels(numLabels);
   }
   forward(inputs: BertInputs): tf.Tensor {
     return this.run(inputs).logits;

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { type ModelOutput, modelOutput, type RunOptions } from '@transformer-kit/attention';
-import { checkPositiveInts, classificationLoss, Module, Rng } from '@transformer-kit/core';
+import { checkPositiveInts, classificationLoss, defaultLabels, Module, Rng } from '@transformer-kit/core';
 import { ClsClassifier, MaskedLMHead, MeanPoolClassifier, TokenClassifier } from '@transformer-kit/heads';
 import type { MaskedBatch } from './masking.js';
 import { type BertConfig, type BertInputs, BertModel, type BertPreset, rowsTensor } from './model.js';
@@ -64,9 +64,6 @@ export interface SequenceClassifierOptions extends ClassifierOptions {
    */
   pooling?: 'cls' | 'mean';
 }
-
-const defaultLabels = (n: number) =>
-  Object.fromEntries(Array.from({ length: n }, (_, i) => [i, `LABEL_${i}`]));
 
 /** The attention mask as a tensor (heads need it for mean pooling), or undefined. */
 export const maskOf = (inputs: BertInputs): tf.Tensor2D | undefined =>

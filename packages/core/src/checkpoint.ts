@@ -62,6 +62,11 @@ export function parseConfig(text: string | Bytes, source = CONFIG_FILE): HFConfi
   return value as HFConfig;
 }
 
+/** HF's names for classes without an id2label: LABEL_0, LABEL_1, ... */
+export function defaultLabels(numLabels: number): Record<number, string> {
+  return Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
+}
+
 /**
  * A classifier's labels from an HF config.json: `numLabels` wins when given, else the size of `id2label` or
  * `num_labels`; `id2label` (keys as numbers) when it has exactly that many entries.

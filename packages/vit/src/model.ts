@@ -15,6 +15,7 @@ import {
   checkBackboneConfig,
   checkPositiveInts,
   classificationLoss,
+  defaultLabels,
   dropout,
   extractPatches,
   fromPreset,
@@ -338,8 +339,7 @@ export class ViTForImageClassification extends Module {
     }
     this.pooling = pooling;
     this.numLabels = numLabels;
-    this.id2label =
-      id2label ?? Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
+    this.id2label = id2label ?? defaultLabels(numLabels);
   }
   /** Logits (B, numLabels) from the final hidden states (B, 1 + N, D). */
   head(hidden: tf.Tensor): tf.Tensor {
