@@ -10,7 +10,7 @@ import {
 } from '@transformer-kit/core';
 import { type AttentionBias, attentionBias, checkMaskShape, type Mask } from './mask.js';
 import { alibiBias, Rotary, type RotaryConfig } from './positions.js';
-import { attentionProbs } from './probs.js';
+import { attend } from './probs.js';
 
 /** A module with forward(x) → same shape: a norm, an MLP, or anything the block is given as a part. */
 export type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
@@ -219,15 +219,15 @@ export class MultiHeadAttention extends Module {
       const slopes = alibiBias(this.numHeads, t, s);
       prepared = prepared ? { ...prepared, bias: prepared.bias.add(slopes) } : { bias: slopes };
     }
-    const { probs, dropped } = attentionProbs(
+    const { probs, output: attended } = attend(
       scores,
+      v,
       1 / Math.sqrt(this.headDim),
       prepared,
       this.dropoutRate,
       this.training,
       returnAttention,
     );
-    const attended = this.grouped(dropped, (g) => batchMatMul(g, v), this.headDim);
     const merged = reshape(attended.transpose([0, 2, 1, 3]), [b, t, this.numHeads * this.headDim]);
     const output = this.output.forward(merged);
     return returnAttention ? { output, attention: probs } : { output };

@@ -38,7 +38,7 @@ export {
   paddingMask,
 } from './mask.js';
 export { alibiBias, alibiSlopes, Rotary, type RotaryConfig, sinusoidalPositions } from './positions.js';
-export { attentionProbs } from './probs.js';
+export { attend, attentionProbs } from './probs.js';
 export {
   type BackboneExtras,
   type BackboneOutput,

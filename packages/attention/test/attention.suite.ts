@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, initBackend, Rng } from '@transformer-kit/core';
+import {
+  type BackendName,
+  batchMatMul,
+  initBackend,
+  Rng,
+  seedDropout,
+  valueAndGrads,
+} from '@transformer-kit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  attend,
+  attentionBias,
+  attentionProbs,
   causalMask,
   combineMasks,
   KVCache,
@@ -36,6 +46,57 @@ export function defineAttentionSuite(backend: BackendName): void {
   describe(`attention on ${backend}`, () => {
     beforeAll(async () => {
       expect((await initBackend(backend)).backend).toBe(backend);
+    });
+
+    it('attend with dropout and grouped heads = probabilities, dropout, product composed; keeps no dropped copy', async () => {
+      // 4 query heads over 2 key/value heads, a padding mask, dropout on.
+      const scores = tf.randomNormal([2, 4, 3, 5], 0, 1, 'float32', 21);
+      const v = tf.randomNormal([2, 2, 5, 6], 0, 1, 'float32', 22);
+      const bias = attentionBias(
+        paddingMask(
+          tf.tensor2d([
+            [1, 1, 1, 0, 0],
+            [1, 1, 1, 1, 1],
+          ]),
+        ),
+      );
+      const w = tf.randomNormal([2, 4, 3, 6], 0, 1, 'float32', 23);
+      const saved: tf.Tensor[] = [];
+      seedDropout(5);
+      const fused = valueAndGrads(() => {
+        const y = attend(scores, v, 0.5, bias, 0.3, true).output.mul(w).sum() as tf.Scalar;
+        const tape = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] } }).state
+          .activeTape;
+        for (const node of tape) saved.push(...(node.saved ?? []));
+        return y;
+      }, [scores, v]);
+      seedDropout(5);
+      const composed = valueAndGrads(() => {
+        const { dropped } = attentionProbs(scores, 0.5, bias, 0.3, true);
+        const out = batchMatMul(dropped.reshape([2, 2, 6, 5]), v).reshape([2, 4, 3, 6]);
+        return out.mul(w).sum() as tf.Scalar;
+      }, [scores, v]);
+      expect(await maxAbs(fused.value, composed.value)).toBeLessThan(1e-5);
+      expect(await maxAbs(fused.grads[0]!, composed.grads[0]!)).toBeLessThan(1e-5);
+      expect(await maxAbs(fused.grads[1]!, composed.grads[1]!)).toBeLessThan(1e-5);
+      // Dropout really dropped: a zero row-sum gradient would also match.
+      const total = fused.grads[0]!.abs().sum();
+      expect((await total.data())[0]!).toBeGreaterThan(0);
+      total.dispose();
+      const probsSized = saved.filter(
+        (t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, scores.shape),
+      );
+      expect(probsSized.length).toBe(1);
+      tf.dispose([
+        scores,
+        v,
+        w,
+        bias.bias,
+        fused.value,
+        composed.value,
+        ...fused.grads,
+        ...composed.grads,
+      ] as tf.Tensor[]);
     });
 
     it('gives zeros, not NaN, for a query with nothing to attend to (attention and a left-padded block)', async () => {

@@ -180,23 +180,24 @@ function timesTransposed(y: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * Batched product for attention: a (..., T, K) @ b (..., K, S), optionally with b given as (..., S, K)
- * (`transposeB`). Leading dims must match. On wasm it runs the wasm runtime's SIMD kernel (TF.js's own is a scalar
- * loop for batched or transposed operands), forward and backward.
+ * Batched product for attention: a (..., T, K) @ b (..., K, S), optionally with a given as (..., K, T)
+ * (`transposeA`) or b as (..., S, K) (`transposeB`). Leading dims must match. On wasm it runs the wasm
+ * runtime's SIMD kernel (TF.js's own is a scalar loop for batched or transposed operands), forward and backward.
  */
-export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
+export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false, transposeA = false): tf.Tensor {
   const lead = a.shape.slice(0, -2);
   // Fewer than 4 query rows (one-token decoding) run the kernel's matrix-vector path, reading each key once.
   const bmm = fusedKernels().batchMatMul;
-  if (a.rank < 3 || !bmm) return tf.matMul(a, b, false, transposeB);
+  if (a.rank < 3 || !bmm) return tf.matMul(a, b, transposeA, transposeB);
   if (b.rank !== a.rank || b.shape.slice(0, -2).some((d, i) => d !== lead[i])) {
     throw new ShapeError(`batchMatMul: leading dims of [${a.shape}] and [${b.shape}] differ`);
   }
   const n = lead.reduce((x, y) => x * y, 1);
-  const [m, k] = a.shape.slice(-2) as [number, number];
+  const [ar, ac] = a.shape.slice(-2) as [number, number];
   const [br, bc] = b.shape.slice(-2) as [number, number];
-  const out = bmm(reshape(a, [n, m, k]), reshape(b, [n, br, bc]), false, transposeB);
-  return out ? reshape(out, [...lead, m, transposeB ? br : bc]) : tf.matMul(a, b, false, transposeB);
+  const out = bmm(reshape(a, [n, ar, ac]), reshape(b, [n, br, bc]), transposeA, transposeB);
+  const shape = [...lead, transposeA ? ac : ar, transposeB ? br : bc];
+  return out ? reshape(out, shape) : tf.matMul(a, b, transposeA, transposeB);
 }
 
 /** Rows of `table` (V, D) at integer `ids` of any shape → (...ids.shape, D). Trains on every backend. */
@@ -387,13 +388,55 @@ export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: nu
   return tf.customGrad((...args) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const mask = dropoutMask(input.shape, rate, s);
-    const apply = (t: tf.Tensor, m: tf.Tensor) =>
-      (t.dtype === 'float32' && fusedKernels().dropout?.(t, m, scale)) ||
-      tf.tidy(() => tf.where(m, t.mul(scale), tf.zerosLike(t)));
-    const value = apply(input, mask);
+    const value = applyDropout(input, mask, scale);
     save([mask]);
-    return { value, gradFunc: (dy, [m]) => apply(dy as tf.Tensor, m!) };
+    return { value, gradFunc: (dy, [m]) => applyDropout(dy as tf.Tensor, m!, scale) };
   })(x);
+}
+
+/** x · scale where `mask` (bool, x's shape) is true, else 0: dropout with a given mask, forward or backward. */
+export function applyDropout(x: tf.Tensor, mask: tf.Tensor, scale: number): tf.Tensor {
+  return (
+    (x.dtype === 'float32' && fusedKernels().dropout?.(x, mask, scale)) ||
+    tf.tidy(() => tf.where(mask, x.mul(scale), tf.zerosLike(x)))
+  );
+}
+
+/**
+ * linear(dropout(x), weight) (no bias; LoRA's A), keeping x and the 1-byte mask for the backward pass and
+ * making the dropped copy again there. Composed, the product kept its dropped input: one full-width
+ * activation per adapter, where x itself is shared by every adapter reading it (BERT's query and value).
+ */
+export function dropoutLinear(
+  x: tf.Tensor,
+  weight: tf.Tensor,
+  rate: number,
+  training: boolean,
+  seed?: number,
+): tf.Tensor {
+  if (!training || rate === 0) return linear(x, weight);
+  const s = seed ?? dropoutRng.nextSeed();
+  const scale = 1 / (1 - rate);
+  const inDim = weight.shape[0]!;
+  if (x.shape[x.rank - 1] !== inDim)
+    throw new ShapeError(
+      `dropoutLinear: input last dim ${x.shape[x.rank - 1]} != weight in-features ${inDim}`,
+    );
+  const lead = x.shape.slice(0, -1);
+  const y = tf.customGrad((...args) => {
+    const [input, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    const mask = dropoutMask(input.shape, rate, s);
+    const value = tf.tidy(() => product(applyDropout(input, mask, scale) as tf.Tensor2D, w));
+    save([input, w, mask]);
+    return {
+      value,
+      gradFunc: (dy, [sx, sw, m]) => [
+        applyDropout(timesTransposed(dy as tf.Tensor2D, sw as tf.Tensor2D), m!, scale),
+        tf.tidy(() => transposedTimes(applyDropout(sx!, m!, scale) as tf.Tensor2D, dy as tf.Tensor2D)),
+      ],
+    };
+  })(reshape<tf.Rank.R2>(x, [-1, inDim]), weight);
+  return reshape(y, [...lead, weight.shape[1]!]);
 }
 
 /**

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   batchMatMul,
+  dropout,
+  dropoutLinear,
   gelu,
   geluTanh,
   initBackend,
@@ -105,6 +107,47 @@ for (const backend of ['cpu', 'wasm'] as const) {
       fastG.forEach((t, i) => {
         expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4);
       });
+    });
+
+    it('batchMatMul with transposeA, value and gradients', () => {
+      const a = tf.randomNormal([2, 3, 5, 16], 0, 1, 'float32', 11);
+      const b = tf.randomNormal([2, 3, 5, 6], 0, 1, 'float32', 12);
+      expect(maxDiff(batchMatMul(a, b, false, true), tf.matMul(a, b, true, false))).toBeLessThan(1e-5);
+      const fastG = tf.grads((x, y) => batchMatMul(x, y, false, true).square().sum())([a, b]);
+      const refG = tf.grads((x, y) => tf.matMul(x, y, true, false).square().sum())([a, b]);
+      fastG.forEach((t, i) => {
+        expect(maxDiff(t, refG[i]!)).toBeLessThan(1e-4);
+      });
+      tf.dispose([a, b, ...fastG, ...refG]);
+    });
+
+    it('dropoutLinear = linear(dropout(x)) in value and gradients, keeping x and a 1-byte mask, not a dropped copy', () => {
+      const x = tf.randomNormal([3, 4, 6], 0, 1, 'float32', 13);
+      const w = tf.variable(tf.randomNormal([6, 5], 0, 1, 'float32', 14)) as tf.Variable<tf.Rank.R2>;
+      const saved: tf.Tensor[] = [];
+      const fused = valueAndGrads(() => {
+        const y = dropoutLinear(x, w, 0.4, true, 77).square().sum() as tf.Scalar;
+        const tape = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] } }).state
+          .activeTape;
+        for (const node of tape) saved.push(...(node.saved ?? []));
+        return y;
+      }, [x, w]);
+      const ref = valueAndGrads(
+        () =>
+          linear(dropout(x, 0.4, true, 77), w)
+            .square()
+            .sum() as tf.Scalar,
+        [x, w],
+      );
+      expect(Math.abs(fused.value.dataSync()[0]! - ref.value.dataSync()[0]!)).toBeLessThan(1e-4);
+      expect(maxDiff(fused.grads[0]!, ref.grads[0]!)).toBeLessThan(1e-4);
+      expect(maxDiff(fused.grads[1]!, ref.grads[1]!)).toBeLessThan(1e-4);
+      // Some entries were dropped, so the check above compared a real mask.
+      expect(tf.tidy(() => fused.grads[1]!.abs().sum().dataSync()[0]!)).toBeGreaterThan(0);
+      const xSized = saved.filter((t) => t.size === x.size && t.dtype === 'float32');
+      expect(xSized.map((t) => t.dataId)).toEqual([x.dataId]);
+      expect(saved.filter((t) => t.dtype === 'bool').map((t) => t.size)).toEqual([x.size]);
+      tf.dispose([x, w, fused.value, ref.value, ...fused.grads, ...ref.grads] as tf.Tensor[]);
     });
   });
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   add,
-  dropout,
+  dropoutLinear,
   InvalidArgumentError,
   type Linear,
   linear,
@@ -59,7 +59,7 @@ export class LoraAdapter extends Module {
   delta(x: tf.Tensor, i: number, training: boolean): tf.Tensor {
     const reuse =
       i > 0 && this.#lastInput === x && this.#lastHidden !== undefined && !this.#lastHidden.isDisposed;
-    const h = reuse ? this.#lastHidden! : linear(dropout(x, this.dropoutRate, training), this.A);
+    const h = reuse ? this.#lastHidden! : dropoutLinear(x, this.A, this.dropoutRate, training);
     if (this.members.length > 1) {
       this.#lastInput = x;
       this.#lastHidden = h;
