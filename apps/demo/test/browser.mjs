@@ -5,8 +5,9 @@
 // a bad checkpoint file shows an error in the page; then it fine-tunes the tiny HF-layout BERT folder
 // (test/fixtures/tiny-bert, made by scripts/make_finetune_fixtures.py) on a CSV in section 5: loss falls,
 // validation accuracy beats the majority class, stop/resume, heatmaps, the saved folder (zip) reloads with
-// identical predictions, bad data / a bad folder are errors that lose nothing. Screenshots go to
-// test-results/ (a CI artifact).
+// identical predictions, bad data / a bad folder are errors that lose nothing; on wasm (`families`) also a
+// tiny DistilBERT and RoBERTa, each fine-tuned fully and with LoRA, and LoRA proposed by the memory check on a
+// BERT folder (PEFT adapter zips checked by `loraRound`). Screenshots go to test-results/ (a CI artifact).
 // Exits non-zero on any failure; bounded in time.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
