@@ -5,8 +5,9 @@
 // a bad checkpoint file shows an error in the page; then it fine-tunes the tiny HF-layout BERT folder
 // (test/fixtures/tiny-bert, made by scripts/make_finetune_fixtures.py) on a CSV in section 5: loss falls,
 // validation accuracy beats the majority class, stop/resume, heatmaps, the saved folder (zip) reloads with
-// identical predictions, bad data / a bad folder are errors that lose nothing. Screenshots go to
-// test-results/ (a CI artifact).
+// identical predictions, bad data / a bad folder are errors that lose nothing; on wasm (`families`) also a
+// tiny DistilBERT and RoBERTa, each fine-tuned fully and with LoRA, and LoRA proposed by the memory check on a
+// BERT folder (PEFT adapter zips checked by `loraRound`). Screenshots go to test-results/ (a CI artifact).
 // Exits non-zero on any failure; bounded in time.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,35 @@ const TOTAL_MS = 20 * 60_000;
 const GPT_STEPS = 40;
 /** BERT steps run on webgpu before Stop: SwiftShader takes seconds per step; they must match wasm's. */
 const WEBGPU_BERT_STEPS = 10;
+
+/**
+ * What PEFT names for each family: its default LoRA targets (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING),
+ * the HF path of a target in layer l, the head trained beside the adapters (modules_to_save) and its Linears,
+ * and the classifier's HF class. BERT's base here is a BertForSequenceClassification, so its pooler is frozen.
+ */
+const PEFT = {
+  bert: {
+    targets: ['query', 'value'],
+    module: (l, t) => `bert.encoder.layer.${l}.attention.self.${t}`,
+    head: ['classifier'],
+    headLinears: ['classifier'],
+    cls: 'BertForSequenceClassification',
+  },
+  distilbert: {
+    targets: ['q_lin', 'v_lin'],
+    module: (l, t) => `distilbert.transformer.layer.${l}.attention.${t}`,
+    head: ['pre_classifier', 'classifier'],
+    headLinears: ['pre_classifier', 'classifier'],
+    cls: 'DistilBertForSequenceClassification',
+  },
+  roberta: {
+    targets: ['query', 'value'],
+    module: (l, t) => `roberta.encoder.layer.${l}.attention.self.${t}`,
+    head: ['classifier'],
+    headLinears: ['classifier.dense', 'classifier.out_proj'],
+    cls: 'RobertaForSequenceClassification',
+  },
+};
 
 if (!existsSync(join(dist, 'index.html'))) fail(`no built page at ${dist}: run \`vite build\` first`);
 if (!existsSync(chromiumPath))
@@ -588,13 +618,32 @@ async function trainFt(page, settings) {
   return page.evaluate(() => window.demo.state.ft);
 }
 
-/** Saves section 5's model as a zip (the save-as choice set first); returns the zip as latin1 text. */
+/**
+ * Saves section 5's model as a zip (the save-as choice set first); returns its name, the zip as latin1 text
+ * and its files (path inside the zip → bytes).
+ */
 async function saveZip(page, backend, as) {
   await page.selectOption('#ft-save-as', as);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#ft-save')]);
   const path = join(artifacts, `${backend}-${download.suggestedFilename()}`);
   await download.saveAs(path);
-  return { name: download.suggestedFilename(), zip: readFileSync(path).toString('latin1') };
+  const bytes = readFileSync(path);
+  return { name: download.suggestedFilename(), zip: bytes.toString('latin1'), files: unzipStored(bytes) };
+}
+
+/** The files of a stored (uncompressed) zip, as web/zip.ts writes it: path → bytes, from the local headers. */
+function unzipStored(buf) {
+  const files = new Map();
+  let o = 0;
+  while (o + 30 <= buf.length && buf.readUInt32LE(o) === 0x04034b50) {
+    if (buf.readUInt16LE(o + 8) !== 0) throw new Error(`zip entry at ${o} is compressed`);
+    const size = buf.readUInt32LE(o + 18);
+    const nameEnd = o + 30 + buf.readUInt16LE(o + 26);
+    const start = nameEnd + buf.readUInt16LE(o + 28);
+    files.set(buf.toString('utf8', o + 30, nameEnd), buf.subarray(start, start + size));
+    o = start + size;
+  }
+  return files;
 }
 
 async function reloadSame(page) {
@@ -608,12 +657,13 @@ async function reloadSame(page) {
 
 /**
  * Section 5 with the other families and LoRA: a DistilBERT and a RoBERTa folder (config.json's model_type
- * decides) fine-tune fully, save as their family's HF folder and reload identically; on the BERT folder, a
- * heap budget that a full fine-tune exceeds and LoRA does not makes the memory check propose LoRA, which
- * trains the adapters and saves a PEFT adapter folder (PEFT's tensor names), reloaded onto the base.
+ * decides) fine-tune fully, save as their family's HF folder and reload identically, then train LoRA on the
+ * same folder (the checkbox, PEFT's default targets for the family); on the BERT folder, a heap budget that a
+ * full fine-tune exceeds and LoRA does not makes the memory check propose LoRA. Each LoRA run is checked by
+ * `loraRound`: the adapter's parameters trained, PEFT's names and config in the adapter zip, reloaded onto
+ * the base identically (merged too).
  */
 async function families(page, backend) {
-  const ft = () => page.evaluate(() => window.demo.state.ft);
   // Two-word rows the tiny DistilBERT / RoBERTa vocabularies spell (test/finetune-families.test.ts's data).
   const POS = ['good', 'great', 'fine', 'nice', 'fun', 'best'];
   const NEG = ['bad', 'awful', 'poor', 'sad', 'dull', 'worst'];
@@ -628,10 +678,13 @@ async function families(page, backend) {
   await page.waitForFunction(() => window.demo.state.ft.data?.train === 77, null, { timeout: 30_000 });
   rmSync(tmp, { recursive: true, force: true });
   // DistilBERT by Hub id (from the stand-in Hub), RoBERTa as a picked folder.
-  for (const [from, family, cls] of [
-    ['hub:tk-test/tiny-distilbert', 'distilbert', 'DistilBertForSequenceClassification'],
-    ['tiny-roberta', 'roberta', 'RobertaForSequenceClassification'],
+  for (const [from, family] of [
+    ['hub:tk-test/tiny-distilbert', 'distilbert'],
+    ['tiny-roberta', 'roberta'],
   ]) {
+    const cls = PEFT[family].cls;
+    // The previous family's LoRA run leaves the box as it was: this family's first run is a full fine-tune.
+    await page.setChecked('#ft-lora', false);
     if (from.startsWith('hub:')) {
       await page.fill('#ft-hub', from.slice(4));
       await page.click('#ft-hub-form button');
@@ -660,11 +713,22 @@ async function families(page, backend) {
           hub.requests.some((r) => r.startsWith('GET /hub/tk-test/tiny-distilbert/resolve/main/config.json')),
         `${backend}: ${family} loaded by Hub id with its download shown (${await page.textContent('#ft-hub-status')})`,
       );
+    // LoRA on the same folder; turning it on starts again from the folder. The encoder is random, so the
+    // head and adapters learn on frozen random features: the CLI test's recipe (lr 1e-2, 16 epochs).
+    await page.check('#ft-lora');
+    await loraRound(page, backend, {
+      family,
+      base: from.replace(/^hub:/, ''),
+      r: 4,
+      settings: { '#ft-epochs': '16', '#ft-lr': '0.01' },
+      minDrop: 0.08,
+    });
   }
 
   // LoRA, proposed by the memory check. It adapts a trained base (a random encoder's frozen features leave
-  // the adapters nothing to learn): the tiny BERT fine-tuned fully here, saved as files, is the base folder,
+  // the adapters little to learn): the tiny BERT fine-tuned fully here, saved as files, is the base folder,
   // and LoRA fits a new head for other label names on it.
+  await page.setChecked('#ft-lora', false);
   await page.setInputFiles('#ft-data-file', join(fixtures, 'sentiment-small.csv'));
   await page.waitForFunction(() => window.demo.state.ft.data?.train === 320, null, { timeout: 30_000 });
   await page.setInputFiles('#ft-folder', join(fixtures, 'tiny-bert'));
@@ -704,61 +768,129 @@ async function families(page, backend) {
     '#ft-lora-r': '4',
   }))
     await page.fill(id, v);
-  const targets = await page.inputValue('#ft-lora-targets');
   const est = await page.evaluate(() => window.demo.ftEstimates());
   const previous = await page.evaluate((b) => window.demo.setWasmHeapBudget(b), (est.full + est.lora) / 2);
   await page.click('#ft-train');
   await page.waitForSelector('#ft-use-lora', { timeout: 30_000 });
   const memory = await page.textContent('#ft-memory');
   await page.evaluate((b) => window.demo.setWasmHeapBudget(b), previous);
-  let f = await ft();
+  const f = await page.evaluate(() => window.demo.state.ft);
   check(
     f.loraProposed && f.losses.length === 0 && /^Not started: /.test(memory) && est.lora < est.full,
     `${backend}: a full fine-tune over the heap budget (${est.full} bytes > ${(est.full + est.lora) / 2}) is not started and LoRA is proposed (${est.lora} bytes): ${memory}`,
   );
   await page.click('#ft-use-lora');
-  check(await page.isChecked('#ft-lora'), `${backend}: the proposal turns LoRA on (targets ${targets})`);
-  f = await trainFt(page, {});
+  check(await page.isChecked('#ft-lora'), `${backend}: the proposal turns LoRA on`);
+  await loraRound(page, backend, { family: 'bert', base: 'tiny-bert-sentiment', r: 4, minDrop: 0.05 });
+  rmSync(join(base, '..'), { recursive: true, force: true });
+}
+
+/**
+ * One LoRA run in section 5 on the picked `base` folder (LoRA already turned on): the target modules are
+ * PEFT's default for the family, training runs to the end and the loss falls by `minDrop`; the parameters
+ * trained are exactly those of the saved adapter (lora_A/B of every target plus the head), a small part of
+ * the model; the PEFT adapter zip holds PEFT's tensor names and adapter_config.json; it reloads onto the base
+ * with identical predictions, and so does the merged HF folder.
+ */
+async function loraRound(page, backend, { family, base, r, settings = {}, minDrop }) {
+  const peft = PEFT[family];
+  const targets = await page.inputValue('#ft-lora-targets');
+  check(
+    targets === peft.targets.join(', '),
+    `${backend}: ${family}: LoRA targets PEFT's default for the family (${targets})`,
+  );
+  const f = await trainFt(page, { '#ft-lora-r': String(r), ...settings });
+  const [layers, hidden] = (f.model.match(/(\d+) layers, hidden (\d+)/) ?? []).slice(1).map(Number);
+  const epochs = Number(await page.inputValue('#ft-epochs'));
+  const batch = Number(await page.inputValue('#ft-batch'));
   const l = f.losses;
   check(
-    f.lora?.r === 4 &&
-      f.lora.trainable < f.lora.total / 5 &&
-      l.length === 80 &&
-      mean(l.slice(-10)) < mean(l.slice(0, 10)) - 0.05,
-    `${backend}: LoRA rank ${f.lora?.r} on ${f.lora?.targetModules} trains ${f.lora?.trainable} of ${f.lora?.total} parameters; loss ${mean(l.slice(0, 10)).toFixed(3)} → ${mean(l.slice(-10)).toFixed(3)}`,
+    f.lora?.r === r &&
+      String(f.lora.targetModules) === String(peft.targets) &&
+      l.length === epochs * Math.ceil(f.data.train / batch) &&
+      mean(l.slice(-10)) < mean(l.slice(0, 10)) - minDrop &&
+      f.metrics.accuracy > f.data.majority,
+    `${backend}: ${family} LoRA rank ${f.lora?.r} on ${f.lora?.targetModules} trains in the page: loss ${mean(l.slice(0, 10)).toFixed(3)} → ${mean(l.slice(-10)).toFixed(3)} over ${l.length} steps, validation accuracy ${(f.metrics.accuracy * 100).toFixed(1)}% (majority ${(f.data.majority * 100).toFixed(1)}%)`,
   );
-  const { name, zip } = await saveZip(page, backend, 'adapter');
-  const tensors = [...new Set([...zip.matchAll(/"(base_model\.model\.[^"]+)"/g)].map((m) => m[1]))];
-  const lora = tensors.filter((t) => t.includes('lora_'));
-  const peftName =
-    /^base_model\.model\.bert\.encoder\.layer\.[01]\.attention\.self\.(query|value)\.lora_[AB]\.weight$/;
+
+  const { name, files } = await saveZip(page, backend, 'adapter');
+  const folder = `${base.split('/').at(-1)}-lora`;
+  const configBytes = files.get(`${folder}/adapter_config.json`);
+  const weights = files.get(`${folder}/adapter_model.safetensors`);
   check(
-    name === 'tiny-bert-sentiment-lora.zip' &&
-      zip.includes('tiny-bert-sentiment-lora/adapter_config.json') &&
-      zip.includes('tiny-bert-sentiment-lora/adapter_model.safetensors') &&
-      /"peft_type":\s*"LORA"/.test(zip) &&
-      lora.length === 8 &&
-      lora.every((t) => peftName.test(t)),
-    `${backend}: saved a PEFT adapter folder ${name}: ${tensors.join(', ')}`,
+    name === `${folder}.zip` && configBytes !== undefined && weights !== undefined,
+    `${backend}: ${family} LoRA saved as a PEFT adapter folder ${name}: ${[...files.keys()].join(', ')}`,
+  );
+  if (!configBytes || !weights) return;
+  const config = JSON.parse(configBytes.toString('utf8'));
+  check(
+    config.peft_type === 'LORA' &&
+      config.task_type === 'SEQ_CLS' &&
+      config.r === r &&
+      config.lora_alpha === 2 * r &&
+      JSON.stringify(config.target_modules) === JSON.stringify(peft.targets) &&
+      JSON.stringify(config.modules_to_save) === JSON.stringify(peft.head) &&
+      config.base_model_name_or_path === base,
+    `${backend}: ${family} adapter_config.json is PEFT's: ${JSON.stringify(config)}`,
+  );
+  const header = safetensorsHeader(weights);
+  const tensors = Object.keys(header)
+    .filter((k) => k !== '__metadata__')
+    .sort();
+  const wantLora = [];
+  for (let i = 0; i < layers; i++)
+    for (const t of peft.targets)
+      for (const ab of ['A', 'B']) wantLora.push(`base_model.model.${peft.module(i, t)}.lora_${ab}.weight`);
+  const wantHead = peft.headLinears.flatMap((m) => [
+    `base_model.model.${m}.bias`,
+    `base_model.model.${m}.weight`,
+  ]);
+  const want = [...wantLora, ...wantHead].sort();
+  const shapesOk = wantLora.every(
+    (k) =>
+      JSON.stringify(header[k]?.shape) === JSON.stringify(k.includes('lora_A') ? [r, hidden] : [hidden, r]),
+  );
+  check(
+    JSON.stringify(tensors) === JSON.stringify(want) && shapesOk,
+    `${backend}: ${family} adapter tensors have PEFT's names and shapes [${r}, ${hidden}] / [${hidden}, ${r}]: ${tensors.join(', ')}`,
+  );
+  // What trains is what the adapter holds: lora_A/B (layers × targets × r × (in + out)) and the head.
+  const numel = (k) => header[k].shape.reduce((a, b) => a * b, 1);
+  const saved = tensors.reduce((a, k) => a + numel(k), 0);
+  const loraNumel = wantLora.filter((k) => header[k]).reduce((a, k) => a + numel(k), 0);
+  const shown = await page.textContent('#ft-params');
+  check(
+    f.lora.trainable === saved &&
+      loraNumel === layers * peft.targets.length * r * 2 * hidden &&
+      f.lora.trainable < f.lora.total / 5 &&
+      shown.includes(`${(f.lora.trainable / 1e3).toFixed(1)}k trained`),
+    `${backend}: ${family} LoRA trains the adapter's ${f.lora.trainable} parameters (${loraNumel} in lora_A/B, the rest the head; the saved tensors hold ${saved}) of the model's ${f.lora.total}: "${shown}"`,
   );
   check(
     await reloadSame(page),
-    `${backend}: the adapter reloads onto the base folder with identical predictions`,
+    `${backend}: ${family}'s adapter reloads onto the base folder with identical predictions`,
   );
   const merged = await saveZip(page, backend, 'merged');
   check(
-    merged.zip.includes('"BertForSequenceClassification"') && !merged.zip.includes('lora_A'),
-    `${backend}: or saved merged as an HF folder (${merged.name})`,
+    merged.name === `finetuned-${family}.zip` &&
+      merged.zip.includes(`"${peft.cls}"`) &&
+      !merged.zip.includes('lora_A'),
+    `${backend}: ${family} LoRA saved merged as an HF folder (${merged.name})`,
   );
-  check(await reloadSame(page), `${backend}: the merged folder reloads with identical predictions`);
-  rmSync(join(base, '..'), { recursive: true, force: true });
+  check(await reloadSame(page), `${backend}: ${family}'s merged folder reloads with identical predictions`);
+}
+
+/** A safetensors file's header: tensor name → { dtype, shape, data_offsets }, and `__metadata__`. */
+function safetensorsHeader(b) {
+  const n = Number(b.readBigUInt64LE(0));
+  return JSON.parse(b.subarray(8, 8 + n).toString('utf8'));
 }
 
 /** float32 tensors of a safetensors file, and its metadata. */
 function readSafetensors(path) {
   const b = readFileSync(path);
   const n = Number(b.readBigUInt64LE(0));
-  const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8'));
+  const header = safetensorsHeader(b);
   const tensors = {};
   for (const [k, v] of Object.entries(header)) {
     if (k === '__metadata__') continue;

@@ -366,7 +366,9 @@ export function setupFineTuneSection(page: Page): FineTuneSection {
       $<HTMLInputElement>('ft-lora').checked = false;
     }
     st.saved = [...saved.keys()];
-    const name = as === 'adapter' ? `${picked.name}-lora` : `finetuned-${picked.info.modelType}`;
+    // A Hub id's 'org/' would be a folder inside the zip (and '_' in the download's name): its last part.
+    const name =
+      as === 'adapter' ? `${picked.name.split('/').at(-1)}-lora` : `finetuned-${picked.info.modelType}`;
     if (asZip) download(`${name}.zip`, zipStored(saved, name));
     else for (const [file, bytes] of saved) download(file, new Blob([bytes as BlobPart]));
     $('ft-reload').removeAttribute('disabled');
