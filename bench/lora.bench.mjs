@@ -9,13 +9,16 @@
 //   gpt2m-full  GPT-2 medium, every weight trained: refused before any step by gpt's checkTrainingFits (its
 //               gradients and activations do not fit the 4 GB heap next to its weights), an OutOfMemoryError
 // GPT rows also report gpt's memory estimate for the step (est heap MB) beside the measured peak.
-// Reported: the step time (best of 2 after a warm-up step) in wall and CPU time (all threads; the CPU time
+// PyTorch (bench/lora_torch.py: the same BERT, PEFT's LoRA Linear) runs bert-full and bert-lora in the same run on
+// every core, so the LoRA/full ratio of each framework sits side by side (--no-torch skips it).
+// Reported: the step time (best of 3 after a warm-up step) in wall and CPU time (all threads; the CPU time
 // is the fairer ratio on a shared machine) with the 1-minute load average, peak RSS, peak wasm heap, trainable parameters,
 // numTensors across steps. Run: node bench/lora.bench.mjs [backend] [--only bert-full,bert-lora,...]
-// [--timeout-min N (per workload, default 15)] [--name results-file] [--smoke] (--smoke: the same code on
+// [--timeout-min N (per workload, default 15)] [--name results-file] [--no-torch] [--smoke] (--smoke: the same code on
 // the tiny presets, seconds, to check the bench itself).
 import os from 'node:os';
-import { printTable, reportChild, runChild, writeResults } from './lib.mjs';
+import { printTable, reportChild, runChild, runTorch, writeResults } from './lib.mjs';
+import { BERT } from './scale-workloads.mjs';
 
 const BATCH = 8;
 const SEQ = 128;
@@ -80,7 +83,7 @@ async function child(backend, workload, smoke) {
   result.tensorsAfterFirstStep = tf.memory().numTensors;
   const times = [];
   const cpu = [];
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     await step();
@@ -112,21 +115,41 @@ async function main() {
   const timeout = Number(flag('--timeout-min') ?? 15) * 60_000;
   const name = flag('--name') ?? 'lora';
   const smoke = args.includes('--smoke');
-  const backend = args.filter((a) => a !== '--smoke')[0] ?? 'wasm';
+  const noTorch = smoke || args.includes('--no-torch');
+  const backend = args.filter((a) => !a.startsWith('--'))[0] ?? 'wasm';
   const runs = only.map((w) => ({
     workload: w,
+    backend,
     ...runChild(import.meta.url, [backend, w, ...(smoke ? ['smoke'] : [])], { timeout }),
   }));
-  const full = Object.fromEntries(
-    runs.filter((r) => r.workload.endsWith('-full')).map((r) => [r.workload, r]),
-  );
-  const rows = runs.map((r) => {
-    const base = full[r.workload.replace(/-lora.*$/, '-full')];
+  const threads = os.cpus().length;
+  const torchRuns = noTorch
+    ? []
+    : only
+        .filter((w) => w === 'bert-full' || w === 'bert-lora')
+        .map((w) => ({
+          workload: w,
+          backend: `pytorch ${threads}t`,
+          ...runTorch('lora_torch.py', {
+            workload: w,
+            batch: BATCH,
+            seq: SEQ,
+            threads,
+            bert: BERT,
+            lora: LORA,
+          }),
+        }));
+  const all = [...runs, ...torchRuns];
+  const find = (workload, b) => all.find((r) => r.workload === workload && r.backend === b);
+  const rows = all.map((r) => {
+    const base = find(r.workload.replace(/-lora.*$/, '-full'), r.backend);
+    const torch = r.backend === backend ? find(r.workload, `pytorch ${threads}t`) : undefined;
     return {
       workload: r.workload,
-      backend,
+      backend: r.backend,
       'step ms': r.ms,
       'vs full': base?.ms && r.ms && r.workload.includes('-lora') ? r.ms / base.ms : undefined,
+      'vs PyTorch': torch?.ms && r.ms ? r.ms / torch.ms : undefined,
       'step CPU ms': r.cpuMs,
       'CPU vs full':
         base?.cpuMs && r.cpuMs && r.workload.includes('-lora') ? r.cpuMs / base.cpuMs : undefined,
@@ -146,11 +169,11 @@ async function main() {
     };
   });
   printTable(
-    `LoRA vs full fine-tuning at batch ${BATCH} × ${SEQ} (step ms = best of 2 after a warm-up)`,
+    `LoRA vs full fine-tuning at batch ${BATCH} × ${SEQ} (step ms = best of 3 after a warm-up)`,
     rows,
   );
   if (smoke) return;
-  writeResults(name, { config: { batch: BATCH, seq: SEQ, lora: LORA }, runs, rows });
+  writeResults(name, { config: { batch: BATCH, seq: SEQ, lora: LORA }, runs, torch: torchRuns, rows });
 }
 
 if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5] === 'smoke');

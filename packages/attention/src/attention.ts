@@ -1,13 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '@transformer-kit/core';
-import {
-  batchMatMul,
-  InvalidArgumentError,
-  Linear,
-  Module,
-  reshape,
-  ShapeError,
-} from '@transformer-kit/core';
+import { InvalidArgumentError, Linear, Module, reshape, ShapeError } from '@transformer-kit/core';
 import { type AttentionBias, attentionBias, checkMaskShape, type Mask } from './mask.js';
 import { alibiBias, Rotary, type RotaryConfig } from './positions.js';
 import { attend } from './probs.js';
@@ -209,7 +202,6 @@ export class MultiHeadAttention extends Module {
       }
     }
     const s = k.shape[2];
-    const scores = this.grouped(q, (g) => batchMatMul(g, k, true), s);
     let prepared: AttentionBias | undefined;
     if (mask) {
       checkMaskShape(mask, [b, this.numHeads, t, s]);
@@ -220,7 +212,8 @@ export class MultiHeadAttention extends Module {
       prepared = prepared ? { ...prepared, bias: prepared.bias.add(slopes) } : { bias: slopes };
     }
     const { probs, output: attended } = attend(
-      scores,
+      q,
+      k,
       v,
       1 / Math.sqrt(this.headDim),
       prepared,
@@ -241,16 +234,5 @@ export class MultiHeadAttention extends Module {
   splitHeads(y: tf.Tensor, heads = this.numHeads): tf.Tensor4D {
     const [b, t] = y.shape as [number, number, number];
     return reshape(y, [b, t, heads, this.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
-  }
-
-  /**
-   * f applied per key/value head: (B, H, T, ·) is viewed as (B, Hkv, H/Hkv · T, ·) so each key/value head
-   * serves its H / Hkv query heads (HF repeat_kv's order) without copying keys/values; back to (B, H, T, n).
-   */
-  private grouped(x: tf.Tensor, f: (g: tf.Tensor) => tf.Tensor, n: number): tf.Tensor {
-    if (this.numKvHeads === this.numHeads) return f(x);
-    const [b, h, t] = x.shape as [number, number, number, number];
-    const g = reshape(x, [b, this.numKvHeads, (h / this.numKvHeads) * t, x.shape[3]!]);
-    return reshape(f(g), [b, h, t, n]);
   }
 }

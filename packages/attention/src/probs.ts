@@ -4,6 +4,7 @@ import {
   batchMatMul,
   dropoutMask,
   fusedKernels,
+  isRecordingGradients,
   nextDropoutSeed,
   reshape,
 } from '@transformer-kit/core';
@@ -91,14 +92,17 @@ export function attentionProbs(
 }
 
 /**
- * dropout(softmax(scores · scale + bias)) @ v → (B, H, T, hd), scores (B, H, T, S), v (B, Hkv, S, hd) with
- * H / Hkv query heads per key/value head (HF repeat_kv's order). With dropout it is one op that keeps the
- * probabilities, the 1-byte mask and v, and makes the dropped copy again in the backward pass (one
- * elementwise pass): the product's own gradient would keep that copy, a (B, H, T, S) float tensor per layer
- * beside the probabilities (72 MB at BERT-base, 8 × 128). `probs` as in attentionProbs.
+ * dropout(softmax(q·kᵀ · scale + bias)) @ v → (B, H, T, hd) for q (B, H, T, hd), k and v (B, Hkv, S, hd), with
+ * H / Hkv query heads per key/value head (HF repeat_kv's order: each key/value head serves its group without
+ * a copy). While gradients are recorded it is one op that keeps q, k, v and the 1-byte dropout mask, and
+ * makes the scores, probabilities and dropped copy again in the backward pass (one small batched product and
+ * two elementwise passes, FlashAttention's trade): composed, the backward pass kept the probabilities and
+ * their dropped copy, two (B, H, T, S) float tensors per layer (144 MB at BERT-base, 8 × 128).
+ * `probs` as in attentionProbs.
  */
 export function attend(
-  scores: tf.Tensor,
+  q: tf.Tensor,
+  k: tf.Tensor,
   v: tf.Tensor,
   scale: number,
   bias: AttentionBias | undefined,
@@ -106,37 +110,50 @@ export function attend(
   training: boolean,
   returnProbs = false,
 ): { output: tf.Tensor; probs?: tf.Tensor } {
-  const [b, h, t] = scores.shape as [number, number, number, number];
-  const kvHeads = v.shape[1]!;
-  // (B, H, T, n) viewed as (B, Hkv, H/Hkv · T, n): each key/value head serves its group without a copy.
+  const [b, h, t] = q.shape as [number, number, number, number];
+  const kvHeads = k.shape[1]!;
   const grouped = (x: tf.Tensor) => reshape(x, [b, kvHeads, (h / kvHeads) * t, x.shape[3]!]);
   const ungrouped = (x: tf.Tensor) => reshape(x, [b, h, t, x.shape[3]!]);
-  if (!(training && dropoutRate > 0)) {
-    const { dropped, probs } = attentionProbs(scores, scale, bias, 0, false, returnProbs);
+  const scoresOf = (qq: tf.Tensor, kk: tf.Tensor) => ungrouped(batchMatMul(grouped(qq), kk, true));
+  if (!isRecordingGradients()) {
+    const { dropped, probs } = attentionProbs(
+      scoresOf(q, k),
+      scale,
+      bias,
+      dropoutRate,
+      training,
+      returnProbs,
+    );
     return { output: ungrouped(batchMatMul(grouped(dropped), v)), probs };
   }
   const spec = probsSpec(scale, bias, dropoutRate, training);
+  const keep = 1 / (1 - spec.rate);
   const output = tf.customGrad((...args) => {
-    const [sc, vv, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const { p, mask, dropped, fused } = probsForward(sc, spec);
-    const value = tf.tidy(() => ungrouped(batchMatMul(grouped(dropped), vv)));
-    dropped.dispose();
-    save([p, mask!, vv]);
+    const [sq, sk, sv, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const { value, mask } = tf.tidy(() => {
+      const { mask, dropped } = probsForward(scoresOf(sq, sk), spec);
+      return { value: ungrouped(batchMatMul(grouped(dropped), sv)), mask };
+    });
+    // The bias is saved too: the backward pass needs it after the caller's scope may have freed it.
+    const { bias: b0, rowHasKeys: r0 } = spec.bias ?? {};
+    save([sq, sk, sv, ...[mask, b0, r0].filter((x): x is tf.Tensor => x !== undefined)]);
     return {
       value,
-      gradFunc: (dy, [sp, m, sv]) => {
-        const dyG = grouped(dy as tf.Tensor);
-        const dDropped = tf.tidy(() => ungrouped(batchMatMul(dyG, sv!, true)));
-        const dv = tf.tidy(() =>
-          batchMatMul(grouped(applyDropout(sp!, m!, 1 / (1 - spec.rate))), dyG, false, true),
-        );
-        const ds = probsBackward(dDropped, sp!, m, fused, spec);
-        dDropped.dispose();
-        return [ds, dv];
-      },
+      gradFunc: (dy, [gq, gk, gv, ...rest]) =>
+        tf.tidy(() => {
+          const m = mask ? rest.shift() : undefined;
+          const bias = b0 ? { bias: rest.shift()!, rowHasKeys: r0 ? rest.shift() : undefined } : undefined;
+          const again = { ...spec, bias, rate: 0 };
+          const { p, fused } = probsForward(scoresOf(gq!, gk!), again);
+          const dyG = grouped(dy as tf.Tensor);
+          const dv = batchMatMul(grouped(m ? applyDropout(p, m, keep) : p), dyG, false, true);
+          const dDropped = ungrouped(batchMatMul(dyG, gv!, true));
+          const ds = grouped(probsBackward(dDropped, p, m, fused, { ...spec, bias }));
+          return [ungrouped(batchMatMul(ds, gk!)), batchMatMul(ds, grouped(gq!), false, true), dv];
+        }),
     };
-  })(scores, v);
-  return { output, probs: returnProbs ? softmaxProbs(scores, scale, bias) : undefined };
+  })(q, k, v);
+  return { output, probs: returnProbs ? softmaxProbs(scoresOf(q, k), scale, bias) : undefined };
 }
 
 /** d scores = scale · p ⊙ (dp − Σ dp ⊙ p); rows without keys have p = 0 and so get no gradient. */

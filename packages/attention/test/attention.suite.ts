@@ -48,10 +48,12 @@ export function defineAttentionSuite(backend: BackendName): void {
       expect((await initBackend(backend)).backend).toBe(backend);
     });
 
-    it('attend with dropout and grouped heads = probabilities, dropout, product composed; keeps no dropped copy', async () => {
-      // 4 query heads over 2 key/value heads, a padding mask, dropout on.
-      const scores = tf.randomNormal([2, 4, 3, 5], 0, 1, 'float32', 21);
-      const v = tf.randomNormal([2, 2, 5, 6], 0, 1, 'float32', 22);
+    it('attend (dropout, grouped heads, padding) = scores, probabilities, dropout, product composed, in value and gradients; keeps no (B, H, T, S) float tensor', async () => {
+      // 4 query heads over 2 key/value heads.
+      const q = tf.randomNormal([2, 4, 3, 6], 0, 1, 'float32', 21);
+      const k = tf.randomNormal([2, 2, 5, 6], 0, 1, 'float32', 22);
+      const v = tf.randomNormal([2, 2, 5, 6], 0, 1, 'float32', 23);
+      const w = tf.randomNormal([2, 4, 3, 6], 0, 1, 'float32', 24);
       const bias = attentionBias(
         paddingMask(
           tf.tensor2d([
@@ -60,35 +62,37 @@ export function defineAttentionSuite(backend: BackendName): void {
           ]),
         ),
       );
-      const w = tf.randomNormal([2, 4, 3, 6], 0, 1, 'float32', 23);
       const saved: tf.Tensor[] = [];
       seedDropout(5);
       const fused = valueAndGrads(() => {
-        const y = attend(scores, v, 0.5, bias, 0.3, true).output.mul(w).sum() as tf.Scalar;
+        const y = attend(q, k, v, 0.5, bias, 0.3, true).output.mul(w).sum() as tf.Scalar;
         const tape = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] } }).state
           .activeTape;
         for (const node of tape) saved.push(...(node.saved ?? []));
         return y;
-      }, [scores, v]);
+      }, [q, k, v]);
       seedDropout(5);
       const composed = valueAndGrads(() => {
+        const scores = batchMatMul(q.reshape([2, 2, 6, 6]), k, true).reshape([2, 4, 3, 5]);
         const { dropped } = attentionProbs(scores, 0.5, bias, 0.3, true);
         const out = batchMatMul(dropped.reshape([2, 2, 6, 5]), v).reshape([2, 4, 3, 6]);
         return out.mul(w).sum() as tf.Scalar;
-      }, [scores, v]);
+      }, [q, k, v]);
       expect(await maxAbs(fused.value, composed.value)).toBeLessThan(1e-5);
-      expect(await maxAbs(fused.grads[0]!, composed.grads[0]!)).toBeLessThan(1e-5);
-      expect(await maxAbs(fused.grads[1]!, composed.grads[1]!)).toBeLessThan(1e-5);
-      // Dropout really dropped: a zero row-sum gradient would also match.
+      for (let i = 0; i < 3; i++)
+        expect(await maxAbs(fused.grads[i]!, composed.grads[i]!)).toBeLessThan(1e-5);
+      // Dropout really dropped and the padded keys got nothing: a zero gradient would also match.
       const total = fused.grads[0]!.abs().sum();
       expect((await total.data())[0]!).toBeGreaterThan(0);
-      total.dispose();
-      const probsSized = saved.filter(
-        (t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, scores.shape),
-      );
-      expect(probsSized.length).toBe(1);
+      const keys = fused.grads[1]!.slice([0, 0, 3, 0], [1, 2, 2, 6]).abs().sum();
+      expect((await keys.data())[0]!).toBe(0);
+      tf.dispose([total, keys]);
+      const wide = saved.filter((t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, [2, 4, 3, 5]));
+      expect(wide.length).toBe(0);
+      expect(saved.filter((t) => t.dtype === 'bool').map((t) => t.shape)).toEqual([[2, 4, 3, 5]]);
       tf.dispose([
-        scores,
+        q,
+        k,
         v,
         w,
         bias.bias,
