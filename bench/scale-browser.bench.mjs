@@ -4,6 +4,7 @@
 // losses are compared with wasm's in Node for the same seed (first 3 steps; set TK_BENCH_NO_DROPOUT=1, as
 // each backend draws its dropout masks its own way). Same environment overrides as scale.bench.mjs.
 //   node bench/scale-browser.bench.mjs [webgpu | webgpu:limits=default ...] [--only workload,...]
+// A spec ending in :tfjs runs TF.js's kernels only (core's fused kernels unregistered): the dispatch baseline.
 // Skips (exit 0) without Chromium.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -24,6 +24,8 @@ export function parseSpec(spec) {
     threads: threads ? Number(threads.slice(8)) : undefined,
     fma: opts.includes('fma'),
     limits,
+    // webgpu:tfjs: TF.js's own kernels only (core's fused kernels unregistered), the dispatch baseline.
+    tfjsKernels: opts.includes('tfjs'),
   };
 }
 
@@ -37,12 +39,13 @@ export async function runWorkload(cfg, spec, workload) {
   const core = await import('@transformer-kit/core');
   const { matmulPeakGflops } = await import('./peak.mjs');
   const { BATCH, BERT_SIZE, NO_DROPOUT, POSITIONS } = cfg;
-  const { backend, threads, limits } = parseSpec(spec);
+  const { backend, threads, limits, tfjsKernels } = parseSpec(spec);
   const info = await core.initBackend(backend, {
     threads,
     ...(limits ? { limits } : {}),
     ...(cfg.wasmPaths ? { wasmPaths: cfg.wasmPaths } : {}),
   });
+  if (tfjsKernels) core.unregisterFusedKernels(info.tfBackend);
   // A software adapter's peak says nothing about a GPU and takes minutes to measure: no MFU there.
   const peakGflops = info.softwareAdapter ? undefined : await matmulPeakGflops();
   // Dispatches TF.js records on core's WebGPU device (undefined off WebGPU).

@@ -10,8 +10,8 @@ import {
 } from '../src/index.js';
 
 // Off TF.js's webgpu backend every kernel declines (false / undefined), so core composes TF.js ops; the
-// kernels themselves are tested on core's WebGPU device (core/test/adamw.webgpu.test.ts,
-// blocked-kernels.webgpu.test.ts).
+// kernels themselves are checked on WebGPU by checks.ts (kernels.webgpu.test.ts, browser.mjs) and through
+// core (core/test/adamw.webgpu.test.ts, blocked-kernels.webgpu.test.ts).
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
