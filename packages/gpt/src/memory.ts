@@ -8,10 +8,10 @@ import type { GPT } from './model.js';
  * rather than failing mid-step. Float32 bytes: the weights (live already), a gradient per trainable
  * parameter (all alive at once before clipping), and what each block keeps for core's valueAndGrads, per
  * token: two LayerNorms' inputs, q, k, v, the attention context and a residual (7 hidden-sized vectors),
- * the GELU input, the softmax output, its dropout mask and the dropped probabilities (2.25 × heads × T);
- * with trainable weights also the inputs of the qkv and MLP products (2 hidden-sized vectors and the GELU
- * output), which frozen weights do not need. Counted from the tape of a BERT-base step (the same block):
- * 17k floats a token trained in full, 12k frozen, as measured on the wasm heap. The vocabulary projection
+ * the GELU input and the 1-byte dropout mask of the probabilities (0.25 × heads × T: attention's backward
+ * pass makes the probabilities again from q and k); with trainable weights also the inputs of the qkv and
+ * MLP products (2 hidden-sized vectors and the GELU output), which frozen weights do not need. Counted from
+ * the tape of a BERT-base step (the same block). The vocabulary projection
  * is chunked (core's linearCrossEntropy): no logits. AdamW's moments are host memory on wasm (momentBytes).
  */
 
@@ -46,7 +46,7 @@ export function estimateTrainingBytes(
   const t = seqLength;
   const [d, i] = [c.hiddenSize, c.intermediateSize];
   const frozen = trainable < parameters / 2;
-  const layerFloats = t * (7 * d + i + 2.25 * c.numHeads * t + (frozen ? 0 : 2 * d + i));
+  const layerFloats = t * (7 * d + i + 0.25 * c.numHeads * t + (frozen ? 0 : 2 * d + i));
   const kept = (recompute ? c.numLayers * t * d : c.numLayers * layerFloats) + layerFloats;
   const activationBytes = 4 * batchSize * kept;
   return {
