@@ -4,8 +4,7 @@
 //   bert-lora   the same model with PEFT's LoRA (r 8, alpha 16, query/value; classifier in modules_to_save)
 //   bert-lora-rc  bert-lora with attention's setRecompute (block activations recomputed in the backward pass)
 //   gpt2m-lora  GPT-2 medium (355M) causal LM with LoRA (r 8, alpha 16, c_attn)
-//   gpt2m-lora-rc  the same with recompute (an estimate puts gpt2m-lora's peak near the 4 GB heap: 1.4 GB of
-//               weights + ~2 GB of activations + 0.4 GB of logits; recompute keeps one block's activations)
+//   gpt2m-lora-rc  the same with recompute (keeps each block's input, reruns one block at a time)
 //   gpt2m-full  GPT-2 medium, every weight trained: refused before any step by gpt's checkTrainingFits (its
 //               gradients and activations do not fit the 4 GB heap next to its weights), an OutOfMemoryError
 // GPT rows also report gpt's memory estimate for the step (est heap MB) beside the measured peak.
@@ -22,7 +21,7 @@ import { BERT } from './scale-workloads.mjs';
 
 const BATCH = 8;
 const SEQ = 128;
-const WORKLOADS = ['bert-full', 'bert-lora', 'bert-lora-rc', 'gpt2m-lora-rc', 'gpt2m-full'];
+const WORKLOADS = ['bert-full', 'bert-lora', 'bert-lora-rc', 'gpt2m-lora', 'gpt2m-lora-rc', 'gpt2m-full'];
 const LORA = { r: 8, alpha: 16, dropout: 0.1 };
 const fmtMB = (b) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
 
