@@ -19,7 +19,10 @@ export {
   type DropoutInputs,
   type DropoutMaskAttrs,
   dropout,
+  dropoutKey,
   dropoutMask,
+  keepMask,
+  pcgHash,
 } from './kernels/dropout.js';
 export { GELU, type GeluAttrs, type GeluInputs, type GeluKernelForm, gelu } from './kernels/gelu.js';
 export { type KernelExports, type KernelHost, POOLED, type PooledKernel } from './kernels/host.js';

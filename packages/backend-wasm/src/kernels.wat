@@ -728,24 +728,34 @@
       (br $tail)))
   )
 
-  ;; Dropout's keep-mask straight from the random stream: keep[i] = u_i >= rate (one byte, 0 or 1) for i < n,
-  ;; u_i the i-th draw of seedrandom's alea from state (s0, s1, s2, c), rounded to float32: the numbers
-  ;; tf.randomUniform draws, without their 4 bytes a value. Sequential (each draw needs the one before).
-  (func (export "aleaKeepMask") (param $s0 f64) (param $s1 f64) (param $s2 f64) (param $c f64) (param $rate f32)
-    (param $keep i32) (param $n i32)
-    (local $t f64) (local $end i32)
-    (local.set $end (i32.add (local.get $keep) (local.get $n)))
+  ;; Dropout's keep-mask for elements first .. first + n − 1 (keep points at element first): element i is kept
+  ;; when the top 24 bits of pcg(pcg(i ^ key) + key) reach the threshold (rate · 2^24), pcg being PCG's output
+  ;; permutation on 32 bits (O'Neill; Jarzynski & Olano 2020), as backend-webgpu's shader has it. Counter-based:
+  ;; every element on its own, so any split over threads gives the same mask. (Written out, not called: V8
+  ;; does not inline the call, which halved the speed.)
+  (func (export "hashKeepMask") (param $key i32) (param $threshold i32) (param $first i32) (param $keep i32)
+    (param $n i32)
+    (local $i i32) (local $end i32) (local $s i32) (local $w i32) (local $r i32)
+    (local.set $i (local.get $first))
+    (local.set $end (i32.add (local.get $first) (local.get $n)))
     (block $done (loop $l
-      (br_if $done (i32.eq (local.get $keep) (local.get $end)))
-      ;; t = 2091639·s0 + c·2^-32; s0, s1 = s1, s2; c = t | 0; s2 = t − c
-      (local.set $t (f64.add (f64.mul (f64.const 2091639) (local.get $s0))
-        (f64.mul (local.get $c) (f64.const 2.3283064365386963e-10))))
-      (local.set $s0 (local.get $s1))
-      (local.set $s1 (local.get $s2))
-      (local.set $c (f64.convert_i32_s (i32.trunc_f64_s (local.get $t))))
-      (local.set $s2 (f64.sub (local.get $t) (local.get $c)))
-      (i32.store8 (local.get $keep) (f32.ge (f32.demote_f64 (local.get $s2)) (local.get $rate)))
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $s (i32.add (i32.mul (i32.xor (local.get $i) (local.get $key)) (i32.const 747796405)) (i32.const -1403630843)))
+      (local.set $w (i32.mul
+        (i32.xor (i32.shr_u (local.get $s) (i32.add (i32.shr_u (local.get $s) (i32.const 28)) (i32.const 4)))
+          (local.get $s))
+        (i32.const 277803737)))
+      (local.set $r (i32.xor (i32.shr_u (local.get $w) (i32.const 22)) (local.get $w)))
+      (local.set $s (i32.add (i32.mul (i32.add (local.get $r) (local.get $key)) (i32.const 747796405)) (i32.const -1403630843)))
+      (local.set $w (i32.mul
+        (i32.xor (i32.shr_u (local.get $s) (i32.add (i32.shr_u (local.get $s) (i32.const 28)) (i32.const 4)))
+          (local.get $s))
+        (i32.const 277803737)))
+      (local.set $r (i32.xor (i32.shr_u (local.get $w) (i32.const 22)) (local.get $w)))
+      (i32.store8 (local.get $keep)
+        (i32.ge_u (i32.shr_u (local.get $r) (i32.const 8)) (local.get $threshold)))
       (local.set $keep (i32.add (local.get $keep) (i32.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $l)))
   )
 

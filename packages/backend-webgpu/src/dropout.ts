@@ -3,10 +3,9 @@ import { elementwise, f32, i32, run, webgpuBackend } from './program.js';
 
 /*
  * Dropout's keep-mask made on the device from a counter-based hash of (seed, element index): the same seed
- * gives the same mask on any device and in any order, and nothing is uploaded. It is NOT the mask of
- * TF.js's `randomUniform(shape, 0, 1, 'float32', seed) >= rate` (an alea stream, sequential by nature),
- * which core's wasm kernel replays bit for bit: on WebGPU the same seed drops different elements, at the
- * same rate. The hash is PCG's output permutation (O'Neill; "Hash Functions for GPU Rendering", Jarzynski
+ * gives the same mask on any device and in any order, and nothing is uploaded. backend-wasm's kernel and
+ * its JavaScript `keepMask` (core's cpu path) are the same function, so every backend drops the same
+ * elements. The hash is PCG's output permutation (O'Neill; "Hash Functions for GPU Rendering", Jarzynski
  * & Olano 2020) applied twice around the seed's key; 24 bits of it make a uniform in [0, 1).
  */
 const HASH = `

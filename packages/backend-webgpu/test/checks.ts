@@ -6,6 +6,7 @@ import {
   batchMatMulRef,
   expectClose,
   geluRef,
+  keepMaskRef,
   layerNormRef,
   logSumExpRef,
   softmaxGradRef,
@@ -81,7 +82,7 @@ for (const [rows, cols] of [
 
 check(
   'dropout',
-  'the device mask keeps 1 − rate, is fixed by the seed, and neighbours are independent',
+  "the device mask keeps 1 − rate, is fixed by the seed, equals every backend's, and neighbours are independent",
   async () => {
     const shape = [997, 1003];
     for (const rate of [0.1, 0.5]) {
@@ -92,6 +93,12 @@ check(
       const b = await read(k.dropoutMask(shape, rate, 1234));
       const c = await read(k.dropoutMask(shape, rate, 2 ** 40 + 1234));
       assertEqual(Array.from(a), Array.from(b), 'the same seed, the same mask');
+      const ref = keepMaskRef(a.length, rate, 1234);
+      assertEqual(
+        Array.from(a).findIndex((x, i) => x !== ref[i]),
+        -1,
+        'the mask of every backend (keepMask)',
+      );
       const size = a.length;
       const p = 1 - rate;
       const sd = Math.sqrt((p * (1 - p)) / size);

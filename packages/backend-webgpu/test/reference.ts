@@ -226,3 +226,19 @@ export function adamWRef(
   }
   return out;
 }
+
+/**
+ * Dropout's keep-mask as every backend makes it (backend-wasm's `keepMask`, copied as this package's oracle:
+ * it may not depend on backend-wasm): element i is kept when the top 24 bits of pcg(pcg(i ^ key) + key) over
+ * 2^24 reach rate (as a float32).
+ */
+export function keepMaskRef(n: number, rate: number, seed: number): Uint8Array {
+  const pcg = (v: number) => {
+    const s = (Math.imul(v, 747796405) + 2891336453) >>> 0;
+    const w = Math.imul((s >>> ((s >>> 28) + 4)) ^ s, 277803737) >>> 0;
+    return ((w >>> 22) ^ w) >>> 0;
+  };
+  const key = pcg(((seed % 2 ** 32) >>> 0) ^ pcg(Math.floor(seed / 2 ** 32) + 2654435769));
+  const threshold = Math.ceil(Math.fround(rate) * 2 ** 24);
+  return Uint8Array.from({ length: n }, (_, i) => (pcg(pcg(i ^ key) + key) >>> 8 >= threshold ? 1 : 0));
+}

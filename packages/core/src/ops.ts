@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { keepMask } from '@transformer-kit/backend-wasm';
 import { hostView } from './backend/host-memory.js';
 import { ShapeError } from './errors.js';
 import { fusedKernels } from './fused.js';
@@ -364,14 +365,14 @@ export function setDropoutStream(rng: Rng): Rng {
 }
 
 /**
- * A keep-mask (bool, true = keep) with keep probability 1 − rate. Call it inside a custom op's forward
- * function (where nothing is taped): taped, the comparison would keep its random floats for a backward
- * pass that has no use for them.
+ * A keep-mask (bool, true = keep) with keep probability 1 − rate: a counter-based hash of (seed, element
+ * index), the same elements on every backend (wasm's and WebGPU's kernels, else backend-wasm's `keepMask` in
+ * JavaScript). `seed` is an integer in [0, 2⁵³).
  */
 export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
   const fused = fusedKernels().dropoutMask?.(shape, rate, seed);
   if (fused) return fused;
-  return tf.tidy(() => tf.randomUniform(shape, 0, 1, 'float32', seed).greaterEqual(rate));
+  return tf.tensor(keepMask(tf.util.sizeFromShape(shape), rate, seed), shape, 'bool');
 }
 
 /** The next seed of the dropout stream (see seedDropout). */

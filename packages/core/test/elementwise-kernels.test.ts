@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  keepMask,
   dropout as wasmDropout,
   dropoutMask as wasmDropoutMask,
   expShift as wasmExpShift,
@@ -157,24 +158,35 @@ describe("core's element-wise kernels (wasm)", () => {
     }
   });
 
-  it("dropout's mask is exactly tf.randomUniform(seed) >= rate, and its apply exactly compare-and-select", () => {
+  it("dropout's mask is keepMask's (the hash every backend makes) on one thread and two, keeps 1 − rate, and its apply is exactly compare-and-select", async () => {
     for (const [n, seed, rate] of [
       [5, 0, 0.1],
       [4097, 123456789, 0.5],
-      [50003, 2 ** 31 + 7, 0.9],
+      [50003, 2 ** 40 + 7, 0.9],
     ] as const) {
       tf.tidy(() => {
-        const u = tf.randomUniform([n], 0, 1, 'float32', seed);
+        const ref = Array.from(keepMask(n, rate, seed));
         const keep = wasmDropoutMask([n], rate, seed);
         expect(keep.dtype).toBe('bool');
-        expect(Array.from(keep.dataSync())).toEqual(Array.from(u.greaterEqual(rate).dataSync()));
+        expect(Array.from(keep.dataSync())).toEqual(ref);
+        const kept = ref.reduce((a, b) => a + b, 0) / n;
+        expect(Math.abs(kept - (1 - rate))).toBeLessThan(4 * Math.sqrt((rate * (1 - rate)) / n) + 1e-9);
         const x = tf.randomNormal([n], 0, 1, 'float32', n + 1);
-        const ref = tf.where(keep, x.mul(1 / (1 - rate)), tf.zerosLike(x));
+        const expected = tf.where(keep, x.mul(1 / (1 - rate)), tf.zerosLike(x));
         expect(Array.from(wasmDropout(x, keep, 1 / (1 - rate)).dataSync())).toEqual(
-          Array.from(ref.dataSync()),
+          Array.from(expected.dataSync()),
         );
       });
     }
+    await setKernelThreads(1);
+    const one = wasmDropoutMask([50003], 0.9, 2 ** 40 + 7);
+    expect(Array.from(one.dataSync())).toEqual(Array.from(keepMask(50003, 0.9, 2 ** 40 + 7)));
+    one.dispose();
+    await setKernelThreads(2);
+    // Another seed, another mask; a bad rate or seed is refused.
+    expect(Array.from(keepMask(4097, 0.5, 1))).not.toEqual(Array.from(keepMask(4097, 0.5, 2)));
+    expect(() => keepMask(3, 1, 1)).toThrow(RangeError);
+    expect(() => keepMask(3, 0.1, -1)).toThrow(RangeError);
   });
 
   it('give bitwise the same results on one thread and two, as ops with gradients (ignored targets too)', async () => {

@@ -46,7 +46,7 @@ export interface KernelExports {
     d: number,
   ): void;
   dropout(x: number, keep: number, scaleBits: number, out: number, n: number): void;
-  aleaKeepMask(s0: number, s1: number, s2: number, c: number, rate: number, keep: number, n: number): void;
+  hashKeepMask(key: number, threshold: number, first: number, keep: number, n: number): void;
   sumSquares(x: number, n: number, chunk: number, out: number): void;
   rowMaxSumExp(x: number, rows: number, v: number, max: number, sum: number): void;
   expShift(x: number, shift: number, rows: number, v: number, out: number): void;
@@ -60,6 +60,7 @@ export const POOLED = [
   'layerNorm',
   'layerNormGrad',
   'dropout',
+  'hashKeepMask',
   'sumSquares',
   'rowMaxSumExp',
   'expShift',
