@@ -34,6 +34,15 @@ const LOGITS_PER_CHUNK = 1 << 21;
 const UNCHUNKED_LOGITS = 1 << 26;
 
 /**
+ * Floats linearCrossEntropy holds at its peak on wasm for `rows` × `vocab` logits (memory estimates): the
+ * logits and their gradient, whole up to 2^26 logits, else one chunk's.
+ */
+export function linearCrossEntropyFloats(rows: number, vocab: number): number {
+  const logits = rows * vocab;
+  return 2 * (logits <= UNCHUNKED_LOGITS ? logits : Math.min(logits, LOGITS_PER_CHUNK));
+}
+
+/**
  * Mean cross-entropy of `x @ weightᵀ (+ bias)` (x (..., D), weight (V, D)) against integer targets (...),
  * skipping `ignoreIndex`; equals `crossEntropy(matMulTransposed(x, weight) + bias, targets)` with
  * gradients into x, weight and bias, without materialising the logits.

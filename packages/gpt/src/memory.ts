@@ -1,5 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { InvalidArgumentError, OutOfMemoryError, wasmHeapStats } from '@transformer-kit/core';
+import {
+  InvalidArgumentError,
+  linearCrossEntropyFloats,
+  OutOfMemoryError,
+  wasmHeapStats,
+} from '@transformer-kit/core';
 import type { GPT } from './model.js';
 
 /*
@@ -11,8 +16,10 @@ import type { GPT } from './model.js';
  * the GELU input and the 1-byte dropout mask of the probabilities (0.25 × heads × T: attention's backward
  * pass makes the probabilities again from q and k); with trainable weights also the inputs of the qkv and
  * MLP products (2 hidden-sized vectors and the GELU output), which frozen weights do not need. Counted from
- * the tape of a BERT-base step (the same block). The vocabulary projection
- * is chunked (core's linearCrossEntropy): no logits. AdamW's moments are host memory on wasm (momentBytes).
+ * the tape of a BERT-base step (the same block). Plus the vocabulary projection's logits and their gradient
+ * (core's linearCrossEntropy: whole at 8 × 128, chunked when larger). GPT-2 medium with LoRA at 8 × 128
+ * (bench/lora.bench.mjs): 2,754 MB of heap measured, 2,902 estimated; with recompute 1,861 and 1,894.
+ * AdamW's moments are host memory on wasm (momentBytes).
  */
 
 export interface GptTrainingMemory {
@@ -48,7 +55,7 @@ export function estimateTrainingBytes(
   const frozen = trainable < parameters / 2;
   const layerFloats = t * (7 * d + i + 0.25 * c.numHeads * t + (frozen ? 0 : 2 * d + i));
   const kept = (recompute ? c.numLayers * t * d : c.numLayers * layerFloats) + layerFloats;
-  const activationBytes = 4 * batchSize * kept;
+  const activationBytes = 4 * (batchSize * kept + linearCrossEntropyFloats(batchSize * t, c.vocabSize));
   return {
     parameters,
     trainable,
