@@ -108,7 +108,8 @@ async function main() {
           backend: r.backend,
           kernels: r.kernels,
           ms: r.msPerToken[pos],
-          'tok/s': 1000 / r.msPerToken[pos],
+          // A decoding step makes one token for each of the GEN_BATCH rows.
+          'tok/s': (GEN_BATCH * 1000) / r.msPerToken[pos],
           'torch1 ms': t1?.[pos],
           'torch2 ms': t2?.[pos],
           'ours/torch1': t1 ? t1[pos] / r.msPerToken[pos] : undefined,
