@@ -30,8 +30,9 @@ export function parseSpec(spec) {
 }
 
 /**
- * One workload on backend `spec`. cfg: { BATCH, BERT_SIZE, NO_DROPOUT, POSITIONS, steps (timed steps after
- * the first; default 2, 1 on cpu and software adapters), wasmPaths (pages) }.
+ * One workload on backend `spec`. cfg: { BATCH, BERT_SIZE, NO_DROPOUT, POSITIONS, GEN_BATCH (prompts decoded
+ * together; default 1), steps (timed steps after the first; default 2, 1 on cpu and software adapters),
+ * progress (called with a line after each step: slow runs can be watched), wasmPaths (pages) }.
  */
 export async function runWorkload(cfg, spec, workload) {
   // Loaded here, not at the top: the Node parent reads only the constants, and a child sets V8 flags first.
@@ -65,6 +66,11 @@ export async function runWorkload(cfg, spec, workload) {
   };
   core.resetWasmHeapPeak();
   const losses = [];
+  const firstStep = async (step) => {
+    const t0 = performance.now();
+    losses.push((await step()).loss);
+    cfg.progress?.(`${spec} ${workload} step 1: ${Math.round(performance.now() - t0)} ms, loss ${losses[0]}`);
+  };
   const timeSteps = async (fn, n) => {
     const times = [];
     for (let i = 0; i < n; i++) {
@@ -74,6 +80,7 @@ export async function runWorkload(cfg, spec, workload) {
       times.push(performance.now() - t0);
       if (r?.loss !== undefined) losses.push(r.loss);
       if (d0 !== undefined) result.dispatchesPerStep = dispatches() - d0;
+      cfg.progress?.(`${spec} ${workload} step ${i + 2}: ${Math.round(times[i])} ms, loss ${r?.loss}`);
     }
     return Math.min(...times);
   };
@@ -109,7 +116,7 @@ export async function runWorkload(cfg, spec, workload) {
     };
     const trainer = new core.Trainer(model, { lr: 1e-4, weightDecay: 0.01, clipNorm: 1 });
     const step = () => trainer.step(() => model.loss(batch));
-    losses.push((await step()).loss);
+    await firstStep(step);
     result.tensorsAfterFirstStep = tf.memory().numTensors;
     result.ms = await timeSteps(step, iters);
     result.tensorsAfterLastStep = tf.memory().numTensors;
@@ -136,7 +143,7 @@ export async function runWorkload(cfg, spec, workload) {
       );
       const trainer = new core.Trainer(model, { lr: 2e-5, weightDecay: 0.01, clipNorm: 1 });
       const step = () => trainer.step(() => model.loss({ inputIds, attentionMask }, labels));
-      losses.push((await step()).loss);
+      await firstStep(step);
       result.tensorsAfterFirstStep = tf.memory().numTensors;
       result.ms = await timeSteps(step, iters);
       result.tensorsAfterLastStep = tf.memory().numTensors;
@@ -150,28 +157,37 @@ export async function runWorkload(cfg, spec, workload) {
       const y = tf.tensor2d(ids(GPT2.vocab, BATCH, SEQ), undefined, 'int32');
       const trainer = new core.Trainer(model, { lr: 3e-4, weightDecay: 0.1, clipNorm: 1 });
       const step = () => trainer.step(() => model.loss(x, y));
-      losses.push((await step()).loss);
+      await firstStep(step);
       result.tensorsAfterFirstStep = tf.memory().numTensors;
       result.ms = await timeSteps(step, iters);
       result.tensorsAfterLastStep = tf.memory().numTensors;
     } else {
       model.eval();
       result.msPerToken = {};
+      result.tokens = {};
       const before = tf.memory().numTensors;
+      // GEN_BATCH prompts decoded together, greedily (argmax fed back), so each backend's tokens can be
+      // compared with wasm's; ms/token is per decoding step of the whole batch.
+      const rows = cfg.GEN_BATCH ?? 1;
       for (const pos of POSITIONS) {
-        const prompt = ids(GPT2.vocab, 1, pos)[0];
+        const prompts = ids(GPT2.vocab, rows, pos);
+        const greedy = async (input, cache) => {
+          const next = tf.tidy(() => model.forward(input, { cache, lastOnly: true }).argMax(-1));
+          const out = await next.array();
+          next.dispose();
+          return out; // (rows, 1)
+        };
         const perToken = async () => {
           const cache = model.newCache();
-          const first = tf.tidy(() => model.forward([prompt], { cache, lastOnly: true }));
-          await first.data();
-          first.dispose();
+          let next = await greedy(prompts, cache);
+          const tokens = [next];
           const t0 = performance.now();
           for (let i = 0; i < GEN_TOKENS; i++) {
-            const logits = tf.tidy(() => model.forward([[1 + i]], { cache, lastOnly: true }));
-            await logits.data();
-            logits.dispose();
+            next = await greedy(next, cache);
+            tokens.push(next);
           }
           cache.dispose();
+          result.tokens[pos] = prompts.map((_, b) => tokens.map((t) => t[b][0]));
           return (performance.now() - t0) / GEN_TOKENS;
         };
         await perToken();

@@ -14,13 +14,16 @@ import { BERT, GEN_TOKENS, GPT2, MLM_POSITIONS, parseSpec, SEQ } from './scale-w
 // Environment overrides for slow (software WebGPU) runs: TK_BENCH_BATCH=2, TK_BENCH_BERT=mini (BERT preset),
 // TK_BENCH_NO_DROPOUT=1 (so losses compare across backends: each draws its dropout masks its own way),
 // TK_BENCH_STEPS=1 (timed steps after the first), TK_BENCH_RESULTS=name (results/<name>.json),
-// TK_BENCH_NO_TORCH=1, TK_BENCH_POSITIONS, TK_BENCH_CHILD_MINUTES. Chromium: scale-browser.bench.mjs.
+// TK_BENCH_NO_TORCH=1, TK_BENCH_POSITIONS, TK_BENCH_CHILD_MINUTES, TK_BENCH_GEN_BATCH=8 (prompts decoded
+// together, default 1), TK_BENCH_PROGRESS=file (a line appended after each step, to watch a slow run).
+// Chromium: scale-browser.bench.mjs.
 const env = process.env;
 const BATCH = Number(env.TK_BENCH_BATCH ?? 8);
 const BERT_SIZE = env.TK_BENCH_BERT ?? 'base';
 const NO_DROPOUT = env.TK_BENCH_NO_DROPOUT === '1';
 // TK_BENCH_POSITIONS=16 (comma-separated): generation positions (default 16 and 512).
 const POSITIONS = (env.TK_BENCH_POSITIONS ?? '16,512').split(',').map(Number);
+const GEN_BATCH = Number(env.TK_BENCH_GEN_BATCH ?? 1);
 const WORKLOADS = ['bert-finetune', 'bert-forward', 'bert-mlm', 'gpt2-train', 'gpt2-generate'];
 
 /** Matmul FLOPs of one forward token through L blocks of width d, MLP width i, attending over s keys. */
@@ -42,7 +45,12 @@ async function child(spec, workload) {
   if (parseSpec(spec).fma) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
   const { runWorkload } = await import('./scale-workloads.mjs');
   const steps = env.TK_BENCH_STEPS ? Number(env.TK_BENCH_STEPS) : undefined;
-  reportChild(await runWorkload({ BATCH, BERT_SIZE, NO_DROPOUT, POSITIONS, steps }, spec, workload));
+  const { appendFileSync } = await import('node:fs');
+  const progress = env.TK_BENCH_PROGRESS
+    ? (line) => appendFileSync(env.TK_BENCH_PROGRESS, `${new Date().toISOString()} ${line}\n`)
+    : undefined;
+  const cfg = { BATCH, BERT_SIZE, NO_DROPOUT, POSITIONS, GEN_BATCH, steps, progress };
+  reportChild(await runWorkload(cfg, spec, workload));
 }
 
 function torch(threads, only) {
@@ -68,6 +76,15 @@ async function main() {
   const wasmLosses = Object.fromEntries(
     ours.filter((r) => r.backend.startsWith('wasm') && r.losses).map((r) => [r.workload, r.losses]),
   );
+  // Greedy tokens against wasm's (generation): every row at every position the same, or how many differ.
+  const wasmTokens = ours.find((r) => r.backend.startsWith('wasm') && r.tokens)?.tokens;
+  const tokensVsWasm = (r, pos) => {
+    const ref = wasmTokens?.[pos];
+    const got = r.tokens?.[pos];
+    if (!ref || !got || r.backend.startsWith('wasm')) return undefined;
+    const differ = ref.flat().filter((id, i) => id !== got.flat()[i]).length;
+    return differ === 0 ? 'equal' : `${differ} of ${ref.flat().length} differ`;
+  };
   const vsWasm = (r) => {
     const ref = wasmLosses[r.workload];
     if (!ref || !r.losses || r.backend.startsWith('wasm')) return undefined;
@@ -87,11 +104,12 @@ async function main() {
     if (r.workload === 'gpt2-generate') {
       for (const pos of POSITIONS) {
         rows.push({
-          workload: `gpt2-generate @${pos}`,
+          workload: `gpt2-generate ${GEN_BATCH} × @${pos}`,
           backend: r.backend,
           kernels: r.kernels,
           ms: r.msPerToken[pos],
-          'tok/s': 1000 / r.msPerToken[pos],
+          // A decoding step makes one token for each of the GEN_BATCH rows.
+          'tok/s': (GEN_BATCH * 1000) / r.msPerToken[pos],
           'torch1 ms': t1?.[pos],
           'torch2 ms': t2?.[pos],
           'ours/torch1': t1 ? t1[pos] / r.msPerToken[pos] : undefined,
@@ -99,6 +117,7 @@ async function main() {
           'RSS MB': r.rssMB,
           'torch RSS MB': torchRuns[1].rssMB?.[r.workload],
           'GPU MB': r.gpuMB,
+          'tokens vs wasm': tokensVsWasm(r, pos),
           software: r.softwareAdapter ? 'yes' : undefined,
           tensors: r.tensorsLeaked === 0 ? 'flat' : `+${r.tensorsLeaked}`,
         });
@@ -139,7 +158,7 @@ async function main() {
     rows,
   );
   writeResults(env.TK_BENCH_RESULTS ?? 'scale', {
-    config: { batch: BATCH, seq: SEQ, bert: BERT, gpt2: GPT2, noDropout: NO_DROPOUT },
+    config: { batch: BATCH, genBatch: GEN_BATCH, seq: SEQ, bert: BERT, gpt2: GPT2, noDropout: NO_DROPOUT },
     ours,
     torch: torchRuns,
     rows,
