@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { keepMask } from '@transformer-kit/backend-wasm';
 import { hostView } from './backend/host-memory.js';
-import { ShapeError } from './errors.js';
+import { InvalidArgumentError, ShapeError } from './errors.js';
 import { fusedKernels } from './fused.js';
 import { Rng } from './random.js';
 import { blockedGather, rowsPerBinding } from './row-blocks.js';
@@ -370,6 +370,11 @@ export function setDropoutStream(rng: Rng): Rng {
  * JavaScript). `seed` is an integer in [0, 2⁵³).
  */
 export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
+  // Checked here, once, so every backend refuses the same input with the same typed error.
+  if (!(rate >= 0 && rate < 1))
+    throw new InvalidArgumentError(`dropout: rate must be in [0, 1), got ${rate}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new InvalidArgumentError(`dropout: seed must be an integer in [0, 2^53), got ${seed}`);
   const fused = fusedKernels().dropoutMask?.(shape, rate, seed);
   if (fused) return fused;
   return tf.tensor(keepMask(tf.util.sizeFromShape(shape), rate, seed), shape, 'bool');

@@ -6,6 +6,7 @@ import {
   embedding,
   gelu,
   geluTanh,
+  InvalidArgumentError,
   initBackend,
   layerNorm,
   linear,
@@ -47,6 +48,12 @@ describe.each(['cpu', 'wasm'] as const)('ops on %s', (backend) => {
       expect(Math.abs(kept - 0.5)).toBeLessThan(0.05);
       expect(dropout(x, 0.5, false)).toBe(x);
     });
+    // A seed the mask hash cannot take, or a rate outside [0, 1): one typed error on every backend.
+    const x = tf.ones([4]);
+    expect(() => dropout(x, 0.5, true, 1.5)).toThrow(InvalidArgumentError);
+    expect(() => dropout(x, 0.5, true, -1)).toThrow(InvalidArgumentError);
+    expect(() => dropout(x, 1, true, 3)).toThrow(/rate must be in \[0, 1\)/);
+    x.dispose();
   });
 
   it('matMulTransposed matches tf.matMul with transposeB, gradients included', () => {
